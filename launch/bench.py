@@ -1,0 +1,85 @@
+"""`vitac bench`: run named benchmarks, print a table, write JSON.
+
+Every figure is reported against a reference measured in the same run (a peer
+implementation) or a stated limit (a frame budget, a control rate), never on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One measured figure and the reference it is judged against."""
+
+    name: str  # e.g. "store.write"
+    value: float  # the measured figure, in `unit`
+    unit: str  # e.g. "frames/s"
+    reference: float  # the peer's figure or the limit, in the same unit
+    reference_name: str  # e.g. "numpy memmap (same run)" or "real time at 10 Hz"
+    higher_is_better: bool = True
+
+    @property
+    def ratio(self) -> float:
+        """value / reference, so > 1 means better when higher_is_better."""
+        return self.value / self.reference if self.reference else float("inf")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    workdir: Path  # scratch space for files the benchmark writes
+    quick: bool = False  # smaller sizes, for smoke tests
+
+
+Benchmark = Callable[[BenchOptions], list[BenchResult]]
+
+
+def format_table(results: Sequence[BenchResult]) -> str:
+    header = ("benchmark", "value", "reference", "ratio")
+    rows = [
+        (
+            r.name,
+            f"{r.value:,.1f} {r.unit}",
+            f"{r.reference:,.1f} ({r.reference_name})",
+            f"{r.ratio:.2f}x",
+        )
+        for r in results
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    rule = "  ".join("-" * w for w in widths)
+    head = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    return "\n".join([head, rule, *lines])
+
+
+def run_benchmarks(
+    names: Sequence[str],
+    registry: dict[str, Benchmark],
+    options: BenchOptions,
+    json_path: Path | None = None,
+) -> list[BenchResult]:
+    """Run `names` (all when empty) from `registry`; write JSON to `json_path` if given."""
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise KeyError(f"unknown benchmark(s) {unknown}; available: {sorted(registry)}")
+    results: list[BenchResult] = []
+    started = time.time()
+    for name in names or sorted(registry):
+        options.workdir.mkdir(parents=True, exist_ok=True)
+        results.extend(registry[name](options))
+    if json_path is not None:
+        payload = {
+            "started": started,
+            "machine": {"python": platform.python_version(), "platform": platform.platform()},
+            "quick": options.quick,
+            "results": [asdict(r) | {"ratio": r.ratio} for r in results],
+        }
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(payload, indent=2))
+    return results

@@ -1,0 +1,12 @@
+"""Every built-in benchmark, by name (explicit: nothing registers itself on import)."""
+
+from __future__ import annotations
+
+from launch.bench import Benchmark
+from launch.benchmarks.sim import bench_sim
+from launch.benchmarks.store import bench_store
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "store": bench_store,
+    "sim": bench_sim,
+}

@@ -1,0 +1,195 @@
+"""`vitac`: the command line. Thin: parse arguments, call a job, print what it produced.
+
+Errors an operator can fix (bad launch file, corrupt dataset, unreadable checkpoint) print one
+clear message and exit with status 2; anything else is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from launch.config import ConfigError
+from launch.jobs import DEFAULT_LAUNCH_FILE, load_launch, run_collect, run_demo, run_eval, run_train
+from policies import CheckpointError
+from sensing.errors import DatasetError
+from sensing.store import EpisodeStore
+from training.evaluate import EvalConfig
+
+OPERATOR_ERRORS = (ConfigError, DatasetError, CheckpointError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.handler(args)
+        return status
+    except OPERATOR_ERRORS as err:
+        print(f"vitac {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"vitac {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vitac", description="vitac: visuo-tactile robot learning on a simulated or real rig."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def launch_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            help=f"launch file (TOML); default: {DEFAULT_LAUNCH_FILE.name} shipped with vitac",
+        )
+        p.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a launch-file key, e.g. --set train.steps=500 (repeatable)",
+        )
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    p = sub.add_parser(
+        "demo",
+        help="collect expert demos -> train -> evaluate, on the simulated rig",
+        description="Run the whole pipeline on the simulated rig and report the trained "
+        "policy's success rate next to zero-motion and random baselines.",
+    )
+    launch_args(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="run directory (must not exist); default runs/demo/<date-time>",
+    )
+    p.set_defaults(handler=_demo)
+
+    p = sub.add_parser(
+        "collect", help="record scripted-expert demonstrations into an episode store"
+    )
+    launch_args(p)
+    p.add_argument("--out", type=Path, required=True, help="new episode store (zarr directory)")
+    p.set_defaults(handler=_collect)
+
+    p = sub.add_parser("train", help="train a policy on an episode store")
+    launch_args(p)
+    p.add_argument("--dataset", type=Path, required=True, help="episode store to train on")
+    p.add_argument(
+        "--out", type=Path, required=True, help="run directory for checkpoints and metrics"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the latest checkpoint in --out"
+    )
+    p.set_defaults(handler=_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint in simulation against baselines")
+    p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint directory")
+    p.add_argument("--episodes", type=int, default=EvalConfig().episodes)
+    p.add_argument("--seed", type=int, default=EvalConfig().seed, help="episode i uses seed + i")
+    p.add_argument(
+        "--baseline",
+        dest="baselines",
+        action="append",
+        choices=["hold", "random"],
+        help="baselines to run too (repeatable); default: hold and random",
+    )
+    p.add_argument("--video", type=Path, default=None, help="write the first episode as mp4")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(handler=_eval)
+
+    p = sub.add_parser("dataset", help="inspect episode stores")
+    dsub = p.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
+    info = dsub.add_parser("info", help="episodes, frames, keys, shapes and units of a store")
+    info.add_argument("path", type=Path)
+    info.set_defaults(handler=_dataset_info)
+
+    p = sub.add_parser("bench", help="run benchmarks, print a table, write JSON")
+    p.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    p.add_argument("--json", type=Path, default=Path("runs/bench.json"), help="where to write JSON")
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    p.add_argument("--list", action="store_true", help="list benchmarks and exit")
+    p.set_defaults(handler=_bench)
+    return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    launch = load_launch(args.config, args.overrides)
+    out = args.out or Path("runs/demo") / time.strftime("%Y%m%d-%H%M%S")
+    report = run_demo(launch, out, progress=not args.no_progress)
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    launch = load_launch(args.config, args.overrides)
+    result = run_collect(launch, args.out, progress=not args.no_progress)
+    print(
+        f"stored {result.stored}/{result.attempted} episodes "
+        f"(expert success {result.expert_successes}/{result.attempted}) in {result.path}"
+    )
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    launch = load_launch(args.config, args.overrides)
+    result = run_train(
+        launch, args.dataset, args.out, resume=args.resume, progress=not args.no_progress
+    )
+    print(
+        f"trained {result.steps} steps at {result.iterations_per_s:.1f} it/s; "
+        f"checkpoint: {result.checkpoint}"
+    )
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    config = EvalConfig(
+        episodes=args.episodes,
+        seed=args.seed,
+        baselines=args.baselines if args.baselines is not None else ["hold", "random"],
+        video=args.video is not None,
+    )
+    for result in run_eval(args.checkpoint, config, args.video, progress=not args.no_progress):
+        print(result.summary())
+    if args.video:
+        print(f"video: {args.video}")
+    return 0
+
+
+def _dataset_info(args: argparse.Namespace) -> int:
+    print(EpisodeStore.open(args.path).summary())
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from launch.bench import BenchOptions, format_table, run_benchmarks
+    from launch.benchmarks import BENCHMARKS
+
+    if args.list:
+        print("\n".join(sorted(BENCHMARKS)))
+        return 0
+    unknown = sorted(set(args.names) - set(BENCHMARKS))
+    if unknown:
+        raise ConfigError(f"unknown benchmark(s) {unknown}; available: {sorted(BENCHMARKS)}")
+    with tempfile.TemporaryDirectory(prefix="vitac-bench-") as tmp:
+        results = run_benchmarks(
+            args.names, BENCHMARKS, BenchOptions(Path(tmp), quick=args.quick), json_path=args.json
+        )
+    print(format_table(results))
+    print(f"json: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The one config loader: TOML launch files -> typed, validated models.
+
+Errors name the file, the key path (`train.batch_size`) and what is allowed; unknown keys
+are errors that list the keys that are known. Command-line overrides (`--set a.b=value`)
+are applied to the parsed TOML before validation, so they are checked the same way.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(Exception):
+    """A launch file or override is malformed, has unknown keys or out-of-range values."""
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such launch file")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply `a.b.c=value` overrides; the value is parsed as TOML, else taken as a string."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. train.steps=500")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is a value, not a table")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def validate(model: type[M], data: Mapping[str, Any], source: str, prefix: str = "") -> M:
+    """Validate `data` as `model`; ConfigError lists every problem with its key path."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_errors(err, model, source, prefix)) from None
+
+
+def load(model: type[M], path: Path, overrides: Sequence[str] = ()) -> M:
+    return validate(model, apply_overrides(read_toml(path), overrides), str(path))
+
+
+def format_errors(err: ValidationError, model: type[BaseModel], source: str, prefix: str) -> str:
+    lines = [f"{source}: {err.error_count()} problem(s):"]
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"]]
+        path = ".".join([prefix, *loc] if prefix else loc) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            allowed = _fields_at(model, loc[:-1])
+            hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
+            lines.append(f"  {path}: unknown key{hint}")
+        else:
+            got = e.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  {path}: {e['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def _fields_at(model: type[BaseModel], loc: Sequence[str]) -> list[str]:
+    """Field names of the sub-model at `loc`, for 'allowed keys' hints."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        current = field.annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return []

@@ -1,0 +1,190 @@
+"""The jobs behind the CLI: collect, train, evaluate, and the end-to-end demo.
+
+A launch file has one section per stage; each job reads the sections it needs:
+
+    [task]     name + params (validated by the task's own config model)
+    [collect]  expert demonstrations        -> training.collect.CollectConfig
+    [policy]   the policy's hyper-parameters -> policies (by `name`)
+    [train]    optimisation                  -> training.trainer.TrainConfig
+    [eval]     closed-loop evaluation        -> training.evaluate.EvalConfig
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from launch.config import ConfigError, apply_overrides, read_toml, validate
+from policies import BCConfig, load_policy, read_checkpoint_config
+from sim import TASKS, make_env
+from training.collect import CollectConfig, CollectResult, collect
+from training.evaluate import BASELINES, EvalConfig, EvalResult, PolicyActor, evaluate
+from training.plots import plot_summary
+from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
+
+DEFAULT_LAUNCH_FILE = Path(__file__).with_name("demo.toml")
+
+
+class TaskSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "peg_insertion"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LaunchConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: TaskSection = Field(default_factory=TaskSection)
+    collect: CollectConfig = Field(default_factory=CollectConfig)
+    policy: BCConfig = Field(default_factory=BCConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A validated launch file: the sections plus the task's own validated config."""
+
+    config: LaunchConfig
+    task_config: BaseModel
+    source: str
+
+
+def load_launch(path: Path | None, overrides: list[str] | None = None) -> Launch:
+    path = Path(path) if path is not None else DEFAULT_LAUNCH_FILE
+    data = apply_overrides(read_toml(path), overrides or [])
+    config = validate(LaunchConfig, data, str(path))
+    return Launch(config, task_config(config.task.name, config.task.params, str(path)), str(path))
+
+
+def task_config(name: str, params: dict[str, Any], source: str) -> BaseModel:
+    if name not in TASKS:
+        raise ConfigError(f"{source}: task.name: unknown task {name!r}; available: {sorted(TASKS)}")
+    return validate(TASKS[name].config_cls, params, source, prefix="task.params")
+
+
+def run_collect(launch: Launch, out: Path, progress: bool = True) -> CollectResult:
+    return collect(
+        launch.config.task.name, launch.task_config, launch.config.collect, out, progress
+    )
+
+
+def run_train(
+    launch: Launch, dataset: Path, out: Path, resume: bool = False, progress: bool = True
+) -> TrainResult:
+    return train(
+        launch.config.policy,
+        launch.config.train,
+        dataset,
+        out,
+        resume=resume,
+        progress=progress,
+        metadata={"launch_file": launch.source},
+    )
+
+
+def run_eval(
+    checkpoint: Path, config: EvalConfig, video: Path | None = None, progress: bool = True
+) -> list[EvalResult]:
+    """Evaluate a checkpoint on the task it was trained for, then the configured baselines."""
+    attrs = read_checkpoint_config(checkpoint)["metadata"].get("dataset_attrs", {})
+    if "task" not in attrs:
+        raise ConfigError(f"{checkpoint}: the checkpoint does not say which task it was trained on")
+    name = attrs["task"]
+    task_cfg = task_config(name, attrs.get("task_config", {}), f"{checkpoint} (metadata)")
+    policy = load_policy(checkpoint)
+    env = make_env(name, task_cfg, render_mode="rgb_array" if video else None)
+    try:
+        results = [
+            evaluate(env, PolicyActor(policy), config.episodes, config.seed, video, progress)
+        ]
+        for baseline in config.baselines:
+            results.append(
+                evaluate(
+                    env, BASELINES[baseline](), config.episodes, config.seed, progress=progress
+                )
+            )
+    finally:
+        env.close()
+    return results
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    out: Path
+    collect: CollectResult
+    train: TrainResult
+    results: list[EvalResult]
+    plot: Path
+    video: Path | None
+    seconds: float
+
+    def lines(self) -> list[str]:
+        c, t = self.collect, self.train
+        return [
+            f"collected {c.stored}/{c.attempted} expert episodes (expert success "
+            f"{c.expert_successes / c.attempted:.0%}, {c.steps_per_s:.0f} env steps/s)",
+            f"trained {t.steps} steps at {t.iterations_per_s:.1f} it/s "
+            f"(final train loss {t.train_loss:.4f}"
+            + (f", val loss {t.val_loss:.4f})" if t.val_loss is not None else ")"),
+            *[r.summary() for r in self.results],
+            f"dataset:    {c.path}",
+            f"checkpoint: {t.checkpoint}",
+            f"plot:       {self.plot}",
+            *([f"video:      {self.video}"] if self.video else []),
+            f"report:     {self.out / 'report.json'}",
+            f"total time: {self.seconds:.0f} s",
+        ]
+
+
+def run_demo(launch: Launch, out: Path, progress: bool = True) -> DemoReport:
+    """Collect expert demos -> train -> evaluate against baselines -> plot, video, report."""
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(
+            f"{out} exists and is not empty; choose a new --out (nothing is overwritten)"
+        )
+    started = time.perf_counter()
+    collected = run_collect(launch, out / "dataset.zarr", progress)
+    trained = run_train(launch, collected.path, out / "train", progress=progress)
+    video = out / "rollout.mp4" if launch.config.eval.video else None
+    results = run_eval(trained.checkpoint, launch.config.eval, video, progress)
+    metrics = [json.loads(line) for line in (out / "train" / METRICS_FILE).read_text().splitlines()]
+    plot = plot_summary(
+        metrics,
+        results,
+        out / "summary.png",
+        title=f"{launch.config.task.name}: {launch.config.policy.name} vs baselines",
+    )
+    report = DemoReport(
+        out, collected, trained, results, plot, video, time.perf_counter() - started
+    )
+    (out / "report.json").write_text(
+        json.dumps(
+            {
+                "launch_file": launch.source,
+                "config": launch.config.model_dump(mode="json"),
+                "collect": {
+                    "episodes": collected.stored,
+                    "expert_successes": collected.expert_successes,
+                    "env_steps_per_s": collected.steps_per_s,
+                },
+                "train": {
+                    "steps": trained.steps,
+                    "it_per_s": trained.iterations_per_s,
+                    "train_loss": trained.train_loss,
+                    "val_loss": trained.val_loss,
+                    "checkpoint": str(trained.checkpoint),
+                },
+                "eval": [r.to_json() for r in results],
+                "seconds": report.seconds,
+            },
+            indent=2,
+        )
+    )
+    return report

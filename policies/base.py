@@ -1,0 +1,110 @@
+"""The one contract every policy implements, and the step-by-step actor built on it.
+
+A policy sees dicts of tensors keyed by observation names (`rgb.scene`, `proprio.ee_pos`,
+...) with a leading (B, T_o) and returns action chunks (B, T_p, D_a) in data units. The
+window convention is diffusion_policy's: action t of a chunk belongs to the same time step
+as observation t, so after seeing T_o observations the actions to execute are
+chunk[T_o - 1 : T_o - 1 + T_a].
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import Tensor, nn
+
+ACTION_KEY = "action"
+
+
+class PolicyConfig(BaseModel):
+    """Hyper-parameters shared by every policy; subclasses add their own and a `name`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    n_obs_steps: int = Field(2, ge=1, description="T_o: observation frames per decision")
+    horizon: int = Field(10, ge=1, description="T_p: actions predicted per chunk")
+    n_action_steps: int = Field(8, ge=1, description="T_a: actions executed per chunk")
+
+    @model_validator(mode="after")
+    def _chunk_fits(self) -> PolicyConfig:
+        if self.n_obs_steps - 1 + self.n_action_steps > self.horizon:
+            raise ValueError(
+                f"n_obs_steps - 1 + n_action_steps must be <= horizon "
+                f"(got {self.n_obs_steps} - 1 + {self.n_action_steps} > {self.horizon})"
+            )
+        return self
+
+
+class PolicyIO(BaseModel):
+    """What the policy reads and writes, taken from the dataset schema at training time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    obs_shapes: dict[str, tuple[int, ...]]  # key -> per-frame shape; images are (H, W, C)
+    image_keys: list[str]  # the subset of obs_shapes that are uint8 images
+    action_dim: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _images_known(self) -> PolicyIO:
+        unknown = sorted(set(self.image_keys) - set(self.obs_shapes))
+        if unknown:
+            raise ValueError(f"image_keys {unknown} are not in obs_shapes")
+        return self
+
+    @property
+    def lowdim_keys(self) -> list[str]:
+        return sorted(k for k in self.obs_shapes if k not in self.image_keys)
+
+
+class Policy(nn.Module, ABC):
+    """Base class: subclasses implement `compute_loss` and `predict_action_chunk`."""
+
+    def __init__(self, config: PolicyConfig, io: PolicyIO) -> None:
+        super().__init__()
+        self.config = config
+        self.io = io
+        self._obs_queue: deque[dict[str, Tensor]] = deque(maxlen=config.n_obs_steps)
+        self._action_queue: deque[np.ndarray] = deque()
+
+    @abstractmethod
+    def compute_loss(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """batch: obs keys (B, T_o, ...) and `action` (B, T_p, D_a) -> scalar loss."""
+
+    @abstractmethod
+    def predict_action_chunk(self, obs: Mapping[str, Tensor]) -> Tensor:
+        """obs keys (B, T_o, ...) -> actions (B, T_p, D_a) in data units."""
+
+    @abstractmethod
+    def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
+        """Fit normalisation statistics from training data: key -> (N, ...) arrays."""
+
+    def reset(self) -> None:
+        """Forget the observation history and any queued actions (call at episode start)."""
+        self._obs_queue.clear()
+        self._action_queue.clear()
+
+    @torch.inference_mode()
+    def select_action(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """One step of closed-loop control: a single observation (no batch or time axis)
+        in, the next action (D_a,) out; re-plans whenever the queued chunk runs out."""
+        device = next(self.parameters()).device
+        frame = {k: torch.as_tensor(np.asarray(obs[k]), device=device) for k in self.io.obs_shapes}
+        if not self._obs_queue:  # episode start: pad the history with the first frame
+            self._obs_queue.extend([frame] * self.config.n_obs_steps)
+        else:
+            self._obs_queue.append(frame)
+        if not self._action_queue:
+            stacked = {  # (1, T_o, ...)
+                k: torch.stack([f[k] for f in self._obs_queue])[None] for k in self.io.obs_shapes
+            }
+            chunk = self.predict_action_chunk(stacked)[0]  # (T_p, D_a)
+            start = self.config.n_obs_steps - 1
+            executed = chunk[start : start + self.config.n_action_steps].cpu().numpy()
+            self._action_queue.extend(executed.astype(np.float32))
+        return self._action_queue.popleft()

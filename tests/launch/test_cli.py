@@ -1,0 +1,172 @@
+"""The `vitac` command, driven through `main()` exactly as the console script does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from launch.cli import build_parser, main
+from tests.conftest import TINY_TASK
+
+TINY = [
+    *(f"--set=task.params.{k}={v}" for k, v in TINY_TASK.items()),
+    "--set=collect.episodes=3",
+    "--set=collect.noise_std=0.001",
+    "--set=policy.conv_widths=[4, 8]",
+    "--set=policy.hidden_dim=32",
+    "--set=train.steps=8",
+    "--set=train.batch_size=8",
+    "--set=train.checkpoint_every=4",
+    "--set=train.val_every=4",
+    "--set=eval.episodes=2",
+    "--no-progress",
+]
+
+
+def _commands() -> list[list[str]]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    names = list(sub.choices)  # type: ignore[arg-type]
+    return [[n] for n in names] + [["dataset", "info"]]
+
+
+@pytest.mark.parametrize("command", _commands(), ids=" ".join)
+def test_help_for_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: vitac" in capsys.readouterr().out
+
+
+def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["demo", "--out", str(out), *TINY]) == 0
+    printed = capsys.readouterr().out
+    for line in (
+        "policy: success",
+        "hold (zero motion): success",
+        "random: success",
+        "dataset:",
+        "checkpoint:",
+        "plot:",
+        "video:",
+    ):
+        assert line in printed
+    for produced in (
+        "dataset.zarr",
+        "train/checkpoints/step_0000008",
+        "summary.png",
+        "rollout.mp4",
+        "report.json",
+        "train/metrics.jsonl",
+    ):
+        assert (out / produced).exists(), produced
+    report = json.loads((out / "report.json").read_text())
+    assert [r["name"] for r in report["eval"]] == ["policy", "hold (zero motion)", "random"]
+    assert report["collect"]["episodes"] == 3
+
+    # the same run directory is never overwritten
+    assert main(["demo", "--out", str(out), *TINY]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+
+    # eval a checkpoint on the task recorded in it
+    checkpoint = out / "train/checkpoints/step_0000008"
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(checkpoint),
+                "--episodes",
+                "1",
+                "--baseline",
+                "hold",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("policy: success") and lines[1].startswith("hold (zero motion)")
+
+    # train more steps, resuming the run
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                str(out / "dataset.zarr"),
+                "--out",
+                str(out / "train"),
+                "--resume",
+                *TINY,
+                "--set=train.steps=12",
+            ]
+        )
+        == 0
+    )
+    assert (out / "train/checkpoints/step_0000012").is_dir()
+
+
+def test_collect_then_dataset_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "d.zarr"
+    assert main(["collect", "--out", str(store), *TINY, "--set=collect.episodes=1"]) == 0
+    assert "stored 1/1 episodes" in capsys.readouterr().out
+    assert main(["dataset", "info", str(store)]) == 0
+    info = capsys.readouterr().out
+    assert "rgb.scene" in info and "tactile.left" in info and "action" in info
+
+
+def test_bad_launch_file_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    launch = tmp_path / "bad.toml"
+    launch.write_text(
+        '[task]\nname = "peg_insertion"\n[task.params]\nclearance_mm = -1\n[train]\nbatchsize = 3\n'
+    )
+    assert main(["collect", "--config", str(launch), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "train.batchsize: unknown key; allowed keys here:" in err and "batch_size" in err
+    assert "Traceback" not in err and not (tmp_path / "x").exists()
+
+    launch.write_text('[task]\nname = "peg_insertion"\n[task.params]\nclearance_mm = -1\n')
+    assert main(["collect", "--config", str(launch), "--out", str(tmp_path / "x")]) == 2
+    assert (
+        "task.params.clearance_mm: Input should be greater than 0 (got -1)"
+        in capsys.readouterr().err
+    )
+
+    launch.write_text('[task]\nname = "juggling"\n')
+    assert main(["collect", "--config", str(launch), "--out", str(tmp_path / "x")]) == 2
+    assert "unknown task 'juggling'; available: ['peg_insertion']" in capsys.readouterr().err
+
+
+def test_corrupt_store_is_one_clear_error(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.zarr"
+    shutil.copytree(demo_store, broken)
+    shutil.rmtree(broken / "meta")
+    assert main(["dataset", "info", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vitac dataset: error:") and str(broken) in err
+
+
+def test_bad_checkpoint_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt/config.json").write_text("[]")
+    assert main(["eval", "--checkpoint", str(tmp_path / "ckpt"), "--no-progress"]) == 2
+    assert "this vitac reads 'vitac.policy/1'" in capsys.readouterr().err
+
+
+def test_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "warp-drive"]) == 2
+    assert (
+        "unknown benchmark(s) ['warp-drive']; available: ['sim', 'store']"
+        in capsys.readouterr().err
+    )

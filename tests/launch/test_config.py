@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from launch.config import ConfigError, apply_overrides, load
+
+
+class Inner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: int = Field(10, ge=1)
+    mode: str = "a"
+
+
+class Outer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "x"
+    train: Inner = Inner()
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "job.toml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_file_and_overrides(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'name = "demo"\n[train]\nsteps = 5\n')
+    cfg = load(Outer, path, ["train.steps=7", "train.mode=b c"])
+    assert cfg.name == "demo" and cfg.train.steps == 7 and cfg.train.mode == "b c"
+
+
+def test_unknown_key_lists_allowed_keys(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[train]\nstep = 5\n")
+    with pytest.raises(ConfigError) as err:
+        load(Outer, path)
+    assert f"{path}: 1 problem(s)" in str(err.value)
+    assert "train.step: unknown key; allowed keys here: mode, steps" in str(err.value)
+
+
+def test_out_of_range_names_key_path_and_limit(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[train]\nsteps = 0\n")
+    with pytest.raises(ConfigError, match=r"train\.steps: .*greater than or equal to 1 \(got 0\)"):
+        load(Outer, path)
+
+
+def test_every_problem_is_reported(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'color = 1\n[train]\nsteps = "many"\n')
+    with pytest.raises(ConfigError) as err:
+        load(Outer, path)
+    message = str(err.value)
+    assert "2 problem(s)" in message and "color: unknown key" in message
+    assert "train.steps" in message
+
+
+def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(Outer, _write(tmp_path, "[train\n"))
+    with pytest.raises(ConfigError, match="no such launch file"):
+        load(Outer, tmp_path / "missing.toml")
+
+
+def test_malformed_overrides() -> None:
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        apply_overrides({}, ["train.steps"])
+    with pytest.raises(ConfigError, match="'name' is a value, not a table"):
+        apply_overrides({"name": "x"}, ["name.first=1"])

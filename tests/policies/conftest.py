@@ -1,0 +1,56 @@
+"""Tiny policy fixtures: small enough that every test runs in well under a second."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from policies import BCConfig, PolicyIO
+
+IO = PolicyIO(
+    obs_shapes={"rgb.scene": (16, 16, 3), "tactile.left": (8, 8, 3), "proprio.ee_pos": (3,)},
+    image_keys=["rgb.scene", "tactile.left"],
+    action_dim=4,
+)
+
+
+def tiny_config(**overrides: object) -> BCConfig:
+    base: dict[str, object] = dict(
+        n_obs_steps=2,
+        horizon=6,
+        n_action_steps=3,
+        image_features=8,
+        conv_widths=(4, 8),
+        num_keypoints=4,
+        hidden_dim=32,
+        hidden_layers=1,
+        shift_pixels=1,
+    )
+    return BCConfig.model_validate(base | overrides)
+
+
+def make_batch(batch: int, config: BCConfig, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Observation windows (B, T_o, ...) and action chunks (B, T_p, D_a)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, torch.Tensor] = {}
+    for key, shape in IO.obs_shapes.items():
+        if key in IO.image_keys:
+            values = rng.integers(0, 256, (batch, config.n_obs_steps, *shape), dtype=np.uint8)
+            out[key] = torch.from_numpy(values)
+        else:
+            out[key] = torch.from_numpy(rng.normal(size=(batch, config.n_obs_steps, *shape)))
+    out["action"] = torch.from_numpy(
+        rng.normal(size=(batch, config.horizon, IO.action_dim)).astype(np.float32)
+    )
+    return out
+
+
+def fit_data(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"proprio.ee_pos": rng.normal(size=(50, 3)), "action": rng.normal(size=(50, 4)) * 3}
+
+
+@pytest.fixture
+def io() -> PolicyIO:
+    return IO

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+
+from policies import BCConfig, PolicyIO, make_policy
+from tests.policies.conftest import IO, fit_data, make_batch, tiny_config
+
+GOLDEN = Path(__file__).with_name("golden_bc_actions.json")
+
+
+def _tiny_policy(seed: int = 0, **overrides: object):  # type: ignore[no-untyped-def]
+    torch.manual_seed(seed)
+    policy = make_policy(tiny_config(**overrides), IO)
+    policy.fit_normalizer(fit_data())
+    return policy
+
+
+def test_chunk_shapes_and_units() -> None:
+    policy = _tiny_policy().eval()
+    batch = make_batch(5, policy.config)
+    chunk = policy.predict_action_chunk(batch)
+    assert chunk.shape == (5, 6, 4)  # (B, T_p, D_a)
+    assert torch.isfinite(chunk).all()
+
+
+def test_config_rejects_chunk_that_does_not_fit_horizon() -> None:
+    with pytest.raises(ValidationError, match="n_obs_steps - 1 \\+ n_action_steps"):
+        BCConfig(n_obs_steps=3, horizon=4, n_action_steps=3)
+
+
+def test_io_rejects_unknown_image_key() -> None:
+    with pytest.raises(ValidationError, match="not in obs_shapes"):
+        PolicyIO(obs_shapes={"a": (3,)}, image_keys=["rgb.x"], action_dim=2)
+
+
+def test_training_fits_a_mapping_from_proprio_to_actions() -> None:
+    """The loss must fall well below its start when the target is a function of the input."""
+    policy = _tiny_policy(shift_pixels=0)
+    batch = make_batch(32, policy.config, seed=1)
+    proprio = batch["proprio.ee_pos"][:, -1].float()  # (B, 3)
+    batch["action"] = torch.cat([proprio, proprio[:, :1]], dim=-1)[:, None].repeat(1, 6, 1)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(150):
+        loss = policy.compute_loss(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.25 * losses[0]
+
+
+def test_select_action_replans_every_n_action_steps() -> None:
+    policy = _tiny_policy().eval()
+    calls: list[dict[str, torch.Tensor]] = []
+    original = policy.predict_action_chunk
+
+    def spy(obs):  # type: ignore[no-untyped-def]
+        calls.append(obs)
+        return original(obs)
+
+    policy.predict_action_chunk = spy  # type: ignore[method-assign]
+    batch = make_batch(1, policy.config)
+    frame = {k: v[0, 0].numpy() for k, v in batch.items() if k != "action"}
+    policy.reset()
+    actions = [policy.select_action(frame) for _ in range(7)]
+    assert len(calls) == 3  # steps 0, 3, 6 with n_action_steps = 3
+    assert all(a.shape == (4,) and a.dtype == np.float32 for a in actions)
+    # the first call pads the history with copies of the first frame: (1, T_o, ...)
+    first = calls[0]["proprio.ee_pos"]
+    assert first.shape == (1, 2, 3) and torch.equal(first[0, 0], first[0, 1])
+    # executed actions are chunk[T_o - 1 : T_o - 1 + T_a]
+    with torch.no_grad():
+        expected = original(calls[0])[0, 1:4].numpy()
+    np.testing.assert_allclose(np.stack(actions[:3]), expected, rtol=1e-6)
+    policy.reset()
+    policy.select_action(frame)
+    assert len(calls) == 4  # reset dropped the queued actions
+
+
+def test_augmentation_only_in_training_mode() -> None:
+    policy = _tiny_policy()
+    batch = make_batch(4, policy.config)
+    policy.eval()
+    assert policy.compute_loss(batch).item() == policy.compute_loss(batch).item()
+    policy.train()
+    torch.manual_seed(0)
+    a = policy.compute_loss(batch).item()
+    torch.manual_seed(1)
+    assert a != policy.compute_loss(batch).item()
+
+
+def golden_actions() -> np.ndarray:
+    """A tiny policy with fixed seed on fixed inputs: (2, T_p, D_a)."""
+    policy = _tiny_policy(seed=1234).eval()
+    with torch.no_grad():
+        return policy.predict_action_chunk(make_batch(2, policy.config, seed=99)).numpy()
+
+
+def test_golden_actions_unchanged() -> None:
+    """Refactors must not change what a given set of weights does with given inputs.
+
+    Regenerate deliberately with: python -m tests.policies.test_bc
+    """
+    stored = np.array(json.loads(GOLDEN.read_text())["actions"], dtype=np.float32)
+    np.testing.assert_allclose(golden_actions(), stored, rtol=1e-4, atol=1e-5)
+
+
+if __name__ == "__main__":
+    GOLDEN.write_text(json.dumps({"actions": golden_actions().tolist()}, indent=1))
+    print(f"wrote {GOLDEN}")

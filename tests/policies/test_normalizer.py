@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from policies.normalizer import Normalizer, normalize_image
+
+
+def test_limits_map_to_unit_range_and_invert() -> None:
+    rng = np.random.default_rng(0)
+    data = rng.uniform([-2, 0, 10], [3, 1, 50], size=(200, 3))
+    norm = Normalizer({"x": 3})
+    norm.fit({"x": data})
+    y = norm.normalize("x", torch.from_numpy(data).float())
+    assert torch.allclose(y.min(0).values, torch.full((3,), -1.0), atol=1e-5)
+    assert torch.allclose(y.max(0).values, torch.full((3,), 1.0), atol=1e-5)
+    back = norm.unnormalize("x", y).numpy()
+    np.testing.assert_allclose(back, data, rtol=1e-5, atol=1e-4)
+
+
+def test_constant_dimension_maps_to_zero_without_blowing_up() -> None:
+    data = np.stack([np.linspace(0, 1, 10), np.full(10, 0.04)], axis=1)
+    norm = Normalizer({"g": 2})
+    norm.fit({"g": data})
+    y = norm.normalize("g", torch.tensor([[0.5, 0.04], [0.5, 0.05]]))
+    assert y[0, 1].item() == pytest.approx(0.0, abs=1e-6)
+    assert y[1, 1].item() == pytest.approx(0.01, abs=1e-6)
+
+
+def test_missing_key_is_an_error_not_a_pass_through() -> None:
+    norm = Normalizer({"a": 1, "b": 1})
+    with pytest.raises(KeyError, match=r"no data for \['b'\]"):
+        norm.fit({"a": np.zeros((3, 1))})
+    with pytest.raises(KeyError, match="no statistics for 'c'"):
+        norm.normalize("c", torch.zeros(1))
+
+
+def test_statistics_live_in_the_state_dict() -> None:
+    norm = Normalizer({"proprio.ee_pos": 3})
+    assert set(norm.state_dict()) == {"proprio__ee_pos__scale", "proprio__ee_pos__offset"}
+
+
+def test_images_to_channels_first_unit_range() -> None:
+    x = torch.tensor([[[[0, 255, 128]]]], dtype=torch.uint8)  # (1, H=1, W=1, C=3)
+    y = normalize_image(x)
+    assert y.shape == (1, 3, 1, 1)
+    assert y.flatten().tolist() == pytest.approx([-1.0, 1.0, 128 / 127.5 - 1], abs=1e-6)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sensing.errors import DatasetError
+from sensing.store import EpisodeStore
+from sim import PegInsertionConfig, make_env
+from sim.tasks import task_env
+from tests.conftest import TINY_TASK
+from training.collect import CollectConfig, collect
+
+
+def test_store_schema_is_the_env_spec_plus_action(demo_store: Path) -> None:
+    store = EpisodeStore.open(demo_store)
+    env = make_env("peg_insertion", TINY_TASK)
+    try:
+        task = task_env(env)
+        expected = {**task.observation_spec(), **task.action_spec()}
+    finally:
+        env.close()
+    assert store.schema == expected
+    assert store.n_episodes == 4
+    assert store.attrs["task"] == "peg_insertion"
+    assert store.attrs["task_config"]["image_size"] == 32
+    for i in range(store.n_episodes):
+        meta = store.episode_meta(i)
+        assert meta["success"] is True and meta["seed"] == i and meta["rig"] == "sim"
+        times = store.episode(i, ["timestamp"])["timestamp"]
+        np.testing.assert_allclose(np.diff(times), 0.1)  # control at 10 Hz
+
+
+def test_labels_are_the_clean_expert_actions(demo_store: Path) -> None:
+    """With executed-action noise, recorded labels still point the hand towards the goal."""
+    store = EpisodeStore.open(demo_store)
+    episode = store.episode(0, ["action", "proprio.ee_pos"])
+    step = np.linalg.norm(episode["action"][:, :3] - episode["proprio.ee_pos"], axis=1)
+    assert step.max() <= 0.0061  # the expert's speed limit, never the noise
+
+
+def test_failures_are_discarded_unless_kept(tmp_path: Path) -> None:
+    hopeless = PegInsertionConfig.model_validate(TINY_TASK | {"max_steps": 3})
+    dropped = collect(
+        "peg_insertion", hopeless, CollectConfig(episodes=2), tmp_path / "a.zarr", progress=False
+    )
+    assert (dropped.stored, dropped.expert_successes) == (0, 0)
+    assert EpisodeStore.open(tmp_path / "a.zarr").n_episodes == 0
+    kept = collect(
+        "peg_insertion",
+        hopeless,
+        CollectConfig(episodes=2, keep_failures=True),
+        tmp_path / "b.zarr",
+        progress=False,
+    )
+    store = EpisodeStore.open(kept.path)
+    assert kept.stored == 2 and store.n_frames == 6
+    assert store.episode_meta(1)["success"] is False
+
+
+def test_never_overwrites_an_existing_store(demo_store: Path) -> None:
+    with pytest.raises(DatasetError):
+        collect(
+            "peg_insertion",
+            PegInsertionConfig.model_validate(TINY_TASK),
+            CollectConfig(episodes=1),
+            demo_store,
+            progress=False,
+        )

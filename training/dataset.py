@@ -1,0 +1,93 @@
+"""Training windows over the episode store, as batches of torch tensors.
+
+The whole committed dataset is loaded into memory once (demonstration sets for one task
+fit comfortably); each batch gathers (B, horizon) windows with edge-replication padding
+through the store's `WindowSampler`, observation keys cut to their first T_o steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from drivers.spec import FieldSpec
+from policies import ACTION_KEY, PolicyConfig, PolicyIO
+from sensing.errors import DatasetError
+from sensing.store import EpisodeStore, WindowSampler, split_episodes
+
+
+class WindowDataset:
+    """Windows of one episode subset; `batch(idx)` returns {key: (B, T, ...)} tensors."""
+
+    def __init__(
+        self,
+        store: EpisodeStore,
+        data: dict[str, np.ndarray],
+        obs_keys: Sequence[str],
+        config: PolicyConfig,
+        episodes: np.ndarray,
+    ) -> None:
+        self.obs_keys = list(obs_keys)
+        self.data = data
+        self.n_first = {k: config.n_obs_steps for k in self.obs_keys}
+        self.sampler = WindowSampler(
+            store.episode_ends,
+            horizon=config.horizon,
+            pad_before=config.n_obs_steps - 1,
+            pad_after=config.n_action_steps - 1,
+            episodes=episodes,
+        )
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def batch(self, indices: np.ndarray) -> dict[str, Tensor]:
+        arrays = self.sampler.sample_batch(
+            self.data, indices, keys=[*self.obs_keys, ACTION_KEY], n_first=self.n_first
+        )
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+
+def load_datasets(
+    path: Path,
+    config: PolicyConfig,
+    obs_keys: Sequence[str] | None,
+    val_ratio: float,
+    seed: int,
+) -> tuple[WindowDataset, WindowDataset | None, PolicyIO, EpisodeStore]:
+    """Open the store, check it can feed this policy, split by episode, load into memory."""
+    store = EpisodeStore.open(path)
+    if ACTION_KEY not in store.schema:
+        raise DatasetError(f"{path}: has no {ACTION_KEY!r} key to imitate; keys: {store.keys}")
+    keys = list(obs_keys) if obs_keys is not None else [k for k in store.keys if k != ACTION_KEY]
+    unknown = [k for k in keys if k not in store.schema]
+    if unknown:
+        raise DatasetError(f"{path}: obs keys {unknown} not in the dataset; it has {store.keys}")
+    io = policy_io_from_schema(store.schema, keys)
+    train_ids, val_ids = split_episodes(store.n_episodes, val_ratio, seed)
+    data = store.load([*keys, ACTION_KEY])
+    train = WindowDataset(store, data, keys, config, train_ids)
+    val = WindowDataset(store, data, keys, config, val_ids) if len(val_ids) else None
+    return train, val, io, store
+
+
+def policy_io_from_schema(schema: dict[str, FieldSpec], obs_keys: Sequence[str]) -> PolicyIO:
+    action = schema[ACTION_KEY]
+    if len(action.shape) != 1:
+        raise DatasetError(f"{ACTION_KEY!r} must be a vector per frame, got shape {action.shape}")
+    for key in obs_keys:
+        spec = schema[key]
+        if spec.is_image and len(spec.shape) != 3:
+            raise DatasetError(
+                f"{key!r}: {spec.dtype} {spec.shape} depth images are not a policy input yet; "
+                "use (H, W, C) uint8 images or low-dim vectors"
+            )
+    return PolicyIO(
+        obs_shapes={k: schema[k].shape for k in obs_keys},
+        image_keys=sorted(k for k in obs_keys if schema[k].is_image),
+        action_dim=action.shape[0],
+    )

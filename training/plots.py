@@ -1,0 +1,54 @@
+"""Figures written next to every run: training curves and success rates with intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window
+import matplotlib.pyplot as plt
+
+from training.evaluate import EvalResult
+
+
+def plot_summary(
+    metrics: Sequence[dict[str, Any]], results: Sequence[EvalResult], path: Path, title: str
+) -> Path:
+    """Left: train/val loss per step (log scale). Right: success rate per actor, 95% CI."""
+    fig, (ax_loss, ax_success) = plt.subplots(1, 2, figsize=(10, 4))
+    steps = [m["step"] for m in metrics]
+    ax_loss.plot(steps, [m["loss"] for m in metrics], label="train")
+    val = [(m["step"], m["val_loss"]) for m in metrics if m.get("val_loss") is not None]
+    if val:
+        ax_loss.plot(*zip(*val, strict=True), "o-", label="validation")
+    ax_loss.set(xlabel="step", ylabel="loss", yscale="log", title="training")
+    ax_loss.legend()
+    ax_loss.grid(alpha=0.3)
+
+    names = [r.name for r in results]
+    rates = [r.success_rate for r in results]
+    errors = [
+        [r.success_rate - r.interval[0] for r in results],
+        [r.interval[1] - r.success_rate for r in results],
+    ]
+    ax_success.bar(
+        names, rates, yerr=errors, capsize=6, color=["C2", "C7", "C1", "C0"][: len(names)]
+    )
+    for i, r in enumerate(results):
+        ax_success.text(
+            i,
+            r.interval[1] + 0.02,
+            f"{r.success_rate:.0%} (n={r.episodes})",
+            ha="center",
+            va="bottom",
+        )
+    ax_success.set(ylim=(0, 1.15), ylabel="success rate", title="evaluation (95% Wilson CI)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,253 @@
+"""One generic trainer for every policy: AdamW, warmup + cosine LR, gradient clipping,
+periodic validation, atomic resumable checkpoints, a progress bar and a metrics log.
+
+Run directory:
+    <out>/checkpoints/step_<N>/   policy checkpoint + trainer state (one atomic directory)
+    <out>/metrics.jsonl           one JSON line per logged step
+Randomness is a pure function of (seed, step): the batch at step N and its augmentation
+are the same whether the run was interrupted or not, so a resumed run reproduces an
+uninterrupted one exactly on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
+
+from policies import CheckpointError, Policy, PolicyConfig, load_policy, make_policy
+from policies import save_checkpoint as save_policy_checkpoint
+from training.dataset import WindowDataset, load_datasets
+from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
+
+CHECKPOINT_DIR = "checkpoints"
+METRICS_FILE = "metrics.jsonl"
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(2000, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_steps: int = Field(100, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    val_ratio: float = Field(0.1, ge=0, lt=1)
+    val_every: int = Field(250, ge=1)
+    val_batches: int = Field(4, ge=1)
+    checkpoint_every: int = Field(500, ge=1)
+    log_every: int = Field(25, ge=1)
+    seed: int = 0
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all")
+    obs_keys: list[str] | None = Field(None, description="policy inputs; default: all obs")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    checkpoint: Path
+    steps: int
+    train_loss: float
+    val_loss: float | None
+    iterations_per_s: float
+
+
+def train(
+    policy_config: PolicyConfig,
+    config: TrainConfig,
+    dataset_path: Path,
+    out_dir: Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    metadata: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train a policy on `dataset_path`, writing checkpoints and metrics under `out_dir`."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    out_dir = Path(out_dir)
+    latest = latest_checkpoint(out_dir)
+    if latest is not None and not resume:
+        raise CheckpointError(
+            f"{out_dir} already holds checkpoints (latest {latest.name}); pass resume to "
+            "continue that run, or choose a new output directory"
+        )
+    train_set, val_set, io, store = load_datasets(
+        dataset_path, policy_config, config.obs_keys, config.val_ratio, config.seed
+    )
+    if latest is not None:
+        policy, start = _resume(latest, policy_config)
+    else:
+        torch.manual_seed(config.seed)
+        policy, start = make_policy(policy_config, io), 0
+        policy.fit_normalizer(train_set.data)
+    optimizer = torch.optim.AdamW(
+        policy.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    if latest is not None:
+        restore_trainer(
+            optimizer, (latest / TENSORS_FILE).read_bytes(), (latest / JSON_FILE).read_bytes()
+        )
+    metadata = {
+        **(metadata or {}),
+        "dataset": str(dataset_path),
+        "dataset_attrs": store.attrs,
+        "train": config.model_dump(mode="json"),
+    }
+    metrics = _MetricsLog(out_dir / METRICS_FILE, truncate_after=start)
+
+    policy.train()
+    bar = tqdm(
+        range(start, config.steps),
+        initial=start,
+        total=config.steps,
+        desc="train",
+        unit="it",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    window_loss: list[float] = []
+    val_loss: float | None = None
+    t0, steps_done = time.perf_counter(), 0
+    for step in bar:
+        lr = _learning_rate(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        generator = np.random.default_rng([config.seed, step])
+        torch.manual_seed(config.seed * 1_000_003 + step)  # augmentation noise for this step
+        batch = train_set.batch(generator.integers(0, len(train_set), config.batch_size))
+        loss = policy.compute_loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
+        optimizer.step()
+        steps_done += 1
+        window_loss.append(loss.item())
+
+        done = step + 1
+        validated = val_set is not None and (done % config.val_every == 0 or done == config.steps)
+        if val_set is not None and validated:
+            val_loss = _validate(policy, val_set, config)
+        if done % config.log_every == 0 or done == config.steps or validated:
+            record = {
+                "step": done,
+                "loss": float(np.mean(window_loss)),
+                "lr": lr,
+                "val_loss": val_loss if validated else None,
+                "time": time.time(),
+            }
+            metrics.write(record)
+            bar.set_postfix(loss=f"{record['loss']:.4f}", val=_fmt(val_loss), lr=f"{lr:.1e}")
+            window_loss = []
+        if done % config.checkpoint_every == 0 or done == config.steps:
+            _save(out_dir, policy, optimizer, done, metadata)
+    elapsed = time.perf_counter() - t0
+    last = metrics.last()
+    return TrainResult(
+        checkpoint=checkpoint_path(out_dir, config.steps),
+        steps=config.steps,
+        train_loss=float(last["loss"]) if last else float("nan"),
+        val_loss=val_loss,
+        iterations_per_s=steps_done / elapsed if elapsed > 0 else float("nan"),
+    )
+
+
+def checkpoint_path(out_dir: Path, step: int) -> Path:
+    return Path(out_dir) / CHECKPOINT_DIR / f"step_{step:07d}"
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    """The complete checkpoint with the highest step (temporaries are never matched)."""
+    root = Path(out_dir) / CHECKPOINT_DIR
+    if not root.is_dir():
+        return None
+    steps = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name))]
+    return max(steps)[1] if steps else None
+
+
+def _learning_rate(step: int, config: TrainConfig) -> float:
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    span = max(1, config.steps - config.warmup_steps)
+    progress = (step - config.warmup_steps) / span
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def _validate(policy: Policy, val_set: WindowDataset, config: TrainConfig) -> float:
+    """Mean loss over a fixed, evenly spaced set of validation windows (no augmentation)."""
+    policy.eval()
+    count = min(len(val_set), config.val_batches * config.batch_size)
+    indices = np.linspace(0, len(val_set) - 1, count).astype(np.int64)
+    batches = np.array_split(indices, math.ceil(count / config.batch_size))
+    losses = [policy.compute_loss(val_set.batch(idx)).item() * len(idx) for idx in batches]
+    policy.train()
+    return float(np.sum(losses) / count)
+
+
+def _save(
+    out_dir: Path,
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    metadata: dict[str, Any],
+) -> None:
+    extra = trainer_files(optimizer, {"step": step})
+    save_policy_checkpoint(
+        checkpoint_path(out_dir, step),
+        policy,
+        metadata={**metadata, "step": step},
+        extra_files=extra,
+    )
+
+
+def _resume(latest: Path, policy_config: PolicyConfig) -> tuple[Policy, int]:
+    policy = load_policy(latest)
+    if policy.config != policy_config:
+        raise CheckpointError(
+            f"{latest}: was trained with policy config {policy.config.model_dump()}, "
+            f"asked to resume with {policy_config.model_dump()}; use the original launch file"
+        )
+    for name in (TENSORS_FILE, JSON_FILE):
+        if not (latest / name).is_file():
+            raise CheckpointError(f"{latest}: no {name}; it cannot be resumed (weights only)")
+    info = json.loads((latest / JSON_FILE).read_text())["info"]
+    return policy.train(), int(info["step"])
+
+
+class _MetricsLog:
+    """Append-only JSON-lines log; on resume, drops lines past the resumed step."""
+
+    def __init__(self, path: Path, truncate_after: int) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kept = [r for r in self.read(path) if r["step"] <= truncate_after]
+        path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def last(self) -> dict[str, Any] | None:
+        records = self.read(self.path)
+        return records[-1] if records else None
+
+    @staticmethod
+    def read(path: Path) -> list[dict[str, Any]]:
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
