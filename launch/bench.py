@@ -47,7 +47,7 @@ def format_table(results: Sequence[BenchResult]) -> str:
             r.name,
             f"{r.value:,.1f} {r.unit}",
             f"{r.reference:,.1f} ({r.reference_name})",
-            f"{r.ratio:.2f}x",
+            f"{r.ratio:.3g}x",
         )
         for r in results
     ]
@@ -64,13 +64,13 @@ def run_benchmarks(
     options: BenchOptions,
     json_path: Path | None = None,
 ) -> list[BenchResult]:
-    """Run `names` (all when empty) from `registry`; write JSON to `json_path` if given."""
+    """Run `names` (all, in registry order, when empty); write JSON to `json_path` if given."""
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise KeyError(f"unknown benchmark(s) {unknown}; available: {sorted(registry)}")
     results: list[BenchResult] = []
     started = time.time()
-    for name in names or sorted(registry):
+    for name in names or list(registry):
         options.workdir.mkdir(parents=True, exist_ok=True)
         results.extend(registry[name](options))
     if json_path is not None:

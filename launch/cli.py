@@ -126,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _demo(args: argparse.Namespace) -> int:
     launch = load_launch(args.config, args.overrides)
     out = args.out or Path("runs/demo") / time.strftime("%Y%m%d-%H%M%S")
-    report = run_demo(launch, out, progress=not args.no_progress)
+    report = run_demo(
+        launch, out, progress=not args.no_progress, log=lambda line: print(line, flush=True)
+    )
     print("\n".join(report.lines()))
     return 0
 
@@ -177,7 +179,7 @@ def _bench(args: argparse.Namespace) -> int:
     from launch.benchmarks import BENCHMARKS
 
     if args.list:
-        print("\n".join(sorted(BENCHMARKS)))
+        print("\n".join(BENCHMARKS))
         return 0
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,23 +144,27 @@ class DemoReport:
         ]
 
 
-def run_demo(launch: Launch, out: Path, progress: bool = True) -> DemoReport:
+def run_demo(
+    launch: Launch, out: Path, progress: bool = True, log: Callable[[str], None] = print
+) -> DemoReport:
     """Collect expert demos -> train -> evaluate against baselines -> plot, video, report."""
     if out.exists() and any(out.iterdir()):
         raise ConfigError(
             f"{out} exists and is not empty; choose a new --out (nothing is overwritten)"
         )
     started = time.perf_counter()
+    cfg = launch.config
+    log(f"[1/3] collecting {cfg.collect.episodes} expert episodes of {cfg.task.name}")
     collected = run_collect(launch, out / "dataset.zarr", progress)
+    log(f"[2/3] training {cfg.policy.name} for {cfg.train.steps} steps")
     trained = run_train(launch, collected.path, out / "train", progress=progress)
-    video = out / "rollout.mp4" if launch.config.eval.video else None
-    results = run_eval(trained.checkpoint, launch.config.eval, video, progress)
+    actors = ", ".join(["policy", *cfg.eval.baselines])
+    log(f"[3/3] evaluating {actors} over {cfg.eval.episodes} episodes each")
+    video = out / "rollout.mp4" if cfg.eval.video else None
+    results = run_eval(trained.checkpoint, cfg.eval, video, progress)
     metrics = [json.loads(line) for line in (out / "train" / METRICS_FILE).read_text().splitlines()]
     plot = plot_summary(
-        metrics,
-        results,
-        out / "summary.png",
-        title=f"{launch.config.task.name}: {launch.config.policy.name} vs baselines",
+        metrics, results, out / "summary.png", f"{cfg.task.name}: {cfg.policy.name} vs baselines"
     )
     report = DemoReport(
         out, collected, trained, results, plot, video, time.perf_counter() - started

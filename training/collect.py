@@ -67,7 +67,12 @@ def collect(
         stored = successes = steps = 0
         started = time.perf_counter()
         with EpisodeWriter.create(out, schema, attrs=attrs) as writer:
-            bar = tqdm(range(config.episodes), desc="collect", unit="ep", disable=not progress)
+            bar = tqdm(
+                range(config.episodes),
+                desc="collect",
+                unit="ep",
+                disable=None if progress else True,
+            )
             for i in bar:
                 seed = config.seed + i
                 obs, _ = env.reset(seed=seed)

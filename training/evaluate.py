@@ -138,7 +138,9 @@ def evaluate(
 ) -> EvalResult:
     """Run `episodes` episodes with seeds seed, seed+1, ...; record episode 0 if asked."""
     result = EvalResult(actor.name)
-    for i in tqdm(range(episodes), desc=f"eval {actor.name}", disable=not progress, leave=False):
+    for i in tqdm(
+        range(episodes), desc=f"eval {actor.name}", disable=None if progress else True, leave=False
+    ):
         obs, _ = env.reset(seed=seed + i)
         actor.reset(env, seed + i)
         frames = [_frame(env)] if video_path is not None and i == 0 else None

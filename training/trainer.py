@@ -113,7 +113,7 @@ def train(
         total=config.steps,
         desc="train",
         unit="it",
-        disable=not progress,
+        disable=None if progress else True,
         dynamic_ncols=True,
     )
     window_loss: list[float] = []

@@ -170,3 +170,14 @@ def test_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
         "unknown benchmark(s) ['warp-drive']; available: ['sim', 'store']"
         in capsys.readouterr().err
     )
+
+
+def test_bench_quick_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "store", "--quick", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split() == ["benchmark", "value", "reference", "ratio"]
+    results = json.loads(out.read_text())["results"]
+    assert results[0]["name"] == "store.write" and results[0]["reference"] > 0
+    assert main(["bench", "--list"]) == 0
+    assert capsys.readouterr().out.split() == ["store", "sim"]

@@ -7,22 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from policies import BCConfig, CheckpointError, load_policy
+from policies import CheckpointError, load_policy
 from sensing.errors import DatasetError
+from tests.policies.conftest import tiny_config
 from training.dataset import load_datasets
 from training.trainer import TrainConfig, latest_checkpoint, train
 
-POLICY = BCConfig(
-    n_obs_steps=2,
-    horizon=6,
-    n_action_steps=3,
-    image_features=8,
-    conv_widths=(4, 8),
-    num_keypoints=4,
-    hidden_dim=32,
-    hidden_layers=1,
-    shift_pixels=2,
-)
+POLICY = tiny_config(shift_pixels=2)
 
 
 def _config(**overrides: object) -> TrainConfig:
