@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from launch.config import ConfigError
+
 
 @dataclass(frozen=True)
 class BenchResult:
@@ -67,7 +69,7 @@ def run_benchmarks(
     """Run `names` (all, in registry order, when empty); write JSON to `json_path` if given."""
     unknown = [n for n in names if n not in registry]
     if unknown:
-        raise KeyError(f"unknown benchmark(s) {unknown}; available: {sorted(registry)}")
+        raise ConfigError(f"unknown benchmark(s) {unknown}; available: {sorted(registry)}")
     results: list[BenchResult] = []
     started = time.time()
     for name in names or list(registry):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from launch.bench import BenchOptions, BenchResult, format_table, run_benchmarks
+from launch.config import ConfigError
 
 
 def _fake(options: BenchOptions) -> list[BenchResult]:
@@ -27,5 +28,7 @@ def test_ratios_table_and_json(tmp_path: Path) -> None:
 
 
 def test_unknown_name_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(KeyError, match=r"unknown benchmark\(s\) \['nope'\]; available: \['fake'\]"):
+    with pytest.raises(
+        ConfigError, match=r"unknown benchmark\(s\) \['nope'\]; available: \['fake'\]"
+    ):
         run_benchmarks(["nope"], {"fake": _fake}, BenchOptions(tmp_path))
