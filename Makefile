@@ -1,10 +1,12 @@
 # Two commands set up and run everything on a fresh machine: `make demo` and `make test`.
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The robosuite adapter's venv: robosuite pins numpy<2 and mujoco<3.10 (see README).
+ROBOSUITE_VENV ?= .venv-robosuite
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: setup demo test lint typecheck unit clean
+.PHONY: setup demo test lint typecheck unit clean robosuite-venv test-robosuite
 
 setup:
 	@VENV=$(VENV) scripts/bootstrap.sh
@@ -24,5 +26,12 @@ unit: setup
 
 test: setup lint typecheck unit
 
+robosuite-venv:
+	@VENV=$(ROBOSUITE_VENV) EXTRAS=dev,robosuite scripts/bootstrap.sh
+
+# VITAC_REQUIRE_ROBOSUITE=1: a robosuite test fails, instead of skipping, if robosuite is missing.
+test-robosuite: robosuite-venv
+	VITAC_REQUIRE_ROBOSUITE=1 $(ROBOSUITE_VENV)/bin/pytest -m robosuite
+
 clean:
-	rm -rf $(VENV) runs .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(ROBOSUITE_VENV) runs .mypy_cache .ruff_cache .pytest_cache

@@ -13,8 +13,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from launch.config import ConfigError
-from launch.jobs import DEFAULT_LAUNCH_FILE, load_launch, run_collect, run_demo, run_eval, run_train
+from launch.config import ConfigError, validate
+from launch.jobs import (
+    DEFAULT_LAUNCH_FILE,
+    VIDEO_DIR,
+    load_launch,
+    run_collect,
+    run_demo,
+    run_eval,
+    run_eval_to_dir,
+    run_train,
+)
 from policies import CheckpointError
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore
@@ -93,10 +102,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_train)
 
-    p = sub.add_parser("eval", help="evaluate a checkpoint in simulation against baselines")
-    p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint directory")
-    p.add_argument("--episodes", type=int, default=EvalConfig().episodes)
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a checkpoint in simulation against baselines",
+        description="Run the policy and the baselines for N seeded episodes each on the task "
+        "recorded in the checkpoint; print success rates with 95% Wilson intervals.",
+    )
+    p.add_argument("checkpoint", nargs="?", type=Path, metavar="CHECKPOINT", help="checkpoint dir")
+    p.add_argument(
+        "--checkpoint", dest="checkpoint_flag", type=Path, metavar="CKPT", help="same as CHECKPOINT"
+    )
+    p.add_argument("--episodes", type=int, default=EvalConfig().episodes, help="episodes per actor")
     p.add_argument("--seed", type=int, default=EvalConfig().seed, help="episode i uses seed + i")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes running episodes in parallel (default 1: this process); each holds "
+        "its own env, GL context and copy of the policy",
+    )
+    p.add_argument(
+        "--videos",
+        type=int,
+        default=0,
+        metavar="N",
+        help="record the first N episodes of each actor to DIR/videos/<actor>/seed_<seed>.mp4 "
+        "(default 0: none; needs --out)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write results.json (per-episode seeds, successes, lengths) and summary.png here; "
+        "must be new or empty",
+    )
     p.add_argument(
         "--baseline",
         dest="baselines",
@@ -104,7 +144,6 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["hold", "random"],
         help="baselines to run too (repeatable); default: hold and random",
     )
-    p.add_argument("--video", type=Path, default=None, help="write the first episode as mp4")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_eval)
 
@@ -156,16 +195,32 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    config = EvalConfig(
-        episodes=args.episodes,
-        seed=args.seed,
-        baselines=args.baselines if args.baselines is not None else ["hold", "random"],
-        video=args.video is not None,
-    )
-    for result in run_eval(args.checkpoint, config, args.video, progress=not args.no_progress):
+    if (args.checkpoint is None) == (args.checkpoint_flag is None):
+        raise ConfigError("give the checkpoint directory once: CHECKPOINT or --checkpoint")
+    checkpoint: Path = args.checkpoint or args.checkpoint_flag
+    options = {
+        "episodes": args.episodes,
+        "seed": args.seed,
+        "baselines": args.baselines if args.baselines is not None else ["hold", "random"],
+        "workers": args.workers,
+        "videos": args.videos,
+    }
+    config = validate(EvalConfig, options, "command-line options")
+    if config.videos and args.out is None:
+        raise ConfigError("--videos needs --out DIR (the videos go to DIR/videos/)")
+    progress = not args.no_progress
+    if args.out is None:
+        for result in run_eval(checkpoint, config, progress=progress):
+            print(result.summary())
+        return 0
+    report = run_eval_to_dir(checkpoint, config, args.out, progress=progress)
+    for result in report.results:
         print(result.summary())
-    if args.video:
-        print(f"video: {args.video}")
+    print(f"results: {report.json}")
+    print(f"plot:    {report.plot}")
+    if report.videos:
+        print(f"videos:  {args.out / VIDEO_DIR} ({len(report.videos)} mp4)")
+    print(f"time:    {report.seconds:.1f} s ({config.workers} worker(s))")
     return 0
 
 

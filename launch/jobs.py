@@ -22,13 +22,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from launch.config import ConfigError, apply_overrides, read_toml, validate
 from policies import BCConfig, load_policy, read_checkpoint_config
-from sim import TASKS, make_env
+from sim import TASKS
 from training.collect import CollectConfig, CollectResult, collect
-from training.evaluate import BASELINES, EvalConfig, EvalResult, PolicyActor, evaluate
+from training.evaluate import (
+    ActorSpec,
+    BaselineSpec,
+    EvalConfig,
+    EvalResult,
+    PolicySpec,
+    evaluate_parallel,
+)
 from training.plots import plot_summary
 from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
 
 DEFAULT_LAUNCH_FILE = Path(__file__).with_name("demo.toml")
+VIDEO_DIR = "videos"  # under a run directory: videos/<actor>/seed_<seed>.mp4
 
 
 class TaskSection(BaseModel):
@@ -91,29 +99,78 @@ def run_train(
 
 
 def run_eval(
-    checkpoint: Path, config: EvalConfig, video: Path | None = None, progress: bool = True
+    checkpoint: Path, config: EvalConfig, video_dir: Path | None = None, progress: bool = True
 ) -> list[EvalResult]:
-    """Evaluate a checkpoint on the task it was trained for, then the configured baselines."""
+    """Evaluate a checkpoint on the task it was trained for, then the configured baselines.
+
+    The first `config.videos` episodes of each actor go to `video_dir/<actor>/seed_<seed>.mp4`
+    (none without a `video_dir`); `config.workers` processes run the episodes.
+    """
+    name, task_cfg = checkpoint_task(checkpoint)
+    load_policy(checkpoint)  # a broken checkpoint fails here, once, not in every worker
+    actors: list[ActorSpec] = [PolicySpec(checkpoint)]
+    actors += [BaselineSpec(b) for b in config.baselines]
+    return evaluate_parallel(
+        name,
+        task_cfg,
+        actors,
+        config.episodes,
+        config.seed,
+        workers=config.workers,
+        video_dir=video_dir,
+        video_episodes=config.videos if video_dir is not None else 0,
+        progress=progress,
+    )
+
+
+def checkpoint_task(checkpoint: Path) -> tuple[str, BaseModel]:
+    """The task a checkpoint was trained on and its validated config, from its metadata."""
     attrs = read_checkpoint_config(checkpoint)["metadata"].get("dataset_attrs", {})
     if "task" not in attrs:
         raise ConfigError(f"{checkpoint}: the checkpoint does not say which task it was trained on")
     name = attrs["task"]
-    task_cfg = task_config(name, attrs.get("task_config", {}), f"{checkpoint} (metadata)")
-    policy = load_policy(checkpoint)
-    env = make_env(name, task_cfg, render_mode="rgb_array" if video else None)
-    try:
-        results = [
-            evaluate(env, PolicyActor(policy), config.episodes, config.seed, video, progress)
-        ]
-        for baseline in config.baselines:
-            results.append(
-                evaluate(
-                    env, BASELINES[baseline](), config.episodes, config.seed, progress=progress
-                )
-            )
-    finally:
-        env.close()
-    return results
+    return name, task_config(name, attrs.get("task_config", {}), f"{checkpoint} (metadata)")
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    results: list[EvalResult]
+    json: Path
+    plot: Path
+    videos: list[Path]
+    seconds: float
+
+
+def run_eval_to_dir(
+    checkpoint: Path, config: EvalConfig, out: Path, progress: bool = True
+) -> EvalReport:
+    """`run_eval`, then write `out/results.json`, `out/summary.png` and `out/videos/`."""
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(
+            f"{out} exists and is not empty; choose a new --out (nothing is overwritten)"
+        )
+    name, task_cfg = checkpoint_task(checkpoint)
+    started = time.perf_counter()
+    results = run_eval(checkpoint, config, out / VIDEO_DIR, progress)
+    seconds = time.perf_counter() - started
+    plot = plot_summary(
+        None, results, out / "summary.png", f"{name}: {checkpoint.name} vs baselines"
+    )
+    path = out / "results.json"
+    path.write_text(
+        json.dumps(
+            {
+                "checkpoint": str(checkpoint),
+                "task": name,
+                "task_config": task_cfg.model_dump(mode="json"),
+                "config": config.model_dump(mode="json"),
+                "seconds": seconds,
+                "results": [r.to_json() for r in results],
+            },
+            indent=2,
+        )
+    )
+    return EvalReport(results, path, plot, [v for r in results for v in r.videos], seconds)
 
 
 @dataclass(frozen=True)
@@ -123,7 +180,7 @@ class DemoReport:
     train: TrainResult
     results: list[EvalResult]
     plot: Path
-    video: Path | None
+    videos: list[Path]
     seconds: float
 
     def lines(self) -> list[str]:
@@ -138,7 +195,11 @@ class DemoReport:
             f"dataset:    {c.path}",
             f"checkpoint: {t.checkpoint}",
             f"plot:       {self.plot}",
-            *([f"video:      {self.video}"] if self.video else []),
+            *(
+                [f"videos:     {self.out / VIDEO_DIR} ({len(self.videos)} mp4)"]
+                if self.videos
+                else []
+            ),
             f"report:     {self.out / 'report.json'}",
             f"total time: {self.seconds:.0f} s",
         ]
@@ -147,7 +208,7 @@ class DemoReport:
 def run_demo(
     launch: Launch, out: Path, progress: bool = True, log: Callable[[str], None] = print
 ) -> DemoReport:
-    """Collect expert demos -> train -> evaluate against baselines -> plot, video, report."""
+    """Collect expert demos -> train -> evaluate against baselines -> plot, videos, report."""
     if out.exists() and any(out.iterdir()):
         raise ConfigError(
             f"{out} exists and is not empty; choose a new --out (nothing is overwritten)"
@@ -159,15 +220,18 @@ def run_demo(
     log(f"[2/3] training {cfg.policy.name} for {cfg.train.steps} steps")
     trained = run_train(launch, collected.path, out / "train", progress=progress)
     actors = ", ".join(["policy", *cfg.eval.baselines])
-    log(f"[3/3] evaluating {actors} over {cfg.eval.episodes} episodes each")
-    video = out / "rollout.mp4" if cfg.eval.video else None
-    results = run_eval(trained.checkpoint, cfg.eval, video, progress)
+    log(
+        f"[3/3] evaluating {actors} over {cfg.eval.episodes} episodes each "
+        f"({cfg.eval.workers} worker{'s' if cfg.eval.workers > 1 else ''})"
+    )
+    results = run_eval(trained.checkpoint, cfg.eval, out / VIDEO_DIR, progress)
     metrics = [json.loads(line) for line in (out / "train" / METRICS_FILE).read_text().splitlines()]
     plot = plot_summary(
         metrics, results, out / "summary.png", f"{cfg.task.name}: {cfg.policy.name} vs baselines"
     )
+    videos = [v for r in results for v in r.videos]
     report = DemoReport(
-        out, collected, trained, results, plot, video, time.perf_counter() - started
+        out, collected, trained, results, plot, videos, time.perf_counter() - started
     )
     (out / "report.json").write_text(
         json.dumps(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for vitac: Debian libraries, then .venv with the project installed.
 # Called by `make demo` and `make test`; safe to run again (it only does what is missing).
+# `make robosuite-venv` runs it with VENV=.venv-robosuite EXTRAS=dev,robosuite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,9 +41,10 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   echo "bootstrap: creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
+installed=$(cat "$stamp" 2>/dev/null || true)  # the extras installed, so a change installs again
+if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" || "$installed" != "$EXTRAS" ]]; then
   echo "bootstrap: installing vitac[$EXTRAS] into $VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
-  touch "$stamp"
+  echo "$EXTRAS" >"$stamp"
 fi

@@ -22,9 +22,26 @@ from typing import Any
 import gymnasium as gym
 from pydantic import BaseModel
 
-from sim.experts import EXPERTS, PegInsertionExpert
+from sim.experts import (
+    EXPERTS,
+    PegInsertionExpert,
+    PickExpert,
+    StackExpert,
+    TactileInsertionExpert,
+)
+from sim.robosuite_adapter import (
+    RobosuiteLiftConfig,
+    RobosuiteLiftEnv,
+    RobosuiteSquareConfig,
+    RobosuiteSquareEnv,
+    RobosuiteStackConfig,
+    RobosuiteStackEnv,
+)
+from sim.tasks.lift import LiftConfig, LiftEnv
 from sim.tasks.peg_insertion import PegInsertionEnv
 from sim.tasks.peg_insertion_config import PegInsertionConfig
+from sim.tasks.stack import StackConfig, StackEnv
+from sim.tasks.tactile_insertion import TactileInsertionConfig, TactileInsertionEnv
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,22 @@ class TaskEntry:
 
 
 TASKS: dict[str, TaskEntry] = {
+    # the rig twin: 6-DoF tactile arm (sim.tasks.arm_env)
+    "tactile_insertion": TaskEntry(
+        "vitac/TactileInsertion-v0", TactileInsertionEnv, TactileInsertionConfig
+    ),
+    "lift": TaskEntry("vitac/Lift-v0", LiftEnv, LiftConfig),
+    "stack": TaskEntry("vitac/Stack-v0", StackEnv, StackConfig),
+    # a gantry gripper with tactile pads: the quick-to-learn task of the demo
     "peg_insertion": TaskEntry("vitac/PegInsertion-v0", PegInsertionEnv, PegInsertionConfig),
+    # robosuite tasks: need the `robosuite` extra, in its own venv (`make robosuite-venv`)
+    "robosuite_lift": TaskEntry("vitac/RobosuiteLift-v0", RobosuiteLiftEnv, RobosuiteLiftConfig),
+    "robosuite_stack": TaskEntry(
+        "vitac/RobosuiteStack-v0", RobosuiteStackEnv, RobosuiteStackConfig
+    ),
+    "robosuite_square": TaskEntry(
+        "vitac/RobosuiteSquare-v0", RobosuiteSquareEnv, RobosuiteSquareConfig
+    ),
 }
 
 
@@ -74,9 +106,18 @@ def make_env(
 __all__ = [
     "EXPERTS",
     "TASKS",
+    "LiftConfig",
+    "LiftEnv",
     "PegInsertionConfig",
     "PegInsertionEnv",
     "PegInsertionExpert",
+    "PickExpert",
+    "StackConfig",
+    "StackEnv",
+    "StackExpert",
+    "TactileInsertionConfig",
+    "TactileInsertionEnv",
+    "TactileInsertionExpert",
     "TaskEntry",
     "make_env",
 ]

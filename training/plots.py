@@ -15,18 +15,21 @@ from training.evaluate import EvalResult
 
 
 def plot_summary(
-    metrics: Sequence[dict[str, Any]], results: Sequence[EvalResult], path: Path, title: str
+    metrics: Sequence[dict[str, Any]] | None,
+    results: Sequence[EvalResult],
+    path: Path,
+    title: str,
 ) -> Path:
-    """Left: train/val loss per step (log scale). Right: success rate per actor, 95% CI."""
-    fig, (ax_loss, ax_success) = plt.subplots(1, 2, figsize=(10, 4))
-    steps = [m["step"] for m in metrics]
-    ax_loss.plot(steps, [m["loss"] for m in metrics], label="train")
-    val = [(m["step"], m["val_loss"]) for m in metrics if m.get("val_loss") is not None]
-    if val:
-        ax_loss.plot(*zip(*val, strict=True), "o-", label="validation")
-    ax_loss.set(xlabel="step", ylabel="loss", yscale="log", title="training")
-    ax_loss.legend()
-    ax_loss.grid(alpha=0.3)
+    """Left: train/val loss per step (log scale). Right: success rate per actor, 95% CI.
+
+    Without training `metrics` (None or empty, e.g. evaluating a checkpoint on its own) the
+    figure has the success-rate panel only.
+    """
+    if metrics:
+        fig, (ax_loss, ax_success) = plt.subplots(1, 2, figsize=(10, 4))
+        _plot_losses(ax_loss, metrics)
+    else:
+        fig, ax_success = plt.subplots(1, 1, figsize=(5.5, 4))
 
     names = [r.name for r in results]
     rates = [r.success_rate for r in results]
@@ -52,3 +55,14 @@ def plot_summary(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _plot_losses(ax: Any, metrics: Sequence[dict[str, Any]]) -> None:
+    steps = [m["step"] for m in metrics]
+    ax.plot(steps, [m["loss"] for m in metrics], label="train")
+    val = [(m["step"], m["val_loss"]) for m in metrics if m.get("val_loss") is not None]
+    if val:
+        ax.plot(*zip(*val, strict=True), "o-", label="validation")
+    ax.set(xlabel="step", ylabel="loss", yscale="log", title="training")
+    ax.legend()
+    ax.grid(alpha=0.3)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from launch.bench import Benchmark
 from launch.benchmarks.sim import bench_sim
 from launch.benchmarks.store import bench_store
+from launch.benchmarks.tactile import bench_tactile
 
 BENCHMARKS: dict[str, Benchmark] = {
     "store": bench_store,
     "sim": bench_sim,
+    "tactile": bench_tactile,
 }

@@ -1,53 +1,90 @@
-"""Simulation speed: PegInsertion env steps/s against real time, tactile frame cost against 25 fps.
+"""Simulation speed: env steps/s against robosuite (same run) and against real time.
 
-- `sim.peg_insertion.step`: env steps per second with the default observations (64x64 scene
-  camera, two 32x32 tactile images, proprio), one process, the scripted expert acting; resets
-  are not timed. Reference: the control rate, i.e. real time.
-- `sim.tactile.frame`: milliseconds to produce one tactile image (ray cast + shading) for a pad
-  pressed on the grasped peg. Reference: the 40 ms frame period of a GelSight Mini at 25 fps.
+All envs run in one process with their scripted expert acting; resets are not timed. The
+TactileInsertion cases step at 20 Hz, robosuite's default control rate, so that one step is
+the same 50 ms of simulated physics (25 substeps of 2 ms) on both sides.
+
+- `sim.tactile_insertion.step`: the flagship task with two 84x84 RGB cameras (scene + wrist),
+  two tactile images at the env's default size (60x80) and proprio. Reference: robosuite Lift
+  with two 84x84 cameras (agentview + eye-in-hand; shadows and reflections off, which is
+  robosuite's fast case), measured in the same run in the robosuite venv
+  (`launch.benchmarks.robosuite`). Goal: >= 10x.
+- `sim.tactile_insertion.step.native_tactile`: the same with both tactile images at the
+  GelSight Mini's native 240x320, against the same robosuite figure.
+- When no robosuite venv exists (`make robosuite-venv`), both are reported against real time
+  at the env's control rate instead, and a log line says why.
+- `sim.robosuite_lift.adapter_step`: robosuite Lift through vitac's adapter against raw
+  robosuite in the same subprocess: the adapter's overhead (only with the robosuite venv).
+- `sim.peg_insertion.step`: the gantry peg-insertion task of the demo (64x64 camera, two 32x32
+  tactile images). Reference: real time at its control rate.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
+
+import gymnasium as gym
 
 from launch.bench import BenchOptions, BenchResult
-from sim import PegInsertionEnv, PegInsertionExpert
-from sim.scene import PADS
-from sim.tactile import GelShader, TactilePad
+from launch.benchmarks.robosuite import measure_robosuite_lift
+from sim.experts import EXPERTS
+from sim.tasks import task_env
+from sim.tasks.peg_insertion import PegInsertionEnv
+from sim.tasks.tactile_insertion import TactileInsertionEnv
 
-GELSIGHT_MINI_FPS = 25.0
+_AT_20HZ = {"control_hz": 20.0, "max_steps": 200}
 
 
 def bench_sim(options: BenchOptions) -> list[BenchResult]:
-    env = PegInsertionEnv()
-    try:
-        steps_per_s = _env_steps_per_s(env, steps=40 if options.quick else 400)
-        frame_ms = _tactile_ms_per_frame(env, frames=50 if options.quick else 1000)
-    finally:
-        env.close()
-    hz = env.config.control_hz
-    return [
-        BenchResult(
-            name="sim.peg_insertion.step",
-            value=steps_per_s,
-            unit="steps/s",
-            reference=hz,
-            reference_name=f"real time at {hz:g} Hz",
-        ),
-        BenchResult(
-            name="sim.tactile.frame",
-            value=frame_ms,
-            unit="ms/frame",
-            reference=1000.0 / GELSIGHT_MINI_FPS,
-            reference_name=f"GelSight Mini frame budget at {GELSIGHT_MINI_FPS:g} fps",
-            higher_is_better=False,
+    steps = 60 if options.quick else 600
+    cases: list[tuple[str, gym.Env[Any, Any], str]] = [
+        ("sim.tactile_insertion.step", TactileInsertionEnv(_AT_20HZ), "tactile_insertion"),
+        (
+            "sim.tactile_insertion.step.native_tactile",
+            TactileInsertionEnv({**_AT_20HZ, "tactile_size": None}),
+            "tactile_insertion",
         ),
     ]
+    robosuite = measure_robosuite_lift(steps=30 if options.quick else 200)
+    results = []
+    for name, env, task in cases:
+        try:
+            rate = env_steps_per_s(env, task, steps)
+        finally:
+            env.close()
+        if robosuite is not None:
+            reference = robosuite.raw_steps_per_s
+            reference_name = "robosuite Lift, 2 cams 84x84, same run"
+        else:
+            reference = task_env(env).control_hz
+            reference_name = f"real time at {reference:g} Hz (no robosuite venv)"
+        results.append(BenchResult(name, rate, "steps/s", reference, reference_name))
+    if robosuite is not None:
+        results.append(
+            BenchResult(
+                "sim.robosuite_lift.adapter_step",
+                robosuite.adapter_steps_per_s,
+                "steps/s",
+                robosuite.raw_steps_per_s,
+                "raw robosuite Lift, same process",
+            )
+        )
+    peg = PegInsertionEnv()
+    try:
+        rate = env_steps_per_s(peg, "peg_insertion", steps)
+    finally:
+        peg.close()
+    hz = peg.config.control_hz
+    results.append(
+        BenchResult("sim.peg_insertion.step", rate, "steps/s", hz, f"real time at {hz:g} Hz")
+    )
+    return results
 
 
-def _env_steps_per_s(env: PegInsertionEnv, steps: int) -> float:
-    expert = PegInsertionExpert(env)
+def env_steps_per_s(env: gym.Env[Any, Any], task: str, steps: int) -> float:
+    """Control steps per second of `env` driven by the task's expert (resets not timed)."""
+    expert = EXPERTS[task](env)
     elapsed, done, episode = 0.0, True, 0
     for _ in range(steps):
         if done:
@@ -60,15 +97,3 @@ def _env_steps_per_s(env: PegInsertionEnv, steps: int) -> float:
         elapsed += time.perf_counter() - start
         done = terminated or truncated
     return steps / elapsed
-
-
-def _tactile_ms_per_frame(env: PegInsertionEnv, frames: int) -> float:
-    env.reset(seed=0)  # the peg is grasped: the pad sees a contact
-    cfg = env.config
-    gel = cfg.gel_thickness_mm / 1000.0
-    pad = TactilePad(env.model, PADS[0], env.scene.pad_half, cfg.tactile_size, gel)
-    shader = GelShader(cfg.tactile_size, pad.pixel_pitch[0], gel)
-    start = time.perf_counter()
-    for _ in range(frames):
-        shader.shade(pad.indentation(env.model, env.data))
-    return (time.perf_counter() - start) / frames * 1000.0

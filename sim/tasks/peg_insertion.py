@@ -13,6 +13,9 @@ Action (4,) float32, absolute targets in the world frame (metres):
 Observation (dict, keys and layout from `observation_spec`):
     rgb.scene (S, S, 3) uint8, tactile.left / tactile.right (T, T, 3) uint8,
     proprio.ee_pos (3,) float32 m (hand position), proprio.gripper (1,) float32 m (pad opening).
+    The tactile images are `sim.tactile.TactileSensor` renderings of the config's
+    `tactile_profile` (GelSight Mini by default) at T x T over that sensor's sensing area;
+    sensor noise is off unless `tactile_noise`, then drawn from the env's seeded `np_random`.
 Reward 1.0 on success, else 0; `terminated` on success, `truncated` after `max_steps` steps.
 Success: the peg's lowest point is `success_depth_m` below the socket rim and its centre is
 over the hole. `info`: is_success, and the normal force on each pad (N) under force.<pad>.
@@ -38,7 +41,7 @@ from sim.scene import (
     PADS,
     SCENE_CAMERA,
 )
-from sim.tactile import GelShader, TactilePad, pad_normal_force
+from sim.tactile import TactileSensor, pad_normal_force
 from sim.tasks.peg_insertion_config import PegInsertionConfig
 
 Obs = dict[str, NDArray[Any]]
@@ -95,9 +98,17 @@ class PegInsertionEnv(gym.Env[Obs, NDArray[np.float32]]):
         self._socket_mocap = m.body_mocapid[_id(m, mujoco.mjtObj.mjOBJ_BODY, "socket")]
         self._pad_geoms = [_id(m, mujoco.mjtObj.mjOBJ_GEOM, p) for p in PADS]
 
-        gel = config.gel_thickness_mm / 1000.0
-        self._pads = [TactilePad(m, p, self.scene.pad_half, config.tactile_size, gel) for p in PADS]
-        self._shader = GelShader(config.tactile_size, self._pads[0].pixel_pitch[0], gel)
+        self._sensors = {
+            pad: TactileSensor(
+                m,
+                pad,
+                pad,
+                config.tactile_profile_model(),
+                image_size=(config.tactile_size, config.tactile_size),
+                noise=config.tactile_noise,
+            )
+            for pad in PADS
+        }
         self._camera: mujoco.Renderer | None = mujoco.Renderer(
             m, config.image_size, config.image_size
         )
@@ -107,7 +118,7 @@ class PegInsertionEnv(gym.Env[Obs, NDArray[np.float32]]):
         self._high = np.array([*config.workspace_high, config.max_width_m])
         self._command = np.array([*self.scene.home, 0.0])
         self._socket_xy = np.array(self.scene.home[:2])
-        self._depths = [np.zeros((config.tactile_size,) * 2) for _ in PADS]
+        self._depths = {pad: np.zeros((config.tactile_size,) * 2, np.float32) for pad in PADS}
         self._steps = 0
         self.action_space = spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
         self.observation_space = cast("spaces.Space[Obs]", self._make_observation_space())
@@ -230,9 +241,14 @@ class PegInsertionEnv(gym.Env[Obs, NDArray[np.float32]]):
             "command": self._command.copy(),
         }
 
-    def tactile_depth(self) -> dict[str, NDArray[np.float64]]:
+    @property
+    def tactile_sensors(self) -> dict[str, TactileSensor]:
+        """The pad sensors by pad name (reference frames, domain randomisation)."""
+        return dict(self._sensors)
+
+    def tactile_depth(self) -> dict[str, NDArray[np.float32]]:
         """Raw gel indentation maps (T, T) in metres behind the last tactile images, per pad."""
-        return {pad: depth.copy() for pad, depth in zip(PADS, self._depths, strict=True)}
+        return {pad: depth.copy() for pad, depth in self._depths.items()}
 
     def pad_forces(self) -> dict[str, float]:
         """Total normal contact force on each pad (N) in the current state."""
@@ -278,11 +294,13 @@ class PegInsertionEnv(gym.Env[Obs, NDArray[np.float32]]):
         if self._camera is None:
             raise RuntimeError("the env is closed")
         self._camera.update_scene(self.data, camera=SCENE_CAMERA)
-        self._depths = [pad.indentation(self.model, self.data) for pad in self._pads]
+        rng = self.np_random if self.config.tactile_noise else None
+        readings = {pad: s.read(self.model, self.data, rng) for pad, s in self._sensors.items()}
+        self._depths = {pad: r.depth for pad, r in readings.items()}
         return {
             "rgb.scene": self._camera.render(),
-            "tactile.left": self._shader.shade(self._depths[0]),
-            "tactile.right": self._shader.shade(self._depths[1]),
+            "tactile.left": readings[PADS[0]].image,
+            "tactile.right": readings[PADS[1]].image,
             "proprio.ee_pos": self._hand_pos().astype(np.float32),
             "proprio.gripper": np.array([self._opening()], dtype=np.float32),
         }

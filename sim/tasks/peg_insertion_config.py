@@ -6,9 +6,10 @@ pydantic's `ValidationError`, which names the field and the allowed range.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.scene import PegInsertionScene
+from sim.tactile_profile import PROFILES, TactileProfile
 
 Vec3 = tuple[float, float, float]
 
@@ -21,6 +22,8 @@ class PegInsertionConfig(BaseModel):
     # observations
     image_size: int = Field(default=64, ge=16, le=480)  # scene camera image side, pixels
     tactile_size: int = Field(default=32, ge=8, le=256)  # tactile image side, pixels
+    tactile_profile: str = "gelsight_mini"  # a name in sim.tactile_profile.PROFILES
+    tactile_noise: bool = False  # the profile's sensor noise, drawn from the env's np_random
     render_height: int = Field(default=240, ge=16, le=480)  # render() frame, pixels
     render_width: int = Field(default=320, ge=16, le=640)
     # episode layout, randomised per episode from the reset seed
@@ -40,7 +43,14 @@ class PegInsertionConfig(BaseModel):
     settle_s: float = Field(default=0.2, ge=0.0, le=2.0)  # physics time to settle the grasp
     peg_mass_kg: float = Field(default=0.05, gt=0.0, le=0.5)
     pad_friction: float = Field(default=1.5, gt=0.0, le=3.0)
-    gel_thickness_mm: float = Field(default=1.5, gt=0.0, le=5.0)
+    gel_thickness_mm: float | None = Field(default=None, gt=0.0, le=5.0)  # None: the profile's
+
+    @field_validator("tactile_profile")
+    @classmethod
+    def _known_profile(cls, name: str) -> str:
+        if name not in PROFILES:
+            raise ValueError(f"unknown tactile profile {name!r}; available: {sorted(PROFILES)}")
+        return name
 
     @model_validator(mode="after")
     def _consistent(self) -> PegInsertionConfig:
@@ -64,6 +74,13 @@ class PegInsertionConfig(BaseModel):
     def substeps(self) -> int:
         """Physics steps per control step."""
         return round(1.0 / (self.control_hz * self.physics_dt))
+
+    def tactile_profile_model(self) -> TactileProfile:
+        """The tactile profile, with `gel_thickness_mm` applied when it is set."""
+        base = PROFILES[self.tactile_profile]
+        if self.gel_thickness_mm is None:
+            return base
+        return base.model_copy(update={"gel_thickness_m": self.gel_thickness_mm / 1000.0})
 
     def scene(self) -> PegInsertionScene:
         """The MJCF parameters these settings imply."""

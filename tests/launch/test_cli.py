@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from launch.cli import build_parser, main
+from sim import TASKS
 from tests.conftest import TINY_TASK
 
 TINY = [
@@ -52,20 +53,23 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         "dataset:",
         "checkpoint:",
         "plot:",
-        "video:",
+        "videos:",
     ):
         assert line in printed
     for produced in (
         "dataset.zarr",
         "train/checkpoints/step_0000008",
         "summary.png",
-        "rollout.mp4",
+        "videos/policy/seed_100000.mp4",
+        "videos/hold/seed_100000.mp4",
+        "videos/random/seed_100000.mp4",
         "report.json",
         "train/metrics.jsonl",
     ):
         assert (out / produced).exists(), produced
     report = json.loads((out / "report.json").read_text())
     assert [r["name"] for r in report["eval"]] == ["policy", "hold (zero motion)", "random"]
+    assert report["eval"][0]["videos"] == [str(out / "videos/policy/seed_100000.mp4")]
     assert report["collect"]["episodes"] == 3
 
     # the same run directory is never overwritten
@@ -74,23 +78,31 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
     # eval a checkpoint on the task recorded in it
     checkpoint = out / "train/checkpoints/step_0000008"
+    eval_args = ["eval", str(checkpoint), "--episodes", "2", "--seed", "7", "--no-progress"]
     assert (
-        main(
-            [
-                "eval",
-                "--checkpoint",
-                str(checkpoint),
-                "--episodes",
-                "1",
-                "--baseline",
-                "hold",
-                "--no-progress",
-            ]
-        )
-        == 0
+        main(["eval", "--checkpoint", str(checkpoint), *eval_args[2:], "--baseline", "hold"]) == 0
     )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("policy: success") and lines[1].startswith("hold (zero motion)")
+
+    # ... with a results directory: JSON per episode, plot, the first episode's videos
+    evals = tmp_path / "eval"
+    assert main([*eval_args, "--videos", "1", "--out", str(evals)]) == 0
+    printed = capsys.readouterr().out
+    assert "results:" in printed and "plot:" in printed and "videos:" in printed
+    results = json.loads((evals / "results.json").read_text())
+    assert results["task"] == "peg_insertion" and results["config"]["workers"] == 1
+    by_name = {r["name"]: r for r in results["results"]}
+    assert list(by_name) == ["policy", "hold (zero motion)", "random"]
+    for r in by_name.values():
+        assert r["seeds"] == [7, 8] and len(r["successes"]) == len(r["lengths"]) == 2
+        assert len(r["ci95"]) == 2 and 0.0 <= r["ci95"][0] <= r["ci95"][1] <= 1.0
+    assert (evals / "summary.png").stat().st_size > 0
+    assert sorted(p.relative_to(evals).as_posix() for p in evals.rglob("*.mp4")) == [
+        f"videos/{actor}/seed_7.mp4" for actor in ("hold", "policy", "random")
+    ]
+    assert main([*eval_args, "--out", str(evals)]) == 2  # never overwritten
+    assert "exists and is not empty" in capsys.readouterr().err
 
     # train more steps, resuming the run
     assert (
@@ -141,7 +153,7 @@ def test_bad_launch_file_is_one_clear_error(
 
     launch.write_text('[task]\nname = "juggling"\n')
     assert main(["collect", "--config", str(launch), "--out", str(tmp_path / "x")]) == 2
-    assert "unknown task 'juggling'; available: ['peg_insertion']" in capsys.readouterr().err
+    assert f"unknown task 'juggling'; available: {sorted(TASKS)}" in capsys.readouterr().err
 
 
 def test_corrupt_store_is_one_clear_error(
@@ -164,10 +176,26 @@ def test_bad_checkpoint_is_one_clear_error(
     assert "this vitac reads 'vitac.policy/1'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "workers: Input should be greater than or equal to 1 (got 0)"),
+        (["--videos", "2"], "--videos needs --out DIR"),
+        ([], "no such checkpoint directory"),
+    ],
+)
+def test_bad_eval_options_are_one_clear_error(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", str(tmp_path / "missing"), *args, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vitac eval: error:") and message in err and "Traceback" not in err
+
+
 def test_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "warp-drive"]) == 2
     assert (
-        "unknown benchmark(s) ['warp-drive']; available: ['sim', 'store']"
+        "unknown benchmark(s) ['warp-drive']; available: ['sim', 'store', 'tactile']"
         in capsys.readouterr().err
     )
 
@@ -180,4 +208,4 @@ def test_bench_quick_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     results = json.loads(out.read_text())["results"]
     assert results[0]["name"] == "store.write" and results[0]["reference"] > 0
     assert main(["bench", "--list"]) == 0
-    assert capsys.readouterr().out.split() == ["store", "sim"]
+    assert capsys.readouterr().out.split() == ["store", "sim", "tactile"]

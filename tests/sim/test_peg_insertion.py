@@ -85,7 +85,7 @@ def test_reset_grasps_the_peg(env: PegInsertionEnv) -> None:
     assert state["peg_bottom_z"][0] > state["socket_rim_z"][0] + 0.03  # starts well above
     depth = env.tactile_depth()
     assert all(d.max() > 0 for d in depth.values())  # both pads feel the peg
-    assert not np.array_equal(obs["tactile.left"], env._shader.reference)
+    assert not np.array_equal(obs["tactile.left"], env.tactile_sensors["left_pad"].reference)
     assert warning_counts(env) == [0] * len(warning_counts(env))
 
 
@@ -160,8 +160,19 @@ def test_render_and_close() -> None:
         ({"unknown_key": 1}, "unknown_key"),
         ({"control_hz": 7.0}, "whole number"),
         ({"workspace_low": (0.5, -0.1, 0.1), "workspace_high": (0.4, 0.1, 0.3)}, "below"),
+        ({"tactile_profile": "gelsight"}, r"unknown tactile profile 'gelsight'.*digit"),
     ],
 )
 def test_bad_config_is_refused(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         PegInsertionConfig.model_validate(overrides)
+
+
+def test_tactile_profile_and_gel_thickness_follow_the_config() -> None:
+    env = PegInsertionEnv({"tactile_profile": "digit", "gel_thickness_mm": 0.5, "tactile_size": 16})
+    obs, _ = env.reset(seed=0)
+    sensor = env.tactile_sensors["left_pad"]
+    assert sensor.profile.name == "digit" and sensor.profile.gel_thickness_m == 0.0005
+    assert obs["tactile.left"].shape == (16, 16, 3)
+    assert float(env.tactile_depth()["left_pad"].max()) == pytest.approx(0.0005)  # clipped
+    env.close()

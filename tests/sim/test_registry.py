@@ -14,7 +14,15 @@ class _OtherConfig(BaseModel):
 
 
 def test_tasks_are_registered_with_gymnasium() -> None:
-    assert set(TASKS) == {"peg_insertion"}
+    assert set(TASKS) == {
+        "peg_insertion",
+        "tactile_insertion",
+        "lift",
+        "stack",
+        "robosuite_lift",
+        "robosuite_stack",
+        "robosuite_square",
+    }
     for entry in TASKS.values():
         assert entry.gym_id in gym.registry
 

@@ -1,100 +1,326 @@
-"""Ray-cast tactile images: exact reference without contact, a blob that grows with depth."""
+"""`TactileSensor`: exact reference without contact, contact geometry, markers, noise, errors."""
 
 from __future__ import annotations
 
+import itertools
+import math
+
+import cv2
 import mujoco
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
-from sim.tactile import GelShader, TactilePad, pad_normal_force
+from sim.tactile import (
+    PROFILES,
+    TactileProfile,
+    TactileReading,
+    TactileSensor,
+    pad_normal_force,
+    profile,
+)
 
-GEL = 0.0015
-HALF = 0.012
-SIZE = 24
-Rig = tuple[mujoco.MjModel, mujoco.MjData, TactilePad, GelShader]
-# A pad (gripper group 1) whose face is the plane z = 0 looking up (+z), and a sphere above it.
-_XML = f"""
-<mujoco>
-  <worldbody>
-    <geom name="pad" type="box" group="1" pos="0 0 -0.002" size="{HALF} {HALF} 0.002"/>
-    <site name="pad" pos="0 0 0"/>
-    <body name="ball" mocap="true" pos="0 0 0.1">
-      <geom name="ball" type="sphere" size="0.01"/>
-    </body>
-  </worldbody>
-</mujoco>
-"""
+SPHERE_R = 0.004
+SPHERE = f'<geom type="sphere" size="{SPHERE_R}" pos="0 0 {SPHERE_R}"/>'
+# A 40 mm bar of square section lying on one edge, the edge along the site's x (image columns).
+EDGE = '<geom type="box" size="0.02 0.004 0.004" pos="0 0 0.005657" quat="0.92388 0.382683 0 0"/>'
 
 
-@pytest.fixture(scope="module")
-def rig() -> Rig:
-    model = mujoco.MjModel.from_xml_string(_XML)
-    data = mujoco.MjData(model)
-    pad = TactilePad(model, "pad", (HALF, HALF), SIZE, GEL)
-    return model, data, pad, GelShader(SIZE, pad.pixel_pitch[0], GEL)
+def rig(probe: str) -> tuple[mujoco.MjModel, mujoco.MjData]:
+    """A fixed pad (face z = 0, site `pad` with the world's axes) and a probe on slide joints.
+
+    The probe's lowest point is its body origin; qpos = (x, y, z) of that point.
+    """
+    xml = f"""
+    <mujoco>
+      <option gravity="0 0 0" cone="elliptic" impratio="10"/>
+      <worldbody>
+        <geom name="pad" type="box" group="1" size="0.015 0.015 0.002" pos="0 0 -0.002"
+              solref="0.004 1" friction="1.5 0.005 0.0001"/>
+        <site name="pad"/>
+        <body name="probe">
+          <joint type="slide" axis="1 0 0"/>
+          <joint type="slide" axis="0 1 0"/>
+          <joint type="slide" axis="0 0 1"/>
+          <inertial pos="0 0 0" mass="0.4" diaginertia="1e-5 1e-5 1e-5"/>
+          {probe}
+        </body>
+      </worldbody>
+    </mujoco>
+    """
+    model = mujoco.MjModel.from_xml_string(xml)
+    return model, mujoco.MjData(model)
 
 
 def press(
-    rig: Rig,
-    gap: float,
-    x: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sphere bottom `gap` above the pad face (negative: inside it) -> (depth map, image)."""
-    model, data, pad, shader = rig
-    data.mocap_pos[0] = (x, 0.0, 0.01 + gap)
+    sensor: TactileSensor,
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    depth: float,
+    xy: tuple[float, float] = (0.0, 0.0),
+    push: tuple[float, float] = (0.0, 0.0),
+    rng: np.random.Generator | None = None,
+) -> TactileReading:
+    """Probe's lowest point `depth` behind the face (negative: in front) at `xy`, pushed."""
+    mujoco.mj_resetData(model, data)
+    data.qpos[:3] = (xy[0], xy[1], -depth)
+    data.xfrc_applied[1, :2] = push
     mujoco.mj_forward(model, data)
-    depth = pad.indentation(model, data)
-    return depth, shader.shade(depth)
+    return sensor.read(model, data, rng)
 
 
-def test_no_contact_gives_exactly_the_reference_image(rig: Rig) -> None:
-    shader = rig[3]
-    for gap in (0.05, GEL + 0.0002):
-        depth, image = press(rig, gap)
-        assert not depth.any()
-        np.testing.assert_array_equal(image, shader.reference)
-    assert image is not shader.reference  # a copy: callers may keep or modify it
+@pytest.fixture(scope="module")
+def sphere() -> tuple[mujoco.MjModel, mujoco.MjData]:
+    return rig(SPHERE)
 
 
-def test_contact_blob_grows_with_depth(rig: Rig) -> None:
-    shader = rig[3]
-    areas, changed = [], []
-    for gap in (0.001, 0.0005, 0.0, -0.0005):
-        depth, image = press(rig, gap)
-        assert depth.max() <= GEL and depth.min() >= 0.0
-        areas.append(int((depth > 0).sum()))
-        changed.append(int(np.any(image != shader.reference, axis=-1).sum()))
-    assert areas[0] > 0
-    assert areas == sorted(areas) and len(set(areas)) == len(areas), areas
-    assert changed == sorted(changed) and changed[0] > 0, changed
+def sensor_for(
+    model: mujoco.MjModel, name: str = "gelsight_mini", **kwargs: object
+) -> TactileSensor:
+    return TactileSensor(model, "pad", "pad", name, **kwargs)  # type: ignore[arg-type]
 
 
-def test_blob_follows_the_object(rig: Rig) -> None:
-    depth_left, _ = press(rig, 0.0, x=-0.006)
-    depth_right, _ = press(rig, 0.0, x=0.006)
-    cols = np.arange(SIZE)
-    centre_left = (depth_left.sum(axis=0) * cols).sum() / depth_left.sum()
-    centre_right = (depth_right.sum(axis=0) * cols).sum() / depth_right.sum()
-    assert centre_right - centre_left == pytest.approx(0.012 / rig[2].pixel_pitch[0], abs=1.0)
+def pixel_of(sensor: TactileSensor, x: float, y: float) -> tuple[float, float]:
+    """(row, col) of site-frame point (x, y) metres, pixel centres at integers."""
+    area_h, area_w = sensor.profile.sensing_area_m
+    pitch_r, pitch_c = sensor.pixel_pitch_m
+    return (y + area_h / 2) / pitch_r - 0.5, (x + area_w / 2) / pitch_c - 0.5
 
 
-def test_reference_is_smooth_and_not_flat(rig: Rig) -> None:
-    reference = rig[3].reference.astype(int)
-    assert reference.shape == (SIZE, SIZE, 3)
-    assert np.abs(np.diff(reference, axis=0)).max() <= 4
-    assert np.abs(np.diff(reference, axis=1)).max() <= 4
-    assert reference.std() > 1.0
+def mask_moments(sensor: TactileSensor, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centroid (row, col) in pixels and the 2x2 covariance (x, y) in metres of a mask."""
+    rows, cols = np.nonzero(mask)
+    pitch_r, pitch_c = sensor.pixel_pitch_m
+    xy = np.stack([cols * pitch_c, rows * pitch_r])
+    return np.array([rows.mean(), cols.mean()]), np.cov(xy)
 
 
-def test_pad_normal_force_is_zero_without_contact(rig: Rig) -> None:
-    model, data, _, _ = rig
-    data.mocap_pos[0] = (0.0, 0.0, 0.1)
-    mujoco.mj_forward(model, data)
+@pytest.mark.parametrize("name", sorted(PROFILES))
+@pytest.mark.parametrize("markers", [False, True])
+def test_no_contact_gives_exactly_the_reference(
+    sphere: tuple[mujoco.MjModel, mujoco.MjData], name: str, markers: bool
+) -> None:
+    model, data = sphere
+    sensor = sensor_for(model, name, markers=markers)
+    for gap in (0.02, 0.0002):
+        reading = press(sensor, model, data, -gap, rng=None)
+        np.testing.assert_array_equal(reading.image, sensor.reference)
+        assert reading.image is not sensor.reference  # a copy: callers may keep or modify it
+        assert reading.depth.shape == sensor.image_size and not reading.depth.any()
+        assert reading.normal_force == 0.0 and not reading.shear_force.any()
+    assert sensor.reference.shape == (*PROFILES[name].image_size, 3)
+
+
+def test_markers_are_in_the_reference_at_rest(sphere: tuple[mujoco.MjModel, mujoco.MjData]) -> None:
+    model, _ = sphere
+    plain = sensor_for(model, markers=False).reference.astype(int)
+    dotted = sensor_for(model, markers=True).reference.astype(int)
+    dark = (plain - dotted).max(axis=-1) > 40  # (H, W) marker pixels
+    rows, cols = PROFILES["gelsight_mini"].marker_grid
+    assert 0.01 < dark.mean() < 0.2
+    count, _ = cv2.connectedComponents(dark.astype(np.uint8))
+    assert count - 1 == rows * cols  # one blob per dot (label 0 is the background)
+
+
+def test_deeper_press_gives_larger_contact_and_force(
+    sphere: tuple[mujoco.MjModel, mujoco.MjData],
+) -> None:
+    model, data = sphere
+    sensor = sensor_for(model)
+    areas, changed, forces = [], [], []
+    for depth in (0.0002, 0.0004, 0.0006, 0.0008, 0.001):
+        reading = press(sensor, model, data, depth)
+        areas.append(int((reading.depth > 0).sum()))
+        changed.append(int(np.any(reading.image != sensor.reference, axis=-1).sum()))
+        forces.append(reading.normal_force)
+    assert areas[0] > 0 and all(b > a for a, b in itertools.pairwise(areas)), areas
+    assert all(b > a for a, b in itertools.pairwise(changed)), changed
+    assert all(b > a > 0 for a, b in itertools.pairwise(forces)), forces
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_sphere_contact_is_round_and_centred_on_the_sphere(
+    sphere: tuple[mujoco.MjModel, mujoco.MjData], name: str
+) -> None:
+    model, data = sphere
+    sensor = sensor_for(model, name)
+    x, y, depth = 0.003, -0.002, 0.0008
+    reading = press(sensor, model, data, depth, xy=(x, y))
+    centre, cov = mask_moments(sensor, reading.depth > 0)
+    np.testing.assert_allclose(centre, pixel_of(sensor, x, y), atol=1.5)
+    major, minor = np.sqrt(np.linalg.eigvalsh(cov))[::-1]
+    assert major / minor < 1.1
+    # contact radius of a sphere pressed `depth` into a flat face: sqrt(2 R d - d^2)
+    radius = math.sqrt((reading.depth > 0).sum() * np.prod(sensor.pixel_pitch_m) / math.pi)
+    assert radius == pytest.approx(math.sqrt(2 * SPHERE_R * depth - depth**2), rel=0.12)
+    assert reading.depth.max() == pytest.approx(depth, rel=0.05)
+    # the image changes around the contact and nowhere far from it
+    changed = np.any(reading.image != sensor.reference, axis=-1)
+    np.testing.assert_allclose(mask_moments(sensor, changed)[0], centre, atol=3.0)
+    row, col = pixel_of(sensor, x, y)
+    far = 4 * radius / min(sensor.pixel_pitch_m)
+    rr, cc = np.mgrid[: sensor.image_size[0], : sensor.image_size[1]]
+    assert not changed[np.hypot(rr - row, cc - col) > far].any()
+
+
+def test_edge_contact_is_elongated_along_the_edge() -> None:
+    model, data = rig(EDGE)
+    sensor = sensor_for(model)
+    reading = press(sensor, model, data, 0.0006)
+    _, cov = mask_moments(sensor, reading.depth > 0)
+    values, vectors = np.linalg.eigh(cov)
+    assert math.sqrt(values[1] / values[0]) > 4.0
+    assert abs(vectors[0, 1]) > 0.99  # the long axis is x: along the image columns
+
+
+def test_depth_is_clipped_to_the_gel(sphere: tuple[mujoco.MjModel, mujoco.MjData]) -> None:
+    model, data = sphere
+    sensor = sensor_for(model, "digit")
+    gel = sensor.profile.gel_thickness_m
+    reading = press(sensor, model, data, 1.5 * gel)
+    assert reading.depth.dtype == np.float32
+    assert reading.depth.min() >= 0.0 and reading.depth.max() == pytest.approx(gel)
+
+
+def test_normal_force_is_positive_in_contact_and_matches_the_pad_sum(
+    sphere: tuple[mujoco.MjModel, mujoco.MjData],
+) -> None:
+    model, data = sphere
+    sensor = sensor_for(model)
+    reading = press(sensor, model, data, 0.0008)
     pad = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "pad")
-    assert pad_normal_force(model, data, pad) == 0.0
+    assert reading.normal_force > 0.1
+    assert reading.normal_force == pytest.approx(pad_normal_force(model, data, pad))
+    assert np.abs(reading.shear_force).max() < 1e-6 * reading.normal_force + 1e-9
 
 
-def test_bad_site_is_refused() -> None:
-    model = mujoco.MjModel.from_xml_string(_XML)
-    with pytest.raises(ValueError, match="no site"):
-        TactilePad(model, "nope", (HALF, HALF), SIZE, GEL)
+@pytest.mark.parametrize("push", [(3.0, 0.0), (0.0, 3.0), (-2.0, -2.0)])
+def test_markers_move_with_the_shear_force(
+    sphere: tuple[mujoco.MjModel, mujoco.MjData], push: tuple[float, float]
+) -> None:
+    model, data = sphere
+    dotted, plain = sensor_for(model, markers=True), sensor_for(model, markers=False)
+
+    def dots(push: tuple[float, float]) -> tuple[np.ndarray, TactileReading]:
+        """(n, 2) centroids (x, y) in pixels of the marker dots, and the reading."""
+        reading = press(dotted, model, data, 0.0008, push=push)
+        shaded = press(plain, model, data, 0.0008, push=push).image.astype(float).sum(-1)
+        dark = reading.image.astype(float).sum(-1) < 0.6 * shaded  # (H, W) marker pixels
+        _, _, _, centroids = cv2.connectedComponentsWithStats(dark.astype(np.uint8))
+        return np.asarray(centroids[1:], dtype=float), reading
+
+    rest, _ = dots((0.0, 0.0))
+    moved, reading = dots(push)
+    # the pad feels the probe's push (static friction holds it)
+    tolerance = 0.05 * float(np.linalg.norm(push))
+    np.testing.assert_allclose(reading.shear_force, np.asarray(push), atol=tolerance)
+    row, col = pixel_of(dotted, 0.0, 0.0)
+    inside = rest[np.hypot(rest[:, 0] - col, rest[:, 1] - row) < 40]  # dots on the contact
+    far = rest[np.hypot(rest[:, 0] - col, rest[:, 1] - row) > 120]
+    assert len(inside) >= 3
+
+    def shift_of(points: np.ndarray) -> np.ndarray:
+        """Mean (x, y) pixel shift of `points` to their nearest dot after the push."""
+        nearest = np.linalg.norm(points[:, None] - moved[None], axis=-1).argmin(axis=1)
+        return np.asarray((moved[nearest] - points).mean(axis=0))
+
+    shift = shift_of(inside)
+    direction = np.asarray(push) / np.linalg.norm(push)
+    assert shift @ direction > 2.0, shift
+    assert abs(shift @ np.array([-direction[1], direction[0]])) < 0.3 * (shift @ direction)
+    assert np.abs(shift_of(far)).max() < 0.1  # dots far from the contact stay put
+
+
+def test_noise_is_seeded_and_only_with_an_rng(sphere: tuple[mujoco.MjModel, mujoco.MjData]) -> None:
+    model, data = sphere
+    sensor = sensor_for(model, "digit")
+    a = press(sensor, model, data, -0.01, rng=np.random.default_rng(5)).image
+    b = press(sensor, model, data, -0.01, rng=np.random.default_rng(5)).image
+    c = press(sensor, model, data, -0.01, rng=np.random.default_rng(6)).image
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    noise = a.astype(float) - sensor.reference
+    assert noise.std() == pytest.approx(sensor.profile.noise_std, rel=0.15)
+    assert abs(noise.mean()) < 0.1
+    np.testing.assert_array_equal(press(sensor, model, data, -0.01).image, sensor.reference)
+    quiet = sensor_for(model, "digit", noise=False)
+    reading = press(quiet, model, data, -0.01, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(reading.image, quiet.reference)
+
+
+def test_reference_randomisation_is_seeded_and_resettable(
+    sphere: tuple[mujoco.MjModel, mujoco.MjData],
+) -> None:
+    model, data = sphere
+    first, second = sensor_for(model), sensor_for(model)
+    default = first.reference.copy()
+    first.randomize_reference(np.random.default_rng(1))
+    second.randomize_reference(np.random.default_rng(1))
+    np.testing.assert_array_equal(first.reference, second.reference)
+    assert np.abs(first.reference.astype(int) - default).mean() > 1.0
+    second.randomize_reference(np.random.default_rng(2))
+    assert not np.array_equal(first.reference, second.reference)
+    np.testing.assert_array_equal(press(first, model, data, -0.01).image, first.reference)
+    first.randomize_reference(np.random.default_rng(3), strength=0.0)
+    np.testing.assert_array_equal(first.reference, default)
+    second.reset_reference()
+    np.testing.assert_array_equal(second.reference, default)
+    with pytest.raises(ValueError, match="strength"):
+        first.randomize_reference(np.random.default_rng(0), strength=-1.0)
+
+
+def test_reference_is_smooth_and_not_flat(sphere: tuple[mujoco.MjModel, mujoco.MjData]) -> None:
+    for name in PROFILES:
+        reference = sensor_for(sphere[0], name, markers=False).reference.astype(int)
+        assert np.abs(np.diff(reference, axis=0)).max() <= 3
+        assert np.abs(np.diff(reference, axis=1)).max() <= 3
+        assert reference.std() > 3.0 and 60 < reference.mean() < 200
+
+
+@pytest.mark.parametrize(("name", "shape"), [("gelsight_mini", (240, 320)), ("digit", (320, 240))])
+def test_native_and_custom_image_sizes(
+    sphere: tuple[mujoco.MjModel, mujoco.MjData], name: str, shape: tuple[int, int]
+) -> None:
+    model, data = sphere
+    assert PROFILES[name].image_size == shape
+    for size in (None, (32, 32), (64, 48)):
+        sensor = sensor_for(model, name, image_size=size)
+        reading = press(sensor, model, data, 0.0008)
+        expected = shape if size is None else size
+        assert reading.image.shape == (*expected, 3) and reading.image.dtype == np.uint8
+        assert reading.depth.shape == expected
+        changed = np.any(reading.image != sensor.reference, axis=-1)
+        centre, _ = mask_moments(sensor, changed)
+        np.testing.assert_allclose(centre, pixel_of(sensor, 0.0, 0.0), atol=0.05 * max(expected))
+
+
+def test_bad_names_and_sizes_are_refused(sphere: tuple[mujoco.MjModel, mujoco.MjData]) -> None:
+    model, _ = sphere
+    with pytest.raises(ValueError, match=r"unknown tactile profile 'gelsight'.*digit"):
+        profile("gelsight")
+    with pytest.raises(ValueError, match="unknown tactile profile"):
+        sensor_for(model, "nope")
+    for size in ((0, 32), (32,), (32.5, 32), (32, 10_000), (True, 32)):
+        with pytest.raises(ValueError, match="image_size must be"):
+            sensor_for(model, image_size=size)
+    with pytest.raises(ValueError, match="depth_grid must be"):
+        sensor_for(model, depth_grid=(0, 4))
+    with pytest.raises(ValueError, match="no site named 'nope'"):
+        TactileSensor(model, "nope", "pad", "digit")
+    with pytest.raises(ValueError, match="no geom named 'nope'"):
+        TactileSensor(model, "pad", "nope", "digit")
+
+
+def test_profiles_are_frozen_and_strict() -> None:
+    mini = profile("gelsight_mini")
+    assert mini.frame_budget_ms == pytest.approx(40.0)
+    assert profile("digit").frame_budget_ms == pytest.approx(1000 / 60)
+    assert mini.markers and not profile("digit").markers
+    area_h, area_w = mini.sensing_area_m
+    assert area_h == pytest.approx(0.0152, abs=1e-4) and area_w == pytest.approx(0.0203, abs=1e-4)
+    with pytest.raises(ValidationError):
+        mini.gel_thickness_m = 0.001  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="extra"):
+        TactileProfile.model_validate({**mini.model_dump(), "colour": 1})
+    with pytest.raises(ValidationError, match="gel_thickness_m"):
+        TactileProfile.model_validate({**mini.model_dump(), "gel_thickness_m": -1.0})

@@ -7,7 +7,7 @@ import pytest
 
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore
-from sim import PegInsertionConfig, make_env
+from sim import PegInsertionConfig, TactileInsertionConfig, make_env
 from sim.tasks import task_env
 from tests.conftest import TINY_TASK
 from training.collect import CollectConfig, collect
@@ -68,3 +68,24 @@ def test_never_overwrites_an_existing_store(demo_store: Path) -> None:
             demo_store,
             progress=False,
         )
+
+
+def test_arm_task_demonstrations_go_straight_into_the_store(tmp_path: Path) -> None:
+    """The flagship: 10-d absolute-pose actions, two cameras, two tactile streams, noise kept."""
+    config = TactileInsertionConfig(image_size=32, tactile_size=(24, 32))
+    result = collect(
+        "tactile_insertion",
+        config,
+        CollectConfig(episodes=2, noise_std=0.0005),
+        tmp_path / "insertion.zarr",
+        progress=False,
+    )
+    assert result.stored == result.expert_successes == 2
+    store = EpisodeStore.open(result.path)
+    assert store.schema["action"].shape == (10,)
+    assert store.schema["tactile.left"].shape == (24, 32, 3)
+    assert {"rgb.scene", "rgb.wrist", "proprio.ee_pose", "proprio.joints"} <= set(store.keys)
+    episode = store.episode(0, ["action", "proprio.ee_pose"])
+    # labels are top-down poses: rot6d's first column is the TCP x axis, horizontal
+    assert np.abs(episode["action"][:, 5]).max() < 0.05
+    assert store.attrs["task_config"]["clearance_mm"] == pytest.approx(0.4)

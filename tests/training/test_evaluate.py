@@ -1,13 +1,34 @@
 from __future__ import annotations
 
+import signal
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import cv2
+import gymnasium as gym
+import numpy as np
 import pytest
 
-from sim import make_env
+from sim import PegInsertionExpert, make_env
 from tests.conftest import TINY_TASK
-from training.evaluate import HoldActor, RandomActor, evaluate, wilson_interval
+from tests.policies.conftest import tiny_config
+from training.evaluate import (
+    Actor,
+    BaselineSpec,
+    EvalError,
+    HoldActor,
+    PolicySpec,
+    RandomActor,
+    _check_workers,
+    _Plan,
+    evaluate,
+    evaluate_parallel,
+    wilson_interval,
+)
+from training.trainer import TrainConfig, train
 
 
 @pytest.mark.parametrize(
@@ -50,3 +71,149 @@ def test_random_baseline_is_reproducible() -> None:
     finally:
         env.close()
     assert all((a == b).all() for a, b in zip(first, again, strict=True))
+
+
+# ------------------------------------------------------------------ parallel evaluation
+# Actors defined here must be picklable and importable by name: spawned workers rebuild them.
+
+
+class _ExpertActor:
+    """The noisy scripted expert: fails or succeeds after a seed-dependent number of steps."""
+
+    name = "expert"
+
+    def reset(self, env: gym.Env[Any, Any], seed: int) -> None:
+        self._expert = PegInsertionExpert(env, noise_std=0.002)
+        self._expert.reset(seed)
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return self._expert.perturb(self._expert.act())
+
+
+@dataclass(frozen=True)
+class ExpertSpec:
+    key: str = "expert"
+    name: str = "expert"
+
+    def build(self) -> Actor:
+        return _ExpertActor()
+
+
+class _SabotageActor(HoldActor):
+    """Holds still, then raises on the chosen seed's second step."""
+
+    name = "sabotage"
+
+    def __init__(self, seed: int) -> None:
+        self.bad_seed, self._steps = seed, 0
+
+    def reset(self, env: gym.Env[Any, Any], seed: int) -> None:
+        super().reset(env, seed)
+        self._seed, self._steps = seed, 0
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        self._steps += 1
+        if self._seed == self.bad_seed and self._steps == 2:
+            raise ValueError(f"sabotaged at seed {self._seed}")
+        return super().act(obs)
+
+
+@dataclass(frozen=True)
+class SabotageSpec:
+    seed: int
+    key: str = "sabotage"
+    name: str = "sabotage"
+
+    def build(self) -> Actor:
+        return _SabotageActor(self.seed)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-step BC policy: untrained, but loads and acts like any checkpoint."""
+    config = TrainConfig(steps=2, batch_size=4, val_ratio=0.0, checkpoint_every=2, threads=1)
+    out = tmp_path_factory.mktemp("tiny_policy")
+    return train(tiny_config(), config, demo_store, out, progress=False).checkpoint
+
+
+def test_parallel_results_equal_serial_ones_and_videos_are_named_by_seed(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    task = TINY_TASK | {"max_steps": 30}
+    actors = [PolicySpec(tiny_checkpoint), ExpertSpec(), BaselineSpec("random")]
+    run = dict(task="peg_insertion", task_config=task, actors=actors, episodes=4, seed=10)
+    serial = evaluate_parallel(**run, workers=1, progress=False)  # type: ignore[arg-type]
+    parallel = evaluate_parallel(
+        **run,  # type: ignore[arg-type]
+        workers=2,
+        video_dir=tmp_path,
+        video_episodes=2,
+        progress=False,
+    )
+    for s, p in zip(serial, parallel, strict=True):
+        assert (s.name, s.successes, s.lengths, s.seeds) == (
+            p.name,
+            p.successes,
+            p.lengths,
+            p.seeds,
+        )
+    assert [r.name for r in parallel] == ["policy", "expert", "random"]
+    expert = parallel[1]
+    assert expert.seeds == [10, 11, 12, 13]
+    assert any(expert.successes) and len(set(expert.lengths)) > 1  # order would show
+
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.mp4"))
+    assert written == [
+        f"{k}/seed_{s}.mp4" for k in ("expert", "policy", "random") for s in (10, 11)
+    ]
+    assert parallel[1].videos == [tmp_path / "expert/seed_10.mp4", tmp_path / "expert/seed_11.mp4"]
+    video = cv2.VideoCapture(str(tmp_path / "expert/seed_11.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == expert.lengths[1] + 1  # reset + steps
+
+
+def test_an_episode_that_raises_names_its_seed(tmp_path: Path) -> None:
+    run: dict[str, Any] = dict(
+        task="peg_insertion",
+        task_config=TINY_TASK | {"max_steps": 4},
+        actors=[BaselineSpec("hold"), SabotageSpec(seed=22)],
+        episodes=3,
+        seed=20,
+        progress=False,
+    )
+    with pytest.raises(EvalError, match=r"'sabotage' episode 2 \(seed 22\) failed: ValueError"):
+        evaluate_parallel(**run, workers=1)
+    started = time.perf_counter()
+    with pytest.raises(EvalError) as err:
+        evaluate_parallel(**run, workers=2)
+    message = str(err.value)
+    assert "'sabotage' episode 2 (seed 22) failed in worker" in message
+    assert "ValueError: sabotaged at seed 22" in message and "worker traceback" in message
+    assert time.perf_counter() - started < 60
+
+
+def test_a_dead_worker_is_an_error_naming_its_episode() -> None:
+    """The parent's check on its workers (stand-ins here; spawning is tested above)."""
+    plan = _Plan("peg_insertion", TINY_TASK, (SabotageSpec(seed=6),), 5, None, 0)
+    finished, killed = SimpleNamespace(exitcode=0), SimpleNamespace(exitcode=-signal.SIGKILL)
+    procs: Any = [finished, killed]
+    long_ago = time.monotonic() - 10
+    # a worker that just died may still have reports in the pipe: no verdict yet
+    _check_workers(plan, procs, {0: None, 1: (0, 1)}, {0: long_ago}, remaining=1)
+    with pytest.raises(
+        EvalError,
+        match=r"worker 1 died \(killed by SIGKILL\) while running 'sabotage' episode 1 \(seed 6\)",
+    ):
+        _check_workers(plan, procs, {0: None, 1: (0, 1)}, {0: long_ago, 1: long_ago}, 1)
+    with pytest.raises(EvalError, match=r"all workers exited with 3 episode\(s\) left"):
+        _check_workers(plan, procs, {0: None, 1: None}, {0: long_ago, 1: long_ago}, 3)
+
+
+def test_bad_arguments_are_refused_before_any_work() -> None:
+    with pytest.raises(ValueError, match="workers >= 1"):
+        evaluate_parallel("peg_insertion", TINY_TASK, [BaselineSpec("hold")], 2, 0, workers=0)
+    with pytest.raises(ValueError, match="unique actor keys"):
+        evaluate_parallel("peg_insertion", TINY_TASK, [BaselineSpec("hold")] * 2, 2, 0)
+    with pytest.raises(ValueError, match="unknown baseline 'wave'"):
+        BaselineSpec("wave")
+    with pytest.raises(ValueError, match="unknown task 'juggling'"):
+        evaluate_parallel("juggling", {}, [BaselineSpec("hold")], 2, 0)

@@ -1,0 +1,280 @@
+"""`vitac/TactileInsertion-v0`: insert a grasped pin part into its socket with 0.4 mm clearance.
+
+The flagship task: after the T3 paper's electronics insertion (a 3-pin switch, a 12-pin USB-like
+and a 17-pin VGA-like part). The part starts in the gripper, which hovers above the table; the
+socket stands at a random position and yaw. The socket's pose as the cameras would estimate it
+(`socket_estimate_xy`, in `privileged_state`) is off by up to `socket_error_mm` (uniform in a
+disk); at 84x84 the scene camera sees about 5 mm per pixel, so vision cannot resolve that
+error, and with a clearance of a few tenths of a millimetre the part jams on the rim unless the
+robot feels the contact and corrects. Success: the housing is `success_depth_mm` into the
+cavity, which needs the pins in their slots, within the time limit.
+
+Geometry (socket frame: origin on the table under the cavity centre, z up; part frame: origin at
+the housing centre, x along the pin rows, y across them, z up). The housing is a box grasped on
+its +-y faces; its pins hang below it in rows along x. The socket is a block with a cavity of
+the housing's footprint plus `clearance` on every side, `cavity_depth` deep, whose floor has one
+slot per pin row (pin width plus the clearance on each side); everything is built from boxes,
+which MuJoCo collides exactly and fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import mujoco
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import Field
+
+from sim.kinematics import top_down_rotation
+from sim.rotations import matrix_from_axis_angle
+from sim.tasks.arm_env import ArmTaskConfig, ArmTaskEnv, named_id
+
+F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PartVariant:
+    """A grasped part: housing box and pin rows. Metres."""
+
+    housing: tuple[float, float, float]  # full size x (along rows), y (grasped), z (height)
+    pins_per_row: tuple[int, ...]
+    pin_pitch: float  # along x, within a row
+    row_pitch: float  # along y, between rows
+    pin_width: float  # square pins
+    pin_length: float  # below the housing
+
+    @property
+    def pin_count(self) -> int:
+        return sum(self.pins_per_row)
+
+    def pin_positions(self) -> list[tuple[float, float]]:
+        """(x, y) of every pin centre in the part frame."""
+        rows = len(self.pins_per_row)
+        out = []
+        for r, n in enumerate(self.pins_per_row):
+            y = (r - (rows - 1) / 2) * self.row_pitch
+            out += [((i - (n - 1) / 2) * self.pin_pitch, y) for i in range(n)]
+        return out
+
+    def row_offsets(self) -> list[float]:
+        rows = len(self.pins_per_row)
+        return [(r - (rows - 1) / 2) * self.row_pitch for r in range(rows)]
+
+
+PARTS: dict[str, PartVariant] = {
+    # 3 pins in one row (a toggle switch)
+    "switch3": PartVariant((0.012, 0.008, 0.030), (3,), 0.0035, 0.0, 0.0012, 0.004),
+    # 12 pins in two rows of 6 (a USB-like receptacle)
+    "usb12": PartVariant((0.016, 0.010, 0.030), (6, 6), 0.002, 0.004, 0.0008, 0.004),
+    # 17 pins in three rows, 6 + 6 + 5 (a VGA-like connector)
+    "vga17": PartVariant((0.022, 0.012, 0.030), (6, 6, 5), 0.003, 0.0035, 0.0008, 0.004),
+}
+
+
+class TactileInsertionConfig(ArmTaskConfig):
+    """Settings of `vitac/TactileInsertion-v0` (besides the rig's, see `ArmTaskConfig`)."""
+
+    part: Literal["switch3", "usb12", "vga17"] = "switch3"
+    clearance_mm: float = Field(default=0.4, gt=0.0, le=5.0)  # part-socket gap on each side
+    socket_error_mm: float = Field(default=2.5, ge=0.0, le=10.0)  # estimate error radius
+    socket_range_m: float = Field(default=0.05, ge=0.0, le=0.1)  # socket xy: centre +- this
+    socket_yaw_range_rad: float = Field(default=0.3, ge=0.0, le=1.5)
+    grasp_offset_mm: float = Field(default=2.0, ge=0.0, le=4.0)  # part offset in the grasp
+    success_depth_mm: float = Field(default=6.0, gt=4.0, le=7.5)  # housing bottom below rim
+    max_steps: int = Field(default=100, ge=1, le=10_000)
+
+
+class TactileInsertionEnv(ArmTaskEnv):
+    """Insert the grasped part into the socket; see the module docstring."""
+
+    config_cls: ClassVar[type[ArmTaskConfig]] = TactileInsertionConfig
+    name: ClassVar[str] = "tactile_insertion"
+    randomized_geoms: ClassVar[tuple[str, ...]] = ("housing", "socket_base")
+    randomized_bodies: ClassVar[tuple[str, ...]] = ("part",)
+    camera_target: ClassVar[tuple[float, float, float]] = (0.3, 0.0, 0.03)
+
+    socket_centre: ClassVar[tuple[float, float]] = (0.3, 0.0)
+    socket_height: ClassVar[float] = 0.02  # rim above the table
+    cavity_depth: ClassVar[float] = 0.008
+    socket_wall: ClassVar[float] = 0.008
+    part_below_tcp: ClassVar[float] = 0.008  # housing centre below the TCP along the approach
+    hover_m: ClassVar[float] = 0.03  # housing bottom above the rim at the start
+
+    config: TactileInsertionConfig
+
+    def __init__(
+        self,
+        config: TactileInsertionConfig | Mapping[str, Any] | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__(config, render_mode)
+        m = self.model
+        self._part_qpos = m.jnt_qposadr[named_id(m, mujoco.mjtObj.mjOBJ_JOINT, "part")]
+        self._part_body = named_id(m, mujoco.mjtObj.mjOBJ_BODY, "part")
+        self._socket_mocap = m.body_mocapid[named_id(m, mujoco.mjtObj.mjOBJ_BODY, "socket")]
+        self._part_geoms = {g for g in range(m.ngeom) if m.geom_bodyid[g] == self._part_body}
+        socket_body = named_id(m, mujoco.mjtObj.mjOBJ_BODY, "socket")
+        self._socket_geoms = {g for g in range(m.ngeom) if m.geom_bodyid[g] == socket_body}
+        self._socket_xy = np.array(self.socket_centre)
+        self._socket_yaw = 0.0
+        self._estimate_xy = self._socket_xy.copy()
+
+    # ------------------------------------------------------------------ scene
+    @property
+    def variant(self) -> PartVariant:
+        return PARTS[self.config.part]
+
+    @property
+    def clearance(self) -> float:
+        return self.config.clearance_mm / 1000.0
+
+    def task_xml(self) -> str:
+        v, c, w = self.variant, self.clearance, self.socket_wall
+        hx, hy, hz = (s / 2 for s in v.housing)
+        cx, cy = hx + c, hy + c  # cavity half extents
+        rim, depth = self.socket_height, self.cavity_depth
+        floor = rim - depth
+        slot_depth = v.pin_length + 0.001
+        base_top = floor - slot_depth
+        slot_half = v.pin_width / 2 + c
+        walls_z = floor + depth / 2
+        geoms = [
+            _box("socket_base", (0, 0, base_top / 2), (cx + w, cy + w, base_top / 2)),
+            _box("wall_px", (cx + w / 2, 0, walls_z), (w / 2, cy + w, depth / 2)),
+            _box("wall_nx", (-cx - w / 2, 0, walls_z), (w / 2, cy + w, depth / 2)),
+            _box("wall_py", (0, cy + w / 2, walls_z), (cx, w / 2, depth / 2)),
+            _box("wall_ny", (0, -cy - w / 2, walls_z), (cx, w / 2, depth / 2)),
+        ]
+        # the floor between the pin slots: strips along x across the whole block
+        edges = [-(cy + w)]
+        for y in v.row_offsets():
+            edges += [y - slot_half, y + slot_half]
+        edges.append(cy + w)
+        z = base_top + slot_depth / 2
+        for i in range(0, len(edges), 2):
+            lo, hi = edges[i], edges[i + 1]
+            half = (cx + w, (hi - lo) / 2, slot_depth / 2)
+            geoms.append(_box(f"floor_{i // 2}", (0, (lo + hi) / 2, z), half))
+        pin_half = (v.pin_width / 2, v.pin_width / 2, v.pin_length / 2)
+        pin_z = -hz - v.pin_length / 2
+        pins = [
+            _box(f"pin_{k}", (x, y, pin_z), pin_half, cls="pin")
+            for k, (x, y) in enumerate(v.pin_positions())
+        ]
+        socket = "\n".join(f"      {g}" for g in geoms)
+        part = "\n".join(f"      {g}" for g in pins)
+        return f"""\
+    <body name="socket" mocap="true" pos="{self.socket_centre[0]} {self.socket_centre[1]} 0">
+{socket}
+    </body>
+    <body name="part" pos="0.3 0 0.2">
+      <freejoint name="part"/>
+      <geom name="housing" type="box" size="{hx:.6g} {hy:.6g} {hz:.6g}" mass="0.02"
+            rgba="0.12 0.12 0.14 1" friction="0.8 0.005 0.0001"/>
+{part}
+    </body>"""
+
+    def task_defaults_xml(self) -> str:
+        return """\
+    <default class="socket">
+      <geom type="box" rgba="0.93 0.93 0.9 1" friction="0.4 0.005 0.0001"
+            solref="0.004 1" solimp="0.99 0.999 0.0002"/>
+    </default>
+    <default class="pin">
+      <geom type="box" rgba="0.85 0.7 0.3 1" mass="0.0005" friction="0.3 0.005 0.0001"/>
+    </default>"""
+
+    # ------------------------------------------------------------------ episode
+    def home_pose(self, rng: np.random.Generator) -> tuple[F64, F64, float]:
+        cfg = self.config
+        self._socket_xy = np.array(self.socket_centre) + rng.uniform(-1, 1, 2) * cfg.socket_range_m
+        self._socket_yaw = float(rng.uniform(-1, 1) * cfg.socket_yaw_range_rad)
+        radius = cfg.socket_error_mm / 1000.0 * np.sqrt(rng.uniform())
+        angle = rng.uniform(0, 2 * np.pi)
+        self._estimate_xy = self._socket_xy + radius * np.array([np.cos(angle), np.sin(angle)])
+        self._grasp_offset = rng.uniform(-1, 1, 2) * cfg.grasp_offset_mm / 1000.0  # (x, z)
+        start_xy = np.array(self.socket_centre) + rng.uniform(-1, 1, 2) * 0.03
+        bottom = self.socket_height + self.hover_m
+        tcp_z = bottom + self.variant.housing[2] / 2 + self.part_below_tcp
+        return np.array([*start_xy, tcp_z]), top_down_rotation(0.0), self.variant.housing[1]
+
+    def _reset_task(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
+        if "socket_xy" in options:
+            self._socket_xy = np.asarray(options.pop("socket_xy"), dtype=np.float64).reshape(2)
+            self._estimate_xy = self._socket_xy.copy()
+        quat = np.zeros(4)
+        mujoco.mju_mat2Quat(quat, matrix_from_axis_angle([0, 0, self._socket_yaw]).reshape(-1))
+        self.data.mocap_pos[self._socket_mocap] = [*self._socket_xy, 0.0]
+        self.data.mocap_quat[self._socket_mocap] = quat
+        # the part in the grasp: housing y faces on the pads, shifted along x and the approach
+        tcp_pos, tcp_rot = self.tcp_pose()
+        offset = np.array([self._grasp_offset[0], 0.0, self.part_below_tcp + self._grasp_offset[1]])
+        part_rot = tcp_rot @ np.diag([-1.0, 1.0, -1.0])  # part z up, part y along the TCP y
+        adr = self._part_qpos
+        self.data.qpos[adr : adr + 3] = tcp_pos + tcp_rot @ offset
+        mujoco.mju_mat2Quat(quat, part_rot.reshape(-1))
+        self.data.qpos[adr + 3 : adr + 7] = quat
+        squeeze = 0.0003  # initial pad penetration so that the grip holds from the first step
+        self.data.qpos[self._finger_qpos] = self.variant.housing[1] / 2 - squeeze
+        self._width_cmd = 0.0
+        self._set_ctrl(self._q_cmd, 0.0)
+
+    def _is_success(self) -> bool:
+        return self._insertion_depth() >= self.config.success_depth_mm / 1000.0
+
+    # ------------------------------------------------------------------ privileged state
+    def task_state(self) -> dict[str, F64]:
+        adr = self._part_qpos
+        rot = self.data.xmat[self._part_body].reshape(3, 3)
+        return {
+            "socket_xy": self._socket_xy.copy(),
+            "socket_yaw": np.array([self._socket_yaw]),
+            "socket_estimate_xy": self._estimate_xy.copy(),
+            "socket_rim_z": np.array([self.socket_height]),
+            "clearance": np.array([self.clearance]),
+            "part_pos": self.data.qpos[adr : adr + 3].copy(),
+            "part_yaw": np.array([np.arctan2(rot[1, 0], rot[0, 0])]),
+            "part_bottom_z": np.array([self._housing_bottom_z()]),
+            "insertion_depth": np.array([self._insertion_depth()]),
+            "socket_contact_force": np.array([self._socket_contact_force()]),
+        }
+
+    def _housing_bottom_z(self) -> float:
+        rot = self.data.xmat[self._part_body].reshape(3, 3)
+        half = np.array(self.variant.housing) / 2
+        return float(self.data.xpos[self._part_body][2] - np.abs(rot[2]) @ half)
+
+    def _insertion_depth(self) -> float:
+        """How far the housing bottom is below the rim, if it is over the cavity (else 0)."""
+        rel = self.data.xpos[self._part_body][:2] - self._socket_xy
+        c, s = np.cos(self._socket_yaw), np.sin(self._socket_yaw)
+        local = np.array([c * rel[0] + s * rel[1], -s * rel[0] + c * rel[1]])
+        half = np.array(self.variant.housing[:2]) / 2 + self.clearance
+        if np.any(np.abs(local) > half):
+            return 0.0
+        return max(0.0, self.socket_height - self._housing_bottom_z())
+
+    def _socket_contact_force(self) -> float:
+        """Total normal force (N) between the part and the socket."""
+        total, wrench = 0.0, np.zeros(6)
+        for i in range(self.data.ncon):
+            con = self.data.contact[i]
+            pair = {int(con.geom1), int(con.geom2)}
+            if pair & self._part_geoms and pair & self._socket_geoms:
+                mujoco.mj_contactForce(self.model, self.data, i, wrench)
+                total += float(wrench[0])
+        return total
+
+
+def _box(
+    name: str,
+    pos: tuple[float, float, float],
+    half: tuple[float, float, float],
+    cls: str = "socket",
+) -> str:
+    p = " ".join(f"{v:.6g}" for v in pos)
+    s = " ".join(f"{v:.6g}" for v in half)
+    return f'<geom name="{name}" class="{cls}" pos="{p}" size="{s}"/>'

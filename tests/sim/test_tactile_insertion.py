@@ -1,0 +1,89 @@
+"""TactileInsertion: part variants, socket geometry, the success test and what touch sees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import mujoco
+import numpy as np
+import pytest
+
+from sim.tasks.tactile_insertion import PARTS, TactileInsertionEnv
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[TactileInsertionEnv]:
+    made = TactileInsertionEnv({"randomize": False, "tactile_noise": False})
+    yield made
+    made.close()
+
+
+def test_three_variants_of_increasing_pin_count() -> None:
+    counts = [PARTS[name].pin_count for name in ("switch3", "usb12", "vga17")]
+    assert counts == [3, 12, 17]
+    for part in PARTS.values():
+        xs = [x for x, _ in part.pin_positions()]
+        assert max(xs) + part.pin_width / 2 < part.housing[0] / 2  # pins inside the footprint
+
+
+@pytest.mark.parametrize("part", sorted(PARTS))
+def test_the_cavity_is_the_housing_plus_the_clearance(part: str) -> None:
+    clearance_mm = 0.4
+    env = TactileInsertionEnv({"part": part, "clearance_mm": clearance_mm})
+    try:
+        m = env.model
+        wall_px, wall_nx = m.geom("wall_px"), m.geom("wall_nx")
+        wall_py, wall_ny = m.geom("wall_py"), m.geom("wall_ny")
+        gap_x = (wall_px.pos[0] - wall_px.size[0]) - (wall_nx.pos[0] + wall_nx.size[0])
+        gap_y = (wall_py.pos[1] - wall_py.size[1]) - (wall_ny.pos[1] + wall_ny.size[1])
+        housing = PARTS[part].housing
+        assert gap_x == pytest.approx(housing[0] + 2 * clearance_mm / 1000)
+        assert gap_y == pytest.approx(housing[1] + 2 * clearance_mm / 1000)
+        pins = [
+            g
+            for g in range(m.ngeom)
+            if mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g)
+            and m.geom(g).name.startswith("pin_")
+        ]
+        assert len(pins) == PARTS[part].pin_count
+    finally:
+        env.close()
+
+
+def test_the_part_starts_grasped_and_touch_sees_it(env: TactileInsertionEnv) -> None:
+    obs, info = env.reset(seed=0)
+    assert info["force.left_pad"] > 1.0 and info["force.right_pad"] > 1.0
+    for sensor, key in zip(env.sensors, ("tactile.left", "tactile.right"), strict=True):
+        assert not np.array_equal(obs[key], sensor.reference)
+    readings = env.tactile_readings()
+    assert all(float(r.depth.max()) > 0 for r in readings)
+    state = env.privileged_state()
+    start = state["part_pos"].copy()
+    for _ in range(10):  # holding still keeps the part in the grasp
+        env.step(env.hold_action())
+    assert float(np.linalg.norm(env.privileged_state()["part_pos"] - start)) < 1e-3
+
+
+def test_socket_estimate_error_is_bounded_by_the_config(env: TactileInsertionEnv) -> None:
+    errors = []
+    for seed in range(20):
+        env.reset(seed=seed)
+        s = env.privileged_state()
+        errors.append(float(np.linalg.norm(s["socket_estimate_xy"] - s["socket_xy"])))
+    limit = env.config.socket_error_mm / 1000
+    assert max(errors) <= limit + 1e-12
+    assert np.mean(errors) > 0.4 * limit  # uniform in the disk: mean radius is 2/3 of it
+
+
+def test_success_needs_the_housing_inside_the_cavity(env: TactileInsertionEnv) -> None:
+    env.reset(seed=0, options={"socket_xy": [0.3, 0.0]})
+    assert not env._is_success()
+    adr = env._part_qpos  # put the part into the socket by hand, 7 mm deep
+    rim = env.socket_height
+    env.data.qpos[adr : adr + 3] = [0.3, 0.0, rim - 0.007 + PARTS["switch3"].housing[2] / 2]
+    env.data.qpos[adr + 3 : adr + 7] = [1, 0, 0, 0]
+    mujoco.mj_forward(env.model, env.data)
+    assert env._is_success()
+    env.data.qpos[adr] += 0.01  # same depth beside the cavity: not a success
+    mujoco.mj_forward(env.model, env.data)
+    assert not env._is_success()
