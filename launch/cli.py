@@ -141,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline",
         dest="baselines",
         action="append",
-        choices=["hold", "random"],
-        help="baselines to run too (repeatable); default: hold and random",
+        choices=["hold", "random", "expert"],
+        help="baselines to run too (repeatable); default: hold and random; expert = the task's "
+        "scripted expert (privileged state: a ceiling, not a rival)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_eval)

@@ -42,76 +42,12 @@ class ExpertFactory(Protocol):
     def __call__(self, env: gym.Env[Any, Any], noise_std: float = 0.0) -> Expert: ...
 
 
-class PegInsertionExpert:
-    """Move above the socket (correcting for the peg's offset in the grasp), descend, push in.
-
-    Each step the hand target moves towards a goal by at most `speed` (`descend_speed` once the
-    peg is over the hole), so moves are straight lines at constant speed that slow only in the
-    last step. The goal is the hover point (peg bottom `hover_m` above the rim, over the hole)
-    until the peg is within `align_frac` times the clearance of the hole's axis, then the point
-    `insert_m` below the rim. The gripper keeps squeezing (width 0).
-    """
-
-    def __init__(
-        self,
-        env: gym.Env[Any, Any],
-        noise_std: float = 0.0,
-        speed: float = 0.006,
-        descend_speed: float = 0.004,
-        hover_m: float = 0.01,
-        insert_m: float = 0.022,
-        align_frac: float = 0.5,
-    ) -> None:
-        unwrapped = env.unwrapped
-        if not isinstance(unwrapped, PegInsertionEnv):
-            raise TypeError(f"PegInsertionExpert needs a PegInsertionEnv, got {type(unwrapped)}")
-        if noise_std < 0:
-            raise ValueError(f"noise_std must be >= 0, got {noise_std}")
-        self.env = unwrapped
-        self.noise_std, self.speed, self.descend_speed = noise_std, speed, descend_speed
-        self.hover_m, self.insert_m, self.align_frac = hover_m, insert_m, align_frac
-        self._rng = np.random.default_rng()
-
-    def reset(self, seed: int | None = None) -> None:
-        """Start an episode; `seed` fixes the perturbation noise."""
-        self._rng = np.random.default_rng(seed)
-
-    def act(self) -> NDArray[np.float32]:
-        """The clean expert action [x, y, z, width] for the env's current state."""
-        s = self.env.privileged_state()
-        hand, rim = s["hand_pos"], float(s["socket_rim_z"][0])
-        bottom = float(s["peg_bottom_z"][0])
-        goal_xy = s["socket_xy"] - s["grasp_offset"][:2]  # hand xy that centres the peg
-        tolerance = self.align_frac * float(s["clearance"][0])
-        aligned = float(np.max(np.abs(goal_xy - hand[:2]))) <= tolerance
-        entered = bottom < rim  # already in the hole: keep pushing
-        descending = aligned or entered
-        goal_bottom = rim - self.insert_m if descending else rim + self.hover_m
-        goal = np.array([*goal_xy, hand[2] + goal_bottom - bottom])
-        step = goal - hand
-        limit = self.descend_speed if descending else self.speed
-        dist = float(np.linalg.norm(step))
-        if dist > limit:
-            step *= limit / dist
-        return np.array([*(hand + step), 0.0], dtype=np.float32)
-
-    def perturb(self, action: NDArray[np.float32]) -> NDArray[np.float32]:
-        """The action to execute: `action` plus N(0, noise_std^2) on x, y, z."""
-        out = action.astype(np.float64).copy()
-        if self.noise_std > 0:
-            out[:3] += self._rng.normal(0.0, self.noise_std, 3)
-        return out.astype(np.float32)
+EnvT = TypeVar("EnvT", bound=gym.Env[Any, Any])
+ArmEnvT = TypeVar("ArmEnvT", bound=ArmTaskEnv)
 
 
-EnvT = TypeVar("EnvT", bound=ArmTaskEnv)
-
-
-class ArmExpert(Generic[EnvT]):
-    """Shared mechanics of the arm-task experts: straight moves at bounded speed, DART noise.
-
-    Subclasses implement `act()` with privileged state and express targets as TCP poses; the
-    env turns a pose into an action in its configured mode (absolute or delta).
-    """
+class ScriptedExpert(Generic[EnvT]):
+    """What every expert shares: the env check, the seeded DART noise, `perturb`."""
 
     def __init__(self, env: gym.Env[Any, Any], env_type: type[EnvT], noise_std: float) -> None:
         unwrapped = env.unwrapped
@@ -133,11 +69,63 @@ class ArmExpert(Generic[EnvT]):
         raise NotImplementedError
 
     def perturb(self, action: NDArray[np.float32]) -> NDArray[np.float32]:
-        """The action to execute: `action` plus N(0, noise_std^2) on the TCP translation."""
+        """The action to execute: `action` plus N(0, noise_std^2) on x, y, z (its first three)."""
         out = action.astype(np.float64).copy()
         if self.noise_std > 0:
             out[:3] += self._rng.normal(0.0, self.noise_std, 3)
         return out.astype(np.float32)
+
+
+class PegInsertionExpert(ScriptedExpert[PegInsertionEnv]):
+    """Move above the socket (correcting for the peg's offset in the grasp), descend, push in.
+
+    Each step the hand target moves towards a goal by at most `speed` (`descend_speed` once the
+    peg is over the hole), so moves are straight lines at constant speed that slow only in the
+    last step. The goal is the hover point (peg bottom `hover_m` above the rim, over the hole)
+    until the peg is within `align_frac` times the clearance of the hole's axis, then the point
+    `insert_m` below the rim. The gripper keeps squeezing (width 0).
+    """
+
+    def __init__(
+        self,
+        env: gym.Env[Any, Any],
+        noise_std: float = 0.0,
+        speed: float = 0.006,
+        descend_speed: float = 0.004,
+        hover_m: float = 0.01,
+        insert_m: float = 0.022,
+        align_frac: float = 0.5,
+    ) -> None:
+        super().__init__(env, PegInsertionEnv, noise_std)
+        self.speed, self.descend_speed = speed, descend_speed
+        self.hover_m, self.insert_m, self.align_frac = hover_m, insert_m, align_frac
+
+    def act(self) -> NDArray[np.float32]:
+        """The clean expert action [x, y, z, width] for the env's current state."""
+        s = self.env.privileged_state()
+        hand, rim = s["hand_pos"], float(s["socket_rim_z"][0])
+        bottom = float(s["peg_bottom_z"][0])
+        goal_xy = s["socket_xy"] - s["grasp_offset"][:2]  # hand xy that centres the peg
+        tolerance = self.align_frac * float(s["clearance"][0])
+        aligned = float(np.max(np.abs(goal_xy - hand[:2]))) <= tolerance
+        entered = bottom < rim  # already in the hole: keep pushing
+        descending = aligned or entered
+        goal_bottom = rim - self.insert_m if descending else rim + self.hover_m
+        goal = np.array([*goal_xy, hand[2] + goal_bottom - bottom])
+        step = goal - hand
+        limit = self.descend_speed if descending else self.speed
+        dist = float(np.linalg.norm(step))
+        if dist > limit:
+            step *= limit / dist
+        return np.array([*(hand + step), 0.0], dtype=np.float32)
+
+
+class ArmExpert(ScriptedExpert[ArmEnvT]):
+    """Shared mechanics of the arm-task experts: straight TCP moves at bounded speed.
+
+    Subclasses implement `act()` with privileged state and express targets as TCP poses; the
+    env turns a pose into an action in its configured mode (absolute or delta).
+    """
 
     def move(
         self, goal: NDArray[np.float64], yaw: float, width: float, speed: float

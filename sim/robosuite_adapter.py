@@ -68,6 +68,7 @@ from sim.rotations import (
     matrix_from_rot6d,
     rot6d_from_matrix,
 )
+from sim.tasks import check_render_mode, observation_space, validated_config
 
 Obs = dict[str, NDArray[Any]]
 F64 = NDArray[np.float64]
@@ -196,12 +197,8 @@ class RobosuiteEnv(gym.Env[Obs, NDArray[np.float32]]):
         config: RobosuiteConfig | Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode {render_mode!r} not in {self.metadata['render_modes']}")
-        if not isinstance(config, self.config_cls):
-            if isinstance(config, BaseModel):
-                raise TypeError(f"{type(self).__name__} takes a {self.config_cls.__name__}")
-            config = self.config_cls.model_validate(dict(config or {}))
+        check_render_mode(render_mode, self.metadata)
+        config = validated_config(self.config_cls, config, type(self).__name__)
         self.config, self.render_mode = config, render_mode
         self.metadata = {**self.metadata, "render_fps": config.control_hz}
         suite = import_robosuite()
@@ -258,16 +255,7 @@ class RobosuiteEnv(gym.Env[Obs, NDArray[np.float32]]):
             "proprio.gripper": (np.array([-0.01]), np.array([PANDA_MAX_OPENING_M + 0.02])),
             "proprio.joints": (self._joint_range[:, 0] - 0.3, self._joint_range[:, 1] + 0.3),
         }
-        out: dict[str, spaces.Space[Any]] = {}
-        for key, spec in self.observation_spec().items():
-            if spec.is_image:
-                out[key] = spaces.Box(0, 255, shape=spec.shape, dtype=np.uint8)
-            else:
-                low, high = bounds[key]
-                out[key] = spaces.Box(
-                    low.astype(np.float32), high.astype(np.float32), dtype=np.float32
-                )
-        return spaces.Dict(out)
+        return observation_space(self.observation_spec(), bounds)
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(

@@ -52,7 +52,9 @@ Image = NDArray[np.uint8]
 DEFAULT_RAY_GROUPS = (1, 0, 1, 1, 1, 1)
 # MuJoCo 3.5 added a `normal` output argument to mj_multiRay (3.9, 4.0 have it; 3.4 not).
 _RAY_HAS_NORMAL = "normal" in (mujoco.mj_multiRay.__doc__ or "")
-_GRID_DIVISOR = 5  # default depth grid: native resolution / this (capped at the output size)
+_GRID_DIVISOR = 5  # default depth grid: native resolution / this ...
+_MIN_UPSAMPLE = 2  # ... and at most half the output size (ray casting is ~0.16 us per ray)
+_MIN_GRID = 12  # ... but never coarser than this many rays per side
 _STANDOFF_M = 0.02  # ray origins this far behind the pad face
 _TILE_M = 0.0055  # ray fans cover tiles about this wide: rays stay within ~10 deg of the normal
 _MAX_IMAGE_SIDE = 4096
@@ -87,7 +89,8 @@ class TactileSensor:
     image_size: (H, W) of the output, None for the profile's native size (any other size
     renders directly over the same sensing area, e.g. 32x32 observations); markers: None for
     the profile's default; noise: whether `read(..., rng)` adds sensor noise; depth_grid:
-    (rows, cols) of rays, None for a fifth of the native resolution capped at image_size;
+    (rows, cols) of rays, None for a fifth of the native resolution, at most half the output
+    size (but at least 12, or the output size if smaller);
     ray_groups: the geom groups rays may hit (default: all but the gripper's group 1).
     """
 
@@ -108,8 +111,8 @@ class TactileSensor:
         if depth_grid is None:
             native_h, native_w = prof.image_size
             depth_grid = (
-                min(size[0], math.ceil(native_h / _GRID_DIVISOR)),
-                min(size[1], math.ceil(native_w / _GRID_DIVISOR)),
+                _default_grid(size[0], native_h),
+                _default_grid(size[1], native_w),
             )
         grid = _check_size("depth_grid", depth_grid)
         if len(ray_groups) != 6:
@@ -289,6 +292,11 @@ def pad_contact_force(
 def pad_normal_force(model: mujoco.MjModel, data: mujoco.MjData, geom_id: int) -> float:
     """Sum of the normal forces (N) of all active contacts that involve geom `geom_id`."""
     return pad_contact_force(model, data, geom_id)[0]
+
+
+def _default_grid(out: int, native: int) -> int:
+    """Rays along one side: native / 5, at most out / 2, at least min(out, 12)."""
+    return max(min(out, _MIN_GRID), min(math.ceil(native / _GRID_DIVISOR), out // _MIN_UPSAMPLE))
 
 
 def _resolve_profile(value: TactileProfile | str) -> TactileProfile:

@@ -44,7 +44,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from policies import Policy, load_policy
-from sim import TASKS, make_env  # importing sim sets up EGL before any GL context (sim/gl.py)
+from sim import (
+    EXPERTS,
+    TASKS,
+    make_env,
+)  # importing sim sets up EGL before any GL context (sim/gl.py)
 from sim.tasks import task_env
 
 
@@ -55,7 +59,7 @@ class EvalConfig(BaseModel):
     seed: int = Field(
         100_000, ge=0, description="episode i uses seed + i; keep apart from training seeds"
     )
-    baselines: list[Literal["hold", "random"]] = ["hold", "random"]
+    baselines: list[Literal["hold", "random", "expert"]] = ["hold", "random"]
     workers: int = Field(
         1,
         ge=1,
@@ -231,9 +235,29 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     return path
 
 
-BASELINES: dict[str, type[HoldActor] | type[RandomActor]] = {
+class ExpertActor:
+    """Reference: the task's scripted expert (privileged state, so an upper bound, not a rival)."""
+
+    name = "scripted expert"
+
+    def reset(self, env: gym.Env[Any, Any], seed: int) -> None:
+        unwrapped = type(env.unwrapped)
+        tasks = [name for name, entry in TASKS.items() if entry.env_cls is unwrapped]
+        if not tasks or tasks[0] not in EXPERTS:
+            raise ValueError(
+                f"no scripted expert for {unwrapped.__name__}; tasks with one: {sorted(EXPERTS)}"
+            )
+        self._expert = EXPERTS[tasks[0]](env)
+        self._expert.reset(seed)
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return self._expert.act()
+
+
+BASELINES: dict[str, type[HoldActor] | type[RandomActor] | type[ExpertActor]] = {
     "hold": HoldActor,
     "random": RandomActor,
+    "expert": ExpertActor,
 }
 
 
@@ -273,7 +297,7 @@ class PolicySpec:
 
 @dataclass(frozen=True)
 class BaselineSpec:
-    """One of `BASELINES`, by its key ("hold" or "random")."""
+    """One of `BASELINES`, by its key ("hold", "random" or "expert")."""
 
     key: str
 

@@ -1,16 +1,21 @@
 """Built-in tasks: one module per gymnasium env (and one for its config where it is large).
 
 Every task env implements `TaskEnv` on its unwrapped env, which is all that collectors,
-evaluators and baselines outside sim/ rely on.
+evaluators and baselines outside sim/ rely on. The helpers below are what every task env
+(including the robosuite adapter) shares: config and render-mode checks and the
+observation space of a spec.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
 from drivers.spec import FieldSpec
 
@@ -41,3 +46,59 @@ def task_env(env: gym.Env[Any, Any]) -> TaskEnv:
     if not isinstance(unwrapped, TaskEnv):
         raise TypeError(f"{type(unwrapped).__name__} is not a vitac task env")
     return unwrapped
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def validated_config(
+    config_cls: type[ConfigT], config: ConfigT | Mapping[str, Any] | None, env_name: str
+) -> ConfigT:
+    """`config` as a `config_cls` (validating a dict); TypeError for another config model."""
+    if isinstance(config, config_cls):
+        return config
+    if isinstance(config, BaseModel):
+        raise TypeError(f"{env_name} takes a {config_cls.__name__}, got {type(config).__name__}")
+    return config_cls.model_validate(dict(config or {}))
+
+
+def check_render_mode(render_mode: str | None, metadata: Mapping[str, Any]) -> None:
+    """ValueError unless `render_mode` is None or one of `metadata["render_modes"]`."""
+    if render_mode is not None and render_mode not in metadata["render_modes"]:
+        raise ValueError(f"render_mode {render_mode!r} not in {metadata['render_modes']}")
+
+
+def check_control_settings(
+    workspace_low: Sequence[float],
+    workspace_high: Sequence[float],
+    control_hz: float,
+    physics_dt: float,
+) -> None:
+    """The config checks every task shares: a proper workspace box, whole physics substeps."""
+    if not all(lo < hi for lo, hi in zip(workspace_low, workspace_high, strict=True)):
+        raise ValueError(
+            f"workspace_low {tuple(workspace_low)} must be below workspace_high "
+            f"{tuple(workspace_high)} on every axis"
+        )
+    ratio = 1.0 / (control_hz * physics_dt)
+    if abs(ratio - round(ratio)) > 1e-6:
+        raise ValueError(
+            f"1 / (control_hz * physics_dt) = {ratio:.4f} must be a whole number of substeps"
+        )
+
+
+def observation_space(
+    spec: Mapping[str, FieldSpec], bounds: Mapping[str, tuple[NDArray[Any], NDArray[Any]]]
+) -> spaces.Dict:
+    """gymnasium space of an observation spec: images 0-255 uint8, `depth.*` metres >= 0,
+    every other key float32 within its `bounds` (low, high)."""
+    out: dict[str, spaces.Space[Any]] = {}
+    for key, field in spec.items():
+        if field.is_image:
+            out[key] = spaces.Box(0, 255, shape=field.shape, dtype=np.uint8)
+        elif key.startswith("depth."):
+            out[key] = spaces.Box(0.0, np.inf, shape=field.shape, dtype=np.float32)
+        else:
+            low, high = bounds[key]
+            out[key] = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
+    return spaces.Dict(out)

@@ -21,7 +21,8 @@ Observation (dict; keys and layout from `observation_spec`):
     for each of `config.depth_cameras`, tactile.left / tactile.right (H, W, 3) uint8,
     proprio.ee_pose (9,) float32 [TCP position, rot6d], proprio.gripper (1,) pad opening (m),
     proprio.joints (6,) arm joint angles (rad).
-Reward 1.0 on success, else 0; `terminated` on success, `truncated` after `max_steps` steps.
+Reward 1.0 on success, else 0; `terminated` on success, `truncated` after `max_steps` steps,
+or at once if the physics diverged (MuJoCo then resets its state; `info["sim_unstable"]`).
 `info`: is_success and the normal force on each pad (N) under force.left_pad / force.right_pad.
 
 Domain randomisation (`config.randomize`), drawn from the reset seed in a fixed order: light
@@ -59,7 +60,13 @@ from sim.rotations import (
     rotation_error,
 )
 from sim.scene import look_at_xyaxes
-from sim.tactile import PROFILES, TactileReading, TactileSensor
+from sim.tactile import PROFILES, TactileReading, TactileSensor, profile
+from sim.tasks import (
+    check_control_settings,
+    check_render_mode,
+    observation_space,
+    validated_config,
+)
 
 Obs = dict[str, NDArray[Any]]
 F64 = NDArray[np.float64]
@@ -68,6 +75,11 @@ SCENE_CAMERA = "scene"
 CAMERAS = (SCENE_CAMERA, WRIST_CAMERA)
 TACTILE_KEYS = ("tactile.left", "tactile.right")  # one per pad of PAD_SITES
 ACTION_DIMS = {"abs_pose": 10, "delta_pose": 7}
+_DIVERGENCE_WARNINGS = (
+    mujoco.mjtWarning.mjWARN_BADQACC,
+    mujoco.mjtWarning.mjWARN_BADQVEL,
+    mujoco.mjtWarning.mjWARN_BADQPOS,
+)
 _HOME_SEED = np.array([0.0, -0.5, 0.6, 0.0, 1.47, 0.0])  # elbow-up, TCP pointing down
 
 
@@ -92,7 +104,7 @@ class ArmTaskConfig(BaseModel):
     physics_dt: float = Field(default=0.002, gt=0.0, le=0.005)
     max_step_m: float = Field(default=0.02, gt=0.0, le=0.1)  # TCP translation per step
     max_rot_step_rad: float = Field(default=0.25, gt=0.0, le=1.0)  # TCP rotation per step
-    workspace_low: Vec3 = (0.15, -0.25, 0.005)
+    workspace_low: Vec3 = (0.15, -0.25, 0.016)  # TCP >= 16 mm: fingertips above the table
     workspace_high: Vec3 = (0.45, 0.25, 0.30)
     # episode
     max_steps: int = Field(default=100, ge=1, le=10_000)
@@ -101,24 +113,14 @@ class ArmTaskConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ArmTaskConfig:
-        if self.tactile_profile not in PROFILES:
-            raise ValueError(
-                f"tactile_profile {self.tactile_profile!r} unknown; available: {sorted(PROFILES)}"
-            )
+        profile(self.tactile_profile)  # ValueError naming the profiles there are
         if not set(self.depth_cameras) <= set(self.cameras):
             raise ValueError(f"depth_cameras {self.depth_cameras} must be among {self.cameras}")
         if len(set(self.cameras)) != len(self.cameras):
             raise ValueError(f"cameras {self.cameras} lists a camera twice")
-        if not all(lo < hi for lo, hi in zip(self.workspace_low, self.workspace_high, strict=True)):
-            raise ValueError(
-                f"workspace_low {self.workspace_low} must be below workspace_high "
-                f"{self.workspace_high} on every axis"
-            )
-        ratio = 1.0 / (self.control_hz * self.physics_dt)
-        if abs(ratio - round(ratio)) > 1e-6:
-            raise ValueError(
-                f"1 / (control_hz * physics_dt) = {ratio:.4f} must be a whole number of substeps"
-            )
+        check_control_settings(
+            self.workspace_low, self.workspace_high, self.control_hz, self.physics_dt
+        )
         return self
 
     @property
@@ -204,12 +206,8 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
         config: ArmTaskConfig | Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode {render_mode!r} not in {self.metadata['render_modes']}")
-        if not isinstance(config, self.config_cls):
-            if isinstance(config, BaseModel):
-                raise TypeError(f"{self.name} takes a {self.config_cls.__name__}, got {config}")
-            config = self.config_cls.model_validate(dict(config or {}))
+        check_render_mode(render_mode, self.metadata)
+        config = validated_config(self.config_cls, config, type(self).__name__)
         self.config, self.render_mode = config, render_mode
         self.metadata = {**self.metadata, "render_fps": config.control_hz}
         self.model = mujoco.MjModel.from_xml_string(
@@ -319,18 +317,7 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
             "proprio.gripper": (np.array([-0.01]), np.array([MAX_OPENING_M + 0.02])),
             "proprio.joints": (lim[:, 0] - 0.3, lim[:, 1] + 0.3),
         }
-        out: dict[str, spaces.Space[Any]] = {}
-        for key, spec in self.observation_spec().items():
-            if spec.is_image:
-                out[key] = spaces.Box(0, 255, shape=spec.shape, dtype=np.uint8)
-            elif key.startswith("depth."):
-                out[key] = spaces.Box(0.0, np.inf, shape=spec.shape, dtype=np.float32)
-            else:
-                low, high = bounds[key]
-                out[key] = spaces.Box(
-                    low.astype(np.float32), high.astype(np.float32), dtype=np.float32
-                )
-        return spaces.Dict(out)
+        return observation_space(self.observation_spec(), bounds)
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(
@@ -375,8 +362,10 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
         self._pos_cmd, self._rot_cmd = self.kinematics.fk(q_target)
         self._steps += 1
         success = self._is_success()
-        truncated = not success and self._steps >= self.config.max_steps
-        return self._observe(), float(success), success, truncated, self._info(success)
+        unstable = self._unstable_count() > 0
+        truncated = not success and (unstable or self._steps >= self.config.max_steps)
+        info = self._info(success) | ({"sim_unstable": True} if unstable else {})
+        return self._observe(), float(success), success, truncated, info
 
     def render(self) -> NDArray[np.uint8] | None:
         if self.render_mode != "rgb_array":
@@ -469,6 +458,10 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
     def _set_ctrl(self, q: F64, width: float) -> None:
         self.data.ctrl[self._arm_act] = q
         self.data.ctrl[self._finger_act] = width / 2
+
+    def _unstable_count(self) -> int:
+        """MuJoCo's divergence warnings since the reset (it resets the state when they fire)."""
+        return sum(int(self.data.warning[w].number) for w in _DIVERGENCE_WARNINGS)
 
     def _opening(self) -> float:
         return float(self.data.qpos[self._finger_qpos].sum())

@@ -42,6 +42,7 @@ from sim.scene import (
     SCENE_CAMERA,
 )
 from sim.tactile import TactileSensor, pad_normal_force
+from sim.tasks import check_render_mode, observation_space, validated_config
 from sim.tasks.peg_insertion_config import PegInsertionConfig
 
 Obs = dict[str, NDArray[Any]]
@@ -77,10 +78,8 @@ class PegInsertionEnv(gym.Env[Obs, NDArray[np.float32]]):
         config: PegInsertionConfig | Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode {render_mode!r} not in {self.metadata['render_modes']}")
-        if not isinstance(config, PegInsertionConfig):
-            config = PegInsertionConfig.model_validate(dict(config or {}))
+        check_render_mode(render_mode, self.metadata)
+        config = validated_config(PegInsertionConfig, config, type(self).__name__)
         self.config, self.render_mode = config, render_mode
         self.metadata = {**self.metadata, "render_fps": config.control_hz}
         self.scene = config.scene()
@@ -138,16 +137,7 @@ class PegInsertionEnv(gym.Env[Obs, NDArray[np.float32]]):
             ),
             "proprio.gripper": (np.array([-0.005]), np.array([2 * self.scene.finger_max + 0.01])),
         }
-        out: dict[str, spaces.Space[Any]] = {}
-        for key, spec in self.observation_spec().items():
-            if spec.is_image:
-                out[key] = spaces.Box(0, 255, shape=spec.shape, dtype=np.uint8)
-            else:
-                low, high = bounds[key]
-                out[key] = spaces.Box(
-                    low.astype(np.float32), high.astype(np.float32), dtype=np.float32
-                )
-        return spaces.Dict(out)
+        return observation_space(self.observation_spec(), bounds)
 
     # ---------------------------------------------------------------- gymnasium API
     def reset(

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.scene import PegInsertionScene
-from sim.tactile_profile import PROFILES, TactileProfile
+from sim.tactile_profile import PROFILES, TactileProfile, profile
+from sim.tasks import check_control_settings
 
 Vec3 = tuple[float, float, float]
 
@@ -48,22 +49,14 @@ class PegInsertionConfig(BaseModel):
     @field_validator("tactile_profile")
     @classmethod
     def _known_profile(cls, name: str) -> str:
-        if name not in PROFILES:
-            raise ValueError(f"unknown tactile profile {name!r}; available: {sorted(PROFILES)}")
+        profile(name)  # ValueError naming the profiles there are
         return name
 
     @model_validator(mode="after")
     def _consistent(self) -> PegInsertionConfig:
-        if not all(lo < hi for lo, hi in zip(self.workspace_low, self.workspace_high, strict=True)):
-            raise ValueError(
-                f"workspace_low {self.workspace_low} must be below workspace_high "
-                f"{self.workspace_high} on every axis"
-            )
-        ratio = 1.0 / (self.control_hz * self.physics_dt)
-        if abs(ratio - round(ratio)) > 1e-6:
-            raise ValueError(
-                f"1 / (control_hz * physics_dt) = {ratio:.4f} must be a whole number of substeps"
-            )
+        check_control_settings(
+            self.workspace_low, self.workspace_high, self.control_hz, self.physics_dt
+        )
         home = PegInsertionScene().home
         for axis in range(3):
             if not self.workspace_low[axis] <= home[axis] <= self.workspace_high[axis]:

@@ -100,6 +100,8 @@ class TactileInsertionEnv(ArmTaskEnv):
     socket_height: ClassVar[float] = 0.02  # rim above the table
     cavity_depth: ClassVar[float] = 0.008
     socket_wall: ClassVar[float] = 0.008
+    part_mass: ClassVar[float] = 0.03  # kg, pins included
+    min_inertia: ClassVar[float] = 1e-5  # kg m^2, per principal axis (see task_xml)
     part_below_tcp: ClassVar[float] = 0.008  # housing centre below the TCP along the approach
     hover_m: ClassVar[float] = 0.03  # housing bottom above the rim at the start
 
@@ -164,6 +166,11 @@ class TactileInsertionEnv(ArmTaskEnv):
             _box(f"pin_{k}", (x, y, pin_z), pin_half, cls="pin")
             for k, (x, y) in enumerate(v.pin_positions())
         ]
+        # One explicit inertia for the whole part (pins included), at least `min_inertia`: a
+        # 20 g connector's true rotational inertia (~1e-6 kg m^2) squeezed between stiff pads
+        # makes the solver's effective mass matrix near singular under hard pushes.
+        box = self.part_mass / 12 * np.array([hy**2 + hz**2, hx**2 + hz**2, hx**2 + hy**2]) * 4
+        inertia = " ".join(f"{max(i, self.min_inertia):.6g}" for i in box)
         socket = "\n".join(f"      {g}" for g in geoms)
         part = "\n".join(f"      {g}" for g in pins)
         return f"""\
@@ -172,7 +179,8 @@ class TactileInsertionEnv(ArmTaskEnv):
     </body>
     <body name="part" pos="0.3 0 0.2">
       <freejoint name="part"/>
-      <geom name="housing" type="box" size="{hx:.6g} {hy:.6g} {hz:.6g}" mass="0.02"
+      <inertial pos="0 0 0" mass="{self.part_mass:.6g}" diaginertia="{inertia}"/>
+      <geom name="housing" type="box" size="{hx:.6g} {hy:.6g} {hz:.6g}"
             rgba="0.12 0.12 0.14 1" friction="0.8 0.005 0.0001"/>
 {part}
     </body>"""
@@ -184,7 +192,7 @@ class TactileInsertionEnv(ArmTaskEnv):
             solref="0.004 1" solimp="0.99 0.999 0.0002"/>
     </default>
     <default class="pin">
-      <geom type="box" rgba="0.85 0.7 0.3 1" mass="0.0005" friction="0.3 0.005 0.0001"/>
+      <geom type="box" rgba="0.85 0.7 0.3 1" friction="0.3 0.005 0.0001"/>
     </default>"""
 
     # ------------------------------------------------------------------ episode

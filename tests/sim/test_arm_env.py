@@ -214,3 +214,13 @@ def test_render_gives_video_frames() -> None:
         assert frame is not None and frame.shape == (48, 64, 3)
     finally:
         env.close()
+
+
+def test_diverged_physics_ends_the_episode(lift: LiftEnv) -> None:
+    lift.reset(seed=0)
+    lift.data.qvel[:] = 1e12  # MuJoCo resets a state this wild and counts a warning
+    _, _, terminated, truncated, info = lift.step(lift.hold_action())
+    assert truncated and not terminated and info["sim_unstable"] is True
+    lift.reset(seed=0)
+    *_, truncated, info = lift.step(lift.hold_action())
+    assert not truncated and "sim_unstable" not in info

@@ -16,6 +16,7 @@ from sim import PegInsertionExpert, make_env
 from tests.conftest import TINY_TASK
 from tests.policies.conftest import tiny_config
 from training.evaluate import (
+    BASELINES,
     Actor,
     BaselineSpec,
     EvalError,
@@ -71,6 +72,17 @@ def test_random_baseline_is_reproducible() -> None:
     finally:
         env.close()
     assert all((a == b).all() for a, b in zip(first, again, strict=True))
+
+
+def test_expert_baseline_is_the_tasks_scripted_expert() -> None:
+    env = make_env("peg_insertion", TINY_TASK)
+    try:
+        result = evaluate(env, BASELINES["expert"](), episodes=2, seed=0, progress=False)
+    finally:
+        env.close()
+    assert result.successes == [True, True]
+    with pytest.raises(ValueError, match="no scripted expert for CartPoleEnv"):
+        BASELINES["expert"]().reset(gym.make("CartPole-v1"), 0)
 
 
 # ------------------------------------------------------------------ parallel evaluation
