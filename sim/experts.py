@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.kinematics import top_down_rotation
+from drivers.kinematics import top_down_rotation
 from sim.tasks.arm_env import ArmTaskEnv
 from sim.tasks.lift import CubeTaskEnv, LiftEnv
 from sim.tasks.peg_insertion import PegInsertionEnv

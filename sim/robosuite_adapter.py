@@ -14,7 +14,7 @@ the vitac rig, and it keeps positions within the [-1, 1] action box.
 Action (float32), `config.action_mode`:
     "abs_pose"   (10,) [x, y, z, rot6d (6), gripper_width]: absolute grip-site target.
     "delta_pose" (7,)  [dx, dy, dz, rx, ry, rz, gripper_width]: a step from the commanded pose,
-                       the rotation as an axis-angle applied on the left (sim.rotations).
+                       the rotation as an axis-angle applied on the left (drivers.rotations).
     Both become an absolute target for robosuite's OSC_POSE controller, configured with
     `input_type="absolute"` (robosuite 1.5's composite controller config). The position is
     clipped to [-1, 1] m, the width to [0, 0.08] m (the Panda gripper's full opening).
@@ -61,13 +61,13 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from drivers.spec import FieldSpec
-from sim.rotations import (
+from drivers.rotations import (
     axis_angle_from_matrix,
     matrix_from_axis_angle,
     matrix_from_rot6d,
     rot6d_from_matrix,
 )
+from drivers.spec import FieldSpec
 from sim.tasks import check_render_mode, observation_space, validated_config
 
 Obs = dict[str, NDArray[Any]]

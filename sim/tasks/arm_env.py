@@ -4,16 +4,17 @@
 where they start (`_reset_task`), the arm's home pose and its success test; the base does the
 rest, identically for every task:
 
-Scene: a table whose top is the plane z = 0, the arm of `sim/assets/wx250s_tactile.xml` (its base
-is the world origin) with two tactile pads, a fixed `scene` camera and the `wrist` camera.
+Scene: a table whose top is the plane z = 0, the arm of `drivers/assets/wx250s_tactile.xml`
+(its base is the world origin) with two tactile pads, a fixed `scene` camera and the `wrist`
+camera.
 
 Action (float32), `config.action_mode`:
     "abs_pose"   (10,) [x, y, z, rot6d (6), gripper_width]: absolute TCP target in the world.
     "delta_pose" (7,)  [dx, dy, dz, rx, ry, rz, gripper_width]: a step from the commanded pose,
-                       the rotation as a world-frame axis-angle (sim.rotations).
+                       the rotation as a world-frame axis-angle (drivers.rotations).
     Both are metres / radians; the box is [-1, 1] per component (check_env's recommendation).
 Controller: the target is clipped to the workspace, then moved from the current commanded pose
-by at most `max_step_m` and `max_rot_step_rad`; IK (sim.kinematics, warm-started from the joint
+by at most `max_step_m` and `max_rot_step_rad`; IK (drivers.kinematics, warm-started from the joint
 command) turns it into joint targets that the position servos track, ramped linearly over the
 control period; each finger's target is half the width (0 squeezes hardest).
 Observation (dict; keys and layout from `observation_spec`):
@@ -42,8 +43,7 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from drivers.spec import FieldSpec
-from sim.kinematics import (
+from drivers.kinematics import (
     ARM_JOINTS,
     ARM_MJCF,
     FINGER_ACTUATORS,
@@ -53,12 +53,13 @@ from sim.kinematics import (
     WRIST_CAMERA,
     ArmKinematics,
 )
-from sim.rotations import (
+from drivers.rotations import (
     matrix_from_axis_angle,
     matrix_from_rot6d,
     rot6d_from_matrix,
     rotation_error,
 )
+from drivers.spec import FieldSpec
 from sim.scene import look_at_xyaxes
 from sim.tactile import PROFILES, TactileReading, TactileSensor, profile
 from sim.tasks import (

@@ -15,8 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field
 
-from sim.kinematics import PAD_SITES, top_down_rotation
-from sim.rotations import matrix_from_axis_angle
+from drivers.kinematics import PAD_SITES, top_down_rotation
+from drivers.rotations import matrix_from_axis_angle
 from sim.tasks.arm_env import ArmTaskConfig, ArmTaskEnv, named_id
 
 F64 = NDArray[np.float64]

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+from drivers.kinematics import top_down_rotation
+from drivers.rotations import matrix_from_rot6d, rotation_error
 from sim import make_env
-from sim.kinematics import top_down_rotation
-from sim.rotations import matrix_from_rot6d, rotation_error
 from sim.tasks.arm_env import ArmTaskEnv
 from sim.tasks.lift import LiftEnv
 from sim.tasks.stack import StackEnv

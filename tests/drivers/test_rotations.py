@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from sim.rotations import (
+from drivers.rotations import (
     axis_angle_from_matrix,
     matrix_from_axis_angle,
     matrix_from_quat,

@@ -1,8 +1,10 @@
 """Forward and inverse kinematics of the rig arm, read from its one MJCF description.
 
-`ARM_MJCF` (sim/assets/wx250s_tactile.xml) is the single kinematic description of the arm: the
-simulated rig includes it and `ArmKinematics` loads it, so the real arm driver (which only needs
-joint angles <-> tool pose) and the sim share joint axes, link offsets and joint limits.
+`ARM_MJCF` (drivers/assets/wx250s_tactile.xml) is the single kinematic description of the arm.
+It lives in drivers/, the bottom layer, so that both users can read it: the real arm driver
+(joint angles <-> tool pose, through `ArmKinematics`) and the simulated rig (`sim` includes the
+file in its scenes and uses the same `ArmKinematics` for its controller). Joint axes, link
+offsets and joint limits therefore exist once.
 
 `ArmKinematics` runs on a private `MjData`, so it never disturbs a simulation. It can be built
 over the standalone arm file or over any scene model that includes it (the arm's base is the
@@ -20,7 +22,7 @@ import mujoco
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sim.rotations import rotation_error
+from drivers.rotations import rotation_error
 
 F64 = NDArray[np.float64]
 

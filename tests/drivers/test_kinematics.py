@@ -6,14 +6,14 @@ import mujoco
 import numpy as np
 import pytest
 
-from sim.kinematics import (
+from drivers.kinematics import (
     ARM_JOINTS,
     ARM_MJCF,
     MAX_OPENING_M,
     ArmKinematics,
     top_down_rotation,
 )
-from sim.rotations import rotation_error
+from drivers.rotations import rotation_error
 
 # WidowX-250-6DOF (wx250s) joint limits in radians, from its published description.
 PUBLISHED_LIMITS = {
