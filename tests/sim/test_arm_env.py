@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,7 +217,10 @@ def test_render_gives_video_frames() -> None:
         env.close()
 
 
-def test_diverged_physics_ends_the_episode(lift: LiftEnv) -> None:
+def test_diverged_physics_ends_the_episode(
+    lift: LiftEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # MuJoCo appends its warning to ./MUJOCO_LOG.TXT
     lift.reset(seed=0)
     lift.data.qvel[:] = 1e12  # MuJoCo resets a state this wild and counts a warning
     _, _, terminated, truncated, info = lift.step(lift.hold_action())
