@@ -55,11 +55,11 @@ class ArmKinematics:
         self.model = model if model is not None else mujoco.MjModel.from_xml_path(str(ARM_MJCF))
         self._data = mujoco.MjData(self.model)
         m = self.model
-        joint_ids = [_named(m, mujoco.mjtObj.mjOBJ_JOINT, j) for j in ARM_JOINTS]
+        joint_ids = [named_id(m, mujoco.mjtObj.mjOBJ_JOINT, j) for j in ARM_JOINTS]
         self.qpos_adr = np.array([m.jnt_qposadr[j] for j in joint_ids])
         self.dof_adr = np.array([m.jnt_dofadr[j] for j in joint_ids])
         self.limits: F64 = np.array([m.jnt_range[j] for j in joint_ids], dtype=np.float64)  # (6,2)
-        self.site_id = _named(m, mujoco.mjtObj.mjOBJ_SITE, TCP_SITE)
+        self.site_id = named_id(m, mujoco.mjtObj.mjOBJ_SITE, TCP_SITE)
         self._jacp = np.zeros((3, m.nv))
         self._jacr = np.zeros((3, m.nv))
 
@@ -143,10 +143,10 @@ def top_down_rotation(yaw: float) -> F64:
     return out
 
 
-def _named(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
+def named_id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
+    """Index of the `kind` object called `name` (a site, geom, joint, ...); ValueError if none."""
     index = int(mujoco.mj_name2id(model, kind, name))
     if index < 0:
-        raise ValueError(
-            f"the arm model has no {kind.name.removeprefix('mjOBJ_').lower()} {name!r}"
-        )
+        kind_name = kind.name.removeprefix("mjOBJ_").lower()
+        raise ValueError(f"the model has no {kind_name} named {name!r}")
     return index

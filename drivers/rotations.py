@@ -148,6 +148,12 @@ def matrix_from_quat(quat: ArrayLike) -> F64:
     return out
 
 
+def quat_from_yaw(yaw: float) -> F64:
+    """(4,) quaternion (w, x, y, z) of a rotation by `yaw` radians about +z."""
+    out: F64 = np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
+    return out
+
+
 def axis_angle_from_quat(quat: ArrayLike) -> F64:
     """(..., 4) quaternions -> (..., 3) rotation vectors with angle in [0, pi]."""
     q = np.asarray(quat, dtype=np.float64)

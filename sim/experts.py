@@ -131,7 +131,7 @@ class ArmExpert(ScriptedExpert[ArmEnvT]):
         self, goal: NDArray[np.float64], yaw: float, width: float, speed: float
     ) -> NDArray[np.float32]:
         """Action moving the commanded TCP towards `goal` by at most `speed` metres, top-down."""
-        start = self.env.privileged_state()["command_pos"]
+        start = self.env.command_position
         step = goal - start
         dist = float(np.linalg.norm(step))
         if dist > speed:

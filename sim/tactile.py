@@ -42,6 +42,7 @@ import mujoco
 import numpy as np
 from numpy.typing import NDArray
 
+from drivers.kinematics import named_id
 from sim.tactile_optics import GelOptics
 from sim.tactile_profile import PROFILES, TactileProfile, profile
 
@@ -117,8 +118,8 @@ class TactileSensor:
         grid = _check_size("depth_grid", depth_grid)
         if len(ray_groups) != 6:
             raise ValueError(f"ray_groups must give 6 flags (geom groups 0-5), got {ray_groups}")
-        self.site_id = _object_id(model, mujoco.mjtObj.mjOBJ_SITE, site, "site")
-        self.geom_id = _object_id(model, mujoco.mjtObj.mjOBJ_GEOM, pad_geom, "geom")
+        self.site_id = named_id(model, mujoco.mjtObj.mjOBJ_SITE, site)
+        self.geom_id = named_id(model, mujoco.mjtObj.mjOBJ_GEOM, pad_geom)
         self.site, self.pad_geom, self.profile = site, pad_geom, prof
         self.image_size, self.depth_grid = size, grid
         self.markers = prof.markers if markers is None else bool(markers)
@@ -323,10 +324,3 @@ def _check_size(name: str, size: object) -> tuple[int, int]:
         )
     h, w = cast("tuple[int, int]", size)
     return int(h), int(w)
-
-
-def _object_id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str, what: str) -> int:
-    index = int(mujoco.mj_name2id(model, kind, name))
-    if index < 0:
-        raise ValueError(f"no {what} named {name!r} in the model")
-    return index

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
@@ -85,6 +86,22 @@ def check_control_settings(
         raise ValueError(
             f"1 / (control_hz * physics_dt) = {ratio:.4f} must be a whole number of substeps"
         )
+
+
+_DIVERGENCE_WARNINGS = (
+    mujoco.mjtWarning.mjWARN_BADQACC,
+    mujoco.mjtWarning.mjWARN_BADQVEL,
+    mujoco.mjtWarning.mjWARN_BADQPOS,
+)
+
+
+def physics_diverged(data: mujoco.MjData) -> bool:
+    """Whether MuJoCo flagged diverging physics since the last mj_resetData.
+
+    MuJoCo then resets the state itself, so an env must end the episode rather than carry on
+    from the reset state as if nothing happened.
+    """
+    return any(int(data.warning[w].number) > 0 for w in _DIVERGENCE_WARNINGS)
 
 
 def observation_space(

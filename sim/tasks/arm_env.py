@@ -50,22 +50,25 @@ from drivers.kinematics import (
     FINGER_JOINTS,
     MAX_OPENING_M,
     PAD_SITES,
-    WRIST_CAMERA,
     ArmKinematics,
+    named_id,
 )
 from drivers.rotations import (
     matrix_from_axis_angle,
+    matrix_from_quat,
     matrix_from_rot6d,
+    quat_from_matrix,
     rot6d_from_matrix,
     rotation_error,
 )
 from drivers.spec import FieldSpec
 from sim.scene import look_at_xyaxes
-from sim.tactile import PROFILES, TactileReading, TactileSensor, profile
+from sim.tactile import TactileReading, TactileSensor, profile
 from sim.tasks import (
     check_control_settings,
     check_render_mode,
     observation_space,
+    physics_diverged,
     validated_config,
 )
 
@@ -73,13 +76,17 @@ Obs = dict[str, NDArray[Any]]
 F64 = NDArray[np.float64]
 Vec3 = tuple[float, float, float]
 SCENE_CAMERA = "scene"
-CAMERAS = (SCENE_CAMERA, WRIST_CAMERA)
 TACTILE_KEYS = ("tactile.left", "tactile.right")  # one per pad of PAD_SITES
 ACTION_DIMS = {"abs_pose": 10, "delta_pose": 7}
-_DIVERGENCE_WARNINGS = (
-    mujoco.mjtWarning.mjWARN_BADQACC,
-    mujoco.mjtWarning.mjWARN_BADQVEL,
-    mujoco.mjtWarning.mjWARN_BADQPOS,
+_RANDOMIZED_FIELDS = (  # MjModel fields `_randomize` changes
+    "light_diffuse",
+    "light_dir",
+    "geom_rgba",
+    "geom_friction",
+    "body_mass",
+    "body_inertia",
+    "cam_pos",
+    "cam_quat",
 )
 _HOME_SEED = np.array([0.0, -0.5, 0.6, 0.0, 1.47, 0.0])  # elbow-up, TCP pointing down
 
@@ -226,13 +233,12 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
             [named_id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, a) for a in FINGER_ACTUATORS]
         )
         self._tcp = self.kinematics.site_id
-        profile = PROFILES[config.tactile_profile]
         self.sensors = [
             TactileSensor(
                 m,
                 site,
                 site,
-                profile,
+                config.tactile_profile,
                 image_size=config.tactile_size,
                 markers=config.tactile_markers,
                 noise=config.tactile_noise,
@@ -249,7 +255,8 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
             self._depth_renderer = mujoco.Renderer(m, config.image_size, config.image_size)
             self._depth_renderer.enable_depth_rendering()
         self._video: mujoco.Renderer | None = None
-        self._nominal = _Nominal.capture(m, self)
+        # what domain randomisation changes, restored before every reset
+        self._nominal = {f: np.array(getattr(m, f), copy=True) for f in _RANDOMIZED_FIELDS}
 
         self._low, self._high = np.array(config.workspace_low), np.array(config.workspace_high)
         self._q_cmd = _HOME_SEED.copy()  # joint targets the servos track
@@ -328,7 +335,10 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
         options = dict(options or {})
         rng = self.np_random
         mujoco.mj_resetData(self.model, self.data)
-        self._nominal.restore(self.model, self)
+        for field, value in self._nominal.items():
+            getattr(self.model, field)[:] = value
+        for sensor in self.sensors:
+            sensor.reset_reference()
         if self.config.randomize:
             self._randomize(rng)
         pos, rot, width = self.home_pose(rng)
@@ -363,7 +373,7 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
         self._pos_cmd, self._rot_cmd = self.kinematics.fk(q_target)
         self._steps += 1
         success = self._is_success()
-        unstable = self._unstable_count() > 0
+        unstable = physics_diverged(self.data)
         truncated = not success and (unstable or self._steps >= self.config.max_steps)
         info = self._info(success) | ({"sim_unstable": True} if unstable else {})
         return self._observe(), float(success), success, truncated, info
@@ -391,6 +401,11 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
     def control_hz(self) -> float:
         return float(self.config.control_hz)
 
+    @property
+    def command_position(self) -> F64:
+        """The TCP position the servos are commanded to (FK of the joint targets)."""
+        return self._pos_cmd.copy()
+
     def hold_action(self) -> NDArray[np.float32]:
         """The action that keeps the arm and gripper where they are commanded to be."""
         if self.config.action_mode == "delta_pose":
@@ -417,7 +432,7 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
             **self.task_state(),
             "tcp_pos": pos,
             "tcp_rot": rot,
-            "command_pos": self._pos_cmd.copy(),
+            "command_pos": self.command_position,
             "command_rot": self._rot_cmd.copy(),
             "gripper": np.array([self._opening()]),
             "joints": self.data.qpos[self._arm_qpos].copy(),
@@ -459,10 +474,6 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
     def _set_ctrl(self, q: F64, width: float) -> None:
         self.data.ctrl[self._arm_act] = q
         self.data.ctrl[self._finger_act] = width / 2
-
-    def _unstable_count(self) -> int:
-        """MuJoCo's divergence warnings since the reset (it resets the state when they fire)."""
-        return sum(int(self.data.warning[w].number) for w in _DIVERGENCE_WARNINGS)
 
     def _opening(self) -> float:
         return float(self.data.qpos[self._finger_qpos].sum())
@@ -517,56 +528,13 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
         cam = named_id(m, mujoco.mjtObj.mjOBJ_CAMERA, SCENE_CAMERA)
         m.cam_pos[cam] += rng.uniform(-0.01, 0.01, 3)
         turn = matrix_from_axis_angle(rng.uniform(-0.02, 0.02, 3))
-        quat = np.zeros(4)
-        mujoco.mju_mat2Quat(quat, (turn @ _quat_matrix(m.cam_quat[cam])).reshape(-1))
-        m.cam_quat[cam] = quat
-
-
-class _Nominal:
-    """Model values domain randomisation changes, captured once and restored every reset."""
-
-    def __init__(self, arrays: dict[str, F64]) -> None:
-        self.arrays = arrays
-
-    @classmethod
-    def capture(cls, model: mujoco.MjModel, env: ArmTaskEnv) -> _Nominal:
-        fields = (
-            "light_diffuse",
-            "light_dir",
-            "geom_rgba",
-            "geom_friction",
-            "body_mass",
-            "body_inertia",
-            "cam_pos",
-            "cam_quat",
-        )
-        return cls({f: np.array(getattr(model, f), copy=True) for f in fields})
-
-    def restore(self, model: mujoco.MjModel, env: ArmTaskEnv) -> None:
-        for field, value in self.arrays.items():
-            getattr(model, field)[:] = value
-        for sensor in env.sensors:
-            sensor.reset_reference()
-
-
-def _quat_matrix(quat: F64) -> F64:
-    mat = np.zeros(9)
-    mujoco.mju_quat2Mat(mat, np.asarray(quat, dtype=np.float64))
-    return mat.reshape(3, 3)
+        m.cam_quat[cam] = quat_from_matrix(turn @ matrix_from_quat(m.cam_quat[cam]))
 
 
 def _fast_flags(renderer: mujoco.Renderer) -> None:
     """Shadows and reflections off: on llvmpipe they cost more than the rest of the frame."""
     renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
     renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
-
-
-def named_id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
-    index = int(mujoco.mj_name2id(model, kind, name))
-    if index < 0:
-        kind_name = kind.name.removeprefix("mjOBJ_").lower()
-        raise ValueError(f"the scene has no {kind_name} {name!r}")
-    return index
 
 
 def _v(values: tuple[float, ...]) -> str:

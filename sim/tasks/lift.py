@@ -15,9 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field
 
-from drivers.kinematics import PAD_SITES, top_down_rotation
-from drivers.rotations import matrix_from_axis_angle
-from sim.tasks.arm_env import ArmTaskConfig, ArmTaskEnv, named_id
+from drivers.kinematics import PAD_SITES, named_id, top_down_rotation
+from drivers.rotations import quat_from_yaw
+from sim.tasks.arm_env import ArmTaskConfig, ArmTaskEnv
 
 F64 = NDArray[np.float64]
 
@@ -127,10 +127,8 @@ def cube_xml(name: str, half: float, rgb: tuple[float, float, float], mass: floa
 
 def place_cube(env: ArmTaskEnv, qpos_adr: int, xy: F64, half: float, yaw: float) -> None:
     """Set a free cube resting on the table at `xy` with `yaw`."""
-    quat = np.zeros(4)
-    mujoco.mju_mat2Quat(quat, matrix_from_axis_angle(np.array([0.0, 0.0, yaw])).reshape(-1))
     env.data.qpos[qpos_adr : qpos_adr + 3] = [*xy, half]
-    env.data.qpos[qpos_adr + 3 : qpos_adr + 7] = quat
+    env.data.qpos[qpos_adr + 3 : qpos_adr + 7] = quat_from_yaw(yaw)
 
 
 def cube_bottom_z(env: ArmTaskEnv, body: int, half: float) -> float:

@@ -16,7 +16,8 @@ Observation (dict, keys and layout from `observation_spec`):
     The tactile images are `sim.tactile.TactileSensor` renderings of the config's
     `tactile_profile` (GelSight Mini by default) at T x T over that sensor's sensing area;
     sensor noise is off unless `tactile_noise`, then drawn from the env's seeded `np_random`.
-Reward 1.0 on success, else 0; `terminated` on success, `truncated` after `max_steps` steps.
+Reward 1.0 on success, else 0; `terminated` on success, `truncated` after `max_steps` steps,
+or at once if the physics diverged (`info["sim_unstable"]`, see `sim.tasks.physics_diverged`).
 Success: the peg's lowest point is `success_depth_m` below the socket rim and its centre is
 over the hole. `info`: is_success, and the normal force on each pad (N) under force.<pad>.
 """
@@ -32,6 +33,7 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
+from drivers.kinematics import named_id
 from drivers.spec import FieldSpec
 from sim.scene import (
     FINGER_ACTUATORS,
@@ -42,7 +44,12 @@ from sim.scene import (
     SCENE_CAMERA,
 )
 from sim.tactile import TactileSensor, pad_normal_force
-from sim.tasks import check_render_mode, observation_space, validated_config
+from sim.tasks import (
+    check_render_mode,
+    observation_space,
+    physics_diverged,
+    validated_config,
+)
 from sim.tasks.peg_insertion_config import PegInsertionConfig
 
 Obs = dict[str, NDArray[Any]]
@@ -86,16 +93,18 @@ class PegInsertionEnv(gym.Env[Obs, NDArray[np.float32]]):
         self.model = mujoco.MjModel.from_xml_string(self.scene.to_xml())
         self.data = mujoco.MjData(self.model)
         m = self.model
-        self._hand_qpos = [m.jnt_qposadr[_id(m, mujoco.mjtObj.mjOBJ_JOINT, j)] for j in HAND_JOINTS]
-        self._finger_qpos = [
-            m.jnt_qposadr[_id(m, mujoco.mjtObj.mjOBJ_JOINT, j)] for j in FINGER_JOINTS
+        self._hand_qpos = [
+            m.jnt_qposadr[named_id(m, mujoco.mjtObj.mjOBJ_JOINT, j)] for j in HAND_JOINTS
         ]
-        self._hand_act = [_id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, a) for a in HAND_ACTUATORS]
-        self._finger_act = [_id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, a) for a in FINGER_ACTUATORS]
-        self._peg_qpos = m.jnt_qposadr[_id(m, mujoco.mjtObj.mjOBJ_JOINT, "peg")]
-        self._peg_body = _id(m, mujoco.mjtObj.mjOBJ_BODY, "peg")
-        self._socket_mocap = m.body_mocapid[_id(m, mujoco.mjtObj.mjOBJ_BODY, "socket")]
-        self._pad_geoms = [_id(m, mujoco.mjtObj.mjOBJ_GEOM, p) for p in PADS]
+        self._finger_qpos = [
+            m.jnt_qposadr[named_id(m, mujoco.mjtObj.mjOBJ_JOINT, j)] for j in FINGER_JOINTS
+        ]
+        self._hand_act = [named_id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, a) for a in HAND_ACTUATORS]
+        self._finger_act = [named_id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, a) for a in FINGER_ACTUATORS]
+        self._peg_qpos = m.jnt_qposadr[named_id(m, mujoco.mjtObj.mjOBJ_JOINT, "peg")]
+        self._peg_body = named_id(m, mujoco.mjtObj.mjOBJ_BODY, "peg")
+        self._socket_mocap = m.body_mocapid[named_id(m, mujoco.mjtObj.mjOBJ_BODY, "socket")]
+        self._pad_geoms = [named_id(m, mujoco.mjtObj.mjOBJ_GEOM, p) for p in PADS]
 
         self._sensors = {
             pad: TactileSensor(
@@ -179,8 +188,10 @@ class PegInsertionEnv(gym.Env[Obs, NDArray[np.float32]]):
         self._command = target
         self._steps += 1
         success = self._is_success()
-        truncated = not success and self._steps >= self.config.max_steps
-        return self._observe(), float(success), success, truncated, self._info(success)
+        unstable = physics_diverged(self.data)
+        truncated = not success and (unstable or self._steps >= self.config.max_steps)
+        info = self._info(success) | ({"sim_unstable": True} if unstable else {})
+        return self._observe(), float(success), success, truncated, info
 
     def render(self) -> NDArray[np.uint8] | None:
         if self.render_mode != "rgb_array":
@@ -298,10 +309,3 @@ class PegInsertionEnv(gym.Env[Obs, NDArray[np.float32]]):
     def _info(self, success: bool) -> dict[str, Any]:
         forces = self.pad_forces()
         return {"is_success": success, **{f"force.{pad}": f for pad, f in forces.items()}}
-
-
-def _id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
-    index = int(mujoco.mj_name2id(model, kind, name))
-    if index < 0:
-        raise ValueError(f"the scene has no {kind.name} named {name!r}")
-    return index

@@ -15,7 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field
 
-from sim.tasks.arm_env import ArmTaskConfig, named_id
+from drivers.kinematics import named_id
+from sim.tasks.arm_env import ArmTaskConfig
 from sim.tasks.lift import (
     CubeTaskConfig,
     CubeTaskEnv,

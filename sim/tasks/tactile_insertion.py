@@ -28,9 +28,9 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field
 
-from drivers.kinematics import top_down_rotation
-from drivers.rotations import matrix_from_axis_angle
-from sim.tasks.arm_env import ArmTaskConfig, ArmTaskEnv, named_id
+from drivers.kinematics import named_id, top_down_rotation
+from drivers.rotations import quat_from_matrix, quat_from_yaw
+from sim.tasks.arm_env import ArmTaskConfig, ArmTaskEnv
 
 F64 = NDArray[np.float64]
 
@@ -213,18 +213,15 @@ class TactileInsertionEnv(ArmTaskEnv):
         if "socket_xy" in options:
             self._socket_xy = np.asarray(options.pop("socket_xy"), dtype=np.float64).reshape(2)
             self._estimate_xy = self._socket_xy.copy()
-        quat = np.zeros(4)
-        mujoco.mju_mat2Quat(quat, matrix_from_axis_angle([0, 0, self._socket_yaw]).reshape(-1))
         self.data.mocap_pos[self._socket_mocap] = [*self._socket_xy, 0.0]
-        self.data.mocap_quat[self._socket_mocap] = quat
+        self.data.mocap_quat[self._socket_mocap] = quat_from_yaw(self._socket_yaw)
         # the part in the grasp: housing y faces on the pads, shifted along x and the approach
         tcp_pos, tcp_rot = self.tcp_pose()
         offset = np.array([self._grasp_offset[0], 0.0, self.part_below_tcp + self._grasp_offset[1]])
         part_rot = tcp_rot @ np.diag([-1.0, 1.0, -1.0])  # part z up, part y along the TCP y
         adr = self._part_qpos
         self.data.qpos[adr : adr + 3] = tcp_pos + tcp_rot @ offset
-        mujoco.mju_mat2Quat(quat, part_rot.reshape(-1))
-        self.data.qpos[adr + 3 : adr + 7] = quat
+        self.data.qpos[adr + 3 : adr + 7] = quat_from_matrix(part_rot)
         squeeze = 0.0003  # initial pad penetration so that the grip holds from the first step
         self.data.qpos[self._finger_qpos] = self.variant.housing[1] / 2 - squeeze
         self._width_cmd = 0.0

@@ -103,5 +103,5 @@ def test_top_down_rotation_points_down_and_closes_along_yaw() -> None:
 
 def test_missing_names_are_clear_errors() -> None:
     model = mujoco.MjModel.from_xml_string("<mujoco><worldbody/></mujoco>")
-    with pytest.raises(ValueError, match="no joint 'waist'"):
+    with pytest.raises(ValueError, match="no joint named 'waist'"):
         ArmKinematics(model)

@@ -12,6 +12,7 @@ from drivers.rotations import (
     matrix_from_quat,
     matrix_from_rot6d,
     quat_from_matrix,
+    quat_from_yaw,
     rot6d_from_matrix,
     rotation_error,
 )
@@ -86,3 +87,9 @@ def test_single_matrix_fast_path_agrees_with_the_batched_path(rotations: np.ndar
         single = axis_angle_from_matrix(rot)
         batched = axis_angle_from_matrix(rot[None])[0]
         np.testing.assert_allclose(single, batched, atol=1e-9)
+
+
+def test_quat_from_yaw_is_a_turn_about_z() -> None:
+    for yaw in (0.0, 0.4, -2.5):
+        expected = matrix_from_axis_angle(np.array([0.0, 0.0, yaw]))
+        np.testing.assert_allclose(matrix_from_quat(quat_from_yaw(yaw)), expected, atol=1e-12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import launch.benchmarks.sim as bench_module
 from launch.bench import BenchOptions, format_table
 from launch.benchmarks.robosuite import RobosuiteLiftSpeed
 from launch.benchmarks.sim import bench_sim
+from tests.launch.test_bench_robosuite import SAMPLE
 
 NAMES = {
     "sim.tactile_insertion.step",
@@ -19,18 +21,7 @@ NAMES = {
 
 
 def fake_speed(steps: int) -> RobosuiteLiftSpeed:
-    return RobosuiteLiftSpeed(
-        raw_steps_per_s=25.0,
-        adapter_steps_per_s=24.0,
-        steps=steps,
-        image_size=84,
-        shadows=False,
-        reflections=False,
-        numba=True,
-        robosuite_version="1.5.2",
-        mujoco_version="3.9.0",
-        python="/fake/python",
-    )
+    return replace(SAMPLE, raw_steps_per_s=25.0, adapter_steps_per_s=24.0, steps=steps)
 
 
 def test_bench_sim_against_robosuite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

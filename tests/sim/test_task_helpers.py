@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from drivers.spec import FieldSpec
+from sim import make_env
 from sim.tasks import (
     check_control_settings,
     check_render_mode,
     observation_space,
+    physics_diverged,
+    task_env,
     validated_config,
 )
 from sim.tasks.lift import LiftConfig
@@ -48,3 +53,24 @@ def test_observation_space_of_a_spec() -> None:
     assert not space["proprio.x"].contains(np.array([0.0, 3.0], np.float32))
     with pytest.raises(KeyError):
         observation_space(spec, {})
+
+
+@pytest.mark.parametrize("task", ["peg_insertion", "lift"])
+def test_diverged_physics_ends_the_episode(
+    task: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # MuJoCo appends its warning to ./MUJOCO_LOG.TXT
+    env = make_env(task)
+    try:
+        env.reset(seed=0)
+        unwrapped = env.unwrapped
+        hold = task_env(env).hold_action()
+        unwrapped.data.qvel[:] = 1e12  # MuJoCo resets this state
+        _, _, terminated, truncated, info = env.step(hold)
+        assert physics_diverged(unwrapped.data)
+        assert truncated and not terminated and info["sim_unstable"] is True
+        env.reset(seed=0)
+        *_, truncated, info = env.step(task_env(env).hold_action())
+        assert not truncated and "sim_unstable" not in info
+    finally:
+        env.close()
