@@ -1,5 +1,9 @@
 """Built-in tasks: one module per gymnasium env (and one for its config where it is large).
 
+The arm tasks extend `arm_env.ArmTaskEnv`, which composes the rig's parts: `arm_config`
+(settings and scene), `arm_control` (actions and controller), `arm_observation` (cameras,
+tactile pads, proprioception) and `randomize` (domain randomisation).
+
 Every task env implements `TaskEnv` on its unwrapped env, which is all that collectors,
 evaluators and baselines outside sim/ rely on. The helpers below are what every task env
 (including the robosuite adapter) shares: config and render-mode checks and the

@@ -17,7 +17,8 @@ from pydantic import Field
 
 from drivers.kinematics import PAD_SITES, named_id, top_down_rotation
 from drivers.rotations import quat_from_yaw
-from sim.tasks.arm_env import ArmTaskConfig, ArmTaskEnv
+from sim.tasks.arm_config import ArmTaskConfig
+from sim.tasks.arm_env import ArmTaskEnv
 
 F64 = NDArray[np.float64]
 

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from drivers.kinematics import named_id
-from sim.tasks.arm_env import ArmTaskConfig
+from sim.tasks.arm_config import ArmTaskConfig
 from sim.tasks.lift import (
     CubeTaskConfig,
     CubeTaskEnv,

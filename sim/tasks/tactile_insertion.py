@@ -30,7 +30,8 @@ from pydantic import Field
 
 from drivers.kinematics import named_id, top_down_rotation
 from drivers.rotations import quat_from_matrix, quat_from_yaw
-from sim.tasks.arm_env import ArmTaskConfig, ArmTaskEnv
+from sim.tasks.arm_config import ArmTaskConfig
+from sim.tasks.arm_env import ArmTaskEnv
 
 F64 = NDArray[np.float64]
 
@@ -223,9 +224,8 @@ class TactileInsertionEnv(ArmTaskEnv):
         self.data.qpos[adr : adr + 3] = tcp_pos + tcp_rot @ offset
         self.data.qpos[adr + 3 : adr + 7] = quat_from_matrix(part_rot)
         squeeze = 0.0003  # initial pad penetration so that the grip holds from the first step
-        self.data.qpos[self._finger_qpos] = self.variant.housing[1] / 2 - squeeze
-        self._width_cmd = 0.0
-        self._set_ctrl(self._q_cmd, 0.0)
+        self.data.qpos[self.controller.finger_qpos] = self.variant.housing[1] / 2 - squeeze
+        self.controller.command_width(0.0)
 
     def _is_success(self) -> bool:
         return self._insertion_depth() >= self.config.success_depth_mm / 1000.0

@@ -7,11 +7,20 @@ from collections.abc import Iterator
 import pytest
 
 from sim import PegInsertionEnv
+from sim.tasks.lift import LiftEnv
 
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[PegInsertionEnv]:
     made = PegInsertionEnv()
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def lift() -> Iterator[LiftEnv]:
+    """A Lift env without domain randomisation, for the arm's controller and observations."""
+    made = LiftEnv({"randomize": False})
     yield made
     made.close()
 
