@@ -23,15 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from launch.config import ConfigError, apply_overrides, read_toml, validate
 from policies import BCConfig, load_policy, read_checkpoint_config
 from sim import TASKS
+from training.actors import ActorSpec, BaselineSpec, PolicySpec
 from training.collect import CollectConfig, CollectResult, collect
-from training.evaluate import (
-    ActorSpec,
-    BaselineSpec,
-    EvalConfig,
-    EvalResult,
-    PolicySpec,
-    evaluate_parallel,
-)
+from training.eval_stats import EvalResult
+from training.evaluate import EvalConfig, evaluate_parallel
 from training.plots import plot_summary
 from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
 

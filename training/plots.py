@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt
 
-from training.evaluate import EvalResult
+from training.eval_stats import EvalResult
 
 
 def plot_summary(

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+from sim import make_env
+from tests.conftest import TINY_TASK
+from training.actors import BASELINES, BaselineSpec, RandomActor
+from training.evaluate import evaluate
+
+
+def test_random_baseline_is_reproducible() -> None:
+    env = make_env("peg_insertion", TINY_TASK | {"max_steps": 4})
+    try:
+        actor = RandomActor()
+        actor.reset(env, seed=7)
+        first = [actor.act({}) for _ in range(3)]
+        actor.reset(env, seed=7)
+        again = [actor.act({}) for _ in range(3)]
+    finally:
+        env.close()
+    assert all((a == b).all() for a, b in zip(first, again, strict=True))
+
+
+def test_expert_baseline_is_the_tasks_scripted_expert() -> None:
+    env = make_env("peg_insertion", TINY_TASK)
+    try:
+        result = evaluate(env, BASELINES["expert"](), episodes=2, seed=0, progress=False)
+    finally:
+        env.close()
+    assert result.successes == [True, True]
+    with pytest.raises(ValueError, match="no scripted expert for CartPoleEnv"):
+        BASELINES["expert"]().reset(gym.make("CartPole-v1"), 0)
+
+
+def test_an_unknown_baseline_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown baseline 'wave'"):
+        BaselineSpec("wave")
