@@ -1,34 +1,35 @@
-"""GelSight-style tactile images from MuJoCo contact geometry: `TactileSensor`.
+"""GelSight-style tactile images from MuJoCo contacts: `TactileSensor`.
 
 A pad sensor is a site at the centre of a fingertip pad's inner face (z out of the gel towards
 the object, y down the image rows, x along the image columns; see `sim.scene`) plus the pad's
 geom (for contact forces) and a `TactileProfile` (`sim.tactile_profile`: GelSight Mini, DIGIT).
 Each `read()`:
 
-1. Depth. `mujoco.mj_multiRay` casts one ray per cell of a coarse grid over the sensing area
-   (default a fifth of the native resolution, e.g. 48 x 64 for a GelSight Mini), skipping the
-   gripper's own geom group. The face is the undeformed gel surface: where an object lies behind
-   it (MuJoCo's soft contacts let it penetrate the pad), the gel is indented by that
-   penetration, clipped to the gel thickness. mj_multiRay casts from one point, so the grid is
-   split into tiles about 5 mm wide, each cast from a point `standoff` (20 mm) behind its centre:
-   rays stay within about 10 degrees of the pad normal and do not miss the far side of small
-   bumps. A hit at depth p lies a factor (1 - p / standoff) closer to its tile's axis than its
-   grid point; the grid is resampled to undo that. Hits more than twice the gel thickness behind
-   the face are taken as something behind the pad, not a contact, and ignored (an object there
-   would also hide a real contact in front of it; keep other objects out of the 20 mm behind a
-   pad or put them in the gripper's geom group).
-2. Image. `GelOptics` (`sim.tactile_optics`) shades the indentation under the profile's three
+1. Forces. The contacts on the pad geom give the normal force (sum of their normal forces), the
+   shear force (tangential part of the total force the objects exert on the pad, image frame,
+   newtons) and the torque about the pad normal; `slip` says the contacts are sliding (their
+   tangential forces at the friction limit).
+2. Object surface. `mujoco.mj_multiRay` casts one ray per cell of a coarse grid over the sensing
+   area (default a fifth of the native resolution, e.g. 48 x 64 for a GelSight Mini), skipping
+   the gripper's own geom group, and finds how far the object's surface lies behind the
+   undeformed face (negative: in front of it, up to one gel thickness). mj_multiRay casts from
+   one point, so the grid is split into tiles about 5 mm wide, each cast from a point
+   `standoff` (20 mm) behind its centre: rays stay within about 10 degrees of the pad normal. A
+   hit at depth p lies a factor (1 - p / standoff) closer to its tile's axis than its grid
+   point; the grid is resampled to undo that. Hits more than twice the gel thickness behind the
+   face are taken as something behind the pad and ignored (keep other objects out of the 20 mm
+   behind a pad or put them in the gripper's geom group).
+3. Gel. `sim.gel.GelLayer` presses that surface into the gel as deep as the normal force says
+   (elastic foundation calibrated to Hertz contact; independent of the bodies' masses, unlike
+   MuJoCo's own penetration), and moves the gel surface with the shear force and torque.
+4. Image. `GelOptics` (`sim.tactile_optics`) shades the indentation under the profile's three
    coloured lights over the reference (no-contact) frame, upsampling from the grid only inside
-   the region the contact changes, and moves the markers with the shear force. Without contact
-   the image is exactly `reference` (noise off), or the reference plus noise.
-3. Forces. The normal force is the sum of the normal forces of all contacts on the pad geom; the
-   shear force is the tangential part of the total force the objects exert on the pad, in the
-   image frame (x = columns, y = rows), newtons.
+   the region the contact changes, and warps the markers by the gel's displacement field.
+   Without contact the image is exactly `reference` (noise off), or the reference plus noise.
 
-Costs (2-core CI machine, one thread, otherwise idle; `vitac bench tactile`): a 240x320
-GelSight Mini frame with a grasped peg on most of the pad takes about 1.1 ms (0.45 ms of it ray
-casting), a DIGIT frame 0.8 ms; a 32x32 observation about 0.4 ms. Noise adds about 1 ms at
-native size.
+Costs (2-core CI machine, one thread, otherwise idle): `vitac bench tactile` measures a
+240x320 GelSight Mini and a DIGIT frame with a grasped peg on most of the pad against the 2 ms
+goal; a 32x32 observation costs about a third of that. Noise adds about 1 ms at native size.
 """
 
 from __future__ import annotations
@@ -59,14 +60,16 @@ _MIN_GRID = 12  # ... but never coarser than this many rays per side
 _STANDOFF_M = 0.02  # ray origins this far behind the pad face
 _TILE_M = 0.0055  # ray fans cover tiles about this wide: rays stay within ~10 deg of the normal
 _MAX_IMAGE_SIDE = 4096
+_FAR_M = -1.0  # surface height standing for "no surface in reach" before resampling
 
 __all__ = [
     "DEFAULT_RAY_GROUPS",
     "PROFILES",
+    "PadContacts",
     "TactileProfile",
     "TactileReading",
     "TactileSensor",
-    "pad_contact_force",
+    "pad_contacts",
     "pad_normal_force",
     "profile",
 ]
@@ -80,6 +83,10 @@ class TactileReading:
     depth: NDArray[np.float32]  # (H, W) indentation into the gel, metres; 0 = no contact
     normal_force: float  # newtons pressing the object into the pad
     shear_force: FloatArray  # (2,) newtons along the image x (columns) and y (rows)
+    torque: float = 0.0  # N m about the pad normal (z), at the contact's pressure centre
+    slip: bool = False  # the contacts slide over the gel (tangential force at the friction limit)
+    # (gh, gw, 2) gel surface displacement along image x and y, metres, on the depth grid
+    displacement: NDArray[np.float32] | None = None
 
 
 class TactileSensor:
@@ -153,7 +160,9 @@ class TactileSensor:
                 offset_x[np.ix_(rows, cols)] = (cols - cols.mean())[None, :]
                 offset_y[np.ix_(rows, cols)] = (rows - rows.mean())[:, None]
                 half_diag = math.hypot(float(np.abs(u).max()), float(np.abs(v).max()))
-                spans.append((start, start + u.size, math.hypot(half_diag, s)))
+                # rays reach one and a half gel thicknesses in front of the face
+                reach = math.hypot(half_diag, s) * (s + 1.5 * self.profile.gel_thickness_m) / s
+                spans.append((start, start + u.size, reach))
                 start += u.size
         self._local_rays = np.concatenate(local)  # (gh * gw, 3), tile by tile
         self._local_origins = np.asarray(origins)  # (tiles, 3) site frame
@@ -197,50 +206,76 @@ class TactileSensor:
 
         Noise is added only when the sensor has `noise` on and `rng` is given (drawn from it).
         """
-        grid = self.depth_grid_m(model, data)
-        rot = data.site_xmat[self.site_id].reshape(3, 3)
-        normal, force = pad_contact_force(model, data, self.geom_id)
-        shear = (rot.T @ force)[:2]  # the objects' push on the pad, image frame
         h, w = self.image_size
+        rot = data.site_xmat[self.site_id].reshape(3, 3)  # columns: site axes in the world
+        contacts = pad_contacts(model, data, self.geom_id)
+        shear = (rot.T @ contacts.force)[:2]  # the objects' push on the pad, image frame
+        gel = self.profile.gel
+        pitch = self._optics.grid_pitch_m  # (rows, columns) metres per grid cell
+        grid = np.zeros(self.depth_grid, np.float32)
+        torque = 0.0
+        if contacts.normal > 0.0:
+            surface = self.surface_grid_m(model, data)
+            grid = gel.indentation(surface, contacts.normal, pitch[0] * pitch[1])
         if grid.any():
-            shift = shear * self.profile.shear_compliance_m_per_n
-            cap = self.profile.max_shear_shift_m
-            norm = float(np.linalg.norm(shift))
-            if norm > cap:
-                shift *= cap / norm
-            image = self._optics.render(grid, shift)
+            _, _, centre = gel.patch_motion(grid, pitch, shear, 0.0)
+            area_h, area_w = self.profile.sensing_area_m
+            centre_world = data.site_xpos[self.site_id] + rot[:, :2] @ (
+                centre - (area_w / 2, area_h / 2)
+            )
+            moment = contacts.moment - np.cross(centre_world, contacts.force)  # about the centre
+            torque = float(rot[:, 2] @ moment)
+            displacement = gel.displacement(
+                grid, pitch, shear, torque, self.profile.shear_spread_m, self.profile.bulge
+            )
+            image = self._optics.render(grid, displacement)
             depth = np.asarray(
                 cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.float32
             )
         else:
+            displacement = np.zeros((*self.depth_grid, 2), np.float32)
             image = self._optics.reference.copy()
             depth = np.zeros((h, w), dtype=np.float32)
         if self.noise and rng is not None and self.profile.noise_std > 0:
             image = self._optics.add_noise(image, rng)
-        return TactileReading(image=image, depth=depth, normal_force=normal, shear_force=shear)
+        return TactileReading(
+            image=image,
+            depth=depth,
+            normal_force=contacts.normal,
+            shear_force=shear,
+            torque=torque,
+            slip=contacts.sliding,
+            displacement=displacement,
+        )
 
-    def depth_grid_m(self, model: mujoco.MjModel, data: mujoco.MjData) -> NDArray[np.float32]:
-        """(gh, gw) gel indentation on the ray grid, metres in [0, gel_thickness]."""
+    def surface_grid_m(self, model: mujoco.MjModel, data: mujoco.MjData) -> NDArray[np.float32]:
+        """(gh, gw) how far objects lie behind the undeformed face (m); -inf where none in reach.
+
+        Negative values are surfaces in front of the face, up to one gel thickness away.
+        """
         rot = data.site_xmat[self.site_id].reshape(3, 3)  # columns: site axes in the world
         origins = data.site_xpos[self.site_id] + self._local_origins @ rot.T  # (tiles, 3)
         rays = self._local_rays @ rot.T  # (gh * gw, 3) world directions
         for origin, (start, stop, cutoff) in zip(origins, self._spans, strict=True):
             mujoco.mj_multiRay(*self._ray_args(model, data, origin, rays, start, stop, cutoff))
         gel, s = self.profile.gel_thickness_m, self._standoff
-        depth = np.where(self._geomid >= 0, s * (1.0 - self._dist), 0.0)
-        depth[depth > 2.0 * gel] = 0.0  # something behind the pad, not in contact with the gel
-        np.clip(depth, 0.0, gel, out=depth)
-        self._flat[self._order] = depth
+        surface = s * (1.0 - self._dist)
+        # a miss, or something behind the pad rather than in contact with the gel
+        surface[(self._geomid < 0) | (surface > 2.0 * gel)] = _FAR_M
+        self._flat[self._order] = surface
         grid = self._flat.astype(np.float32).reshape(self.depth_grid)
-        if not grid.any():
-            return grid
+        if not np.any(grid > _FAR_M):
+            return np.full(self.depth_grid, -np.inf, np.float32)
         # A hit at depth p lies (1 - p/s) times as far from its tile's axis as its grid point:
         # sample each grid point where its own ray would have met the surface.
-        stretch = grid / (s - grid)  # (gh, gw): 1 / (1 - p/s) - 1
+        near = np.maximum(grid, -gel)
+        stretch = near / (s - near)  # (gh, gw): 1 / (1 - p/s) - 1
         map_x = self._grid_x + self._offset_x * stretch
         map_y = self._grid_y + self._offset_y * stretch
-        out = cv2.remap(grid, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return np.asarray(out, dtype=np.float32)
+        remapped = cv2.remap(grid, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out: NDArray[np.float32] = np.asarray(remapped, dtype=np.float32)
+        out[out < -gel] = -np.inf  # out of reach (or blended with a miss)
+        return out
 
     def _ray_args(
         self,
@@ -268,31 +303,44 @@ class TactileSensor:
         return (*head, None, *tail) if _RAY_HAS_NORMAL else (*head, *tail)
 
 
-def pad_contact_force(
-    model: mujoco.MjModel, data: mujoco.MjData, geom_id: int
-) -> tuple[float, FloatArray]:
-    """(sum of normal forces N, total force (3,) N the other geoms exert on geom `geom_id`).
+@dataclass(frozen=True)
+class PadContacts:
+    """What the other geoms exert on a pad geom, summed over its contacts (world frame)."""
 
-    The total force is in the world frame. MuJoCo's contact frame has its normal pointing from
-    geom1 to geom2 and the force acting on geom2, so it changes sign where the pad is geom1.
+    normal: float  # sum of the normal forces, N
+    force: FloatArray  # (3,) total force on the pad, N
+    moment: FloatArray  # (3,) total moment of those forces about the world origin, N m
+    sliding: bool  # their tangential forces are at the friction limit (>= 95% of mu * normal)
+
+
+def pad_contacts(model: mujoco.MjModel, data: mujoco.MjData, geom_id: int) -> PadContacts:
+    """The contacts on geom `geom_id`, summed; see `PadContacts`.
+
+    MuJoCo's contact frame has its normal pointing from geom1 to geom2 and the force acting on
+    geom2, so it changes sign where the pad is geom1.
     """
-    total = np.zeros(3)
+    force, moment = np.zeros(3), np.zeros(3)
     if data.ncon == 0:
-        return 0.0, total
+        return PadContacts(0.0, force, moment, False)
     contacts = data.contact
     hits = np.flatnonzero((contacts.geom1 == geom_id) | (contacts.geom2 == geom_id))
-    normal, wrench = 0.0, np.zeros(6)
+    normal, tangential, limit, wrench = 0.0, 0.0, 0.0, np.zeros(6)
     for i in hits:
         mujoco.mj_contactForce(model, data, int(i), wrench)
         normal += float(wrench[0])
+        tangential += math.hypot(wrench[1], wrench[2])
+        limit += float(contacts.friction[i][0]) * float(wrench[0])
         world = contacts.frame[i].reshape(3, 3).T @ wrench[:3]
-        total += world if contacts.geom2[i] == geom_id else -world
-    return normal, total
+        world = world if contacts.geom2[i] == geom_id else -world
+        force += world
+        moment += np.cross(contacts.pos[i], world)
+    sliding = normal > 0.0 and tangential >= 0.95 * limit
+    return PadContacts(normal, force, moment, sliding)
 
 
 def pad_normal_force(model: mujoco.MjModel, data: mujoco.MjData, geom_id: int) -> float:
     """Sum of the normal forces (N) of all active contacts that involve geom `geom_id`."""
-    return pad_contact_force(model, data, geom_id)[0]
+    return pad_contacts(model, data, geom_id).normal
 
 
 def _default_grid(out: int, native: int) -> int:

@@ -1,14 +1,19 @@
-"""Example tactile images: a sphere, an edge and a pin array pressed into simulated pads.
+"""Example tactile images from simulated presses, and the press rig the tactile tests share.
 
-`render_gallery(out_dir)` builds a small MuJoCo scene per probe (a fixed pad whose face is the
-plane z = 0, a probe on three slide joints above it), presses each probe into a GelSight Mini
-and a DIGIT pad with `sim.tactile.TactileSensor`, and writes PNGs:
+`rig_xml(geoms, mass)` is a small MuJoCo scene: a fixed pad whose face is the plane z = 0 (geom
+and site `pad`) and a probe on three slide joints and a hinge about the pad normal above it.
+`press` lets the simulation drive the probe into the pad with a force (and optionally push it
+sideways and twist it), steps until it settles and reads the sensor: what the image shows is
+what the force does to the gel (`sim.gel`), not hand-placed geometry.
+
+`render_gallery(out_dir)` presses each probe into a GelSight Mini and a DIGIT pad and writes:
 
 - `<probe>_<profile>.png`: the tactile image (native resolution) of each probe;
-- `shear_<profile>.png`: the sphere pressed and pushed sideways (markers dragged along +x), for
-  profiles whose gel has markers;
-- `overview_<profile>.png`: one sheet with the reference frame, the three contacts, the shear
-  case, and the depth maps below them.
+- `shear_<profile>.png` and `torsion_<profile>.png`: the sphere pushed sideways, and a flat
+  square twisted about the normal (markers dragged along, and turned), for profiles whose gel
+  has markers;
+- `overview_<profile>.png`: one sheet with the reference frame, every contact, and the depth
+  maps below them.
 
     python -m sim.tactile_gallery --out docs/tactile
 """
@@ -30,17 +35,20 @@ from sim.tactile import TactileReading, TactileSensor
 from sim.tactile_profile import PROFILES
 
 Image = NDArray[np.uint8]
-PROBE_MASS = 0.4  # kg; MuJoCo's soft contact force for a given penetration scales with it
+PROBE_MASS = 0.4  # kg; any other mass gives the same image for the same force (sim.gel)
+SETTLE_S = 0.6  # simulated time a press is given to come to rest
+_START_GAP_M = 0.0001  # the probe's lowest point starts this far in front of the face
 
 
 @dataclass(frozen=True)
 class Probe:
-    """A probe shape (MJCF geoms, lowest point at the body origin) and how far to press it."""
+    """A probe shape (MJCF geoms, lowest point at the body origin) and how it is pressed."""
 
     name: str
     geoms: str  # MJCF <geom> elements in the probe body's frame, metres
-    depth_m: float  # press depth: the lowest point this far behind the pad face
-    push_n: float = 0.0  # sideways force along +x (image columns) on the probe, newtons
+    force_n: float  # pressed into the pad with this force
+    push_n: tuple[float, float] = (0.0, 0.0)  # sideways force along image x and y, newtons
+    torque_nm: float = 0.0  # twist about the pad normal, N m
 
 
 def _edge_geom() -> str:
@@ -77,29 +85,43 @@ def _pin_geoms(rows: int = 3, cols: int = 4, pitch: float = 0.0038, radius: floa
     return "\n        ".join(geoms)
 
 
+SPHERE = '<geom type="sphere" size="0.004" pos="0 0 0.004"/>'
+SQUARE = '<geom type="box" size="0.004 0.004 0.002" pos="0 0 0.002"/>'  # 8 mm flat face
 PROBES = (
-    Probe("sphere", '<geom type="sphere" size="0.004" pos="0 0 0.004"/>', depth_m=0.0008),
-    Probe("edge", _edge_geom(), depth_m=0.0006),
-    Probe("pins", _pin_geoms(), depth_m=0.0005),
+    Probe("sphere", SPHERE, force_n=1.0),
+    Probe("edge", _edge_geom(), force_n=2.0),
+    Probe("pins", _pin_geoms(), force_n=1.5),
 )
-SHEAR = Probe("shear", PROBES[0].geoms, depth_m=0.0008, push_n=3.0)
+MARKER_PROBES = (  # what only markers show
+    Probe("shear", SPHERE, force_n=2.0, push_n=(1.5, 0.0)),
+    Probe("torsion", SQUARE, force_n=3.0, torque_nm=0.006),
+)
 
 
-def rig_xml(probe: Probe, pad_half_m: float = 0.015) -> str:
-    """MJCF: pad `pad` (geom and site, face at z = 0, gripper group 1), probe on slide joints."""
+def rig_xml(geoms: str, mass: float = PROBE_MASS, pad_half_m: float = 0.015) -> str:
+    """MJCF: pad `pad` (geom and site, face at z = 0, gripper group 1) and a free-ish probe.
+
+    The probe moves on slide joints x, y, z and turns on a hinge about z (qpos: x, y, z of its
+    lowest point, then the angle); joint damping scales with its mass so that any probe settles
+    within `SETTLE_S`.
+    """
+    inertia = mass * 1e-4  # kg m^2, a ~2 cm probe
+    slide = f'type="slide" damping="{300 * mass:.6g}"'
+    diag = f"{inertia:.6g} {inertia:.6g} {inertia:.6g}"
     return f"""
-<mujoco model="tactile_{probe.name}">
+<mujoco model="tactile_press">
   <option gravity="0 0 0" cone="elliptic" impratio="10"/>
   <worldbody>
     <geom name="pad" type="box" group="1" size="{pad_half_m} {pad_half_m} 0.002"
           pos="0 0 -0.002" solref="0.004 1" friction="1.5 0.005 0.0001"/>
     <site name="pad" pos="0 0 0"/>
     <body name="probe">
-      <joint name="px" type="slide" axis="1 0 0"/>
-      <joint name="py" type="slide" axis="0 1 0"/>
-      <joint name="pz" type="slide" axis="0 0 1"/>
-      <inertial pos="0 0 0" mass="{PROBE_MASS}" diaginertia="1e-5 1e-5 1e-5"/>
-        {probe.geoms}
+      <joint name="px" {slide} axis="1 0 0"/>
+      <joint name="py" {slide} axis="0 1 0"/>
+      <joint name="pz" {slide} axis="0 0 1"/>
+      <joint name="turn" type="hinge" axis="0 0 1" damping="{300 * inertia:.6g}"/>
+      <inertial pos="0 0 0" mass="{mass:.6g}" diaginertia="{diag}"/>
+      {geoms}
     </body>
   </worldbody>
 </mujoco>
@@ -110,24 +132,36 @@ def press(
     sensor: TactileSensor,
     model: mujoco.MjModel,
     data: mujoco.MjData,
-    depth_m: float,
+    force_n: float,
     xy_m: tuple[float, float] = (0.0, 0.0),
-    push_n: float = 0.0,
+    push_n: tuple[float, float] = (0.0, 0.0),
+    torque_nm: float = 0.0,
+    rng: np.random.Generator | None = None,
+    settle_s: float = SETTLE_S,
 ) -> TactileReading:
-    """Place the probe's lowest point `depth_m` behind the face at site-frame `xy_m`; read."""
+    """Drive the probe of a `rig_xml` scene into the pad with `force_n` at `xy_m`; read.
+
+    The probe starts just in front of the face at site-frame `xy_m`; the simulation then pushes
+    it with `force_n` along -z, `push_n` sideways and `torque_nm` about z for `settle_s`.
+    """
     mujoco.mj_resetData(model, data)
-    data.qpos[:3] = (xy_m[0], xy_m[1], -depth_m)
-    data.xfrc_applied[1, :3] = (push_n, 0.0, 0.0)
+    data.qpos[:3] = (xy_m[0], xy_m[1], _START_GAP_M)
+    data.xfrc_applied[1] = (push_n[0], push_n[1], -force_n, 0.0, 0.0, torque_nm)
+    for _ in range(round(settle_s / model.opt.timestep)):
+        mujoco.mj_step(model, data)
     mujoco.mj_forward(model, data)
-    return sensor.read(model, data)
+    return sensor.read(model, data, rng)
 
 
 def render_probe(probe: Probe, profile: str) -> tuple[TactileReading, Image]:
     """The reading of `probe` pressed into a `profile` pad, and that pad's reference frame."""
-    model = mujoco.MjModel.from_xml_string(rig_xml(probe))
+    model = mujoco.MjModel.from_xml_string(rig_xml(probe.geoms))
     data = mujoco.MjData(model)
     sensor = TactileSensor(model, "pad", "pad", profile)
-    return press(sensor, model, data, probe.depth_m, push_n=probe.push_n), sensor.reference
+    reading = press(
+        sensor, model, data, probe.force_n, push_n=probe.push_n, torque_nm=probe.torque_nm
+    )
+    return reading, sensor.reference
 
 
 def depth_colormap(depth: NDArray[np.float32], full_scale_m: float) -> Image:
@@ -169,11 +203,12 @@ def render_gallery(out_dir: Path | str, profiles: Sequence[str] = tuple(PROFILES
         full_scale = 0.001  # depth colour scale, metres
         top, bottom = [], []
         reference: Image | None = None
-        shear = (SHEAR,) if PROFILES[name].markers else ()  # no markers: shear is invisible
-        for probe in (*PROBES, *shear):
+        extra = MARKER_PROBES if PROFILES[name].markers else ()  # no markers: shear is invisible
+        for probe in (*PROBES, *extra):
             reading, reference = render_probe(probe, name)
             written.append(_write_png(out / f"{probe.name}_{name}.png", reading.image))
-            label = f"{probe.name} {probe.depth_m * 1e3:.1f} mm, {reading.normal_force:.1f} N"
+            depth_mm = float(reading.depth.max()) * 1e3
+            label = f"{probe.name} {reading.normal_force:.1f} N, {depth_mm:.2f} mm"
             top.append(_labelled(reading.image, label))
             bottom.append(_labelled(depth_colormap(reading.depth, full_scale), "depth 0-1 mm"))
         assert reference is not None

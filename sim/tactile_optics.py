@@ -15,12 +15,10 @@ into an RGB image at the output size. The model, per frame:
    then upsampled bilinearly to the output pixels (the gel is a low-pass filter anyway), and only
    inside the bounding box of the grid cells that change anything; every other pixel is the
    reference frame, bit for bit.
-3. Markers (optional): dark dots on a regular grid, multiplied into the image. Their motion is an
-   approximation, not an elastic (FEM) solution: a shift proportional to the tangential force on
-   the pad (`shear_compliance_m_per_n`, capped at `max_shear_shift_m`), weighted by the contact
-   mask blurred over `shear_spread_m` (dots inside the contact move with the object, the motion
-   fades outside it), plus an outward push `bulge * shear_spread_m * -grad(blurred depth)`
-   around indentations. The marker layer is warped with `cv2.remap` by that displacement field.
+3. Markers (optional): dark dots on a regular grid, multiplied into the image and warped with
+   `cv2.remap` by the gel surface's in-plane displacement field, which `sim.gel` computes from
+   the contact's shear force and torque (the patch moves and turns rigidly, the motion fades
+   outside it) plus an outward bulge around indentations.
 4. Reference frame: the membrane colour, one soft glow per LED on its own side, a vignette, and
    the markers at rest. `randomize` perturbs LED brightness, colour balance, glow positions,
    vignette and offsets for domain randomisation.
@@ -38,6 +36,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.gel import blur_cells, slopes
 from sim.tactile_profile import TactileProfile
 
 F32 = NDArray[np.float32]
@@ -188,8 +187,10 @@ class GelOptics:
         )
         return matrix.astype(np.float32)
 
-    def render(self, depth: F32, shift_m: NDArray[np.float64]) -> Image:
-        """Image of indentation grid `depth` (gh, gw) metres, markers dragged by `shift_m` (2,) m.
+    def render(self, depth: F32, displacement: F32) -> Image:
+        """Image of indentation grid `depth` (gh, gw) metres, markers moved by `displacement`.
+
+        `displacement` (gh, gw, 2): the gel surface's in-plane motion along image x and y, metres.
 
         Only pixels within reach of the contact (4 sigma of the gel blur, and of the marker
         spread with markers on) are shaded; all others are the reference frame, bit for bit.
@@ -207,8 +208,8 @@ class GelOptics:
         r0, r1 = _pixel_span(rows[0] - margin, rows[-1] + margin, self.grid[0], self.height)
         c0, c1 = _pixel_span(cols[0] - margin, cols[-1] + margin, self.grid[1], self.width)
 
-        gel = _blur(depth, *blur)
-        hx, hy = _gradient(gel, pitch_x, pitch_y)
+        gel = blur_cells(depth, *blur)
+        hx, hy = slopes(gel, pitch_x, pitch_y)
         inv = 1.0 / np.sqrt(1.0 + hx * hx + hy * hy)
         features = np.stack([hx * inv, hy * inv, inv - 1.0, gel], axis=-1)  # (gh, gw, 4)
         delta = (features @ self._feature_to_rgb).astype(np.float32)  # (gh, gw, 3)
@@ -217,9 +218,10 @@ class GelOptics:
         up = cv2.resize(delta, size, interpolation=cv2.INTER_LINEAR)  # (H, W, 3)
         region = self._background[r0:r1, c0:c1] + up[r0:r1, c0:c1]  # float32 grey levels
         if self._marker_mask is not None:
-            shift_x, shift_y = self._marker_shift(depth, shift_m, spread)
-            move_x = cv2.resize(shift_x, size, interpolation=cv2.INTER_LINEAR)[r0:r1, c0:c1]
-            move_y = cv2.resize(shift_y, size, interpolation=cv2.INTER_LINEAR)[r0:r1, c0:c1]
+            pitch = np.array(self.pixel_pitch_m[::-1], np.float32)  # (x, y) metres per pixel
+            pixels = (displacement / pitch).astype(np.float32)  # (gh, gw, 2)
+            move = cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)[r0:r1, c0:c1]
+            move_x, move_y = move[..., 0], move[..., 1]
             layer = cv2.remap(
                 self._marker_mask,
                 self._pixel_x[r0:r1, c0:c1] - move_x,  # backward warp: where the dot now
@@ -232,20 +234,6 @@ class GelOptics:
             )
         image[r0:r1, c0:c1] = _to_uint8(region)
         return image
-
-    def _marker_shift(
-        self, depth: F32, shift_m: NDArray[np.float64], spread: tuple[float, float]
-    ) -> tuple[F32, F32]:
-        """(gh, gw) marker shifts along x and y in output pixels: shear drag plus bulge."""
-        pitch_y, pitch_x = self.grid_pitch_m
-        p = self.profile
-        weight = _blur((depth > 0).astype(np.float32), *spread)
-        weight *= 1.0 / max(float(weight.max()), 1e-6)  # 1 where the object holds the gel
-        bulge_x, bulge_y = _gradient(_blur(depth, *spread), pitch_x, pitch_y)
-        push = -p.bulge * p.shear_spread_m  # outward: down the slope of the blurred dent
-        shift_x = (weight * float(shift_m[0]) + push * bulge_x) / self.pixel_pitch_m[1]
-        shift_y = (weight * float(shift_m[1]) + push * bulge_y) / self.pixel_pitch_m[0]
-        return shift_x.astype(np.float32), shift_y.astype(np.float32)
 
     def add_noise(self, image: Image, rng: np.random.Generator) -> Image:
         """`image` plus Gaussian noise of `noise_std` grey levels drawn from `rng`.
@@ -270,23 +258,6 @@ def _pixel_span(first: int, last: int, n_grid: int, n_pixels: int) -> tuple[int,
     start = math.floor((first - 1 + 0.5) * scale - 0.5)
     stop = math.ceil((last + 1 + 0.5) * scale - 0.5) + 1
     return max(0, start), min(n_pixels, stop)
-
-
-def _blur(grid: F32, sigma_x: float, sigma_y: float) -> F32:
-    """Gaussian blur in cells, edges extended (the gel goes on beyond the field of view)."""
-    if max(sigma_x, sigma_y) < 0.2:
-        return grid
-    out = cv2.GaussianBlur(
-        grid, (0, 0), sigmaX=sigma_x, sigmaY=sigma_y, borderType=cv2.BORDER_REPLICATE
-    )
-    return np.asarray(out, dtype=np.float32)
-
-
-def _gradient(grid: F32, pitch_x: float, pitch_y: float) -> tuple[F32, F32]:
-    """(d/dx, d/dy) of a grid of heights in metres: dimensionless slopes (3x3 Sobel)."""
-    gx = cv2.Sobel(grid, cv2.CV_32F, 1, 0, ksize=3, scale=1.0 / (8.0 * pitch_x))
-    gy = cv2.Sobel(grid, cv2.CV_32F, 0, 1, ksize=3, scale=1.0 / (8.0 * pitch_y))
-    return np.asarray(gx, dtype=np.float32), np.asarray(gy, dtype=np.float32)
 
 
 def _to_uint8(image: F32) -> Image:

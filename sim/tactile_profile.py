@@ -21,12 +21,17 @@ measurement):
   grid is defined so markers can be switched on. Sensor noise sigma 7 grey levels follows
   TACTO's DIGIT config, lowered here to 3 because the raw DIGIT frames are smoother.
 - Gel thickness: both sensors use elastomers a few millimetres thick; 2 mm here bounds the
-  indentation depth, which is what the renderer needs.
+  indentation depth and sets the layer's shear stiffness.
+- Gel mechanics: Young's modulus 0.3 MPa and Poisson's ratio 0.49 for both: a soft, nearly
+  incompressible silicone, inside the few-tenths-of-a-MPa range given for GelSight-class
+  elastomers (not measured on a real gel here); `sim.gel` states the model and calibration.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.gel import GelLayer
 
 RGB = tuple[float, float, float]
 
@@ -61,9 +66,10 @@ class TactileProfile(BaseModel):
     marker_grid: tuple[int, int] = Field(default=(7, 9))  # (rows, cols) of dots
     marker_radius_m: float = Field(default=0.0003, gt=0.0)
     marker_darkness: float = Field(default=0.85, ge=0.0, le=1.0)  # fraction of light a dot blocks
-    shear_compliance_m_per_n: float = Field(default=3e-4, ge=0.0)  # dot shift per newton of shear
-    max_shear_shift_m: float = Field(default=1.5e-3, ge=0.0)  # cap on that shift (slip limit)
     shear_spread_m: float = Field(default=1.0e-3, gt=0.0)  # how far beyond the contact dots move
+    # gel mechanics (sim.gel.GelLayer, thickness gel_thickness_m)
+    gel_modulus_pa: float = Field(default=3.0e5, gt=0.0)  # Young's modulus of the elastomer
+    gel_poisson: float = Field(default=0.49, ge=0.0, lt=0.5)  # nearly incompressible silicone
     bulge: float = Field(default=0.5, ge=0.0)  # outward dot shift around an indentation (ratio)
 
     @model_validator(mode="after")
@@ -78,6 +84,11 @@ class TactileProfile(BaseModel):
             if min(colour) < 0:
                 raise ValueError(f"colours must be non-negative, got {colour}")
         return self
+
+    @property
+    def gel(self) -> GelLayer:
+        """The elastomer layer's mechanics (indentation from force, shear field)."""
+        return GelLayer(self.gel_modulus_pa, self.gel_poisson, self.gel_thickness_m)
 
     @property
     def frame_budget_ms(self) -> float:

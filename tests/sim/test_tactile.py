@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from sim.gel import hertz_force
 from sim.tactile import (
     PROFILES,
     TactileProfile,
@@ -19,6 +20,7 @@ from sim.tactile import (
     pad_normal_force,
     profile,
 )
+from sim.tactile_gallery import SQUARE, press, rig_xml
 
 SPHERE_R = 0.004
 SPHERE = f'<geom type="sphere" size="{SPHERE_R}" pos="0 0 {SPHERE_R}"/>'
@@ -26,47 +28,31 @@ SPHERE = f'<geom type="sphere" size="{SPHERE_R}" pos="0 0 {SPHERE_R}"/>'
 EDGE = '<geom type="box" size="0.02 0.004 0.004" pos="0 0 0.005657" quat="0.92388 0.382683 0 0"/>'
 
 
-def rig(probe: str) -> tuple[mujoco.MjModel, mujoco.MjData]:
-    """A fixed pad (face z = 0, site `pad` with the world's axes) and a probe on slide joints.
-
-    The probe's lowest point is its body origin; qpos = (x, y, z) of that point.
-    """
-    xml = f"""
-    <mujoco>
-      <option gravity="0 0 0" cone="elliptic" impratio="10"/>
-      <worldbody>
-        <geom name="pad" type="box" group="1" size="0.015 0.015 0.002" pos="0 0 -0.002"
-              solref="0.004 1" friction="1.5 0.005 0.0001"/>
-        <site name="pad"/>
-        <body name="probe">
-          <joint type="slide" axis="1 0 0"/>
-          <joint type="slide" axis="0 1 0"/>
-          <joint type="slide" axis="0 0 1"/>
-          <inertial pos="0 0 0" mass="0.4" diaginertia="1e-5 1e-5 1e-5"/>
-          {probe}
-        </body>
-      </worldbody>
-    </mujoco>
-    """
-    model = mujoco.MjModel.from_xml_string(xml)
+def rig(probe: str, mass: float = 0.4) -> tuple[mujoco.MjModel, mujoco.MjData]:
+    """The gallery's press rig: a fixed pad (face z = 0, site `pad`) and a probe above it."""
+    model = mujoco.MjModel.from_xml_string(rig_xml(probe, mass))
     return model, mujoco.MjData(model)
 
 
-def press(
+def hold(
     sensor: TactileSensor,
     model: mujoco.MjModel,
     data: mujoco.MjData,
-    depth: float,
-    xy: tuple[float, float] = (0.0, 0.0),
-    push: tuple[float, float] = (0.0, 0.0),
+    gap: float,
     rng: np.random.Generator | None = None,
 ) -> TactileReading:
-    """Probe's lowest point `depth` behind the face (negative: in front) at `xy`, pushed."""
+    """Probe's lowest point held `gap` in front of the face (no contact); read."""
     mujoco.mj_resetData(model, data)
-    data.qpos[:3] = (xy[0], xy[1], -depth)
-    data.xfrc_applied[1, :2] = push
+    data.qpos[2] = gap
     mujoco.mj_forward(model, data)
     return sensor.read(model, data, rng)
+
+
+def sphere_depth(force: float, radius: float = SPHERE_R) -> float:
+    """Indentation at which the gel's foundation law carries `force` under a sphere."""
+    k = PROFILES["gelsight_mini"].gel.normal_stiffness * math.pi
+    roots = np.roots([-k / 3, k * radius, 0.0, -force])  # k pi d^2 (R - d/3) = force
+    return float(min(r.real for r in roots if abs(r.imag) < 1e-12 and 0 < r.real < radius))
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +89,7 @@ def test_no_contact_gives_exactly_the_reference(
     model, data = sphere
     sensor = sensor_for(model, name, markers=markers)
     for gap in (0.02, 0.0002):
-        reading = press(sensor, model, data, -gap, rng=None)
+        reading = hold(sensor, model, data, gap)
         np.testing.assert_array_equal(reading.image, sensor.reference)
         assert reading.image is not sensor.reference  # a copy: callers may keep or modify it
         assert reading.depth.shape == sensor.image_size and not reading.depth.any()
@@ -122,20 +108,23 @@ def test_markers_are_in_the_reference_at_rest(sphere: tuple[mujoco.MjModel, mujo
     assert count - 1 == rows * cols  # one blob per dot (label 0 is the background)
 
 
-def test_deeper_press_gives_larger_contact_and_force(
+def test_harder_press_gives_deeper_and_larger_contact(
     sphere: tuple[mujoco.MjModel, mujoco.MjData],
 ) -> None:
     model, data = sphere
     sensor = sensor_for(model)
-    areas, changed, forces = [], [], []
-    for depth in (0.0002, 0.0004, 0.0006, 0.0008, 0.001):
-        reading = press(sensor, model, data, depth)
+    areas, changed, depths = [], [], []
+    for force in (0.1, 0.3, 0.6, 1.0, 1.5):
+        reading = press(sensor, model, data, force)
+        assert reading.normal_force == pytest.approx(force, rel=1e-3)  # at rest: it balances
         areas.append(int((reading.depth > 0).sum()))
         changed.append(int(np.any(reading.image != sensor.reference, axis=-1).sum()))
-        forces.append(reading.normal_force)
+        depths.append(float(reading.depth.max()))
+        # the gel's law, not the simulator's penetration, sets the depth
+        assert depths[-1] == pytest.approx(sphere_depth(force), rel=0.05)
     assert areas[0] > 0 and all(b > a for a, b in itertools.pairwise(areas)), areas
     assert all(b > a for a, b in itertools.pairwise(changed)), changed
-    assert all(b > a > 0 for a, b in itertools.pairwise(forces)), forces
+    assert all(b > a > 0 for a, b in itertools.pairwise(depths)), depths
 
 
 @pytest.mark.parametrize("name", sorted(PROFILES))
@@ -144,8 +133,9 @@ def test_sphere_contact_is_round_and_centred_on_the_sphere(
 ) -> None:
     model, data = sphere
     sensor = sensor_for(model, name)
-    x, y, depth = 0.003, -0.002, 0.0008
-    reading = press(sensor, model, data, depth, xy=(x, y))
+    x, y = 0.003, -0.002
+    reading = press(sensor, model, data, 1.0, xy_m=(x, y))
+    depth = float(reading.depth.max())
     centre, cov = mask_moments(sensor, reading.depth > 0)
     np.testing.assert_allclose(centre, pixel_of(sensor, x, y), atol=1.5)
     major, minor = np.sqrt(np.linalg.eigvalsh(cov))[::-1]
@@ -153,7 +143,7 @@ def test_sphere_contact_is_round_and_centred_on_the_sphere(
     # contact radius of a sphere pressed `depth` into a flat face: sqrt(2 R d - d^2)
     radius = math.sqrt((reading.depth > 0).sum() * np.prod(sensor.pixel_pitch_m) / math.pi)
     assert radius == pytest.approx(math.sqrt(2 * SPHERE_R * depth - depth**2), rel=0.12)
-    assert reading.depth.max() == pytest.approx(depth, rel=0.05)
+    assert depth == pytest.approx(sphere_depth(1.0), rel=0.05)
     # the image changes around the contact and nowhere far from it
     changed = np.any(reading.image != sensor.reference, axis=-1)
     np.testing.assert_allclose(mask_moments(sensor, changed)[0], centre, atol=3.0)
@@ -166,7 +156,7 @@ def test_sphere_contact_is_round_and_centred_on_the_sphere(
 def test_edge_contact_is_elongated_along_the_edge() -> None:
     model, data = rig(EDGE)
     sensor = sensor_for(model)
-    reading = press(sensor, model, data, 0.0006)
+    reading = press(sensor, model, data, 2.0)
     _, cov = mask_moments(sensor, reading.depth > 0)
     values, vectors = np.linalg.eigh(cov)
     assert math.sqrt(values[1] / values[0]) > 4.0
@@ -177,8 +167,9 @@ def test_depth_is_clipped_to_the_gel(sphere: tuple[mujoco.MjModel, mujoco.MjData
     model, data = sphere
     sensor = sensor_for(model, "digit")
     gel = sensor.profile.gel_thickness_m
-    reading = press(sensor, model, data, 1.5 * gel)
+    reading = press(sensor, model, data, 8.0)  # the foundation law alone would say more
     assert reading.depth.dtype == np.float32
+    assert sphere_depth(8.0) > 1.2 * gel
     assert reading.depth.min() >= 0.0 and reading.depth.max() == pytest.approx(gel)
 
 
@@ -187,14 +178,14 @@ def test_normal_force_is_positive_in_contact_and_matches_the_pad_sum(
 ) -> None:
     model, data = sphere
     sensor = sensor_for(model)
-    reading = press(sensor, model, data, 0.0008)
+    reading = press(sensor, model, data, 1.0)
     pad = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "pad")
     assert reading.normal_force > 0.1
     assert reading.normal_force == pytest.approx(pad_normal_force(model, data, pad))
     assert np.abs(reading.shear_force).max() < 1e-6 * reading.normal_force + 1e-9
 
 
-@pytest.mark.parametrize("push", [(3.0, 0.0), (0.0, 3.0), (-2.0, -2.0)])
+@pytest.mark.parametrize("push", [(1.5, 0.0), (0.0, 1.5), (-1.0, -1.0)])
 def test_markers_move_with_the_shear_force(
     sphere: tuple[mujoco.MjModel, mujoco.MjData], push: tuple[float, float]
 ) -> None:
@@ -203,8 +194,8 @@ def test_markers_move_with_the_shear_force(
 
     def dots(push: tuple[float, float]) -> tuple[np.ndarray, TactileReading]:
         """(n, 2) centroids (x, y) in pixels of the marker dots, and the reading."""
-        reading = press(dotted, model, data, 0.0008, push=push)
-        shaded = press(plain, model, data, 0.0008, push=push).image.astype(float).sum(-1)
+        reading = press(dotted, model, data, 2.0, push_n=push)
+        shaded = press(plain, model, data, 2.0, push_n=push).image.astype(float).sum(-1)
         dark = reading.image.astype(float).sum(-1) < 0.6 * shaded  # (H, W) marker pixels
         _, _, _, centroids = cv2.connectedComponentsWithStats(dark.astype(np.uint8))
         return np.asarray(centroids[1:], dtype=float), reading
@@ -234,17 +225,17 @@ def test_markers_move_with_the_shear_force(
 def test_noise_is_seeded_and_only_with_an_rng(sphere: tuple[mujoco.MjModel, mujoco.MjData]) -> None:
     model, data = sphere
     sensor = sensor_for(model, "digit")
-    a = press(sensor, model, data, -0.01, rng=np.random.default_rng(5)).image
-    b = press(sensor, model, data, -0.01, rng=np.random.default_rng(5)).image
-    c = press(sensor, model, data, -0.01, rng=np.random.default_rng(6)).image
+    a = hold(sensor, model, data, 0.01, rng=np.random.default_rng(5)).image
+    b = hold(sensor, model, data, 0.01, rng=np.random.default_rng(5)).image
+    c = hold(sensor, model, data, 0.01, rng=np.random.default_rng(6)).image
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     noise = a.astype(float) - sensor.reference
     assert noise.std() == pytest.approx(sensor.profile.noise_std, rel=0.15)
     assert abs(noise.mean()) < 0.1
-    np.testing.assert_array_equal(press(sensor, model, data, -0.01).image, sensor.reference)
+    np.testing.assert_array_equal(hold(sensor, model, data, 0.01).image, sensor.reference)
     quiet = sensor_for(model, "digit", noise=False)
-    reading = press(quiet, model, data, -0.01, rng=np.random.default_rng(5))
+    reading = hold(quiet, model, data, 0.01, rng=np.random.default_rng(5))
     np.testing.assert_array_equal(reading.image, quiet.reference)
 
 
@@ -260,7 +251,7 @@ def test_reference_randomisation_is_seeded_and_resettable(
     assert np.abs(first.reference.astype(int) - default).mean() > 1.0
     second.randomize_reference(np.random.default_rng(2))
     assert not np.array_equal(first.reference, second.reference)
-    np.testing.assert_array_equal(press(first, model, data, -0.01).image, first.reference)
+    np.testing.assert_array_equal(hold(first, model, data, 0.01).image, first.reference)
     first.randomize_reference(np.random.default_rng(3), strength=0.0)
     np.testing.assert_array_equal(first.reference, default)
     second.reset_reference()
@@ -285,7 +276,7 @@ def test_native_and_custom_image_sizes(
     assert PROFILES[name].image_size == shape
     for size in (None, (32, 32), (64, 48)):
         sensor = sensor_for(model, name, image_size=size)
-        reading = press(sensor, model, data, 0.0008)
+        reading = press(sensor, model, data, 1.0)
         expected = shape if size is None else size
         assert reading.image.shape == (*expected, 3) and reading.image.dtype == np.uint8
         assert reading.depth.shape == expected
@@ -324,3 +315,82 @@ def test_profiles_are_frozen_and_strict() -> None:
         TactileProfile.model_validate({**mini.model_dump(), "colour": 1})
     with pytest.raises(ValidationError, match="gel_thickness_m"):
         TactileProfile.model_validate({**mini.model_dump(), "gel_thickness_m": -1.0})
+
+
+def test_force_at_a_given_depth_does_not_depend_on_the_pressing_mass() -> None:
+    """A 10 mm sphere of 0.04, 0.4 and 4 kg pressed to 0.5 mm: the same force, the gel's.
+
+    Each probe is pressed with a sweep of forces; the force at 0.5 mm is read off its measured
+    depth-force curve. MuJoCo's own contact pushes back 100x harder on the 4 kg probe than on
+    the 40 g one at the same penetration; the gel law (Hertz-calibrated at exactly this press)
+    must not.
+    """
+    radius, target = 0.005, 0.0005
+    sweep = (0.2, 0.3, 0.4, 0.5, 0.6)  # N
+    forces = []
+    for mass in (0.04, 0.4, 4.0):
+        model, data = rig(f'<geom type="sphere" size="{radius}" pos="0 0 {radius}"/>', mass)
+        sensor = sensor_for(model)
+        readings = [press(sensor, model, data, force) for force in sweep]
+        depths = [float(r.depth.max()) for r in readings]
+        assert all(b > a for a, b in itertools.pairwise(depths)), depths
+        assert depths[0] < target < depths[-1]
+        forces.append(float(np.interp(target, depths, [r.normal_force for r in readings])))
+    assert max(forces) / min(forces) < 1.1, forces
+    hertz = hertz_force(3e5, 0.49, radius, target)  # the calibration point of sim.gel
+    np.testing.assert_allclose(forces, hertz, rtol=0.1)
+
+
+@pytest.mark.parametrize("torque", [0.006, -0.006])
+def test_markers_turn_with_a_torsional_contact(torque: float) -> None:
+    model, data = rig(SQUARE)
+    dotted, plain = sensor_for(model, markers=True), sensor_for(model, markers=False)
+
+    def dots(torque: float) -> tuple[np.ndarray, TactileReading]:
+        """(n, 2) centroids (x, y) in pixels of the marker dots, and the reading."""
+        reading = press(dotted, model, data, 3.0, torque_nm=torque)
+        shaded = press(plain, model, data, 3.0, torque_nm=torque).image.astype(float).sum(-1)
+        dark = reading.image.astype(float).sum(-1) < 0.6 * shaded  # (H, W) marker pixels
+        _, _, _, centroids = cv2.connectedComponentsWithStats(dark.astype(np.uint8))
+        return np.asarray(centroids[1:], dtype=float), reading
+
+    rest, _ = dots(0.0)
+    moved, reading = dots(torque)
+    assert reading.torque == pytest.approx(torque, rel=0.1)  # friction holds the twist
+    assert not reading.slip and np.abs(reading.shear_force).max() < 0.05
+    row, col = pixel_of(dotted, 0.0, 0.0)
+    offsets = rest - (col, row)  # (n, 2) from the square's centre, pixels (x, y)
+    distance = np.hypot(*offsets.T)
+    inside = (distance > 3.0) & (distance < 0.0035 / dotted.pixel_pitch_m[1])  # under the square
+    assert inside.sum() >= 4
+    nearest = np.linalg.norm(rest[inside, None] - moved[None], axis=-1).argmin(axis=1)
+    shift = moved[nearest] - rest[inside]  # (k, 2) pixels
+    r = offsets[inside]
+    turn = (r[:, 0] * shift[:, 1] - r[:, 1] * shift[:, 0]) / np.hypot(*r.T) ** 2  # rad per dot
+    radial = (r * shift).sum(axis=1) / np.hypot(*r.T)
+    assert np.sign(turn).tolist() == [np.sign(torque)] * len(turn), turn
+    assert abs(turn.mean()) > 0.02  # about 0.04 rad for this gel and torque
+    assert np.abs(radial).max() < 0.5 * np.abs(turn * np.hypot(*r.T)).mean()
+
+
+def test_slip_when_the_push_exceeds_friction() -> None:
+    model, data = rig(SQUARE)
+    sensor = sensor_for(model, markers=True)
+    mu, normal = 1.5, 2.0  # the pad's friction; the press
+    held = press(sensor, model, data, normal, push_n=(2.0, 0.0))
+    assert not held.slip and held.shear_force[0] == pytest.approx(2.0, rel=0.05)
+    press(sensor, model, data, normal, push_n=(4.0, 0.0), settle_s=0.1)
+    sliding = []
+    for _ in range(40):  # the square slides over the gel (MuJoCo's sliding contact chatters)
+        mujoco.mj_step(model, data)
+        reading = sensor.read(model, data)
+        if reading.normal_force > 0:
+            sliding.append(reading)
+    assert len(sliding) > 20 and data.qvel[0] > 1e-3
+    assert all(r.slip for r in sliding)
+    for reading in sliding:
+        assert reading.shear_force[0] == pytest.approx(mu * reading.normal_force, rel=0.05)
+        # the gel stops at the stick limit: the markers move as far as friction lets them
+        assert held.displacement is not None and reading.displacement is not None
+        ratio = np.abs(reading.displacement).max() / np.abs(held.displacement).max()
+        assert ratio == pytest.approx(reading.shear_force[0] / held.shear_force[0], rel=0.2)

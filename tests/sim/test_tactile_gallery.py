@@ -6,8 +6,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
-from sim.tactile_gallery import main, render_gallery
+from sim.tactile_gallery import MARKER_PROBES, PROBES, main, render_gallery, render_probe
 
 
 def read_png(path: Path) -> np.ndarray:
@@ -25,6 +26,7 @@ def test_render_gallery_writes_pngs(tmp_path: Path) -> None:
         "pins_gelsight_mini.png",
         "shear_gelsight_mini.png",
         "sphere_gelsight_mini.png",
+        "torsion_gelsight_mini.png",
     ]
     images = {p.stem: read_png(p) for p in paths}
     for stem, image in images.items():
@@ -37,7 +39,17 @@ def test_render_gallery_writes_pngs(tmp_path: Path) -> None:
         for b in probes[i + 1 :]:
             assert np.abs(a.astype(int) - b).mean() > 1.0
     overview = images["overview_gelsight_mini"]
-    assert overview.shape[0] > 2 * 240 and overview.shape[1] > 5 * 320
+    assert overview.shape[0] > 2 * 240 and overview.shape[1] > 6 * 320
+
+
+def test_gallery_presses_are_simulated_and_balanced() -> None:
+    """Each probe comes to rest on the gel carrying the force it was pressed with."""
+    for probe in (*PROBES, *MARKER_PROBES):
+        reading, _ = render_probe(probe, "gelsight_mini")
+        assert reading.normal_force == pytest.approx(probe.force_n, rel=0.02), probe.name
+        assert 0.0 < reading.depth.max() < 0.002
+        np.testing.assert_allclose(reading.shear_force, probe.push_n, atol=0.02 * probe.force_n)
+        assert reading.torque == pytest.approx(probe.torque_nm, abs=0.05 * 0.006 + 1e-9)
 
 
 def test_command_line_writes_to_out(tmp_path: Path) -> None:

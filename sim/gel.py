@@ -1,0 +1,182 @@
+"""The gel of a GelSight-style pad: a thin elastic layer on a rigid window (`GelLayer`).
+
+Why the gel is modelled here and not in MuJoCo's contact: MuJoCo resolves contacts with soft
+constraints whose force for a given penetration scales with the effective mass of the bodies in
+contact. A 10 mm sphere held 0.8 mm into a fixed pad pushes back 0.29 / 2.9 / 29 N at
+probe masses 0.04 / 0.4 / 4 kg with `solref="0.01 1"`, and the "direct" form (negative `solref`,
+stiffness and damping) is per unit of constraint-space mass too: 0.058 / 0.58 / 5.8 N with
+`solref="-2000 -10"`. So the penetration is not the gel's indentation. The rigid-body solver
+gives the force a pad transmits (what the grip, gravity and the contacts balance), and the gel
+law below turns that force and the object's shape into an indentation, independently of any
+body's mass.
+
+Model (thin layer, small strains, rigid indenter; Johnson, "Contact Mechanics", 1985, ch. 5 on
+the elastic foundation):
+- Normal: the layer is an elastic foundation, pressure p = k_n * delta at each point of the
+  face indented by delta. The object's surface is pressed in as a rigid body: delta(x, y) =
+  max(0, s(x, y) + c), with s the object's surface behind the undeformed face, and the single
+  offset c chosen so that the pressure integrates to the pad's normal force.
+- k_n is calibrated so that a 10 mm sphere (R = 5 mm) pressed 0.5 mm carries the Hertz force
+  F = 4/3 E* sqrt(R) d^1.5 of a GelSight-class silicone, E = 0.3 MPa and nu = 0.49
+  (E* = E / (1 - nu^2) = 0.39 MPa, inside the few-tenths-of-a-MPa range given for such gels;
+  not measured on a real gel here): 0.42 N. The foundation gives F = k_n pi d^2 (R - d/3)
+  for a sphere, so it is 0.72x Hertz at 0.25 mm and 1.37x at 1 mm; unlike Hertz it scales
+  with contact area, which is what keeps a flat face gripped at 10 N from sinking through a
+  2 mm gel. For comparison, E / h for a 2 mm
+  layer is 1.5e8 N/m^3, 1.4x the calibrated k_n.
+- Shear and torsion: under a tangential force F_t and a torque T about the pad normal, the
+  contact patch moves rigidly, u = F_t / (k_t A) and theta = T / (k_t J), with k_t = G / h
+  (G = E / (2 (1 + nu))) and the patch's area A and polar moment J taken over the contact grown
+  by one layer thickness on every side (a thin layer spreads shear around a small contact).
+  MuJoCo's friction cone caps F_t at mu N, so the markers stop at the stick limit and the
+  object slides past them: slip.
+- The surface's in-plane displacement field (what the markers show) is that rigid patch motion,
+  weighted by the contact mask blurred over `spread` (1 inside the patch, fading outside it),
+  plus an outward bulge around the indentation (the nearly incompressible gel is pushed aside).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
+
+# Calibration point: a 10 mm sphere pressed 0.5 mm follows Hertz for this silicone.
+REFERENCE_RADIUS_M = 0.005
+REFERENCE_DEPTH_M = 0.0005
+
+
+def hertz_force(modulus_pa: float, poisson: float, radius_m: float, depth_m: float) -> float:
+    """Hertz force (N): rigid sphere of `radius_m` pressed `depth_m` into an elastic half-space."""
+    effective = modulus_pa / (1.0 - poisson**2)
+    return float(4.0 / 3.0 * effective * math.sqrt(radius_m) * depth_m**1.5)
+
+
+def sphere_cap_volume(radius_m: float, depth_m: float) -> float:
+    """Volume (m^3) of the cap a sphere of `radius_m` sinks `depth_m` below a plane."""
+    return math.pi * depth_m**2 * (radius_m - depth_m / 3.0)
+
+
+@dataclass(frozen=True)
+class GelLayer:
+    """A thin elastomer layer: Young's modulus (Pa), Poisson's ratio, thickness (m)."""
+
+    modulus_pa: float
+    poisson: float
+    thickness_m: float
+
+    @property
+    def normal_stiffness(self) -> float:
+        """k_n (N/m^3): foundation pressure per metre of indentation, Hertz-calibrated."""
+        force = hertz_force(self.modulus_pa, self.poisson, REFERENCE_RADIUS_M, REFERENCE_DEPTH_M)
+        return force / sphere_cap_volume(REFERENCE_RADIUS_M, REFERENCE_DEPTH_M)
+
+    @property
+    def shear_stiffness(self) -> float:
+        """k_t = G / h (N/m^3): shear traction per metre of tangential displacement."""
+        shear_modulus = self.modulus_pa / (2.0 * (1.0 + self.poisson))
+        return shear_modulus / self.thickness_m
+
+    def indentation(self, surface: F32, force_n: float, cell_area_m2: float) -> F32:
+        """(gh, gw) indentation (m) that carries `force_n` for the object surface `surface`.
+
+        `surface` (gh, gw): how far the object's surface lies behind the undeformed face (m;
+        negative in front of it, -inf where nothing is in reach). The object is pressed in
+        rigidly: delta = max(0, surface + c), with c such that k_n * cell_area * sum(delta) =
+        force_n, then clipped to the layer's thickness (a press that bottoms out the gel carries
+        more force than the foundation law gives). No force: no indentation.
+        """
+        out = np.zeros(surface.shape, dtype=np.float32)
+        seen = np.isfinite(surface)
+        if force_n <= 0.0 or not seen.any():
+            return out
+        volume = force_n / (self.normal_stiffness * cell_area_m2)  # sum of delta over cells
+        heights = np.sort(surface[seen].astype(np.float64))[::-1]  # deepest first
+        # With the n deepest cells in contact, c = (volume - sum of their heights) / n; the right
+        # n is the largest one whose own height is above the water line -c.
+        n = np.arange(1, heights.size + 1)
+        offsets = (volume - np.cumsum(heights)) / n
+        active = heights + offsets > 0.0
+        count = int(np.flatnonzero(active)[-1]) + 1
+        offset = float(offsets[count - 1])
+        depth = np.where(seen, surface + offset, 0.0)
+        np.clip(depth, 0.0, self.thickness_m, out=depth)
+        out[...] = depth
+        return out
+
+    def patch_motion(
+        self,
+        depth: F32,
+        cell_m: tuple[float, float],
+        shear_n: F64,
+        torque_nm: float,
+    ) -> tuple[F64, float, F64]:
+        """Rigid motion of the contact patch: (shift (2,) m, rotation rad, centre (2,) m).
+
+        depth: (gh, gw) indentation; cell_m: (row, column) pitch of the grid; shear_n: (2,)
+        tangential force on the gel along image x and y (N); torque_nm: torque about the pad
+        normal at the patch's centre (N m). The centre is the pressure-weighted centroid, in
+        metres from the grid's top-left corner (x, y).
+        """
+        pitch_y, pitch_x = cell_m
+        weight = depth.astype(np.float64)
+        total = float(weight.sum())
+        if total <= 0.0:
+            return np.zeros(2), 0.0, np.zeros(2)
+        rows, cols = np.indices(depth.shape)
+        xs, ys = (cols + 0.5) * pitch_x, (rows + 0.5) * pitch_y
+        centre = np.array([(xs * weight).sum(), (ys * weight).sum()]) / total
+        area = float(np.count_nonzero(depth)) * pitch_x * pitch_y
+        radius = math.sqrt(area / math.pi) + self.thickness_m  # grown by one layer thickness
+        stiffness = self.shear_stiffness
+        shift = np.asarray(shear_n, dtype=np.float64) / (stiffness * math.pi * radius**2)
+        polar = math.pi / 2.0 * radius**4  # J of a disc
+        return shift, float(torque_nm) / (stiffness * polar), centre
+
+    def displacement(
+        self,
+        depth: F32,
+        cell_m: tuple[float, float],
+        shear_n: F64,
+        torque_nm: float,
+        spread_m: float,
+        bulge: float,
+    ) -> F32:
+        """(gh, gw, 2) in-plane displacement (m, image x and y) of the gel surface; see above."""
+        pitch_y, pitch_x = cell_m
+        shift, angle, centre = self.patch_motion(depth, cell_m, shear_n, torque_nm)
+        spread = (spread_m / pitch_x, spread_m / pitch_y)
+        weight = blur_cells((depth > 0).astype(np.float32), *spread)
+        weight *= 1.0 / max(float(weight.max()), 1e-6)  # 1 where the object holds the gel
+        rows, cols = np.indices(depth.shape, dtype=np.float32)
+        dx = (cols + 0.5) * pitch_x - centre[0]  # (gh, gw) metres from the patch centre
+        dy = (rows + 0.5) * pitch_y - centre[1]
+        bulge_x, bulge_y = slopes(blur_cells(depth, *spread), pitch_x, pitch_y)
+        push = -bulge * spread_m  # outward: down the slope of the blurred dent
+        out = np.empty((*depth.shape, 2), dtype=np.float32)
+        out[..., 0] = weight * (shift[0] - angle * dy) + push * bulge_x
+        out[..., 1] = weight * (shift[1] + angle * dx) + push * bulge_y
+        return out
+
+
+def blur_cells(grid: F32, sigma_x: float, sigma_y: float) -> F32:
+    """Gaussian blur of a grid, sigmas in cells, edges extended (the gel goes on beyond view)."""
+    if max(sigma_x, sigma_y) < 0.2:
+        return grid
+    out = cv2.GaussianBlur(
+        grid, (0, 0), sigmaX=sigma_x, sigmaY=sigma_y, borderType=cv2.BORDER_REPLICATE
+    )
+    return np.asarray(out, dtype=np.float32)
+
+
+def slopes(grid: F32, pitch_x: float, pitch_y: float) -> tuple[F32, F32]:
+    """(d/dx, d/dy) of a grid of heights in metres: dimensionless slopes (3x3 Sobel)."""
+    gx = cv2.Sobel(grid, cv2.CV_32F, 1, 0, ksize=3, scale=1.0 / (8.0 * pitch_x))
+    gy = cv2.Sobel(grid, cv2.CV_32F, 0, 1, ksize=3, scale=1.0 / (8.0 * pitch_y))
+    return np.asarray(gx, dtype=np.float32), np.asarray(gy, dtype=np.float32)
