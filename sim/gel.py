@@ -111,33 +111,23 @@ class GelLayer:
         return out
 
     def patch_motion(
-        self,
-        depth: F32,
-        cell_m: tuple[float, float],
-        shear_n: F64,
-        torque_nm: float,
-    ) -> tuple[F64, float, F64]:
-        """Rigid motion of the contact patch: (shift (2,) m, rotation rad, centre (2,) m).
+        self, depth: F32, cell_m: tuple[float, float], shear_n: F64, torque_nm: float
+    ) -> tuple[F64, float]:
+        """Rigid motion of the contact patch: (shift (2,) m along image x and y, rotation rad).
 
         depth: (gh, gw) indentation; cell_m: (row, column) pitch of the grid; shear_n: (2,)
         tangential force on the gel along image x and y (N); torque_nm: torque about the pad
-        normal at the patch's centre (N m). The centre is the pressure-weighted centroid, in
-        metres from the grid's top-left corner (x, y).
+        normal at the contact's centre of pressure (N m).
         """
         pitch_y, pitch_x = cell_m
-        weight = depth.astype(np.float64)
-        total = float(weight.sum())
-        if total <= 0.0:
-            return np.zeros(2), 0.0, np.zeros(2)
-        rows, cols = np.indices(depth.shape)
-        xs, ys = (cols + 0.5) * pitch_x, (rows + 0.5) * pitch_y
-        centre = np.array([(xs * weight).sum(), (ys * weight).sum()]) / total
         area = float(np.count_nonzero(depth)) * pitch_x * pitch_y
+        if area <= 0.0:
+            return np.zeros(2), 0.0
         radius = math.sqrt(area / math.pi) + self.thickness_m  # grown by one layer thickness
         stiffness = self.shear_stiffness
         shift = np.asarray(shear_n, dtype=np.float64) / (stiffness * math.pi * radius**2)
         polar = math.pi / 2.0 * radius**4  # J of a disc
-        return shift, float(torque_nm) / (stiffness * polar), centre
+        return shift, float(torque_nm) / (stiffness * polar)
 
     def displacement(
         self,
@@ -145,12 +135,18 @@ class GelLayer:
         cell_m: tuple[float, float],
         shear_n: F64,
         torque_nm: float,
+        centre_m: F64,
         spread_m: float,
         bulge: float,
     ) -> F32:
-        """(gh, gw, 2) in-plane displacement (m, image x and y) of the gel surface; see above."""
+        """(gh, gw, 2) in-plane displacement (m, image x and y) of the gel surface; see above.
+
+        centre_m: (2,) the centre of pressure, metres from the grid's top-left corner (x, y):
+        the patch turns about it.
+        """
         pitch_y, pitch_x = cell_m
-        shift, angle, centre = self.patch_motion(depth, cell_m, shear_n, torque_nm)
+        shift, angle = self.patch_motion(depth, cell_m, shear_n, torque_nm)
+        centre = np.asarray(centre_m, dtype=np.float64)
         spread = (spread_m / pitch_x, spread_m / pitch_y)
         weight = blur_cells((depth > 0).astype(np.float32), *spread)
         weight *= 1.0 / max(float(weight.max()), 1e-6)  # 1 where the object holds the gel

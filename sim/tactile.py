@@ -83,7 +83,7 @@ class TactileReading:
     depth: NDArray[np.float32]  # (H, W) indentation into the gel, metres; 0 = no contact
     normal_force: float  # newtons pressing the object into the pad
     shear_force: FloatArray  # (2,) newtons along the image x (columns) and y (rows)
-    torque: float = 0.0  # N m about the pad normal (z), at the contact's pressure centre
+    torque: float = 0.0  # N m about the pad normal (z), at the contacts' centre of pressure
     slip: bool = False  # the contacts slide over the gel (tangential force at the friction limit)
     # (gh, gw, 2) gel surface displacement along image x and y, metres, on the depth grid
     displacement: NDArray[np.float32] | None = None
@@ -218,15 +218,19 @@ class TactileSensor:
             surface = self.surface_grid_m(model, data)
             grid = gel.indentation(surface, contacts.normal, pitch[0] * pitch[1])
         if grid.any():
-            _, _, centre = gel.patch_motion(grid, pitch, shear, 0.0)
             area_h, area_w = self.profile.sensing_area_m
-            centre_world = data.site_xpos[self.site_id] + rot[:, :2] @ (
-                centre - (area_w / 2, area_h / 2)
-            )
-            moment = contacts.moment - np.cross(centre_world, contacts.force)  # about the centre
+            local = rot.T @ (contacts.centre - data.site_xpos[self.site_id])  # site frame
+            centre = local[:2] + np.array([area_w / 2, area_h / 2])  # from the grid top-left
+            moment = contacts.moment - np.cross(contacts.centre, contacts.force)  # about it
             torque = float(rot[:, 2] @ moment)
             displacement = gel.displacement(
-                grid, pitch, shear, torque, self.profile.shear_spread_m, self.profile.bulge
+                grid,
+                pitch,
+                shear,
+                torque,
+                centre,
+                self.profile.shear_spread_m,
+                self.profile.bulge,
             )
             image = self._optics.render(grid, displacement)
             depth = np.asarray(
@@ -310,6 +314,7 @@ class PadContacts:
     normal: float  # sum of the normal forces, N
     force: FloatArray  # (3,) total force on the pad, N
     moment: FloatArray  # (3,) total moment of those forces about the world origin, N m
+    centre: FloatArray  # (3,) centre of pressure: contact points weighted by normal force
     sliding: bool  # their tangential forces are at the friction limit (>= 95% of mu * normal)
 
 
@@ -319,15 +324,16 @@ def pad_contacts(model: mujoco.MjModel, data: mujoco.MjData, geom_id: int) -> Pa
     MuJoCo's contact frame has its normal pointing from geom1 to geom2 and the force acting on
     geom2, so it changes sign where the pad is geom1.
     """
-    force, moment = np.zeros(3), np.zeros(3)
+    force, moment, centre = np.zeros(3), np.zeros(3), np.zeros(3)
     if data.ncon == 0:
-        return PadContacts(0.0, force, moment, False)
+        return PadContacts(0.0, force, moment, centre, False)
     contacts = data.contact
     hits = np.flatnonzero((contacts.geom1 == geom_id) | (contacts.geom2 == geom_id))
     normal, tangential, limit, wrench = 0.0, 0.0, 0.0, np.zeros(6)
     for i in hits:
         mujoco.mj_contactForce(model, data, int(i), wrench)
         normal += float(wrench[0])
+        centre += float(wrench[0]) * contacts.pos[i]
         tangential += math.hypot(wrench[1], wrench[2])
         limit += float(contacts.friction[i][0]) * float(wrench[0])
         world = contacts.frame[i].reshape(3, 3).T @ wrench[:3]
@@ -335,7 +341,9 @@ def pad_contacts(model: mujoco.MjModel, data: mujoco.MjData, geom_id: int) -> Pa
         force += world
         moment += np.cross(contacts.pos[i], world)
     sliding = normal > 0.0 and tangential >= 0.95 * limit
-    return PadContacts(normal, force, moment, sliding)
+    if normal > 0.0:
+        centre /= normal
+    return PadContacts(normal, force, moment, centre, sliding)
 
 
 def pad_normal_force(model: mujoco.MjModel, data: mujoco.MjData, geom_id: int) -> float:
