@@ -22,12 +22,14 @@ from launch.jobs import (
     run_demo,
     run_eval,
     run_eval_to_dir,
+    run_probe,
     run_train,
 )
 from policies import CheckpointError
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore
 from training.evaluate import EvalConfig
+from training.probe import format_table
 
 OPERATOR_ERRORS = (ConfigError, DatasetError, CheckpointError)
 
@@ -154,6 +156,34 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path", type=Path)
     info.set_defaults(handler=_dataset_info)
 
+    p = sub.add_parser("task", help="measure a simulated task")
+    tsub = p.add_subparsers(dest="task_command", required=True, metavar="ACTION")
+    probe = tsub.add_parser(
+        "probe",
+        help="which observation predicts the expert's corrections (ridge, held-out episodes)",
+        description="Run the task's scripted expert, keep the observations before and at its "
+        "first correction, and report how well a ridge regression from each input (tactile, "
+        "wrist, scene, cameras, proprio) predicts that correction on held-out episodes.",
+    )
+    probe.add_argument("task", metavar="TASK", help="a task whose expert has decision()")
+    probe.add_argument(
+        "--episodes",
+        type=int,
+        default=600,
+        help="episodes (default 600; with far fewer, the image inputs' ~780 features outnumber "
+        "the training samples and their scores drop)",
+    )
+    probe.add_argument("--seed", type=int, default=0, help="episode i uses seed + i")
+    probe.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where probe.json goes (new or empty); default runs/probe/<task>-<date-time>",
+    )
+    probe.add_argument("--no-progress", action="store_true", help="no progress bar")
+    probe.set_defaults(handler=_task_probe)
+
     p = sub.add_parser("bench", help="run benchmarks, print a table, write JSON")
     p.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     p.add_argument("--json", type=Path, default=Path("runs/bench.json"), help="where to write JSON")
@@ -222,6 +252,25 @@ def _eval(args: argparse.Namespace) -> int:
     if report.videos:
         print(f"videos:  {args.out / VIDEO_DIR} ({len(report.videos)} mp4)")
     print(f"time:    {report.seconds:.1f} s ({config.workers} worker(s))")
+    return 0
+
+
+def _task_probe(args: argparse.Namespace) -> int:
+    out = args.out or Path("runs/probe") / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    command = f"vitac task probe {args.task} --episodes {args.episodes} --seed {args.seed} "
+    report = run_probe(
+        args.task,
+        args.episodes,
+        args.seed,
+        out,
+        command + f"--out {out}",
+        progress=not args.no_progress,
+    )
+    print(format_table(report.results))
+    print(f"samples:  {report.samples} per phase ({report.skipped} episode(s) without a decision)")
+    for group, layout in report.layouts.items():
+        print(f"{group + ':':<9} {layout}")
+    print(f"json:     {report.json}")
     return 0
 
 

@@ -12,6 +12,7 @@ A launch file has one section per stage; each job reads the sections it needs:
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from training.collect import CollectConfig, CollectResult, collect
 from training.eval_stats import EvalResult
 from training.evaluate import EvalConfig, evaluate_parallel
 from training.plots import plot_summary
+from training.probe import ProbeError, ProbeResult, check_task, collect_probe_data, fit_and_score
 from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
 
 DEFAULT_LAUNCH_FILE = Path(__file__).with_name("demo.toml")
@@ -252,3 +254,69 @@ def run_demo(
         )
     )
     return report
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    results: list[ProbeResult]
+    samples: int
+    skipped: int
+    layouts: dict[str, str]
+    json: Path
+    seconds: float
+
+
+def run_probe(
+    task: str, episodes: int, seed: int, out: Path, command: str, progress: bool = True
+) -> ProbeReport:
+    """The information probe (training.probe) on `task`'s expert; writes `out/probe.json`."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out} exists and is not an empty directory; choose a new --out")
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; available: {sorted(TASKS)}")
+    if episodes < 3 or seed < 0:
+        raise ConfigError(f"need --episodes >= 3 and --seed >= 0, got {episodes} and {seed}")
+    started = time.perf_counter()
+    try:
+        check_task(task)
+        data = collect_probe_data(task, episodes, seed, progress=progress)
+        results = fit_and_score(data)
+    except ProbeError as err:
+        raise ConfigError(str(err)) from err
+    seconds = time.perf_counter() - started
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "probe.json"
+    commit, dirty = _git_state()
+    report = {
+        "task": task,
+        "episodes": episodes,
+        "seed": seed,
+        "samples": len(data.targets),
+        "skipped": data.skipped,
+        "commit": commit,
+        "dirty": dirty,
+        "command": command,
+        "features": data.layouts,
+        "seconds": seconds,
+        "results": [r.to_json() for r in results],
+    }
+    path.write_text(json.dumps(report, indent=2))
+    return ProbeReport(results, len(data.targets), data.skipped, data.layouts, path, seconds)
+
+
+def _git_state() -> tuple[str | None, bool | None]:
+    """The checkout's HEAD commit and whether tracked files differ from it (None outside git)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return commit, (None if status is None else bool(status))

@@ -184,12 +184,23 @@ class TactileInsertionExpert(ArmExpert[TactileInsertionEnv]):
         self._goal_xy: NDArray[np.float64] | None = None
         self._phase = "approach"
         self.corrections = 0
+        self._decision: NDArray[np.float64] | None = None
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
         self._goal_xy, self._phase, self.corrections = None, "approach", 0
+        self._decision = None
+
+    def decision(self) -> NDArray[np.float64] | None:
+        """The correction decided at the last `act()`, else None: the change of the xy goal.
+
+        Set at the step that switches to phase "correct": new goal minus old goal (the true
+        socket minus the estimate), in the TCP frame's x and y axes, metres, shape (2,).
+        """
+        return None if self._decision is None else self._decision.copy()
 
     def act(self) -> NDArray[np.float32]:
+        self._decision = None
         s = self.env.privileged_state()
         rim = float(s["socket_rim_z"][0])
         bottom = float(s["part_bottom_z"][0])
@@ -198,6 +209,8 @@ class TactileInsertionExpert(ArmExpert[TactileInsertionEnv]):
         entered = bottom < rim - 0.0005
         felt = not entered and float(s["socket_contact_force"][0]) > self.contact_force_n
         if felt and self.feel and self._phase == "descend":
+            change = np.array([*(s["socket_xy"] - self._goal_xy), 0.0])
+            self._decision = (self.env.tcp_pose()[1].T @ change)[:2]  # world -> TCP frame
             self._phase, self._goal_xy = "correct", s["socket_xy"].copy()
             self.corrections += 1
         # Servo the part, not the TCP: keep the part's offset in the grasp as it is measured now.

@@ -1,0 +1,67 @@
+"""`vitac task probe`: operator errors exit 2 with one line; a small run writes probe.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from launch.cli import main
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["task", "probe", "--help"])
+    assert exit_.value.code == 0
+    assert "usage: vitac task probe" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tactile_insertion", "--out", "{full}"], "not an empty directory"),
+        (["tactile_insertion", "--out", "{file}"], "not an empty directory"),
+        (["no_such_task"], "unknown task"),
+        (["robosuite_lift"], "no scripted expert"),
+        (["peg_insertion"], "has no decision()"),
+        (["tactile_insertion", "--episodes", "2"], "--episodes >= 3"),
+        (["tactile_insertion", "--seed", "-1"], "--seed >= 0"),
+    ],
+)
+def test_operator_errors_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("mine")
+    (tmp_path / "file").write_text("mine")
+    args = [a.format(full=full, file=tmp_path / "file") for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "new")]
+    assert main(["task", "probe", *args, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("vitac task: error:") and message in err
+    assert not (tmp_path / "new").exists()
+    assert (full / "keep.txt").read_text() == "mine"
+
+
+def test_probe_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "probe"
+    out.mkdir()  # an empty directory is fine
+    assert main(["task", "probe", "tactile_insertion", "--episodes", "4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "probe.json").read_text())
+    assert report["task"] == "tactile_insertion"
+    assert (report["episodes"], report["seed"]) == (4, 0)
+    assert report["samples"] + report["skipped"] == 4
+    assert report["command"].startswith("vitac task probe tactile_insertion --episodes 4")
+    assert "commit" in report
+    rows = {(r["input"], r["phase"]): r for r in report["results"]}
+    inputs = ("tactile", "wrist", "scene", "cameras", "proprio")
+    assert set(rows) == {(i, p) for i in inputs for p in ("before_contact", "at_contact")}
+    for row in rows.values():
+        assert set(row) == {"input", "phase", "r2", "cosine", "quadrant_acc", "n"}
+        assert row["n"] == report["samples"] and -1 <= row["cosine"] <= 1
+    for word in ("R^2", "cosine", "quadrant", "tactile", "before_contact", "probe.json"):
+        assert word in printed

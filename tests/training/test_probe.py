@@ -1,0 +1,141 @@
+"""The information probe: the ridge scorer, the split by episode, features, collection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.probe import (
+    FEATURE_BUDGET,
+    GROUPS,
+    PHASES,
+    ProbeData,
+    ProbeError,
+    area_resize,
+    collect_probe_data,
+    fit_and_score,
+    group_features,
+)
+from training.probe_ridge import (
+    cross_validated_predictions,
+    episode_folds,
+    ridge_predictions,
+    score,
+)
+
+
+def synthetic(n_episodes: int, per_episode: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """A 2-D target, an input that carries it (linearly, plus noise) and one that does not."""
+    rng = np.random.default_rng(seed)
+    n = n_episodes * per_episode
+    groups = np.repeat(np.arange(n_episodes), per_episode)
+    informative = rng.normal(size=(n, 40))
+    y = informative[:, :2] @ np.array([[1.0, -0.5], [0.3, 2.0]]) + 0.1 * rng.normal(size=(n, 2))
+    noise = rng.normal(size=(n, 40))
+    return informative, noise, y, groups
+
+
+def test_scorer_tells_the_informative_input_from_noise() -> None:
+    informative, noise, y, groups = synthetic(n_episodes=40, per_episode=3)
+    good = score(y, cross_validated_predictions(informative, y, groups).predictions)
+    bad = score(y, cross_validated_predictions(noise, y, groups).predictions)
+    assert good.r2 > 0.95 and good.cosine > 0.95 and good.quadrant_acc > 0.9
+    assert -0.2 < bad.r2 < 0.1 and abs(bad.cosine) < 0.3 and bad.quadrant_acc < 0.45
+    assert good.n == bad.n == len(y)
+
+
+def test_folds_split_by_episode() -> None:
+    groups = np.repeat(np.arange(23), [1, 2, 3, 4] * 5 + [2, 2, 2])
+    folds = episode_folds(groups, 5)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(groups)))
+    for test in folds:
+        train = np.setdiff1d(np.arange(len(groups)), test)
+        assert not set(groups[test]) & set(groups[train])
+    sizes = [len(np.unique(groups[t])) for t in folds]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_no_episode_leaks_into_its_own_prediction() -> None:
+    # each episode repeats one random sample; a model that saw the episode would recall it
+    rng = np.random.default_rng(1)
+    x = np.repeat(rng.normal(size=(30, 200)), 4, axis=0)
+    y = np.repeat(rng.normal(size=(30, 2)), 4, axis=0)
+    groups = np.repeat(np.arange(30), 4)
+    assert score(y, cross_validated_predictions(x, y, groups).predictions).r2 < 0.1
+
+
+def test_ridge_does_not_depend_on_feature_units() -> None:
+    # features are standardised with training statistics: metres or millimetres, same fit
+    informative, _, y, _ = synthetic(n_episodes=20, per_episode=1)
+    units = np.logspace(-3, 3, informative.shape[1])
+    a = ridge_predictions(informative[:15], y[:15], informative[15:], (0.01, 1.0))
+    b = ridge_predictions(informative[:15] * units, y[:15], informative[15:] * units, (0.01, 1.0))
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+def test_score_extremes() -> None:
+    y = np.array([[1.0, 2.0], [-1.0, 0.5], [0.5, -2.0], [-2.0, -1.0]])
+    perfect = score(y, y)
+    assert (perfect.r2, perfect.cosine, perfect.quadrant_acc) == pytest.approx((1, 1, 1))
+    flipped = score(y, -y)
+    assert flipped.cosine == pytest.approx(-1.0) and flipped.quadrant_acc == 0.0
+    assert flipped.r2 < -1
+    assert score(y, np.zeros_like(y)).cosine == 0.0
+
+
+def test_area_resize_averages_blocks() -> None:
+    image = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    out = area_resize(image, 2, 2)[:, :, 0] * 255
+    np.testing.assert_allclose(out, [[2.5, 4.5], [10.5, 12.5]])
+    flat = np.full((60, 80, 3), 51, dtype=np.uint8)
+    np.testing.assert_allclose(area_resize(flat, 10, 13), 0.2)
+
+
+def test_every_image_input_gets_the_same_feature_budget() -> None:
+    obs: dict[str, np.ndarray] = {
+        "rgb.scene": np.zeros((84, 84, 3), np.uint8),
+        "rgb.wrist": np.zeros((84, 84, 3), np.uint8),
+        "tactile.left": np.zeros((60, 80, 3), np.uint8),
+        "tactile.right": np.zeros((60, 80, 3), np.uint8),
+        "proprio.ee_pose": np.zeros(9, np.float32),
+        "proprio.gripper": np.zeros(1, np.float32),
+        "proprio.joints": np.zeros(6, np.float32),
+    }
+    sizes = {g: group_features(obs, g).size for g in GROUPS}
+    for group in ("tactile", "wrist", "scene", "cameras"):
+        assert abs(sizes[group] - FEATURE_BUDGET) <= 0.05 * FEATURE_BUDGET, sizes
+    assert sizes["proprio"] == 16
+
+
+def test_too_few_episodes_with_a_decision_is_a_probe_error() -> None:
+    data = ProbeData(
+        {p: {"proprio": np.zeros((2, 3))} for p in PHASES},
+        np.ones((2, 2)),
+        np.array([0, 1]),
+        attempted=5,
+        skipped=3,
+        layouts={},
+    )
+    with pytest.raises(ProbeError, match="only 2 of 5"):
+        fit_and_score(data)
+
+
+def test_a_task_without_decisions_is_refused() -> None:
+    with pytest.raises(ProbeError, match="no decision"):
+        collect_probe_data("peg_insertion", 3, progress=False)
+    with pytest.raises(ProbeError, match="no scripted expert"):
+        collect_probe_data("robosuite_lift", 3, progress=False)
+
+
+def test_collection_keeps_the_descent_start_and_the_contact() -> None:
+    data = collect_probe_data("tactile_insertion", 4, seed=0, progress=False)
+    assert data.attempted == 4 and len(data.targets) + data.skipped == 4
+    assert len(data.targets) >= 3  # seed 2 lands within the clearance, the others hit the rim
+    assert data.targets.shape == (len(data.episodes), 2)
+    assert np.all(np.linalg.norm(data.targets, axis=1) <= 0.0025 + 1e-9)
+    # proprio features start with proprio.ee_pose: x, y, z of the TCP
+    z_before = data.features["before_contact"]["proprio"][:, 2]
+    z_at = data.features["at_contact"]["proprio"][:, 2]
+    assert np.all(z_before > z_at + 0.003)  # the descent starts above the rim: pins + 3 mm
+    for phase in PHASES:
+        assert set(data.features[phase]) == set(GROUPS)
