@@ -83,29 +83,37 @@ class GelLayer:
         shear_modulus = self.modulus_pa / (2.0 * (1.0 + self.poisson))
         return shear_modulus / self.thickness_m
 
-    def indentation(self, surface: F32, force_n: float, cell_area_m2: float) -> F32:
+    def indentation(
+        self,
+        surface: F32,
+        force_n: float,
+        cell_m: tuple[float, float],
+        centre_m: F64 | None = None,
+    ) -> F32:
         """(gh, gw) indentation (m) that carries `force_n` for the object surface `surface`.
 
         `surface` (gh, gw): how far the object's surface lies behind the undeformed face (m;
-        negative in front of it, -inf where nothing is in reach). The object is pressed in
-        rigidly: delta = max(0, surface + c), with c such that k_n * cell_area * sum(delta) =
-        force_n, then clipped to the layer's thickness (a press that bottoms out the gel carries
-        more force than the foundation law gives). No force: no indentation.
+        negative in front of it, -inf where nothing is in reach); cell_m: (row, column) pitch.
+        The object is pressed in rigidly: delta = max(0, surface + c + g . r), with c such that
+        k_n * cell_area * sum(delta) = force_n and, when `centre_m` (2,) is given (the centre of
+        pressure, metres from the grid's top-left corner, x and y), the tilt g (at most
+        `MAX_TILT`) that puts the pressure's centroid there: an off-centre load tilts the object
+        in the gel. Then clipped to the layer's thickness (a press that bottoms out the gel
+        carries more force than the foundation law gives). No force: no indentation.
         """
         out = np.zeros(surface.shape, dtype=np.float32)
         seen = np.isfinite(surface)
         if force_n <= 0.0 or not seen.any():
             return out
-        volume = force_n / (self.normal_stiffness * cell_area_m2)  # sum of delta over cells
-        heights = np.sort(surface[seen].astype(np.float64))[::-1]  # deepest first
-        # With the n deepest cells in contact, c = (volume - sum of their heights) / n; the right
-        # n is the largest one whose own height is above the water line -c.
-        n = np.arange(1, heights.size + 1)
-        offsets = (volume - np.cumsum(heights)) / n
-        active = heights + offsets > 0.0
-        count = int(np.flatnonzero(active)[-1]) + 1
-        offset = float(offsets[count - 1])
-        depth = np.where(seen, surface + offset, 0.0)
+        heights = surface[seen].astype(np.float64)
+        volume = force_n / (self.normal_stiffness * cell_m[0] * cell_m[1])  # sum of delta
+        offset = _water_line(heights, volume)
+        if centre_m is not None:
+            rows, cols = np.nonzero(seen)
+            r = np.stack([(cols + 0.5) * cell_m[1], (rows + 0.5) * cell_m[0]], axis=1)
+            heights, offset = _tilted(heights, volume, offset, r - np.asarray(centre_m))
+        depth = np.zeros(surface.shape, dtype=np.float64)
+        depth[seen] = heights + offset
         np.clip(depth, 0.0, self.thickness_m, out=depth)
         out[...] = depth
         return out
@@ -176,3 +184,47 @@ def slopes(grid: F32, pitch_x: float, pitch_y: float) -> tuple[F32, F32]:
     gx = cv2.Sobel(grid, cv2.CV_32F, 1, 0, ksize=3, scale=1.0 / (8.0 * pitch_x))
     gy = cv2.Sobel(grid, cv2.CV_32F, 0, 1, ksize=3, scale=1.0 / (8.0 * pitch_y))
     return np.asarray(gx, dtype=np.float32), np.asarray(gy, dtype=np.float32)
+
+
+MAX_TILT = 0.15  # rad: the steepest tilt the gel law gives an object under an off-centre load
+
+
+def _water_line(heights: F64, volume: float) -> float:
+    """Offset c with sum(max(0, heights + c)) = volume (> 0): the press of a rigid object."""
+    ordered = np.sort(heights)[::-1]  # deepest first
+    # With the n deepest cells in contact, c = (volume - sum of their heights) / n; the right n
+    # is the largest one whose own height is above the water line -c.
+    offsets = (volume - np.cumsum(ordered)) / np.arange(1, ordered.size + 1)
+    count = int(np.flatnonzero(ordered + offsets > 0.0)[-1]) + 1
+    return float(offsets[count - 1])
+
+
+def _tilted(heights: F64, volume: float, offset: float, r: F64) -> tuple[F64, float]:
+    """(heights + g . r, c): the tilt g and offset c that centre the pressure on r = 0.
+
+    heights (n,), r (n, 2) metres from the target centre. Solves the 3 x 3 moment equations on
+    the cells in contact, updates which cells are in contact, and repeats; a tilt steeper than
+    MAX_TILT is scaled back to it (the centre then lies beyond what the object can reach).
+    """
+    tilt = np.zeros(2)
+    active = heights + offset > 0.0
+    for _ in range(8):
+        a = np.column_stack([np.ones(int(active.sum())), r[active]])  # (k, 3): 1, x, y
+        h = heights[active]
+        moments = a.T @ a  # sums of 1, x, y and their products over the contact
+        rhs = np.array([volume, 0.0, 0.0]) - a.T @ h
+        try:
+            solution = np.linalg.solve(moments, rhs)
+        except np.linalg.LinAlgError:  # a line contact cannot be tilted about its own axis
+            solution = np.linalg.lstsq(moments, rhs, rcond=None)[0]
+        tilt = solution[1:]
+        steep = float(np.linalg.norm(tilt))
+        if steep > MAX_TILT:
+            tilt *= MAX_TILT / steep
+        tilted = heights + r @ tilt
+        offset = _water_line(tilted, volume)
+        now = tilted + offset > 0.0
+        if np.array_equal(now, active):
+            break
+        active = now
+    return heights + r @ tilt, offset

@@ -19,9 +19,10 @@ Each `read()`:
    point; the grid is resampled to undo that. Hits more than twice the gel thickness behind the
    face are taken as something behind the pad and ignored (keep other objects out of the 20 mm
    behind a pad or put them in the gripper's geom group).
-3. Gel. `sim.gel.GelLayer` presses that surface into the gel as deep as the normal force says
-   (elastic foundation calibrated to Hertz contact; independent of the bodies' masses, unlike
-   MuJoCo's own penetration), and moves the gel surface with the shear force and torque.
+3. Gel. `sim.gel.GelLayer` presses that surface into the gel as deep as the normal force says,
+   tilted so that the pressure is centred where the contacts' centre of pressure is (elastic
+   foundation calibrated to Hertz contact; independent of the bodies' masses, unlike MuJoCo's
+   own penetration), and moves the gel surface with the shear force and torque.
 4. Image. `GelOptics` (`sim.tactile_optics`) shades the indentation under the profile's three
    coloured lights over the reference (no-contact) frame, upsampling from the grid only inside
    the region the contact changes, and warps the markers by the gel's displacement field.
@@ -212,15 +213,15 @@ class TactileSensor:
         shear = (rot.T @ contacts.force)[:2]  # the objects' push on the pad, image frame
         gel = self.profile.gel
         pitch = self._optics.grid_pitch_m  # (rows, columns) metres per grid cell
+        area_h, area_w = self.profile.sensing_area_m
+        local = rot.T @ (contacts.centre - data.site_xpos[self.site_id])  # site frame
+        centre = local[:2] + np.array([area_w / 2, area_h / 2])  # from the grid's top-left
         grid = np.zeros(self.depth_grid, np.float32)
         torque = 0.0
         if contacts.normal > 0.0:
             surface = self.surface_grid_m(model, data)
-            grid = gel.indentation(surface, contacts.normal, pitch[0] * pitch[1])
+            grid = gel.indentation(surface, contacts.normal, pitch, centre)
         if grid.any():
-            area_h, area_w = self.profile.sensing_area_m
-            local = rot.T @ (contacts.centre - data.site_xpos[self.site_id])  # site frame
-            centre = local[:2] + np.array([area_w / 2, area_h / 2])  # from the grid top-left
             moment = contacts.moment - np.cross(contacts.centre, contacts.force)  # about it
             torque = float(rot[:, 2] @ moment)
             displacement = gel.displacement(

@@ -25,7 +25,7 @@ def sphere_surface(radius: float, top: float = 0.0, n: int = 301) -> np.ndarray:
 def test_a_10_mm_sphere_follows_hertz_at_the_calibration_point() -> None:
     force = hertz_force(3e5, 0.49, 0.005, 0.0005)
     assert force == pytest.approx(0.4161, abs=1e-3)  # 4/3 E* sqrt(R) d^1.5, E* = 0.395 MPa
-    depth = GEL.indentation(sphere_surface(0.005), force, CELL)
+    depth = GEL.indentation(sphere_surface(0.005), force, (PITCH, PITCH))
     assert depth.max() == pytest.approx(0.0005, rel=0.01)
     # away from the calibration point the foundation law departs from Hertz as d^2 vs d^1.5
     quarter = GEL.normal_stiffness * sphere_cap_volume(0.005, 0.00025)
@@ -36,20 +36,20 @@ def test_a_10_mm_sphere_follows_hertz_at_the_calibration_point() -> None:
 
 def test_the_object_is_pressed_in_rigidly_and_carries_the_force() -> None:
     surface = sphere_surface(0.004, top=-0.0003)  # 0.3 mm in front of the face: no penetration
-    depth = GEL.indentation(surface, 1.0, CELL)
+    depth = GEL.indentation(surface, 1.0, (PITCH, PITCH))
     touching = depth > 0
     offsets = (depth - surface)[touching]  # one rigid offset under the whole contact
     assert offsets.max() - offsets.min() < 1e-7
     assert GEL.normal_stiffness * CELL * depth.sum() == pytest.approx(1.0, rel=1e-4)
-    harder = GEL.indentation(surface, 2.0, CELL)
+    harder = GEL.indentation(surface, 2.0, (PITCH, PITCH))
     assert harder.max() > depth.max() and (harder > 0).sum() > touching.sum()
 
 
 def test_no_force_or_nothing_in_reach_gives_no_indentation_and_the_gel_bottoms_out() -> None:
     surface = sphere_surface(0.004)
-    assert not GEL.indentation(surface, 0.0, CELL).any()
-    assert not GEL.indentation(np.full((8, 8), -np.inf, np.float32), 5.0, CELL).any()
-    assert GEL.indentation(surface, 50.0, CELL).max() == pytest.approx(GEL.thickness_m)
+    assert not GEL.indentation(surface, 0.0, (PITCH, PITCH)).any()
+    assert not GEL.indentation(np.full((8, 8), -np.inf, np.float32), 5.0, (PITCH, PITCH)).any()
+    assert GEL.indentation(surface, 50.0, (PITCH, PITCH)).max() == pytest.approx(GEL.thickness_m)
 
 
 def test_patch_shifts_with_shear_and_turns_with_torque() -> None:
@@ -70,3 +70,25 @@ def test_patch_shifts_with_shear_and_turns_with_torque() -> None:
     np.testing.assert_allclose(field[50, 75], angle * np.array([0.0, 15 * PITCH]), atol=0.05 * turn)
     np.testing.assert_allclose(field[35, 60], angle * np.array([15 * PITCH, 0.0]), atol=0.05 * turn)
     assert np.abs(field[:, :5]).max() < 0.02 * np.abs(field).max()  # fades far from the patch
+
+
+def test_an_off_centre_load_tilts_the_object_in_the_gel() -> None:
+    flat = np.zeros((101, 101), np.float32)  # a flat face touching the whole grid
+    cells = (np.arange(101) + 0.5) * PITCH
+    middle = cells[50]
+    for target in ((middle, middle), (middle + 0.0003, middle), (middle, middle - 0.00025)):
+        depth = GEL.indentation(flat, 2.0, (PITCH, PITCH), np.array(target))
+        weight = depth.astype(np.float64)
+        centroid = np.array([(weight.sum(0) * cells).sum(), (weight.sum(1) * cells).sum()])
+        np.testing.assert_allclose(centroid / weight.sum(), target, atol=0.02 * PITCH)
+        assert GEL.normal_stiffness * CELL * weight.sum() == pytest.approx(2.0, rel=1e-4)
+    # the object tilts towards the load: deeper on the side of the centre of pressure
+    assert depth[5, 50] > depth[95, 50] and depth[50, 5] == pytest.approx(depth[50, 95], rel=1e-3)
+    # a sphere pressed where it touches is not tilted
+    surface = sphere_surface(0.004)
+    centre = np.array([150.5, 150.5]) * PITCH
+    np.testing.assert_allclose(
+        GEL.indentation(surface, 1.0, (PITCH, PITCH), centre),
+        GEL.indentation(surface, 1.0, (PITCH, PITCH)),
+        atol=1e-7,
+    )

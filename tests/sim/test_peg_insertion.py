@@ -174,5 +174,5 @@ def test_tactile_profile_and_gel_thickness_follow_the_config() -> None:
     sensor = env.tactile_sensors["left_pad"]
     assert sensor.profile.name == "digit" and sensor.profile.gel_thickness_m == 0.0005
     assert obs["tactile.left"].shape == (16, 16, 3)
-    assert 0.0001 < float(env.tactile_depth()["left_pad"].max()) <= 0.0005  # within the gel
+    assert 0.0001 < env.tactile_depth()["left_pad"].max() <= np.float32(0.0005)  # within the gel
     env.close()
