@@ -7,6 +7,7 @@ clear message and exit with status 2; anything else is a bug and shows its trace
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ from launch.jobs import (
     run_eval,
     run_eval_to_dir,
     run_probe,
+    run_report,
     run_train,
 )
 from policies import CheckpointError
@@ -30,6 +32,7 @@ from sensing.errors import DatasetError
 from sensing.store import EpisodeStore
 from training.evaluate import EvalConfig
 from training.probe import format_table
+from training.task_report import format_table as format_report_table
 
 OPERATOR_ERRORS = (ConfigError, DatasetError, CheckpointError)
 
@@ -183,6 +186,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(handler=_task_probe)
+    report = tsub.add_parser(
+        "report",
+        help="success rates of the task's scripted baselines, per part, with 95%% CIs",
+        description="Run the task's scripted baselines (expert: the task's default expert; its "
+        "named variants, e.g. oracle and open_loop; hold: zero motion) for N seeded episodes "
+        "each, per part variant where the task has them, and print success rates with 95% "
+        "Wilson intervals. Episode i of every baseline uses seed S+i.",
+    )
+    report.add_argument("task", metavar="TASK", help="a task with a scripted expert")
+    report.add_argument(
+        "--episodes", type=int, default=100, help="episodes per baseline and part (default 100)"
+    )
+    report.add_argument(
+        "--seed", type=int, default=100_000, help="episode i uses seed + i (default 100000)"
+    )
+    report.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="processes running episodes in parallel (default 2; 1: this process)",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write DIR/report.json (must be new or empty); default: print only",
+    )
+    report.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a task parameter, e.g. --set task.params.clearance_mm=0.6 (repeatable); "
+        "setting task.params.part runs that part only",
+    )
+    report.add_argument("--no-progress", action="store_true", help="no progress bars")
+    report.set_defaults(handler=_task_report)
 
     p = sub.add_parser("bench", help="run benchmarks, print a table, write JSON")
     p.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
@@ -271,6 +313,30 @@ def _task_probe(args: argparse.Namespace) -> int:
     for group, layout in report.layouts.items():
         print(f"{group + ':':<9} {layout}")
     print(f"json:     {report.json}")
+    return 0
+
+
+def _task_report(args: argparse.Namespace) -> int:
+    words = ["vitac", "task", "report", args.task, "--episodes", str(args.episodes)]
+    words += ["--seed", str(args.seed), "--workers", str(args.workers)]
+    for item in args.overrides:
+        words += ["--set", item]
+    if args.out is not None:
+        words += ["--out", str(args.out)]
+    report, path = run_report(
+        args.task,
+        args.overrides,
+        args.episodes,
+        args.seed,
+        args.workers,
+        args.out,
+        shlex.join(words),
+        progress=not args.no_progress,
+    )
+    print(format_report_table(report))
+    print(f"time:     {report.seconds:.1f} s ({args.workers} worker(s))")
+    if path is not None:
+        print(f"json:     {path}")
     return 0
 
 

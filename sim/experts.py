@@ -373,3 +373,19 @@ EXPERTS: dict[str, ExpertFactory] = {
     "lift": PickExpert,
     "stack": StackExpert,
 }
+
+
+# A named scripted variant of a task's expert: the expert class and the keyword arguments it
+# is built with (`factory(env, **kwargs)`).
+ExpertVariant = tuple[ExpertFactory, dict[str, Any]]
+
+# Scripted variants beyond the task's default expert (`EXPERTS`), by task and variant name,
+# for the baselines `vitac task report` measures next to the default expert and zero motion.
+EXPERT_VARIANTS: dict[str, dict[str, ExpertVariant]] = {
+    "tactile_insertion": {
+        # corrects with the privileged socket position and contact force
+        "oracle": (TactileInsertionExpert, {"feel": True}),
+        # the same expert with no correction: keeps pushing at the socket estimate
+        "open_loop": (TactileInsertionExpert, {"feel": False}),
+    },
+}

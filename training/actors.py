@@ -2,8 +2,9 @@
 
 An actor is anything with `reset(env, seed)` and `act(obs) -> action`: a trained policy, or
 the baselines every result is compared against (hold still, act at random) and the task's
-scripted expert as a reference. A spec (`PolicySpec`, `BaselineSpec`) is a picklable
-description of an actor; `build()` makes the actor in whichever process will run it.
+scripted expert, or one of its named variants (`sim.experts.EXPERT_VARIANTS`), as a
+reference. A spec (`PolicySpec`, `BaselineSpec`) is a picklable description of an actor;
+`build()` makes the actor in whichever process will run it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from policies import Policy, load_policy
 from sim import EXPERTS, TASKS
+from sim.experts import EXPERT_VARIANTS
 from sim.tasks import task_env
 
 
@@ -68,18 +70,35 @@ class RandomActor:
 
 
 class ExpertActor:
-    """Reference: the task's scripted expert (privileged state, so an upper bound, not a rival)."""
+    """Reference: the task's scripted expert (privileged state, so an upper bound, not a rival),
+    or, given a `variant`, one of the task's named scripted variants (`EXPERT_VARIANTS`)."""
 
     name = "scripted expert"
+
+    def __init__(self, variant: str | None = None) -> None:
+        self.variant = variant
+        if variant is not None:
+            self.name = f"{ExpertActor.name} ({variant})"
 
     def reset(self, env: gym.Env[Any, Any], seed: int) -> None:
         unwrapped = type(env.unwrapped)
         tasks = [name for name, entry in TASKS.items() if entry.env_cls is unwrapped]
-        if not tasks or tasks[0] not in EXPERTS:
+        task = tasks[0] if tasks else None
+        if self.variant is not None:
+            variants = EXPERT_VARIANTS.get(task or "", {})
+            if self.variant not in variants:
+                raise ValueError(
+                    f"no expert variant {self.variant!r} for {unwrapped.__name__}; "
+                    f"available: {sorted(variants)}"
+                )
+            factory, kwargs = variants[self.variant]
+            self._expert = factory(env, **kwargs)
+        elif task is None or task not in EXPERTS:
             raise ValueError(
                 f"no scripted expert for {unwrapped.__name__}; tasks with one: {sorted(EXPERTS)}"
             )
-        self._expert = EXPERTS[tasks[0]](env)
+        else:
+            self._expert = EXPERTS[task](env)
         self._expert.reset(seed)
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -129,17 +148,32 @@ class PolicySpec:
 
 @dataclass(frozen=True)
 class BaselineSpec:
-    """One of `BASELINES`, by its key ("hold", "random" or "expert")."""
+    """One of `BASELINES` by its kind ("hold", "random" or "expert"); an expert may name one of
+    its task's scripted variants (`EXPERT_VARIANTS`), which is then its key."""
 
-    key: str
+    kind: str
+    variant: str | None = None
 
     def __post_init__(self) -> None:
-        if self.key not in BASELINES:
-            raise ValueError(f"unknown baseline {self.key!r}; available: {sorted(BASELINES)}")
+        if self.kind not in BASELINES:
+            raise ValueError(f"unknown baseline {self.kind!r}; available: {sorted(BASELINES)}")
+        if self.variant is not None:
+            known = sorted({v for variants in EXPERT_VARIANTS.values() for v in variants})
+            if self.kind != "expert" or self.variant not in known:
+                raise ValueError(
+                    f"baseline {self.kind!r} has no variant {self.variant!r}; only 'expert' "
+                    f"has variants: {known}"
+                )
+
+    @property
+    def key(self) -> str:
+        return self.variant if self.variant is not None else self.kind
 
     @property
     def name(self) -> str:
-        return BASELINES[self.key].name
+        return self.build().name
 
     def build(self) -> Actor:
-        return BASELINES[self.key]()
+        if self.variant is not None:
+            return ExpertActor(self.variant)
+        return BASELINES[self.kind]()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 
-from sim import make_env
+from sim import TactileInsertionExpert, make_env
 from tests.conftest import TINY_TASK
 from training.actors import BASELINES, BaselineSpec, RandomActor
 from training.evaluate import evaluate
@@ -36,3 +36,30 @@ def test_expert_baseline_is_the_tasks_scripted_expert() -> None:
 def test_an_unknown_baseline_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown baseline 'wave'"):
         BaselineSpec("wave")
+
+
+def test_an_expert_variant_is_the_registered_expert_with_its_arguments() -> None:
+    spec = BaselineSpec("expert", "open_loop")
+    assert (spec.key, spec.name) == ("open_loop", "scripted expert (open_loop)")
+    assert (BaselineSpec("expert").key, BaselineSpec("hold").key) == ("expert", "hold")
+    env = make_env("tactile_insertion", TINY_TASK | {"tactile_size": (16, 16)})
+    try:
+        actor = spec.build()
+        actor.reset(env, 0)
+        expert = actor._expert  # type: ignore[attr-defined]
+        assert isinstance(expert, TactileInsertionExpert) and expert.feel is False
+    finally:
+        env.close()
+
+
+def test_an_unknown_variant_is_refused() -> None:
+    with pytest.raises(ValueError, match="only 'expert' has variants"):
+        BaselineSpec("hold", "oracle")
+    with pytest.raises(ValueError, match="no variant 'wave'"):
+        BaselineSpec("expert", "wave")
+    env = make_env("peg_insertion", TINY_TASK)
+    try:
+        with pytest.raises(ValueError, match="no expert variant 'oracle' for PegInsertionEnv"):
+            BaselineSpec("expert", "oracle").build().reset(env, 0)
+    finally:
+        env.close()
