@@ -1,7 +1,9 @@
 """Scripted experts: privileged-state controllers that produce demonstrations.
 
-An expert is built from an env (wrapped or not), has `reset(seed)` and `act() -> action`, and
-returns actions in the env's own action format, so a policy can imitate them directly.
+An expert is built from an env (wrapped or not), has `reset(seed)` and `act(obs) -> action`
+(`obs`: the observation the env returned last), and returns actions in the env's own action
+format, so a policy can imitate them directly. The experts here read privileged state and
+ignore `obs`; `sim.touch_expert.TouchInsertionExpert` acts on `obs` alone.
 
 `EXPERTS` maps a task name of `sim.TASKS` to its expert class.
 
@@ -12,68 +14,22 @@ expert reads the state afresh every step, its next label corrects the perturbati
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
 from drivers.kinematics import top_down_rotation
+from sim.expert_base import ExpertFactory, Obs, ScriptedExpert, tcp_yaw, wrap_half_turn
 from sim.tasks.arm_env import ArmTaskEnv
 from sim.tasks.lift import CubeTaskEnv, LiftEnv
 from sim.tasks.peg_insertion import PegInsertionEnv
 from sim.tasks.stack import StackEnv
 from sim.tasks.tactile_insertion import TactileInsertionEnv
+from sim.touch_expert import TouchInsertionExpert
 
-
-class Expert(Protocol):
-    """What the demo collector needs from a scripted expert."""
-
-    def reset(self, seed: int | None = None) -> None: ...
-
-    def act(self) -> NDArray[np.float32]: ...
-
-    def perturb(self, action: NDArray[np.float32]) -> NDArray[np.float32]: ...
-
-
-class ExpertFactory(Protocol):
-    """An expert class: built from the env it drives and the DART noise level."""
-
-    def __call__(self, env: gym.Env[Any, Any], noise_std: float = 0.0) -> Expert: ...
-
-
-EnvT = TypeVar("EnvT", bound=gym.Env[Any, Any])
 ArmEnvT = TypeVar("ArmEnvT", bound=ArmTaskEnv)
-
-
-class ScriptedExpert(Generic[EnvT]):
-    """What every expert shares: the env check, the seeded DART noise, `perturb`."""
-
-    def __init__(self, env: gym.Env[Any, Any], env_type: type[EnvT], noise_std: float) -> None:
-        unwrapped = env.unwrapped
-        if not isinstance(unwrapped, env_type):
-            raise TypeError(
-                f"{type(self).__name__} needs a {env_type.__name__}, got {type(unwrapped)}"
-            )
-        if noise_std < 0:
-            raise ValueError(f"noise_std must be >= 0, got {noise_std}")
-        self.env: EnvT = unwrapped
-        self.noise_std = noise_std
-        self._rng = np.random.default_rng()
-
-    def reset(self, seed: int | None = None) -> None:
-        """Start an episode; `seed` fixes the perturbation noise."""
-        self._rng = np.random.default_rng(seed)
-
-    def act(self) -> NDArray[np.float32]:
-        raise NotImplementedError
-
-    def perturb(self, action: NDArray[np.float32]) -> NDArray[np.float32]:
-        """The action to execute: `action` plus N(0, noise_std^2) on x, y, z (its first three)."""
-        out = action.astype(np.float64).copy()
-        if self.noise_std > 0:
-            out[:3] += self._rng.normal(0.0, self.noise_std, 3)
-        return out.astype(np.float32)
 
 
 class PegInsertionExpert(ScriptedExpert[PegInsertionEnv]):
@@ -100,7 +56,7 @@ class PegInsertionExpert(ScriptedExpert[PegInsertionEnv]):
         self.speed, self.descend_speed = speed, descend_speed
         self.hover_m, self.insert_m, self.align_frac = hover_m, insert_m, align_frac
 
-    def act(self) -> NDArray[np.float32]:
+    def act(self, obs: Obs | None = None) -> NDArray[np.float32]:
         """The clean expert action [x, y, z, width] for the env's current state."""
         s = self.env.privileged_state()
         hand, rim = s["hand_pos"], float(s["socket_rim_z"][0])
@@ -137,16 +93,6 @@ class ArmExpert(ScriptedExpert[ArmEnvT]):
         if dist > speed:
             step *= speed / dist
         return self.env.pose_action(start + step, top_down_rotation(yaw), width)
-
-
-def tcp_yaw(rotation: NDArray[np.float64]) -> float:
-    """Yaw of a top-down TCP rotation: the angle of its closing (y) axis from world +y."""
-    return float(np.arctan2(-rotation[0, 1], rotation[1, 1]))
-
-
-def wrap_half_turn(angle: float) -> float:
-    """`angle` wrapped into [-pi/2, pi/2) (for parts symmetric under a half turn)."""
-    return float((angle + np.pi / 2) % np.pi - np.pi / 2)
 
 
 class TactileInsertionExpert(ArmExpert[TactileInsertionEnv]):
@@ -199,7 +145,7 @@ class TactileInsertionExpert(ArmExpert[TactileInsertionEnv]):
         """
         return None if self._decision is None else self._decision.copy()
 
-    def act(self) -> NDArray[np.float32]:
+    def act(self, obs: Obs | None = None) -> NDArray[np.float32]:
         self._decision = None
         s = self.env.privileged_state()
         rim = float(s["socket_rim_z"][0])
@@ -278,7 +224,7 @@ class PickExpert(ArmExpert[CubeTaskEnv]):
         super().reset(seed)
         self._phase, self._count, self._yaw = "above", 0, 0.0
 
-    def act(self) -> NDArray[np.float32]:
+    def act(self, obs: Obs | None = None) -> NDArray[np.float32]:
         s = self.env.privileged_state()
         return self.pick(s)
 
@@ -325,7 +271,7 @@ class StackExpert(PickExpert):
         super().__init__(env, noise_std, **kwargs)
         self.lift_m = 0.08
 
-    def act(self) -> NDArray[np.float32]:
+    def act(self, obs: Obs | None = None) -> NDArray[np.float32]:
         s = self.env.privileged_state()
         half, target, target_half = (
             float(s["cube_half"][0]),
@@ -387,5 +333,7 @@ EXPERT_VARIANTS: dict[str, dict[str, ExpertVariant]] = {
         "oracle": (TactileInsertionExpert, {"feel": True}),
         # the same expert with no correction: keeps pushing at the socket estimate
         "open_loop": (TactileInsertionExpert, {"feel": False}),
+        # observation-honest: acts on the tactile images, proprio and the vision estimate
+        "touch": (TouchInsertionExpert, {}),
     },
 }

@@ -102,7 +102,7 @@ class ExpertActor:
         self._expert.reset(seed)
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        return self._expert.act()
+        return self._expert.act(obs)
 
 
 BASELINES: dict[str, type[HoldActor] | type[RandomActor] | type[ExpertActor]] = {

@@ -79,7 +79,7 @@ def collect(
                 expert.reset(seed)
                 done, success, t = False, False, 0
                 while not done:
-                    label = expert.act()
+                    label = expert.act(obs)
                     writer.add({**obs, ACTION_KEY: label}, timestamp=t * dt)
                     obs, _, terminated, truncated, info = env.step(expert.perturb(label))
                     success = success or bool(info["is_success"])

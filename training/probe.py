@@ -63,7 +63,7 @@ class DecidingExpert(Protocol):
 
     def reset(self, seed: int | None = None) -> None: ...
 
-    def act(self) -> NDArray[np.float32]: ...
+    def act(self, obs: Obs | None = None) -> NDArray[np.float32]: ...
 
     def decision(self) -> NDArray[np.float64] | None: ...
 
@@ -231,7 +231,7 @@ def _first_decision(env: Any, expert: DecidingExpert, seed: int) -> tuple[Obs, O
         if HEIGHT_KEY not in obs:
             raise ProbeError(f"the probe needs {HEIGHT_KEY!r} (the TCP height) in the observation")
         z = float(obs[HEIGHT_KEY][2])
-        action = expert.act()
+        action = expert.act(obs)
         decision = expert.decision()
         if decision is not None:
             return None if start is None else (start, obs, decision)

@@ -86,14 +86,15 @@ def env_steps_per_s(env: gym.Env[Any, Any], task: str, steps: int) -> float:
     """Control steps per second of `env` driven by the task's expert (resets not timed)."""
     expert = EXPERTS[task](env)
     elapsed, done, episode = 0.0, True, 0
+    obs: dict[str, Any] = {}
     for _ in range(steps):
         if done:
-            env.reset(seed=episode)
+            obs, _ = env.reset(seed=episode)
             expert.reset(episode)
             episode += 1
-        action = expert.act()
+        action = expert.act(obs)
         start = time.perf_counter()
-        _, _, terminated, truncated, _ = env.step(action)
+        obs, _, terminated, truncated, _ = env.step(action)
         elapsed += time.perf_counter() - start
         done = terminated or truncated
     return steps / elapsed

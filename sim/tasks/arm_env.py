@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from drivers.kinematics import ARM_MJCF
 from drivers.spec import FieldSpec
 from sim.tactile import TactileReading, TactileSensor
-from sim.tasks import check_render_mode, physics_diverged, validated_config
+from sim.tasks import check_render_mode, observation_space, physics_diverged, validated_config
 from sim.tasks.arm_config import SCENE_CAMERA, ArmTaskConfig, Vec3, arm_scene_xml
 from sim.tasks.arm_control import ACTION_DIMS, ArmController
 from sim.tasks.arm_observation import ArmObserver, Obs, fast_flags
@@ -76,6 +76,18 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
     def _is_success(self) -> bool:
         raise NotImplementedError
 
+    def task_observation_spec(self) -> dict[str, FieldSpec]:
+        """Observation keys of the task itself (`task.*`, e.g. a vision system's estimate)."""
+        return {}
+
+    def task_observation_bounds(self) -> dict[str, tuple[F64, F64]]:
+        """(low, high) of each `task_observation_spec` key."""
+        return {}
+
+    def task_observation(self) -> Obs:
+        """The `task_observation_spec` values now."""
+        return {}
+
     def task_state(self) -> dict[str, F64]:
         """Task-specific privileged state (object poses, goals) for experts."""
         return {}
@@ -108,7 +120,9 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
         self.action_space = spaces.Box(
             -1.0, 1.0, shape=(ACTION_DIMS[config.action_mode],), dtype=np.float32
         )
-        self.observation_space = cast("spaces.Space[Obs]", self.observer.space())
+        bounds = self.observer.bounds() | self.task_observation_bounds()
+        space = observation_space(self.observation_spec(), bounds)
+        self.observation_space = cast("spaces.Space[Obs]", space)
 
     def scene_xml(self) -> str:
         """The full MJCF of the task scene (the arm file is included, not copied)."""
@@ -125,7 +139,7 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
 
     # ------------------------------------------------------------------ specs
     def observation_spec(self) -> dict[str, FieldSpec]:
-        return self.observer.spec()
+        return self.observer.spec() | self.task_observation_spec()
 
     def action_spec(self) -> dict[str, FieldSpec]:
         mode = self.config.action_mode
@@ -232,7 +246,7 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
     # ------------------------------------------------------------------ internals
     def _observe(self) -> Obs:
         noise_rng = self.np_random if self.config.tactile_noise else None
-        return self.observer.observe(noise_rng)
+        return self.observer.observe(noise_rng) | self.task_observation()
 
     def _info(self, success: bool) -> dict[str, Any]:
         return {"is_success": success, **self.observer.pad_forces()}

@@ -15,14 +15,12 @@ from typing import Any
 
 import mujoco
 import numpy as np
-from gymnasium import spaces
 from numpy.typing import NDArray
 
 from drivers.kinematics import MAX_OPENING_M, PAD_SITES
 from drivers.rotations import rot6d_from_matrix
 from drivers.spec import FieldSpec
 from sim.tactile import TactileReading, TactileSensor
-from sim.tasks import observation_space
 from sim.tasks.arm_config import ArmTaskConfig
 from sim.tasks.arm_control import ArmController
 
@@ -90,15 +88,14 @@ class ArmObserver:
         spec["proprio.joints"] = FieldSpec(shape=(6,), dtype="float32", units="rad", sensor="arm")
         return spec
 
-    def space(self) -> spaces.Dict:
-        """The gymnasium space of `spec`, proprioception bounded a little beyond its range."""
+    def bounds(self) -> dict[str, tuple[F64, F64]]:
+        """(low, high) of the non-image keys: proprioception a little beyond its range."""
         lim = self.controller.kinematics.limits
-        bounds = {
+        return {
             "proprio.ee_pose": (np.full(9, -1.5), np.full(9, 1.5)),
             "proprio.gripper": (np.array([-0.01]), np.array([MAX_OPENING_M + 0.02])),
             "proprio.joints": (lim[:, 0] - 0.3, lim[:, 1] + 0.3),
         }
-        return observation_space(self.spec(), bounds)
 
     def observe(self, noise_rng: np.random.Generator | None) -> Obs:
         """The observation of the current state; tactile noise from `noise_rng` (None: none)."""

@@ -30,7 +30,8 @@ from pydantic import Field
 
 from drivers.kinematics import named_id, top_down_rotation
 from drivers.rotations import quat_from_matrix, quat_from_yaw
-from sim.tasks.arm_config import ArmTaskConfig
+from drivers.spec import FieldSpec
+from sim.tasks.arm_config import ArmTaskConfig, Vec3
 from sim.tasks.arm_env import ArmTaskEnv
 
 F64 = NDArray[np.float64]
@@ -105,6 +106,10 @@ class TactileInsertionEnv(ArmTaskEnv):
     min_inertia: ClassVar[float] = 1e-5  # kg m^2, per principal axis (see task_xml)
     part_below_tcp: ClassVar[float] = 0.008  # housing centre below the TCP along the approach
     hover_m: ClassVar[float] = 0.03  # housing bottom above the rim at the start
+    # The wrist camera on this rig (gripper link frame: x along the approach, z to the camera's
+    # side): behind the fingers, looking 20 degrees away from them, so that the fingertips,
+    # the part and whatever lies under them are out of its view.
+    wrist_mount: ClassVar[tuple[Vec3, Vec3]] = ((0.03, 0.0, 0.05), (0.94, 0.0, 0.342))
 
     config: TactileInsertionConfig
 
@@ -124,6 +129,7 @@ class TactileInsertionEnv(ArmTaskEnv):
         self._socket_xy = np.array(self.socket_centre)
         self._socket_yaw = 0.0
         self._estimate_xy = self._socket_xy.copy()
+        self._wrist_camera = named_id(m, mujoco.mjtObj.mjOBJ_CAMERA, "wrist")
 
     # ------------------------------------------------------------------ scene
     @property
@@ -214,6 +220,7 @@ class TactileInsertionEnv(ArmTaskEnv):
         if "socket_xy" in options:
             self._socket_xy = np.asarray(options.pop("socket_xy"), dtype=np.float64).reshape(2)
             self._estimate_xy = self._socket_xy.copy()
+        self._mount_wrist_camera(self._socket_xy - self._estimate_xy)
         self.data.mocap_pos[self._socket_mocap] = [*self._socket_xy, 0.0]
         self.data.mocap_quat[self._socket_mocap] = quat_from_yaw(self._socket_yaw)
         # the part in the grasp: housing y faces on the pads, shifted along x and the approach
@@ -227,8 +234,44 @@ class TactileInsertionEnv(ArmTaskEnv):
         self.data.qpos[self.controller.finger_qpos] = self.variant.housing[1] / 2 - squeeze
         self.controller.command_width(0.0)
 
+    def _mount_wrist_camera(self, error_xy: F64) -> None:
+        """The wrist camera where this rig has it, displaced by its hand-eye calibration error.
+
+        A camera mounted `error_xy` (world x, y at the start pose) away from where the system
+        believes it is sees the socket `error_xy` short of where it is: that is the estimate's
+        error, so the wrist image carries nothing that corrects it.
+        """
+        m, d = self.model, self.data
+        cam = self._wrist_camera
+        body = m.cam_bodyid[cam]
+        link = d.xmat[body].reshape(3, 3)  # link axes in the world
+        pos, look = np.array(self.wrist_mount[0]), np.array(self.wrist_mount[1])
+        look /= np.linalg.norm(look)
+        x_axis = np.array([0.0, -1.0, 0.0])  # image right: the link's -y, as in the arm file
+        y_axis = np.cross(-look, x_axis)  # camera z is -look
+        m.cam_pos[cam] = pos + link.T @ np.array([*error_xy, 0.0])
+        m.cam_quat[cam] = quat_from_matrix(np.column_stack([x_axis, y_axis, -look]))
+
     def _is_success(self) -> bool:
         return self._insertion_depth() >= self.config.success_depth_mm / 1000.0
+
+    # ------------------------------------------------------------------ observation
+    def task_observation_spec(self) -> dict[str, FieldSpec]:
+        return {
+            "task.socket_estimate": FieldSpec(
+                shape=(3,), dtype="float32", units="m,m,rad", sensor="wrist"
+            )
+        }
+
+    def task_observation_bounds(self) -> dict[str, tuple[F64, F64]]:
+        return {
+            "task.socket_estimate": (np.array([-1.0, -1.0, -np.pi]), np.array([1.0, 1.0, np.pi]))
+        }
+
+    def task_observation(self) -> dict[str, NDArray[Any]]:
+        """The socket pose a vision system gives: x, y (off by the camera's error) and yaw."""
+        estimate = [*self._estimate_xy, self._socket_yaw]
+        return {"task.socket_estimate": np.array(estimate, dtype=np.float32)}
 
     # ------------------------------------------------------------------ privileged state
     def task_state(self) -> dict[str, F64]:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from sim import EXPERTS, TASKS, PegInsertionEnv, PegInsertionExpert, make_env
-from sim.experts import Expert, PickExpert, StackExpert, TactileInsertionExpert
+from sim.expert_base import Expert
+from sim.experts import PickExpert, StackExpert, TactileInsertionExpert
 from sim.tasks.arm_env import ArmTaskEnv
 from sim.tasks.lift import LiftEnv
 from sim.tasks.stack import StackEnv

@@ -87,3 +87,24 @@ def test_success_needs_the_housing_inside_the_cavity(env: TactileInsertionEnv) -
     env.data.qpos[adr] += 0.01  # same depth beside the cavity: not a success
     mujoco.mj_forward(env.model, env.data)
     assert not env._is_success()
+
+
+def test_the_socket_estimate_is_an_observation_off_by_the_wrist_cameras_error() -> None:
+    """The estimate is what the (mis-mounted) wrist camera gives: socket minus its mount error."""
+    env = TactileInsertionEnv()
+    cam = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_CAMERA, "wrist")
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        state = env.privileged_state()
+        estimate = obs["task.socket_estimate"]
+        space = env.observation_space["task.socket_estimate"]  # type: ignore[index]
+        assert estimate.dtype == np.float32 and space.contains(estimate)
+        np.testing.assert_allclose(estimate[:2], state["socket_estimate_xy"], atol=1e-6)
+        assert estimate[2] == pytest.approx(state["socket_yaw"][0], abs=1e-6)
+        error = state["socket_xy"] - state["socket_estimate_xy"]
+        assert 0 < np.linalg.norm(error) <= env.config.socket_error_mm / 1000
+        # the camera sits `error` (world xy at the start pose) away from its nominal mount
+        link = env.data.xmat[env.model.cam_bodyid[cam]].reshape(3, 3)
+        offset = link @ (env.model.cam_pos[cam] - np.array(env.wrist_mount[0]))
+        np.testing.assert_allclose(offset[:2], error, atol=2e-4)  # the arm moved a little since
+    env.close()

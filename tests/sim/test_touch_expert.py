@@ -1,0 +1,60 @@
+"""`TouchInsertionExpert` acts on the observation alone and still inserts the part."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import numpy as np
+import pytest
+
+from sim.tasks.tactile_insertion import TactileInsertionEnv
+from sim.touch_expert import TouchInsertionExpert
+
+
+class _Hidden:
+    """Stands in for MuJoCo's model and data: any use of them fails the test."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise AssertionError(f"the expert read MuJoCo ({name})")
+
+
+def _blind_env() -> TactileInsertionEnv:
+    """An env instance the expert may use for drawings, config and action encoding only."""
+    env = TactileInsertionEnv()
+
+    def refuse(*args: Any, **kwargs: Any) -> NoReturn:
+        raise AssertionError("the expert read privileged state")
+
+    for name in ("privileged_state", "task_state", "tcp_pose", "tactile_readings"):
+        setattr(env, name, refuse)
+    env.model, env.data = _Hidden(), _Hidden()  # type: ignore[assignment]
+    return env
+
+
+def test_inserts_from_observations_only() -> None:
+    """Privileged state raises and MuJoCo is hidden from the expert; it still succeeds."""
+    env, blind = TactileInsertionEnv(), _blind_env()
+    expert = TouchInsertionExpert(blind)
+    results = []
+    for seed in (100001, 100002, 100006):  # seeds whose socket estimate is off by 1-2.5 mm
+        obs, _ = env.reset(seed=seed)
+        expert.reset(seed)
+        corrections = []
+        for _ in range(env.config.max_steps):
+            obs, _, terminated, truncated, _ = env.step(expert.act(obs))
+            if (decision := expert.decision()) is not None:
+                corrections.append(decision)
+            if terminated or truncated:
+                break
+        results.append(terminated)
+        assert len(corrections) == expert.corrections >= 1  # it felt the rim and corrected
+        assert all(c.shape == (2,) and 0 < np.abs(c).max() <= 0.003 for c in corrections)
+    assert all(results), results
+    env.close()
+
+
+def test_needs_the_observation() -> None:
+    expert = TouchInsertionExpert(TactileInsertionEnv())
+    with pytest.raises(TypeError, match="act\\(obs\\)"):
+        expert.act()
+    assert expert.decision() is None
