@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where probe.json goes (new or empty); default runs/probe/<task>-<date-time>",
     )
+    probe.add_argument(
+        "--expert",
+        metavar="VARIANT",
+        help="probe one of the task's named expert variants (vitac task report lists them) "
+        "instead of its default expert",
+    )
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(handler=_task_probe)
     report = tsub.add_parser(
@@ -300,6 +306,8 @@ def _eval(args: argparse.Namespace) -> int:
 def _task_probe(args: argparse.Namespace) -> int:
     out = args.out or Path("runs/probe") / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = f"vitac task probe {args.task} --episodes {args.episodes} --seed {args.seed} "
+    if args.expert:
+        command += f"--expert {args.expert} "
     report = run_probe(
         args.task,
         args.episodes,
@@ -307,6 +315,7 @@ def _task_probe(args: argparse.Namespace) -> int:
         out,
         command + f"--out {out}",
         progress=not args.no_progress,
+        variant=args.expert,
     )
     print(format_table(report.results))
     print(f"samples:  {report.samples} per phase ({report.skipped} episode(s) without a decision)")

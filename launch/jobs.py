@@ -268,9 +268,16 @@ class ProbeReport:
 
 
 def run_probe(
-    task: str, episodes: int, seed: int, out: Path, command: str, progress: bool = True
+    task: str,
+    episodes: int,
+    seed: int,
+    out: Path,
+    command: str,
+    progress: bool = True,
+    variant: str | None = None,
 ) -> ProbeReport:
-    """The information probe (training.probe) on `task`'s expert; writes `out/probe.json`."""
+    """The information probe (training.probe) on `task`'s expert (or `variant`); writes
+    `out/probe.json`."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not an empty directory; choose a new --out")
     if task not in TASKS:
@@ -279,8 +286,8 @@ def run_probe(
         raise ConfigError(f"need --episodes >= 3 and --seed >= 0, got {episodes} and {seed}")
     started = time.perf_counter()
     try:
-        check_task(task)
-        data = collect_probe_data(task, episodes, seed, progress=progress)
+        check_task(task, variant)
+        data = collect_probe_data(task, episodes, seed, progress=progress, variant=variant)
         results = fit_and_score(data)
     except ProbeError as err:
         raise ConfigError(str(err)) from err
@@ -290,6 +297,7 @@ def run_probe(
     commit, dirty = _git_state()
     report = {
         "task": task,
+        "expert": variant or "expert",
         "episodes": episodes,
         "seed": seed,
         "samples": len(data.targets),

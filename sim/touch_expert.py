@@ -61,7 +61,7 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         descend_speed: float = 0.0007,
         hover_m: float = 0.004,
         block_m: float = 0.0005,
-        lift_m: float = 0.005,
+        lift_m: float = 0.0006,
         search_m: float = 0.003,
         step_m: float = 0.001,
         drag_bias: float = 0.21,

@@ -34,7 +34,8 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 from sim import make_env
-from sim.experts import EXPERTS
+from sim.expert_base import ExpertFactory
+from sim.experts import EXPERT_VARIANTS, EXPERTS
 from training.probe_ridge import Scores, cross_validated_predictions, score
 
 F64 = NDArray[np.float64]
@@ -68,11 +69,23 @@ class DecidingExpert(Protocol):
     def decision(self) -> NDArray[np.float64] | None: ...
 
 
-def check_task(task: str) -> None:
-    """ProbeError unless `task` has a scripted expert that exposes `decision()`."""
+def expert_for(task: str, variant: str | None = None) -> tuple[ExpertFactory, dict[str, Any]]:
+    """The task's expert (`variant` None) or one of its named variants, and its arguments."""
     if task not in EXPERTS:
         raise ProbeError(f"task {task!r} has no scripted expert; tasks with one: {sorted(EXPERTS)}")
-    expert_cls = EXPERTS[task]
+    if variant is None:
+        return EXPERTS[task], {}
+    variants = EXPERT_VARIANTS.get(task, {})
+    if variant not in variants:
+        raise ProbeError(
+            f"no expert variant {variant!r} for {task!r}; available: {sorted(variants)}"
+        )
+    return variants[variant]
+
+
+def check_task(task: str, variant: str | None = None) -> None:
+    """ProbeError unless `task` has a scripted expert (or `variant`) that exposes `decision()`."""
+    expert_cls, _ = expert_for(task, variant)
     if not callable(getattr(expert_cls, "decision", None)):
         name = getattr(expert_cls, "__name__", str(expert_cls))
         raise ProbeError(
@@ -181,12 +194,14 @@ def collect_probe_data(
     seed: int = 0,
     groups: Sequence[str] = tuple(GROUPS),
     progress: bool = True,
+    variant: str | None = None,
 ) -> ProbeData:
-    """Run the task's expert for seeds `seed`..`seed + episodes - 1`; see the module docstring."""
-    check_task(task)
+    """Run the task's expert (or `variant`) for seeds `seed`..`seed + episodes - 1`."""
+    check_task(task, variant)
+    factory, kwargs = expert_for(task, variant)
     env = make_env(task)
     try:
-        expert = EXPERTS[task](env)
+        expert = factory(env, **kwargs)
         if not isinstance(expert, DecidingExpert):
             raise ProbeError(f"the expert of {task!r} has no decision()")
         rows: dict[str, dict[str, list[F64]]] = {p: {g: [] for g in groups} for p in PHASES}

@@ -27,6 +27,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         (["peg_insertion"], "has no decision()"),
         (["tactile_insertion", "--episodes", "2"], "--episodes >= 3"),
         (["tactile_insertion", "--seed", "-1"], "--seed >= 0"),
+        (["tactile_insertion", "--expert", "psychic"], "no expert variant 'psychic'"),
     ],
 )
 def test_operator_errors_exit_2_with_one_line(
@@ -65,3 +66,13 @@ def test_probe_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         assert row["n"] == report["samples"] and -1 <= row["cosine"] <= 1
     for word in ("R^2", "cosine", "quadrant", "tactile", "before_contact", "probe.json"):
         assert word in printed
+
+
+def test_probe_of_a_named_expert_variant(tmp_path: Path) -> None:
+    """`--expert touch` probes the observation-honest expert's own corrections."""
+    out = tmp_path / "probe"
+    args = ["task", "probe", "tactile_insertion", "--episodes", "4", "--expert", "touch"]
+    assert main([*args, "--seed", "100001", "--out", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "probe.json").read_text())
+    assert report["expert"] == "touch" and "--expert touch" in report["command"]
+    assert report["samples"] >= 3  # it corrected in (nearly) every episode
