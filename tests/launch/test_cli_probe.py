@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from launch.cli import main
+from tests.launch.cli_helpers import assert_task_operator_error
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,18 +34,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_operator_errors_exit_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    full = tmp_path / "full"
-    full.mkdir()
-    (full / "keep.txt").write_text("mine")
-    (tmp_path / "file").write_text("mine")
-    args = [a.format(full=full, file=tmp_path / "file") for a in args]
-    if "--out" not in args:
-        args += ["--out", str(tmp_path / "new")]
-    assert main(["task", "probe", *args, "--no-progress"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("vitac task: error:") and message in err
-    assert not (tmp_path / "new").exists()
-    assert (full / "keep.txt").read_text() == "mine"
+    assert_task_operator_error(tmp_path, capsys, "probe", args, message)
 
 
 def test_probe_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
