@@ -187,10 +187,25 @@ def slopes(grid: F32, pitch_x: float, pitch_y: float) -> tuple[F32, F32]:
 
 
 MAX_TILT = 0.15  # rad: the steepest tilt the gel law gives an object under an off-centre load
+_TILT_ITERATIONS = 6  # contact-set updates; they settle in two or three
 
 
-def _water_line(heights: F64, volume: float) -> float:
-    """Offset c with sum(max(0, heights + c)) = volume (> 0): the press of a rigid object."""
+def _water_line(heights: F64, volume: float, guess: NDArray[np.bool_] | None = None) -> float:
+    """Offset c with sum(max(0, heights + c)) = volume (> 0): the press of a rigid object.
+
+    With `guess` (which cells are in contact, e.g. from a nearby solution) a few O(n) updates
+    usually find it; otherwise, or if they do not settle, the cells are sorted.
+    """
+    if guess is not None and guess.any():
+        active = guess
+        for _ in range(4):
+            offset = (volume - float(heights[active].sum())) / int(active.sum())
+            now = heights + offset > 0.0
+            if np.array_equal(now, active):
+                return offset
+            if not now.any():
+                break
+            active = now
     ordered = np.sort(heights)[::-1]  # deepest first
     # With the n deepest cells in contact, c = (volume - sum of their heights) / n; the right n
     # is the largest one whose own height is above the water line -c.
@@ -206,23 +221,24 @@ def _tilted(heights: F64, volume: float, offset: float, r: F64) -> tuple[F64, fl
     the cells in contact, updates which cells are in contact, and repeats; a tilt steeper than
     MAX_TILT is scaled back to it (the centre then lies beyond what the object can reach).
     """
+    x, y = r[:, 0], r[:, 1]
+    products = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y, heights, heights * x])
+    products = np.vstack([products, heights * y])  # (9, n): what the moment sums are made of
     tilt = np.zeros(2)
     active = heights + offset > 0.0
-    for _ in range(8):
-        a = np.column_stack([np.ones(int(active.sum())), r[active]])  # (k, 3): 1, x, y
-        h = heights[active]
-        moments = a.T @ a  # sums of 1, x, y and their products over the contact
-        rhs = np.array([volume, 0.0, 0.0]) - a.T @ h
+    for _ in range(_TILT_ITERATIONS):
+        n, sx, sy, sxx, sxy, syy, sh, shx, shy = products @ active.astype(np.float64)
+        moments = np.array([[n, sx, sy], [sx, sxx, sxy], [sy, sxy, syy]])
+        rhs = np.array([volume - sh, -shx, -shy])
         try:
-            solution = np.linalg.solve(moments, rhs)
+            tilt = np.linalg.solve(moments, rhs)[1:]
         except np.linalg.LinAlgError:  # a line contact cannot be tilted about its own axis
-            solution = np.linalg.lstsq(moments, rhs, rcond=None)[0]
-        tilt = solution[1:]
+            tilt = np.linalg.lstsq(moments, rhs, rcond=None)[0][1:]
         steep = float(np.linalg.norm(tilt))
         if steep > MAX_TILT:
             tilt *= MAX_TILT / steep
         tilted = heights + r @ tilt
-        offset = _water_line(tilted, volume)
+        offset = _water_line(tilted, volume, active)
         now = tilted + offset > 0.0
         if np.array_equal(now, active):
             break
