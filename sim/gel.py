@@ -14,16 +14,17 @@ Model (thin layer, small strains, rigid indenter; Johnson, "Contact Mechanics", 
 the elastic foundation):
 - Normal: the layer is an elastic foundation, pressure p = k_n * delta at each point of the
   face indented by delta. The object's surface is pressed in as a rigid body: delta(x, y) =
-  max(0, s(x, y) + c), with s the object's surface behind the undeformed face, and the single
-  offset c chosen so that the pressure integrates to the pad's normal force.
+  max(0, s(x, y) + c + g . r), with s the object's surface behind the undeformed face, the
+  offset c chosen so that the pressure integrates to the pad's normal force and the tilt g
+  (given the contacts' centre of pressure) so that its centroid lies there: an off-centre load
+  tilts the object in the gel.
 - k_n is calibrated so that a 10 mm sphere (R = 5 mm) pressed 0.5 mm carries the Hertz force
   F = 4/3 E* sqrt(R) d^1.5 of a GelSight-class silicone, E = 0.3 MPa and nu = 0.49
   (E* = E / (1 - nu^2) = 0.39 MPa, inside the few-tenths-of-a-MPa range given for such gels;
   not measured on a real gel here): 0.42 N. The foundation gives F = k_n pi d^2 (R - d/3)
   for a sphere, so it is 0.72x Hertz at 0.25 mm and 1.37x at 1 mm; unlike Hertz it scales
   with contact area, which is what keeps a flat face gripped at 10 N from sinking through a
-  2 mm gel. For comparison, E / h for a 2 mm
-  layer is 1.5e8 N/m^3, 1.4x the calibrated k_n.
+  2 mm gel. For comparison, E / h for a 2 mm layer is 1.5e8 N/m^3, 1.4x the calibrated k_n.
 - Shear and torsion: under a tangential force F_t and a torque T about the pad normal, the
   contact patch moves rigidly, u = F_t / (k_t A) and theta = T / (k_t J), with k_t = G / h
   (G = E / (2 (1 + nu))) and the patch's area A and polar moment J taken over the contact grown
