@@ -5,7 +5,8 @@ constraints whose force for a given penetration scales with the effective mass o
 contact. A 10 mm sphere held 0.8 mm into a fixed pad pushes back 0.29 / 2.9 / 29 N at
 probe masses 0.04 / 0.4 / 4 kg with `solref="0.01 1"`, and the "direct" form (negative `solref`,
 stiffness and damping) is per unit of constraint-space mass too: 0.058 / 0.58 / 5.8 N with
-`solref="-2000 -10"`. So the penetration is not the gel's indentation. The rigid-body solver
+`solref="-2000 -10"` (tests/sim/test_gel.py measures both). So the penetration is not the
+gel's indentation. The rigid-body solver
 gives the force a pad transmits (what the grip, gravity and the contacts balance), and the gel
 law below turns that force and the object's shape into an indentation, independently of any
 body's mass.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -92,3 +93,29 @@ def test_an_off_centre_load_tilts_the_object_in_the_gel() -> None:
         GEL.indentation(surface, 1.0, (PITCH, PITCH)),
         atol=1e-7,
     )
+
+
+@pytest.mark.parametrize(
+    ("solref", "forces"),
+    [("0.01 1", (0.29, 2.9, 29.0)), ("-2000 -10", (0.058, 0.58, 5.8))],
+)
+def test_mujocos_own_contact_force_scales_with_the_pressing_mass(
+    solref: str, forces: tuple[float, float, float]
+) -> None:
+    """Why the gel law exists (the figures docs/sim.md quotes): a 10 mm sphere held 0.8 mm
+    into a pad pushes back in proportion to its mass, in both of MuJoCo's solref forms."""
+    measured = []
+    for mass in (0.04, 0.4, 4.0):
+        xml = f"""<mujoco><option timestep="0.002" gravity="0 0 0"/><worldbody>
+          <geom type="box" size="0.02 0.02 0.002" pos="0 0 -0.002" solref="{solref}"
+                solimp="0.9 0.97 0.002" priority="1"/>
+          <body pos="0 0 0.005"><joint type="slide" axis="0 0 1"/>
+            <geom type="sphere" size="0.005" mass="{mass}"/></body></worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        data = mujoco.MjData(model)
+        data.qpos[0] = -0.0008
+        mujoco.mj_forward(model, data)
+        wrench = np.zeros(6)
+        mujoco.mj_contactForce(model, data, 0, wrench)
+        measured.append(float(wrench[0]))
+    np.testing.assert_allclose(measured, forces, rtol=0.02)
