@@ -337,3 +337,21 @@ EXPERT_VARIANTS: dict[str, dict[str, ExpertVariant]] = {
         "touch": (TouchInsertionExpert, {}),
     },
 }
+
+
+def expert_for(task: str | None, variant: str | None = None, label: str = "") -> ExpertVariant:
+    """The task's default expert (`variant` None) or its named variant, with its arguments.
+
+    ValueError naming what exists otherwise; `label` names the task in it (default: `task`).
+    """
+    label = label or repr(task)
+    if variant is not None:
+        variants = EXPERT_VARIANTS.get(task or "", {})
+        if variant not in variants:
+            raise ValueError(
+                f"no expert variant {variant!r} for {label}; available: {sorted(variants)}"
+            )
+        return variants[variant]
+    if task is None or task not in EXPERTS:
+        raise ValueError(f"no scripted expert for {label}; tasks with one: {sorted(EXPERTS)}")
+    return EXPERTS[task], {}

@@ -17,8 +17,8 @@ import gymnasium as gym
 import numpy as np
 
 from policies import Policy, load_policy
-from sim import EXPERTS, TASKS
-from sim.experts import EXPERT_VARIANTS
+from sim import TASKS
+from sim.experts import EXPERT_VARIANTS, expert_for
 from sim.tasks import task_env
 
 
@@ -84,21 +84,8 @@ class ExpertActor:
         unwrapped = type(env.unwrapped)
         tasks = [name for name, entry in TASKS.items() if entry.env_cls is unwrapped]
         task = tasks[0] if tasks else None
-        if self.variant is not None:
-            variants = EXPERT_VARIANTS.get(task or "", {})
-            if self.variant not in variants:
-                raise ValueError(
-                    f"no expert variant {self.variant!r} for {unwrapped.__name__}; "
-                    f"available: {sorted(variants)}"
-                )
-            factory, kwargs = variants[self.variant]
-            self._expert = factory(env, **kwargs)
-        elif task is None or task not in EXPERTS:
-            raise ValueError(
-                f"no scripted expert for {unwrapped.__name__}; tasks with one: {sorted(EXPERTS)}"
-            )
-        else:
-            self._expert = EXPERTS[task](env)
+        factory, kwargs = expert_for(task, self.variant, label=unwrapped.__name__)
+        self._expert = factory(env, **kwargs)
         self._expert.reset(seed)
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:

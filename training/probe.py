@@ -34,8 +34,7 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 from sim import make_env
-from sim.expert_base import ExpertFactory
-from sim.experts import EXPERT_VARIANTS, EXPERTS
+from sim.experts import expert_for
 from training.probe_ridge import Scores, cross_validated_predictions, score
 
 F64 = NDArray[np.float64]
@@ -69,23 +68,12 @@ class DecidingExpert(Protocol):
     def decision(self) -> NDArray[np.float64] | None: ...
 
 
-def expert_for(task: str, variant: str | None = None) -> tuple[ExpertFactory, dict[str, Any]]:
-    """The task's expert (`variant` None) or one of its named variants, and its arguments."""
-    if task not in EXPERTS:
-        raise ProbeError(f"task {task!r} has no scripted expert; tasks with one: {sorted(EXPERTS)}")
-    if variant is None:
-        return EXPERTS[task], {}
-    variants = EXPERT_VARIANTS.get(task, {})
-    if variant not in variants:
-        raise ProbeError(
-            f"no expert variant {variant!r} for {task!r}; available: {sorted(variants)}"
-        )
-    return variants[variant]
-
-
 def check_task(task: str, variant: str | None = None) -> None:
     """ProbeError unless `task` has a scripted expert (or `variant`) that exposes `decision()`."""
-    expert_cls, _ = expert_for(task, variant)
+    try:
+        expert_cls, _ = expert_for(task, variant)
+    except ValueError as err:
+        raise ProbeError(str(err)) from None
     if not callable(getattr(expert_cls, "decision", None)):
         name = getattr(expert_cls, "__name__", str(expert_cls))
         raise ProbeError(
@@ -198,7 +186,7 @@ def collect_probe_data(
 ) -> ProbeData:
     """Run the task's expert (or `variant`) for seeds `seed`..`seed + episodes - 1`."""
     check_task(task, variant)
-    factory, kwargs = expert_for(task, variant)
+    factory, kwargs = expert_for(task, variant)  # known to exist now
     env = make_env(task)
     try:
         expert = factory(env, **kwargs)
