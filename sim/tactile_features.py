@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.tactile_optics import shading_matrix
 from sim.tactile_profile import TactileProfile
 
 F64 = NDArray[np.float64]
@@ -83,15 +84,10 @@ def rigid_motion(before: F64, after: F64) -> RigidMotion:
 def light_colours(profile: TactileProfile) -> F64:
     """(2, 3): RGB change per unit surface slope along image x and along image y.
 
-    The gel's shading model (sim.tactile_optics) is linear in the slopes for small slopes; these
-    are its first two rows, which a sensor calibration would give.
+    The first two rows of the gel's shading model (`sim.tactile_optics.shading_matrix`), which
+    is linear in the slopes for small slopes: what a sensor calibration would give.
     """
-    azimuth = np.deg2rad(profile.light_azimuth_deg)
-    elevation = np.deg2rad(profile.light_elevation_deg)
-    colours = np.asarray(profile.light_rgb, dtype=np.float64)  # (3 lights, RGB)
-    lx = np.cos(elevation) * np.cos(azimuth)
-    ly = np.cos(elevation) * np.sin(azimuth)
-    return np.stack([-profile.light_gain * lx @ colours, -profile.light_gain * ly @ colours])
+    return np.asarray(shading_matrix(profile)[:2], dtype=np.float64)
 
 
 def edge_profile(image: Image, profile: TactileProfile) -> F64:

@@ -73,7 +73,7 @@ class GelOptics:
         gh, gw = grid
         self.pixel_pitch_m = (area_h / self.height, area_w / self.width)  # (rows, columns)
         self.grid_pitch_m = (area_h / gh, area_w / gw)
-        self._feature_to_rgb = self._shading_matrix(profile)  # (4, 3)
+        self._feature_to_rgb = shading_matrix(profile)  # (4, 3)
         px, py = np.meshgrid(
             np.arange(self.width, dtype=np.float32), np.arange(self.height, dtype=np.float32)
         )
@@ -170,23 +170,6 @@ class GelOptics:
         return np.asarray(small, dtype=np.float32)
 
     # ------------------------------------------------------------------ per frame
-    @staticmethod
-    def _shading_matrix(p: TactileProfile) -> F32:
-        """(4, 3): features (h_x/N, h_y/N, 1/N - 1, h) -> change of RGB in grey levels."""
-        azimuth = np.deg2rad(p.light_azimuth_deg)
-        elevation = np.deg2rad(p.light_elevation_deg)
-        colours = np.asarray(p.light_rgb, dtype=np.float64)  # (3 lights, RGB)
-        lx, ly = np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth)
-        matrix = np.stack(
-            [
-                -p.light_gain * lx @ colours,
-                -p.light_gain * ly @ colours,
-                p.light_gain * np.sin(elevation) * colours.sum(axis=0),
-                np.full(3, -p.depth_darkening / p.gel_thickness_m),
-            ]
-        )
-        return matrix.astype(np.float32)
-
     def render(self, depth: F32, displacement: F32) -> Image:
         """Image of indentation grid `depth` (gh, gw) metres, markers moved by `displacement`.
 
@@ -250,6 +233,23 @@ class GelOptics:
         noisy += self._noise_table[index]
         np.clip(noisy, 0, 255, out=noisy)
         return noisy.astype(np.uint8)
+
+
+def shading_matrix(p: TactileProfile) -> F32:
+    """(4, 3): features (h_x/N, h_y/N, 1/N - 1, h) -> change of RGB in grey levels."""
+    azimuth = np.deg2rad(p.light_azimuth_deg)
+    elevation = np.deg2rad(p.light_elevation_deg)
+    colours = np.asarray(p.light_rgb, dtype=np.float64)  # (3 lights, RGB)
+    lx, ly = np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth)
+    matrix = np.stack(
+        [
+            -p.light_gain * lx @ colours,
+            -p.light_gain * ly @ colours,
+            p.light_gain * np.sin(elevation) * colours.sum(axis=0),
+            np.full(3, -p.depth_darkening / p.gel_thickness_m),
+        ]
+    )
+    return matrix.astype(np.float32)
 
 
 def _pixel_span(first: int, last: int, n_grid: int, n_pixels: int) -> tuple[int, int]:
