@@ -7,13 +7,13 @@ clear message and exit with status 2; anything else is a bug and shows its trace
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from launch.cli_task import add_task_parser
 from launch.config import ConfigError, validate
 from launch.jobs import (
     DEFAULT_LAUNCH_FILE,
@@ -23,16 +23,12 @@ from launch.jobs import (
     run_demo,
     run_eval,
     run_eval_to_dir,
-    run_probe,
-    run_report,
     run_train,
 )
 from policies import CheckpointError
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore
 from training.evaluate import EvalConfig
-from training.probe import format_table
-from training.task_report import format_table as format_report_table
 
 OPERATOR_ERRORS = (ConfigError, DatasetError, CheckpointError)
 
@@ -159,78 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path", type=Path)
     info.set_defaults(handler=_dataset_info)
 
-    p = sub.add_parser("task", help="measure a simulated task")
-    tsub = p.add_subparsers(dest="task_command", required=True, metavar="ACTION")
-    probe = tsub.add_parser(
-        "probe",
-        help="which observation predicts the expert's corrections (ridge, held-out episodes)",
-        description="Run the task's scripted expert, keep the observations before and at its "
-        "first correction, and report how well a ridge regression from each input (tactile, "
-        "wrist, scene, cameras, proprio) predicts that correction on held-out episodes.",
-    )
-    probe.add_argument("task", metavar="TASK", help="a task whose expert has decision()")
-    probe.add_argument(
-        "--episodes",
-        type=int,
-        default=600,
-        help="episodes (default 600; with far fewer, the image inputs' ~780 features outnumber "
-        "the training samples and their scores drop)",
-    )
-    probe.add_argument("--seed", type=int, default=0, help="episode i uses seed + i")
-    probe.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="where probe.json goes (new or empty); default runs/probe/<task>-<date-time>",
-    )
-    probe.add_argument(
-        "--expert",
-        metavar="VARIANT",
-        help="probe one of the task's named expert variants (vitac task report lists them) "
-        "instead of its default expert",
-    )
-    probe.add_argument("--no-progress", action="store_true", help="no progress bar")
-    probe.set_defaults(handler=_task_probe)
-    report = tsub.add_parser(
-        "report",
-        help="success rates of the task's scripted baselines, per part, with 95%% CIs",
-        description="Run the task's scripted baselines (expert: the task's default expert; its "
-        "named variants, e.g. oracle and open_loop; hold: zero motion) for N seeded episodes "
-        "each, per part variant where the task has them, and print success rates with 95% "
-        "Wilson intervals. Episode i of every baseline uses seed S+i.",
-    )
-    report.add_argument("task", metavar="TASK", help="a task with a scripted expert")
-    report.add_argument(
-        "--episodes", type=int, default=100, help="episodes per baseline and part (default 100)"
-    )
-    report.add_argument(
-        "--seed", type=int, default=100_000, help="episode i uses seed + i (default 100000)"
-    )
-    report.add_argument(
-        "--workers",
-        type=int,
-        default=2,
-        help="processes running episodes in parallel (default 2; 1: this process)",
-    )
-    report.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="write DIR/report.json (must be new or empty); default: print only",
-    )
-    report.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a task parameter, e.g. --set task.params.clearance_mm=0.6 (repeatable); "
-        "setting task.params.part runs that part only",
-    )
-    report.add_argument("--no-progress", action="store_true", help="no progress bars")
-    report.set_defaults(handler=_task_report)
+    add_task_parser(sub)
 
     p = sub.add_parser("bench", help="run benchmarks, print a table, write JSON")
     p.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
@@ -300,52 +225,6 @@ def _eval(args: argparse.Namespace) -> int:
     if report.videos:
         print(f"videos:  {args.out / VIDEO_DIR} ({len(report.videos)} mp4)")
     print(f"time:    {report.seconds:.1f} s ({config.workers} worker(s))")
-    return 0
-
-
-def _task_probe(args: argparse.Namespace) -> int:
-    out = args.out or Path("runs/probe") / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
-    command = f"vitac task probe {args.task} --episodes {args.episodes} --seed {args.seed} "
-    if args.expert:
-        command += f"--expert {args.expert} "
-    report = run_probe(
-        args.task,
-        args.episodes,
-        args.seed,
-        out,
-        command + f"--out {out}",
-        progress=not args.no_progress,
-        variant=args.expert,
-    )
-    print(format_table(report.results))
-    print(f"samples:  {report.samples} per phase ({report.skipped} episode(s) without a decision)")
-    for group, layout in report.layouts.items():
-        print(f"{group + ':':<9} {layout}")
-    print(f"json:     {report.json}")
-    return 0
-
-
-def _task_report(args: argparse.Namespace) -> int:
-    words = ["vitac", "task", "report", args.task, "--episodes", str(args.episodes)]
-    words += ["--seed", str(args.seed), "--workers", str(args.workers)]
-    for item in args.overrides:
-        words += ["--set", item]
-    if args.out is not None:
-        words += ["--out", str(args.out)]
-    report, path = run_report(
-        args.task,
-        args.overrides,
-        args.episodes,
-        args.seed,
-        args.workers,
-        args.out,
-        shlex.join(words),
-        progress=not args.no_progress,
-    )
-    print(format_report_table(report))
-    print(f"time:     {report.seconds:.1f} s ({args.workers} worker(s))")
-    if path is not None:
-        print(f"json:     {path}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The jobs behind the CLI: collect, train, evaluate, the end-to-end demo, and task measures.
+"""The jobs behind the CLI: collect, train, evaluate and the end-to-end demo (task measures:
+`launch.task_jobs`).
 
 A launch file has one section per stage; each job reads the sections it needs:
 
@@ -12,7 +13,6 @@ A launch file has one section per stage; each job reads the sections it needs:
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +29,6 @@ from training.collect import CollectConfig, CollectResult, collect
 from training.eval_stats import EvalResult
 from training.evaluate import EvalConfig, evaluate_parallel
 from training.plots import plot_summary
-from training.probe import ProbeError, ProbeResult, check_task, collect_probe_data, fit_and_score
-from training.task_report import TaskReport, TaskReportError, run_task_report
 from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
 
 DEFAULT_LAUNCH_FILE = Path(__file__).with_name("demo.toml")
@@ -255,127 +253,3 @@ def run_demo(
         )
     )
     return report
-
-
-@dataclass(frozen=True)
-class ProbeReport:
-    results: list[ProbeResult]
-    samples: int
-    skipped: int
-    layouts: dict[str, str]
-    json: Path
-    seconds: float
-
-
-def run_probe(
-    task: str,
-    episodes: int,
-    seed: int,
-    out: Path,
-    command: str,
-    progress: bool = True,
-    variant: str | None = None,
-) -> ProbeReport:
-    """The information probe (training.probe) on `task`'s expert (or `variant`); writes
-    `out/probe.json`."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out} exists and is not an empty directory; choose a new --out")
-    if task not in TASKS:
-        raise ConfigError(f"unknown task {task!r}; available: {sorted(TASKS)}")
-    if episodes < 3 or seed < 0:
-        raise ConfigError(f"need --episodes >= 3 and --seed >= 0, got {episodes} and {seed}")
-    started = time.perf_counter()
-    try:
-        check_task(task, variant)
-        data = collect_probe_data(task, episodes, seed, progress=progress, variant=variant)
-        results = fit_and_score(data)
-    except ProbeError as err:
-        raise ConfigError(str(err)) from err
-    seconds = time.perf_counter() - started
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "probe.json"
-    commit, dirty = _git_state()
-    report = {
-        "task": task,
-        "expert": variant or "expert",
-        "episodes": episodes,
-        "seed": seed,
-        "samples": len(data.targets),
-        "skipped": data.skipped,
-        "commit": commit,
-        "dirty": dirty,
-        "command": command,
-        "features": data.layouts,
-        "seconds": seconds,
-        "results": [r.to_json() for r in results],
-    }
-    path.write_text(json.dumps(report, indent=2))
-    return ProbeReport(results, len(data.targets), data.skipped, data.layouts, path, seconds)
-
-
-REPORT_FILE = "report.json"  # under `vitac task report --out DIR`
-OVERRIDE_PREFIX = "task.params."  # the only keys `vitac task report --set` takes
-
-
-def run_report(
-    task: str,
-    overrides: list[str],
-    episodes: int,
-    seed: int,
-    workers: int,
-    out: Path | None,
-    command: str,
-    progress: bool = True,
-) -> tuple[TaskReport, Path | None]:
-    """The task report (training.task_report) on `task` with `--set task.params.KEY=VALUE`
-    overrides; writes `out/report.json` when `out` is given -> (report, its path)."""
-    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out} exists and is not an empty directory; choose a new --out")
-    if task not in TASKS:
-        raise ConfigError(f"unknown task {task!r}; available: {sorted(TASKS)}")
-    if episodes < 1 or seed < 0 or workers < 1:
-        raise ConfigError(
-            f"need --episodes >= 1, --seed >= 0 and --workers >= 1, "
-            f"got {episodes}, {seed} and {workers}"
-        )
-    for item in overrides:
-        if not item.strip().startswith(OVERRIDE_PREFIX):
-            raise ConfigError(
-                f"--set {item!r}: only task parameters can be set here, as "
-                f"{OVERRIDE_PREFIX}KEY=VALUE (e.g. {OVERRIDE_PREFIX}clearance_mm=0.6)"
-            )
-    params = apply_overrides({}, overrides).get("task", {}).get("params", {})
-    try:
-        config = task_config(task, params, "--set")
-    except ConfigError as err:  # one line: the problems after the source
-        raise ConfigError(" ".join(line.strip() for line in str(err).splitlines())) from None
-    try:
-        report = run_task_report(task, config, episodes, seed, workers, progress)
-    except TaskReportError as err:
-        raise ConfigError(str(err)) from err
-    if out is None:
-        return report, None
-    out.mkdir(parents=True, exist_ok=True)
-    commit, dirty = _git_state()
-    path = out / REPORT_FILE
-    data = {"task": task, "command": command, "commit": commit, "dirty": dirty}
-    path.write_text(json.dumps(data | report.to_json(), indent=2))
-    return report, path
-
-
-def _git_state() -> tuple[str | None, bool | None]:
-    """The checkout's HEAD commit and whether tracked files differ from it (None outside git)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return commit, (None if status is None else bool(status))

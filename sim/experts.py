@@ -315,7 +315,7 @@ def grasp_yaw(cube_yaw: float, current: float) -> float:
 
 EXPERTS: dict[str, ExpertFactory] = {
     "peg_insertion": PegInsertionExpert,
-    "tactile_insertion": TactileInsertionExpert,
+    "tactile_insertion": TouchInsertionExpert,  # observation-honest: images, proprio, estimate
     "lift": PickExpert,
     "stack": StackExpert,
 }
@@ -329,12 +329,12 @@ ExpertVariant = tuple[ExpertFactory, dict[str, Any]]
 # for the baselines `vitac task report` measures next to the default expert and zero motion.
 EXPERT_VARIANTS: dict[str, dict[str, ExpertVariant]] = {
     "tactile_insertion": {
-        # corrects with the privileged socket position and contact force
+        # corrects with the privileged socket position and contact force: a ceiling
         "oracle": (TactileInsertionExpert, {"feel": True}),
-        # the same expert with no correction: keeps pushing at the socket estimate
-        "open_loop": (TactileInsertionExpert, {"feel": False}),
-        # observation-honest: acts on the tactile images, proprio and the vision estimate
-        "touch": (TouchInsertionExpert, {}),
+        # the default expert, searching by contact alone (the images are not read)
+        "blind": (TouchInsertionExpert, {"read": False}),
+        # the default expert with no correction: keeps pressing at the socket estimate
+        "open_loop": (TouchInsertionExpert, {"correct": False}),
     },
 }
 

@@ -120,3 +120,65 @@ def _peak(values: F64, index: int) -> float:
         if denominator < 0:
             return float(index + 0.5 * (a - c) / denominator)
     return float(index)
+
+
+# A grasped face's edge in view shows an x-slope ridge of 40-65 in `edge_profile` units on
+# the pads' images at this rig's grip; a face wider than the view leaves spurious peaks under 20.
+EDGE_RIDGE_MIN = 25.0
+_BORDER = 2  # pixels: a peak this close to the image border may be a face edge out of view
+
+
+def imprint_centre(image: Image, profile: TactileProfile, face_width_px: float) -> float | None:
+    """Column (pixels) of the centre of a grasped face `face_width_px` wide, or None.
+
+    Both edges in view: their midpoint; one: that edge and the face's known width; none (the
+    face is wider than the view and centred on it): None, the centre is not observable.
+    """
+    ridge = edge_profile(image, profile)
+    width = len(ridge)
+    edges = []
+    for values, side in ((ridge, -1.0), (-ridge, 1.0)):  # left edge: positive ridge
+        index = int(np.argmax(values))
+        if values[index] >= EDGE_RIDGE_MIN and _BORDER <= index < width - _BORDER:
+            edges.append((_peak(values, index), side))
+    if len(edges) == 2 and edges[0][0] < edges[1][0]:
+        return (edges[0][0] + edges[1][0]) / 2
+    if len(edges) == 1:
+        column, side = edges[0]
+        return column - side * face_width_px / 2
+    return None
+
+
+PRESS_FEATURES = ("tilt", "left_edge", "right_edge", "turn", "shift_x", "shift_y", "change")
+
+
+def press_features(before: Image, now: Image, profile: TactileProfile) -> F64:
+    """(7,) how one pad's image changed between two frames of a grasp, named `PRESS_FEATURES`.
+
+    Under the imprint of the grasped face of `before`: the mean change along the y-slope colour
+    (`tilt`: the face tilting across the pad), the x-slope change at the face's left and right
+    edges (the face pressing deeper on one side), the markers' rigid motion (`turn` in rad,
+    `shift_x`, `shift_y` in pixels); and the mean absolute colour change (`change`).
+    """
+    left, right = imprint_edges(before, profile)
+    lo, hi = int(np.ceil(left)), max(int(right), int(np.ceil(left)) + 1)
+    start = marker_positions(before, rest_markers(profile, before.shape[:2]))
+    moved = marker_positions(now, start)
+    inside = (start[:, 0] > left + 1) & (start[:, 0] < right - 1)
+    if inside.sum() < 3:  # the imprint covers (nearly) the whole view
+        inside[:] = True
+    motion = rigid_motion(start[inside], moved[inside])
+    change = now.astype(np.float64) - before.astype(np.float64)  # (H, W, 3)
+    x_colour, y_colour = light_colours(profile)
+    along_x = change @ (x_colour / float(x_colour @ x_colour))  # (H, W) x-slope change
+    interior = change[:, lo + 2 : max(hi - 1, lo + 3)].reshape(-1, 3).mean(axis=0)
+    edge_x = [float(along_x[:, max(c - 2, 0) : c + 3].mean()) for c in (int(left), int(right))]
+    return np.array(
+        [
+            float(interior @ (y_colour / float(y_colour @ y_colour))),
+            *edge_x,
+            motion.turn,
+            *motion.shift,
+            float(np.abs(change).mean()),
+        ]
+    )

@@ -3,31 +3,33 @@
 It reads only the observation dict of `vitac/TactileInsertion-v0` (the two tactile images, the
 measured TCP pose, the vision system's socket estimate `task.socket_estimate`) and what a
 person would know before the episode: the part's and socket's drawings (`env.variant`, the
-rim height, the nominal grasp depth), the tactile sensor's data sheet (its profile: marker
-grid, lights) and its own previous commands. It never calls `privileged_state()` and never
-reads MuJoCo; `env` serves only to encode actions (`env.pose_action`) and for the config.
+rim height, the nominal grasp depth), the specified error of the vision estimate and of the
+grasp (the task config), the tactile sensor's data sheet (its profile: view, marker grid,
+lights), the touch readout's calibration, and its own previous commands. It never calls
+`privileged_state()` and never reads MuJoCo; `env` serves only to encode actions
+(`env.pose_action`) and for the config.
 
 1. Grasp. In the first frame the housing's imprint on each pad shows where the part sits along
-   the pads (`sim.tactile_features.imprint_edges`); the expert aims the part, not the TCP.
+   the pads (`sim.tactile_features.imprint_centre`); the expert aims the part, not the TCP. A
+   housing wider than the view hides that: the search then widens along the pads.
 2. Approach the estimate with the part's pin rows turned to the estimated socket yaw, pin tips
    `hover_m` above the rim, then descend at `descend_speed`.
 3. Blocked (the measured TCP stays `block_m` above the commanded one): the part sits on the
-   rim. The frame just before this press and the frame now tell which way the socket lies:
-   - across the pads (TCP y): the housing tilts in the grasp towards the side that landed on
-     the rim, which turns the imprint's shading on the two pads in opposite senses (the
-     colour change along each pad's y-slope light colour, right minus left);
-   - along the pads (TCP x): the markers under the housing are dragged along x by the rim's
-     friction share, more when the rim is on the +x side; the vertical drag (the press) sets
-     the scale, and the arm's own sideways give under a press adds `drag_bias` of it.
-   On each axis whose signal is clear it steps `step_m` towards the socket until the socket is
-   bracketed on that axis, then bisects (a reading that contradicts an earlier bound replaces
-   it); it lifts `lift_m` off the rim, moves, and presses again. Each such correction is its
-   `decision()` (TCP frame, metres), the quantity the information probe predicts.
+   rim, so the socket is not within the clearance of this press. The frame before the press and
+   the frame now tell, per TCP axis, how likely the socket lies beyond it
+   (`sim.touch_readout.TouchReadout`: a calibrated logistic readout of the markers' drag and
+   turn and the imprint's tilt and edge pressure on each pad). Both update a grid belief over
+   the socket's offset (`sim.touch_belief.SocketBelief`, prior: the estimate's error disk);
+   the next press goes where the belief holds the most probability within the entry window.
+   It lifts `lift_m` off the rim, moves, and presses again. Each such move is its `decision()`
+   (TCP frame, metres), the quantity the information probe predicts.
 4. Not blocked below the rim: the part is in; push on to the success depth (stuck for three
    steps anywhere counts as blocked).
 
-The thresholds (`drag_bias`, `clear_x`, `clear_y`, `lift_m`) were chosen by success over a few
-hundred seeds outside the report's (`vitac task report tactile_insertion` measures it).
+Variants: `read=False` ignores the images at a press (touch as a contact switch only: the
+belief learns only where the socket is not); `correct=False` never moves off the estimate
+(open loop). The readout is fitted by `vitac task calibrate tactile_insertion` on seeds apart
+from the report's.
 """
 
 from __future__ import annotations
@@ -41,18 +43,13 @@ from numpy.typing import NDArray
 from drivers.kinematics import top_down_rotation
 from drivers.rotations import matrix_from_rot6d
 from sim.expert_base import ScriptedExpert, tcp_yaw, wrap_half_turn
-from sim.tactile_features import (
-    imprint_edges,
-    light_colours,
-    marker_positions,
-    rest_markers,
-    rigid_motion,
-)
+from sim.tactile_features import imprint_centre
 from sim.tasks.tactile_insertion import TactileInsertionEnv
+from sim.touch_belief import SocketBelief
+from sim.touch_readout import PADS, TouchReadout, pad_features
 
 Obs = dict[str, NDArray[Any]]
 F64 = NDArray[np.float64]
-PADS = ("tactile.left", "tactile.right")
 
 
 class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
@@ -67,17 +64,17 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         hover_m: float = 0.004,
         block_m: float = 0.0005,
         lift_m: float = 0.0006,
-        search_m: float = 0.003,
-        step_m: float = 0.001,
-        drag_bias: float = 0.21,
-        clear_x: float = 0.08,
-        clear_y: float = 0.0008,
+        read: bool = True,
+        correct: bool = True,
+        readout: TouchReadout | None = None,
     ) -> None:
         super().__init__(env, TactileInsertionEnv, noise_std)
         self.speed, self.descend_speed, self.hover_m = speed, descend_speed, hover_m
         self.block_m, self.lift_m = block_m, lift_m
-        self.search_m, self.step_m = search_m, step_m
-        self.drag_bias, self.clear_x, self.clear_y = drag_bias, clear_x, clear_y
+        self.correct = correct
+        self.readout = (readout or TouchReadout.load()) if read and correct else None
+        if self.readout is not None:
+            self.readout.check_sensor(self.env.sensors[0])
         self.profile = self.env.sensors[0].profile
         self._reset_state()
 
@@ -88,10 +85,8 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         self._yaw = 0.0
         self._cmd: F64 = np.zeros(3)  # the TCP position the expert last commanded
         self._before: Obs | None = None  # the frame at the top of the current press
-        # where the socket can still be, relative to the first target, per TCP axis (x, y)
-        self._offset: F64 = np.zeros(2)
-        self._low: F64 = np.full(2, -self.search_m)
-        self._high: F64 = np.full(2, self.search_m)
+        self._offset: F64 = np.zeros(2)  # this press's offset from the first target (TCP x, y)
+        self.belief: SocketBelief | None = None
         self._decision: F64 | None = None
         self._rim_z: float | None = None  # TCP height at the first press on the rim
         self._stalled = 0  # consecutive blocked steps
@@ -149,14 +144,20 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
 
     # ------------------------------------------------------------------ phases
     def _start(self, obs: Obs, tcp: F64, rot: F64) -> None:
-        """Read the grasp from the imprint; set the target from the vision estimate."""
+        """Read the grasp from the imprint; set the target and the belief from the estimate."""
+        cfg = self.env.config
+        width = obs[PADS[0]].shape[1]
+        pitch = self.profile.sensing_area_m[1] / width  # metres per column
+        face = self.env.variant.housing[0] / pitch
         centres = []
-        for key, sign in zip(PADS, (1.0, -1.0), strict=True):
-            left, right = imprint_edges(obs[key], self.profile)
-            width = obs[key].shape[1]
-            pitch = self.profile.sensing_area_m[1] / width
-            centres.append(sign * ((left + right) / 2 - (width - 1) / 2) * pitch)
-        self._grasp_x = float(np.mean(centres))  # the pads see it mirrored
+        for key, sign in zip(PADS, (1.0, -1.0), strict=True):  # the pads see it mirrored
+            column = imprint_centre(obs[key], self.profile, face)
+            if column is not None:
+                centres.append(sign * (column - (width - 1) / 2) * pitch)
+        self._grasp_x = float(np.mean(centres)) if centres else 0.0
+        spread = 0.0 if centres else cfg.grasp_offset_mm / 1000.0
+        radius = cfg.socket_error_mm / 1000.0 + self.env.clearance / 2
+        self.belief = SocketBelief(radius, self.env.clearance, spread_x=spread)
         estimate = obs["task.socket_estimate"].astype(np.float64)
         self._target = estimate[:2].copy()
         # the part's rows along the socket's: the part is square to the TCP, symmetric
@@ -166,56 +167,19 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         self._phase = "approach"
 
     def _correct(self, obs: Obs, rot: F64) -> None:
-        """Feel which way the socket lies from this press; bisect towards it on each axis."""
-        assert self._before is not None
-        signal = np.array(self._feel(self._before, obs))
-        clear = np.array([self.clear_x, self.clear_y])
-        sign = np.where(np.abs(signal) > clear, np.sign(signal), 0.0)
-        if not sign.any():  # nothing clear: follow the stronger signal
-            index = int(np.argmax(np.abs(signal) / clear))
-            sign[index] = np.sign(signal[index]) or 1.0
-        half = self.env.clearance / 2
-        for axis in np.flatnonzero(sign):
-            # the latest reading wins: a bound it contradicts is dropped
-            if sign[axis] > 0:  # the socket lies beyond the current offset on this axis
-                self._low[axis] = self._offset[axis] + half
-                if self._low[axis] >= self._high[axis]:
-                    self._high[axis] = self.search_m
-            else:
-                self._high[axis] = self._offset[axis] - half
-                if self._high[axis] <= self._low[axis]:
-                    self._low[axis] = -self.search_m
-        # bisect where both sides are bounded, else step out by `step_m` towards the socket
-        bounded = (self._low > -self.search_m) & (self._high < self.search_m)
-        middle = (self._low + self._high) / 2
-        stepped = np.clip(self._offset + sign * self.step_m, self._low, self._high)
-        move = np.where(sign != 0, np.where(bounded, middle, stepped) - self._offset, 0.0)
+        """Not over the socket here: update the belief with this press, go where it points."""
+        assert self._before is not None and self.belief is not None
+        if not self.correct:
+            return
+        beyond = None
+        if self.readout is not None:
+            beyond = self.readout.beyond(pad_features(self._before, obs, self.profile))
+        self.belief.blocked(self._offset, beyond)
+        move = self.belief.best(near=self._offset) - self._offset
         self._offset = self._offset + move
         self._target = self._target + rot[:2, :2] @ move
         self._decision = move
         self.corrections += 1
-
-    def _feel(self, before: Obs, now: Obs) -> tuple[float, float]:
-        """(along x, across y) signals of where the rim is, from two frames of both pads."""
-        shear_x, shear_y, tilt = [], [], []
-        y_colour = light_colours(self.profile)[1]
-        y_colour = y_colour / float(y_colour @ y_colour)
-        for key in PADS:
-            first, last = before[key], now[key]
-            left, right = imprint_edges(first, self.profile)
-            start = marker_positions(first, rest_markers(self.profile, first.shape[:2]))
-            moved = marker_positions(last, start)
-            inside = (start[:, 0] > left + 1) & (start[:, 0] < right - 1)
-            motion = rigid_motion(start[inside], moved[inside])
-            shear_x.append(motion.shift[0])
-            shear_y.append(motion.shift[1])
-            change = last.astype(np.float64) - first.astype(np.float64)
-            interior = change[:, int(np.ceil(left)) + 2 : int(right) - 1]
-            tilt.append(float(interior.reshape(-1, 3).mean(axis=0) @ y_colour))
-        drag = (shear_x[0] - shear_x[1]) / 2  # pads mirrored along x
-        press = abs(shear_y[0] + shear_y[1]) / 2
-        signal_x = drag / max(press, 1e-6) - self.drag_bias
-        return signal_x, tilt[1] - tilt[0]
 
     # ------------------------------------------------------------------ helpers
     def _tip_below_tcp(self) -> float:

@@ -71,7 +71,7 @@ class ArmTaskConfig(BaseModel):
 _SCENE_TEMPLATE = """\
 <mujoco model="vitac_{name}">
   <compiler angle="radian" autolimits="true"/>
-  <option timestep="{dt}" integrator="implicitfast" cone="elliptic" impratio="10"/>
+  <option timestep="{dt}" integrator="implicitfast" cone="elliptic" impratio="100"/>
   <size memory="{memory}"/>
   <visual>
     <quality shadowsize="0" offsamples="0"/>

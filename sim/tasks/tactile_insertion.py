@@ -285,10 +285,17 @@ class TactileInsertionEnv(ArmTaskEnv):
             "clearance": np.array([self.clearance]),
             "part_pos": self.data.qpos[adr : adr + 3].copy(),
             "part_yaw": np.array([np.arctan2(rot[1, 0], rot[0, 0])]),
+            "pin_tips_xy": self._pin_tips()[:2],
             "part_bottom_z": np.array([self._housing_bottom_z()]),
             "insertion_depth": np.array([self._insertion_depth()]),
             "socket_contact_force": np.array([self._socket_contact_force()]),
         }
+
+    def _pin_tips(self) -> F64:
+        """(3,) world position of the middle of the pin tips (the part's bottom centre)."""
+        rot = self.data.xmat[self._part_body].reshape(3, 3)
+        below = np.array([0.0, 0.0, -self.variant.housing[2] / 2 - self.variant.pin_length])
+        return np.asarray(self.data.xpos[self._part_body] + rot @ below)
 
     def _housing_bottom_z(self) -> float:
         rot = self.data.xmat[self._part_body].reshape(3, 3)

@@ -59,10 +59,10 @@ def test_probe_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_probe_of_a_named_expert_variant(tmp_path: Path) -> None:
-    """`--expert touch` probes the observation-honest expert's own corrections."""
+    """`--expert blind` probes the contact-only search's own corrections."""
     out = tmp_path / "probe"
-    args = ["task", "probe", "tactile_insertion", "--episodes", "4", "--expert", "touch"]
+    args = ["task", "probe", "tactile_insertion", "--episodes", "4", "--expert", "blind"]
     assert main([*args, "--seed", "100001", "--out", str(out), "--no-progress"]) == 0
     report = json.loads((out / "probe.json").read_text())
-    assert report["expert"] == "touch" and "--expert touch" in report["command"]
+    assert report["expert"] == "blind" and "--expert blind" in report["command"]
     assert report["samples"] >= 3  # it corrected in (nearly) every episode

@@ -7,9 +7,18 @@ import numpy as np
 import pytest
 
 from sim.tactile import TactileSensor
-from sim.tactile_features import imprint_edges, marker_positions, rest_markers, rigid_motion
+from sim.tactile_features import (
+    PRESS_FEATURES,
+    imprint_centre,
+    imprint_edges,
+    marker_positions,
+    press_features,
+    rest_markers,
+    rigid_motion,
+)
 from sim.tactile_gallery import SQUARE, press, rig_xml
 from sim.tasks.tactile_insertion import TactileInsertionEnv
+from sim.touch_expert import TouchInsertionExpert
 
 
 def test_rigid_motion_recovers_a_shift_and_a_turn() -> None:
@@ -61,4 +70,52 @@ def test_imprint_edges_give_the_parts_place_in_the_grasp() -> None:
             assert (right - left) * pitch == pytest.approx(env.variant.housing[0], abs=0.0015)
             seen.append(sign * ((left + right) / 2 - 39.5) * pitch)
         assert np.mean(seen) == pytest.approx(along, abs=0.0005)
+    env.close()
+
+
+@pytest.mark.parametrize("part", ["switch3", "usb12", "vga17"])
+def test_imprint_centre_or_none_when_the_face_is_wider_than_the_view(part: str) -> None:
+    env = TactileInsertionEnv({"part": part})
+    profile = env.sensors[0].profile
+    pitch = profile.sensing_area_m[1] / 80
+    face = env.variant.housing[0] / pitch
+    found = 0
+    for seed in range(6):
+        obs, _ = env.reset(seed=seed)
+        state = env.privileged_state()
+        along = (state["tcp_rot"].T @ (state["part_pos"] - state["tcp_pos"]))[0]  # TCP x
+        column = imprint_centre(obs["tactile.left"], profile, face)
+        edges_out = abs(along) + env.variant.housing[0] / 2 > profile.sensing_area_m[1] / 2
+        both_out = env.variant.housing[0] / 2 - abs(along) > profile.sensing_area_m[1] / 2
+        if both_out:
+            assert column is None, (seed, along)
+            continue
+        if column is None:  # an edge at the border of the view may be missed
+            assert edges_out, (seed, along)
+            continue
+        found += 1
+        assert (column - 39.5) * pitch == pytest.approx(along, abs=0.0006), seed
+    assert found >= 3
+    env.close()
+
+
+def test_press_features_see_a_press_and_not_the_approach() -> None:
+    env = TactileInsertionEnv()
+    profile = env.sensors[0].profile
+    expert = TouchInsertionExpert(env, read=False)
+    obs, _ = env.reset(seed=100001)
+    expert.reset(100001)
+    frames = [obs]
+    while expert.corrections == 0:  # run until the part sits on the rim
+        obs, *_ = env.step(expert.act(frames[-1]))
+        frames.append(obs)
+    pressed, approach = frames[-2], frames[3]  # the frame the expert felt the rim in; mid-air
+    features = {
+        name: dict(zip(PRESS_FEATURES, press_features(frames[0][k], f[k], profile), strict=True))
+        for name, f in (("pressed", pressed), ("approach", approach))
+        for k in ("tactile.left",)
+    }
+    assert abs(features["pressed"]["shift_y"]) > 0.2, features  # dragged along the rows
+    assert abs(features["approach"]["shift_y"]) < 0.05, features
+    assert features["pressed"]["change"] > 3 * features["approach"]["change"], features
     env.close()

@@ -3,7 +3,8 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 
-from sim import TactileInsertionExpert, make_env
+from sim import make_env
+from sim.touch_expert import TouchInsertionExpert
 from tests.conftest import TINY_TASK
 from training.actors import BASELINES, BaselineSpec, RandomActor
 from training.evaluate import evaluate
@@ -47,7 +48,7 @@ def test_an_expert_variant_is_the_registered_expert_with_its_arguments() -> None
         actor = spec.build()
         actor.reset(env, 0)
         expert = actor._expert  # type: ignore[attr-defined]
-        assert isinstance(expert, TactileInsertionExpert) and expert.feel is False
+        assert isinstance(expert, TouchInsertionExpert) and expert.correct is False
     finally:
         env.close()
 

@@ -72,7 +72,7 @@ def test_never_overwrites_an_existing_store(demo_store: Path) -> None:
 
 def test_arm_task_demonstrations_go_straight_into_the_store(tmp_path: Path) -> None:
     """The flagship: 10-d absolute-pose actions, two cameras, two tactile streams, noise kept."""
-    config = TactileInsertionConfig(image_size=32, tactile_size=(24, 32))
+    config = TactileInsertionConfig(image_size=32)  # the tactile size its readout is calibrated on
     result = collect(
         "tactile_insertion",
         config,
@@ -83,7 +83,7 @@ def test_arm_task_demonstrations_go_straight_into_the_store(tmp_path: Path) -> N
     assert result.stored == result.expert_successes == 2
     store = EpisodeStore.open(result.path)
     assert store.schema["action"].shape == (10,)
-    assert store.schema["tactile.left"].shape == (24, 32, 3)
+    assert store.schema["tactile.left"].shape == (60, 80, 3)
     assert {"rgb.scene", "rgb.wrist", "proprio.ee_pose", "proprio.joints"} <= set(store.keys)
     episode = store.episode(0, ["action", "proprio.ee_pose"])
     # labels are top-down poses: rot6d's first column is the TCP x axis, horizontal

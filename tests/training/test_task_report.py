@@ -24,13 +24,13 @@ from training.task_report import (
 def test_baselines_are_the_expert_its_variants_and_hold() -> None:
     assert [s.key for s in report_baselines("lift")] == ["expert", "hold"]
     specs = report_baselines("tactile_insertion")
-    assert [s.key for s in specs] == ["expert", "oracle", "open_loop", "touch", "hold"]
+    assert [s.key for s in specs] == ["expert", "oracle", "blind", "open_loop", "hold"]
     described = {s.key: describe("tactile_insertion", s) for s in specs}
     assert described == {
-        "expert": "TactileInsertionExpert",
+        "expert": "TouchInsertionExpert",
         "oracle": "TactileInsertionExpert(feel=True)",
-        "open_loop": "TactileInsertionExpert(feel=False)",
-        "touch": "TouchInsertionExpert()",
+        "blind": "TouchInsertionExpert(read=False)",
+        "open_loop": "TouchInsertionExpert(correct=False)",
         "hold": "zero motion",
     }
     with pytest.raises(TaskReportError, match="unknown task 'juggling'"):
@@ -68,7 +68,7 @@ def test_every_part_runs_every_baseline_on_the_same_seeds(monkeypatch: pytest.Mo
     monkeypatch.setattr(task_report, "evaluate_parallel", fake_evaluate)
     config = TactileInsertionConfig(clearance_mm=0.6)
     report = run_task_report("tactile_insertion", config, episodes=3, seed=7, workers=2)
-    keys = ["expert", "oracle", "open_loop", "touch", "hold"]
+    keys = ["expert", "oracle", "blind", "open_loop", "hold"]
     assert calls == [("tactile_insertion", p, keys, 3, 7, 2) for p in ("switch3", "usb12", "vga17")]
     assert [(r.part, r.baseline) for r in report.rows] == [
         (p, k) for p in ("switch3", "usb12", "vga17") for k in keys

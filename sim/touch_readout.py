@@ -1,0 +1,111 @@
+"""`TouchReadout`: which way the socket lies, from how the two pads' images changed in a press.
+
+A logistic model per TCP axis (x along the pads, y across them) on the hand-written press
+features of both pads (`sim.tactile_features.press_features`): the probability that the
+socket lies beyond the press on that axis. It is the expert's sensor calibration: fitted once
+on simulated presses whose true offsets the simulator knows (`training.touch_calibration`,
+`vitac task calibrate tactile_insertion`), shipped as `sim/data/touch_readout.json`, and
+applied to images alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.tactile import TactileSensor
+from sim.tactile_features import PRESS_FEATURES, press_features
+from sim.tactile_profile import TactileProfile
+
+F64 = NDArray[np.float64]
+Obs = dict[str, NDArray[Any]]
+PADS = ("tactile.left", "tactile.right")
+FEATURES = tuple(f"{pad.split('.')[1]}.{name}" for pad in PADS for name in PRESS_FEATURES)
+READOUT_FILE = Path(__file__).parent / "data" / "touch_readout.json"
+
+
+def pad_features(before: Obs, now: Obs, profile: TactileProfile) -> F64:
+    """(14,) the press features of both pads, in the order of `FEATURES`."""
+    return np.concatenate([press_features(before[k], now[k], profile) for k in PADS])
+
+
+def sensor_key(sensor: TactileSensor) -> dict[str, Any]:
+    """What the features depend on: the sensor profile, image size and markers."""
+    return {
+        "profile": sensor.profile.name,
+        "size": list(sensor.image_size),
+        "markers": sensor.markers,
+    }
+
+
+@dataclass(frozen=True)
+class TouchReadout:
+    """P(socket beyond the press) per axis = sigmoid(weights @ [features, 1]), for images of the
+    sensor `sensor` (`sensor_key`: features in pixels and colours hold for that sensor only)."""
+
+    weights: F64  # (2, len(FEATURES) + 1), raw feature units, bias last
+    sensor: dict[str, Any] | None = None
+
+    def check_sensor(self, sensor: TactileSensor) -> None:
+        """ValueError unless `sensor` renders the images this readout was calibrated on."""
+        if self.sensor is not None and sensor_key(sensor) != self.sensor:
+            raise ValueError(
+                f"the touch readout was calibrated on {self.sensor} tactile images, this env "
+                f"renders {sensor_key(sensor)}: calibrate one for it (vitac task calibrate) or "
+                "use the blind or oracle expert"
+            )
+
+    def beyond(self, features: F64) -> F64:
+        """(2,) per TCP axis, the probability that the socket lies at a larger offset."""
+        z = self.weights @ np.append(features, 1.0)
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
+
+    @classmethod
+    def load(cls, path: Path = READOUT_FILE) -> TouchReadout:
+        data = json.loads(path.read_text())
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path}: features {data['features']} are not {list(FEATURES)}")
+        weights = np.asarray(data["weights"], dtype=np.float64)
+        if weights.shape != (2, len(FEATURES) + 1):
+            raise ValueError(f"{path}: weights of shape {weights.shape}, need (2, 15)")
+        return cls(weights, data.get("sensor"))
+
+
+def fit_logistic(x: F64, labels: NDArray[np.bool_], strength: float = 1.0) -> F64:
+    """(d + 1,) L2-regularised logistic regression on standardised `x` (n, d), Newton steps;
+    returned in raw feature units with the bias last."""
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-12
+    z = np.column_stack([(x - mean) / scale, np.ones(len(x))])  # (n, d + 1)
+    y = labels.astype(np.float64)
+    penalty = strength * np.diag([*np.ones(x.shape[1]), 0.0])
+    w = np.zeros(z.shape[1])
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30.0, 30.0)))
+        gradient = z.T @ (p - y) + penalty @ w
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    raw = w[:-1] / scale
+    return np.append(raw, w[-1] - float(raw @ mean))
+
+
+def fit_readout(
+    features: F64, offsets: F64, clearance: float, sensor: dict[str, Any] | None = None
+) -> TouchReadout:
+    """Fit on presses: `features` (n, 14), `offsets` (n, 2) true socket offset from the part
+    at each press (TCP x, y). Per axis only presses off by more than `clearance` on that axis
+    count: closer, the socket is not beyond either side."""
+    rows = []
+    for axis in range(2):
+        far = np.abs(offsets[:, axis]) > clearance
+        if far.sum() < 2 * features.shape[1] or len(set(offsets[far, axis] > 0)) < 2:
+            raise ValueError(f"too few presses off by more than the clearance on axis {axis}")
+        rows.append(fit_logistic(features[far], offsets[far, axis] > 0))
+    return TouchReadout(np.stack(rows), sensor)

@@ -1,0 +1,43 @@
+"""`vitac task calibrate`: operator errors exit 2 with one line; a small run writes a readout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from launch.cli import main
+from sim.touch_readout import FEATURES, TouchReadout
+from tests.launch.cli_helpers import assert_task_operator_error
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tactile_insertion", "--out", "{full}"], "exists"),
+        (["tactile_insertion", "--out", "{file}"], "exists"),
+        (["tactile_insertion", "--out", "{file}/readout.json"], "folder is a file"),
+        (["lift"], "only tactile_insertion has a touch readout"),
+        (["tactile_insertion", "--episodes", "3"], "--episodes >= 4"),
+        (["tactile_insertion", "--seed", "-1"], "--seed >= 0"),
+    ],
+)
+def test_operator_errors_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert_task_operator_error(tmp_path, capsys, "calibrate", args, message)
+
+
+def test_calibrate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "readout.json"
+    args = ["task", "calibrate", "tactile_insertion", "--episodes", "4", "--seed", "60000"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out side accuracy" in printed and str(out) in printed
+    record = json.loads(out.read_text())
+    assert record["command"] == " ".join(["vitac", *args, "--out", str(out)])
+    assert record["features"] == list(FEATURES) and 6 <= record["episodes_with_presses"] <= 12
+    assert record["sensor"] == {"profile": "gelsight_mini", "size": [60, 80], "markers": True}
+    assert TouchReadout.load(out).weights.shape == (2, len(FEATURES) + 1)
+    assert main([*args, "--out", str(out), "--no-progress"]) == 2  # never overwritten

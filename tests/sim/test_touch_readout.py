@@ -1,0 +1,51 @@
+"""`TouchReadout`: the logistic fit, the shipped calibration file and its checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.touch_readout import FEATURES, READOUT_FILE, TouchReadout, fit_logistic, fit_readout
+
+
+def test_logistic_fit_recovers_the_deciding_direction() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3)) * [1.0, 10.0, 0.1] + [0.0, 5.0, 0.0]  # raw, unequal scales
+    labels = (x[:, 2] / 0.1 - 0.5 * x[:, 0]) + rng.normal(scale=0.3, size=400) > 0
+    w = fit_logistic(x, labels)
+    right = ((np.column_stack([x, np.ones(400)]) @ w) > 0) == labels
+    assert right.mean() > 0.9
+    assert w[2] * 0.1 > 5 * abs(w[1]) * 10  # the deciding feature dominates, in its units
+
+
+def test_fit_readout_uses_presses_beyond_the_clearance_and_needs_enough() -> None:
+    rng = np.random.default_rng(1)
+    offsets = rng.uniform(-0.003, 0.003, size=(300, 2))
+    features = rng.normal(size=(300, len(FEATURES)))
+    features[:, 0] += 3 * np.sign(offsets[:, 0])
+    features[:, 1] += 3 * np.sign(offsets[:, 1])
+    readout = fit_readout(features, offsets, 0.0004)
+    probs = np.array([readout.beyond(f) for f in features])
+    assert ((probs > 0.5) == (offsets > 0)).mean() > 0.9
+    with pytest.raises(ValueError, match="too few presses"):
+        fit_readout(features[:10], offsets[:10], 0.0004)
+
+
+def test_the_shipped_readout_loads_and_says_what_it_was_fitted_on() -> None:
+    readout = TouchReadout.load()
+    assert readout.weights.shape == (2, len(FEATURES) + 1)
+    record = json.loads(READOUT_FILE.read_text())
+    assert record["command"].startswith("vitac task calibrate tactile_insertion")
+    assert record["presses"] > 1000
+
+
+def test_a_readout_file_for_other_features_is_refused(tmp_path: Path) -> None:
+    record = json.loads(READOUT_FILE.read_text())
+    record["features"] = record["features"][:-1]
+    path = tmp_path / "readout.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="features"):
+        TouchReadout.load(path)
