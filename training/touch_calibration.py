@@ -3,10 +3,11 @@
 The touch expert's approach and presses, with each next press at a random offset within its
 search's prior (so the presses depend on no earlier readout and cover the offsets evenly), run
 on every part variant; at each press on the rim the simulator's true offset from the part's pin
-tips to the socket (TCP frame) labels the press features of the two pads. A logistic readout per axis is fitted on half the episodes,
-scored on the other half (balanced accuracy of the side, on presses off by more than the
-clearance on that axis), then refitted on all of them. The simulator's truth is used here only, as a
-sensor calibration uses a reference; the expert then reads images alone.
+tips to the socket (TCP frame) labels the press features of the two pads. A logistic readout
+per axis is fitted on half the episodes, scored on the other half (balanced accuracy of the
+side, on presses off by more than the clearance on that axis), then refitted on all of them.
+The simulator's truth is used here only, as a sensor calibration uses a reference; the expert
+then reads images alone.
 """
 
 from __future__ import annotations

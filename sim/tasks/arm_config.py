@@ -68,6 +68,10 @@ class ArmTaskConfig(BaseModel):
         return round(1.0 / (self.control_hz * self.physics_dt))
 
 
+# impratio 100 (MuJoCo's ratio of frictional to normal constraint stiffness; 10 before): its
+# soft friction lets a grasped part creep under any sustained torque, far below the friction
+# limit (pad friction 1.5 vs 3 changed nothing). A 9 N press on the rim turned a grasped
+# switch3 6.8 mrad at 10 and 1.6 mrad at 100 (tests/sim/test_tactile_insertion.py measures it).
 _SCENE_TEMPLATE = """\
 <mujoco model="vitac_{name}">
   <compiler angle="radian" autolimits="true"/>
