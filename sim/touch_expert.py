@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
@@ -74,7 +75,7 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         self.correct = correct
         self.readout = (readout or TouchReadout.load()) if read and correct else None
         if self.readout is not None:
-            self.readout.check_sensor(self.env.sensors[0])
+            self.readout.check_sensor(self.env.sensors[0], any_size=True)
         self.profile = self.env.sensors[0].profile
         self._reset_state()
 
@@ -105,6 +106,7 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         if obs is None:
             raise TypeError("TouchInsertionExpert acts on the observation: call act(obs)")
         self._decision = None
+        obs = self._at_calibrated_size(obs)
         pose = obs["proprio.ee_pose"].astype(np.float64)
         tcp, rot = pose[:3], matrix_from_rot6d(pose[3:9])
         if self._phase == "start":
@@ -182,6 +184,16 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         self.corrections += 1
 
     # ------------------------------------------------------------------ helpers
+    def _at_calibrated_size(self, obs: Obs) -> Obs:
+        """`obs` with the tactile images resized to the size the readout was calibrated on."""
+        size = None if self.readout is None else self.readout.image_size
+        if size is None or obs[PADS[0]].shape[:2] == size:
+            return obs
+        h, w = obs[PADS[0]].shape[:2]
+        mode = cv2.INTER_AREA if h >= size[0] and w >= size[1] else cv2.INTER_LINEAR
+        resized = {k: cv2.resize(obs[k], (size[1], size[0]), interpolation=mode) for k in PADS}
+        return obs | resized
+
     def _tip_below_tcp(self) -> float:
         """Nominal distance from the TCP down to the pin tips (the grasp depth varies)."""
         v = self.env.variant

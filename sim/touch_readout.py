@@ -51,9 +51,18 @@ class TouchReadout:
     weights: F64  # (2, len(FEATURES) + 1), raw feature units, bias last
     sensor: dict[str, Any] | None = None
 
-    def check_sensor(self, sensor: TactileSensor) -> None:
-        """ValueError unless `sensor` renders the images this readout was calibrated on."""
-        if self.sensor is not None and sensor_key(sensor) != self.sensor:
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        """(H, W) of the tactile images it was calibrated on (None: not recorded)."""
+        return None if self.sensor is None else (self.sensor["size"][0], self.sensor["size"][1])
+
+    def check_sensor(self, sensor: TactileSensor, any_size: bool = False) -> None:
+        """ValueError unless `sensor` renders the images this readout was calibrated on
+        (`any_size`: of any size, for a caller that resizes them to `image_size`)."""
+        key = sensor_key(sensor)
+        if any_size and self.sensor is not None:
+            key["size"] = self.sensor["size"]
+        if self.sensor is not None and key != self.sensor:
             raise ValueError(
                 f"the touch readout was calibrated on {self.sensor} tactile images, this env "
                 f"renders {sensor_key(sensor)}: calibrate one for it (vitac task calibrate) or "

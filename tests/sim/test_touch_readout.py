@@ -49,3 +49,19 @@ def test_a_readout_file_for_other_features_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(record))
     with pytest.raises(ValueError, match="features"):
         TouchReadout.load(path)
+
+
+def test_a_readout_is_refused_for_another_sensor_and_resized_for_another_size() -> None:
+    from sim.tasks.tactile_insertion import TactileInsertionEnv
+
+    shipped = TouchReadout.load()
+    env = TactileInsertionEnv({"tactile_size": (48, 64)})
+    sensor = env.sensors[0]
+    with pytest.raises(ValueError, match=r"calibrated on .*48, 64"):
+        shipped.check_sensor(sensor)
+    shipped.check_sensor(sensor, any_size=True)  # a caller that resizes the images
+    assert shipped.image_size == (60, 80)
+    other = TouchReadout(shipped.weights, dict(shipped.sensor or {}, profile="digit"))
+    with pytest.raises(ValueError, match="digit"):
+        other.check_sensor(sensor, any_size=True)
+    env.close()
