@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -182,3 +183,16 @@ def press_features(before: Image, now: Image, profile: TactileProfile) -> F64:
             float(np.abs(change).mean()),
         ]
     )
+
+
+def marker_field(before: Image, now: Image, profile: TactileProfile) -> F64:
+    """(rows * cols * 2,) each marker's displacement (x, y pixels) from `before` to `now`."""
+    start = marker_positions(before, rest_markers(profile, before.shape[:2]))
+    return np.asarray((marker_positions(now, start) - start).ravel())
+
+
+def change_cells(before: Image, now: Image, cells: tuple[int, int]) -> F64:
+    """(h * w * 3,) the colour change from `before` to `now`, averaged over `cells` (h, w)."""
+    change = now.astype(np.float32) - before.astype(np.float32)  # (H, W, 3)
+    h, w = cells
+    return np.asarray(cv2.resize(change, (w, h), interpolation=cv2.INTER_AREA), np.float64).ravel()

@@ -1,8 +1,10 @@
 """`TouchReadout`: which way the socket lies, from how the two pads' images changed in a press.
 
-A logistic model per TCP axis (x along the pads, y across them) on the hand-written press
-features of both pads (`sim.tactile_features.press_features`): the probability that the
-socket lies beyond the press on that axis. It is the expert's sensor calibration: fitted once
+A logistic model per TCP axis (x along the pads, y across them) on how both pads' images changed
+from the frame before a press to the frame at it: the hand-written press features
+(`sim.tactile_features.press_features`), every marker's displacement, and the colour change
+averaged over a coarse grid of cells. It gives the probability that the socket lies beyond the
+press on that axis. It is the expert's sensor calibration: fitted once
 on simulated presses whose true offsets the simulator knows (`training.touch_calibration`,
 `vitac task calibrate tactile_insertion`), shipped as `sim/data/touch_readout.json`, and
 applied to images alone.
@@ -19,19 +21,44 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.tactile import TactileSensor
-from sim.tactile_features import PRESS_FEATURES, press_features
-from sim.tactile_profile import TactileProfile
+from sim.tactile_features import PRESS_FEATURES, change_cells, marker_field, press_features
+from sim.tactile_profile import TactileProfile, profile
 
 F64 = NDArray[np.float64]
 Obs = dict[str, NDArray[Any]]
 PADS = ("tactile.left", "tactile.right")
-FEATURES = tuple(f"{pad.split('.')[1]}.{name}" for pad in PADS for name in PRESS_FEATURES)
+CELLS = (12, 16)  # (rows, cols) of the colour-change grid
 READOUT_FILE = Path(__file__).parent / "data" / "touch_readout.json"
 
 
+def feature_layout(profile: TactileProfile) -> dict[str, Any]:
+    """What `pad_features` returns, per pad in `PADS` order, for a readout file to check."""
+    rows, cols = profile.marker_grid
+    return {
+        "pads": list(PADS),
+        "press": list(PRESS_FEATURES),
+        "markers": [rows, cols, 2],
+        "change_cells": [*CELLS, 3],
+    }
+
+
+def feature_count(layout: dict[str, Any]) -> int:
+    """How many features a layout gives for both pads."""
+    per_pad = len(layout["press"]) + int(np.prod(layout["markers"]))
+    return len(layout["pads"]) * (per_pad + int(np.prod(layout["change_cells"])))
+
+
 def pad_features(before: Obs, now: Obs, profile: TactileProfile) -> F64:
-    """(14,) the press features of both pads, in the order of `FEATURES`."""
-    return np.concatenate([press_features(before[k], now[k], profile) for k in PADS])
+    """Per pad: the press features, the marker field and the colour-change cells, concatenated
+    (`feature_layout`); `before` and `now` are observation dicts."""
+    parts = []
+    for k in PADS:
+        parts += [
+            press_features(before[k], now[k], profile),
+            marker_field(before[k], now[k], profile),
+            change_cells(before[k], now[k], CELLS),
+        ]
+    return np.concatenate(parts)
 
 
 def sensor_key(sensor: TactileSensor) -> dict[str, Any]:
@@ -48,7 +75,7 @@ class TouchReadout:
     """P(socket beyond the press) per axis = sigmoid(weights @ [features, 1]), for images of the
     sensor `sensor` (`sensor_key`: features in pixels and colours hold for that sensor only)."""
 
-    weights: F64  # (2, len(FEATURES) + 1), raw feature units, bias last
+    weights: F64  # (2, feature_count + 1), raw feature units, bias last
     sensor: dict[str, Any] | None = None
 
     @property
@@ -77,15 +104,17 @@ class TouchReadout:
     @classmethod
     def load(cls, path: Path = READOUT_FILE) -> TouchReadout:
         data = json.loads(path.read_text())
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"{path}: features {data['features']} are not {list(FEATURES)}")
+        layout = feature_layout(profile(data["sensor"]["profile"]))
+        if data["features"] != layout:
+            raise ValueError(f"{path}: features {data['features']} are not {layout}")
         weights = np.asarray(data["weights"], dtype=np.float64)
-        if weights.shape != (2, len(FEATURES) + 1):
-            raise ValueError(f"{path}: weights of shape {weights.shape}, need (2, 15)")
-        return cls(weights, data.get("sensor"))
+        need = (2, feature_count(layout) + 1)
+        if weights.shape != need:
+            raise ValueError(f"{path}: weights of shape {weights.shape}, need {need}")
+        return cls(weights, data["sensor"])
 
 
-def fit_logistic(x: F64, labels: NDArray[np.bool_], strength: float = 1.0) -> F64:
+def fit_logistic(x: F64, labels: NDArray[np.bool_], strength: float = 100.0) -> F64:
     """(d + 1,) L2-regularised logistic regression on standardised `x` (n, d), Newton steps;
     returned in raw feature units with the bias last."""
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-12
@@ -93,13 +122,13 @@ def fit_logistic(x: F64, labels: NDArray[np.bool_], strength: float = 1.0) -> F6
     y = labels.astype(np.float64)
     penalty = strength * np.diag([*np.ones(x.shape[1]), 0.0])
     w = np.zeros(z.shape[1])
-    for _ in range(100):
+    for _ in range(30):
         p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30.0, 30.0)))
         gradient = z.T @ (p - y) + penalty @ w
         hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty
         step = np.linalg.solve(hessian, gradient)
         w -= step
-        if np.abs(step).max() < 1e-10:
+        if np.abs(step).max() < 1e-6:
             break
     raw = w[:-1] / scale
     return np.append(raw, w[-1] - float(raw @ mean))
@@ -108,7 +137,7 @@ def fit_logistic(x: F64, labels: NDArray[np.bool_], strength: float = 1.0) -> F6
 def fit_readout(
     features: F64, offsets: F64, clearance: float, sensor: dict[str, Any] | None = None
 ) -> TouchReadout:
-    """Fit on presses: `features` (n, 14), `offsets` (n, 2) true socket offset from the part
+    """Fit on presses: `features` (n, d), `offsets` (n, 2) true socket offset from the part
     at each press (TCP x, y). Per axis only presses off by more than `clearance` on that axis
     count: closer, the socket is not beyond either side."""
     rows = []

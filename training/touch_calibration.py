@@ -23,9 +23,16 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.tactile_profile import profile
 from sim.tasks.tactile_insertion import TactileInsertionConfig, TactileInsertionEnv
 from sim.touch_expert import TouchInsertionExpert
-from sim.touch_readout import FEATURES, TouchReadout, fit_readout, pad_features, sensor_key
+from sim.touch_readout import (
+    TouchReadout,
+    feature_layout,
+    fit_readout,
+    pad_features,
+    sensor_key,
+)
 
 F64 = NDArray[np.float64]
 PARTS: tuple[str, ...] = typing.get_args(TactileInsertionConfig.model_fields["part"].annotation)
@@ -142,7 +149,7 @@ def write_readout(
     path.parent.mkdir(parents=True, exist_ok=True)
     record = meta | {
         "sensor": readout.sensor,
-        "features": list(FEATURES),
+        "features": feature_layout(profile(presses.sensor["profile"])),
         "weights": readout.weights.round(8).tolist(),
         "presses": len(presses.features),
         "episodes_with_presses": len(np.unique(presses.episodes)),

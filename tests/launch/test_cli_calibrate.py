@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from launch.cli import main
-from sim.touch_readout import FEATURES, TouchReadout
+from sim.tactile_profile import profile
+from sim.touch_readout import TouchReadout, feature_count, feature_layout
 from tests.launch.cli_helpers import assert_task_operator_error
 
 
@@ -37,7 +38,8 @@ def test_calibrate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "held-out side accuracy" in printed and str(out) in printed
     record = json.loads(out.read_text())
     assert record["command"] == " ".join(["vitac", *args, "--out", str(out)])
-    assert record["features"] == list(FEATURES) and 6 <= record["episodes_with_presses"] <= 12
+    layout = feature_layout(profile("gelsight_mini"))
+    assert record["features"] == layout and 6 <= record["episodes_with_presses"] <= 12
     assert record["sensor"] == {"profile": "gelsight_mini", "size": [60, 80], "markers": True}
-    assert TouchReadout.load(out).weights.shape == (2, len(FEATURES) + 1)
+    assert TouchReadout.load(out).weights.shape == (2, feature_count(layout) + 1)
     assert main([*args, "--out", str(out), "--no-progress"]) == 2  # never overwritten

@@ -58,3 +58,22 @@ def test_needs_the_observation() -> None:
     with pytest.raises(TypeError, match="act\\(obs\\)"):
         expert.act()
     assert expert.decision() is None
+
+
+def test_reading_the_images_shortens_the_search() -> None:
+    """The same search with and without the touch readout, on the same scenes: reading which
+    side the socket is on takes far fewer presses (report: 3-5 against 10-16 a part)."""
+    env = TactileInsertionEnv({"part": "vga17"})
+    presses: dict[bool, int] = {True: 0, False: 0}
+    for read in (True, False):
+        expert = TouchInsertionExpert(env, read=read)
+        for seed in (100000, 100001, 100002, 100003):
+            obs, _ = env.reset(seed=seed)
+            expert.reset(seed)
+            for _ in range(env.config.max_steps):
+                obs, _, terminated, truncated, _ = env.step(expert.act(obs))
+                if terminated or truncated:
+                    break
+            presses[read] += expert.corrections
+    assert presses[True] < 0.6 * presses[False], presses
+    env.close()

@@ -8,7 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.touch_readout import FEATURES, READOUT_FILE, TouchReadout, fit_logistic, fit_readout
+from sim.tactile_profile import profile
+from sim.touch_readout import (
+    READOUT_FILE,
+    TouchReadout,
+    feature_count,
+    feature_layout,
+    fit_logistic,
+    fit_readout,
+)
+
+WIDTH = feature_count(feature_layout(profile("gelsight_mini")))
 
 
 def test_logistic_fit_recovers_the_deciding_direction() -> None:
@@ -24,7 +34,7 @@ def test_logistic_fit_recovers_the_deciding_direction() -> None:
 def test_fit_readout_uses_presses_beyond_the_clearance_and_needs_enough() -> None:
     rng = np.random.default_rng(1)
     offsets = rng.uniform(-0.003, 0.003, size=(300, 2))
-    features = rng.normal(size=(300, len(FEATURES)))
+    features = rng.normal(size=(300, 14))
     features[:, 0] += 3 * np.sign(offsets[:, 0])
     features[:, 1] += 3 * np.sign(offsets[:, 1])
     readout = fit_readout(features, offsets, 0.0004)
@@ -36,7 +46,7 @@ def test_fit_readout_uses_presses_beyond_the_clearance_and_needs_enough() -> Non
 
 def test_the_shipped_readout_loads_and_says_what_it_was_fitted_on() -> None:
     readout = TouchReadout.load()
-    assert readout.weights.shape == (2, len(FEATURES) + 1)
+    assert readout.weights.shape == (2, WIDTH + 1)
     record = json.loads(READOUT_FILE.read_text())
     assert record["command"].startswith("vitac task calibrate tactile_insertion")
     assert record["presses"] > 1000
@@ -44,7 +54,7 @@ def test_the_shipped_readout_loads_and_says_what_it_was_fitted_on() -> None:
 
 def test_a_readout_file_for_other_features_is_refused(tmp_path: Path) -> None:
     record = json.loads(READOUT_FILE.read_text())
-    record["features"] = record["features"][:-1]
+    record["features"]["change_cells"] = [6, 8, 3]
     path = tmp_path / "readout.json"
     path.write_text(json.dumps(record))
     with pytest.raises(ValueError, match="features"):
