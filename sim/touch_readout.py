@@ -28,6 +28,7 @@ F64 = NDArray[np.float64]
 Obs = dict[str, NDArray[Any]]
 PADS = ("tactile.left", "tactile.right")
 CELLS = (12, 16)  # (rows, cols) of the colour-change grid
+MIN_PRESSES_A_SIDE = 20  # per axis, presses with the socket beyond and short of the press
 READOUT_FILE = Path(__file__).parent / "data" / "touch_readout.json"
 
 
@@ -143,7 +144,11 @@ def fit_readout(
     rows = []
     for axis in range(2):
         far = np.abs(offsets[:, axis]) > clearance
-        if far.sum() < 2 * features.shape[1] or len(set(offsets[far, axis] > 0)) < 2:
-            raise ValueError(f"too few presses off by more than the clearance on axis {axis}")
+        beyond = offsets[far, axis] > 0
+        if min(beyond.sum(), (~beyond).sum()) < MIN_PRESSES_A_SIDE:
+            raise ValueError(
+                f"too few presses off by more than the clearance on axis {axis} (need "
+                f"{MIN_PRESSES_A_SIDE} on each side, have {beyond.sum()} and {(~beyond).sum()})"
+            )
         rows.append(fit_logistic(features[far], offsets[far, axis] > 0))
     return TouchReadout(np.stack(rows), sensor)
