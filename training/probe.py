@@ -16,7 +16,9 @@ the episode's first decision:
 Episodes without a decision (or whose decision comes at their first step) are counted and
 skipped. For each input group (`GROUPS`) a ridge regression predicts the decision from the
 observation (`probe_ridge`: standardised features, strength by inner CV, 5-fold CV split by
-episode), and `score` reports R^2, cosine and quadrant accuracy on held-out episodes.
+episode), and `score` reports R^2, cosine and quadrant accuracy on held-out episodes. The
+`CHANGES` inputs are a group's change between the two frames (at minus before contact), what
+a reader of a sensor compares; they are scored at contact.
 
 Same capacity per input: images are area-resized to a grid chosen so that each image group
 has about `FEATURE_BUDGET` features (RGB in [0, 1]); proprio is what it is (16 numbers on the
@@ -48,6 +50,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "cameras": ("rgb.wrist", "rgb.scene"),
     "proprio": ("proprio.*",),
 }
+# Inputs made of two frames: a group's change from the before-contact to the at-contact frame
+# (what a reader of the sensor compares), scored at contact only.
+CHANGES: dict[str, str] = {"tactile_change": "tactile", "cameras_change": "cameras"}
 FEATURE_BUDGET = 768  # features per image group (about; the grid is rounded)
 DESCENT_TOL_M = 1e-5  # a step lower than the previous by more than this is descending
 HEIGHT_KEY = "proprio.ee_pose"  # (x, y, z, rot6d): the TCP height is element 2
@@ -278,16 +283,21 @@ def fit_and_score(data: ProbeData, folds: int = 5) -> list[ProbeResult]:
             x = data.features[phase][group]
             cv = cross_validated_predictions(x, data.targets, data.episodes, folds, folds)
             results.append(ProbeResult(group, phase, score(data.targets, cv.predictions)))
+    for name, group in CHANGES.items():
+        if group in data.features["at_contact"]:
+            x = data.features["at_contact"][group] - data.features["before_contact"][group]
+            cv = cross_validated_predictions(x, data.targets, data.episodes, folds, folds)
+            results.append(ProbeResult(name, "at_contact", score(data.targets, cv.predictions)))
     return results
 
 
 def format_table(results: Sequence[ProbeResult]) -> str:
     """The results as a fixed-width text table."""
-    lines = [f"{'input':<9} {'phase':<15} {'R^2':>7} {'cosine':>7} {'quadrant':>8} {'n':>5}"]
+    lines = [f"{'input':<14} {'phase':<15} {'R^2':>7} {'cosine':>7} {'quadrant':>8} {'n':>5}"]
     for r in results:
         s = r.scores
         lines.append(
-            f"{r.input:<9} {r.phase:<15} {s.r2:>7.3f} {s.cosine:>7.3f} "
+            f"{r.input:<14} {r.phase:<15} {s.r2:>7.3f} {s.cosine:>7.3f} "
             f"{s.quadrant_acc:>8.1%} {s.n:>5d}"
         )
     return "\n".join(lines)

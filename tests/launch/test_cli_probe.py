@@ -50,7 +50,8 @@ def test_probe_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "commit" in report
     rows = {(r["input"], r["phase"]): r for r in report["results"]}
     inputs = ("tactile", "wrist", "scene", "cameras", "proprio")
-    assert set(rows) == {(i, p) for i in inputs for p in ("before_contact", "at_contact")}
+    changes = {("tactile_change", "at_contact"), ("cameras_change", "at_contact")}
+    assert set(rows) == {(i, p) for i in inputs for p in ("before_contact", "at_contact")} | changes
     for row in rows.values():
         assert set(row) == {"input", "phase", "r2", "cosine", "quadrant_acc", "n"}
         assert row["n"] == report["samples"] and -1 <= row["cosine"] <= 1

@@ -120,6 +120,30 @@ def test_too_few_episodes_with_a_decision_is_a_probe_error() -> None:
         fit_and_score(data)
 
 
+def test_the_change_input_reads_what_the_two_frames_differ_by() -> None:
+    """Each episode's frames share a large random baseline (a grasp); the target is in their
+    difference only: the change input finds it, the single frames do not."""
+    rng = np.random.default_rng(0)
+    n = 120
+    baseline = 5.0 * rng.normal(size=(n, 40))
+    y = rng.normal(size=(n, 2))
+    signal = np.zeros((n, 40))
+    signal[:, :2] = y
+    data = ProbeData(
+        {"before_contact": {"tactile": baseline}, "at_contact": {"tactile": baseline + signal}},
+        y,
+        np.arange(n),
+        attempted=n,
+        skipped=0,
+        layouts={},
+    )
+    scores = {(r.input, r.phase): r.scores for r in fit_and_score(data)}
+    assert scores[("tactile_change", "at_contact")].r2 > 0.95
+    assert scores[("tactile", "at_contact")].r2 < 0.5
+    assert ("tactile_change", "before_contact") not in scores
+    assert not any(name == "cameras_change" for name, _ in scores)  # no cameras input here
+
+
 def test_a_task_without_decisions_is_refused() -> None:
     with pytest.raises(ProbeError, match="no decision"):
         collect_probe_data("peg_insertion", 3, progress=False)
