@@ -17,8 +17,8 @@ lights), the touch readout's calibration, and its own previous commands. It neve
 3. Blocked (the measured TCP stays `block_m` above the commanded one): the part sits on the
    rim, so the socket is not within the clearance of this press. The frame before the press and
    the frame now tell, per TCP axis, how likely the socket lies beyond it
-   (`sim.touch_readout.TouchReadout`: a calibrated logistic readout of the markers' drag and
-   turn and the imprint's tilt and edge pressure on each pad). Both update a grid belief over
+   (`sim.touch_readout.TouchReadout`: a calibrated logistic readout of each pad's marker field,
+   colour change, imprint tilt and edge pressure). Both update a grid belief over
    the socket's offset (`sim.touch_belief.SocketBelief`, prior: the estimate's error disk);
    the next press goes where the belief holds the most probability within the entry window.
    It lifts `lift_m` off the rim, moves, and presses again. Each such move is its `decision()`
