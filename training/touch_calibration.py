@@ -40,7 +40,7 @@ PARTS: tuple[str, ...] = typing.get_args(TactileInsertionConfig.model_fields["pa
 
 @dataclass(frozen=True)
 class Presses:
-    """Labelled presses: features (n, 14), true offsets (n, 2) in metres, episode ids (n,)."""
+    """Labelled presses: features (n, d), true offsets (n, 2) in metres, episode ids (n,)."""
 
     features: F64
     offsets: F64
