@@ -7,6 +7,7 @@ clear message and exit with status 2; anything else is a bug and shows its trace
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from launch.cli_task import add_task_parser
-from launch.config import ConfigError, validate
+from launch.config import ConfigError, check_output_path, validate
 from launch.jobs import (
     DEFAULT_LAUNCH_FILE,
     VIDEO_DIR,
@@ -45,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vitac {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`vitac dataset info STORE | head -1`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _demo(args: argparse.Namespace) -> int:
     launch = load_launch(args.config, args.overrides)
     out = args.out or Path("runs/demo") / time.strftime("%Y%m%d-%H%M%S")
+    check_output_path(out)
     report = run_demo(
         launch, out, progress=not args.no_progress, log=lambda line: print(line, flush=True)
     )
@@ -178,6 +184,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _collect(args: argparse.Namespace) -> int:
     launch = load_launch(args.config, args.overrides)
+    check_output_path(args.out)
     result = run_collect(launch, args.out, progress=not args.no_progress)
     print(
         f"stored {result.stored}/{result.attempted} episodes "
@@ -188,6 +195,7 @@ def _collect(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     launch = load_launch(args.config, args.overrides)
+    check_output_path(args.out)
     result = run_train(
         launch, args.dataset, args.out, resume=args.resume, progress=not args.no_progress
     )
@@ -202,6 +210,8 @@ def _eval(args: argparse.Namespace) -> int:
     if (args.checkpoint is None) == (args.checkpoint_flag is None):
         raise ConfigError("give the checkpoint directory once: CHECKPOINT or --checkpoint")
     checkpoint: Path = args.checkpoint or args.checkpoint_flag
+    if args.out is not None:
+        check_output_path(args.out)
     options = {
         "episodes": args.episodes,
         "seed": args.seed,

@@ -93,3 +93,18 @@ def _fields_at(model: type[BaseModel], loc: Sequence[str]) -> list[str]:
     if isinstance(current, type) and issubclass(current, BaseModel):
         return sorted(current.model_fields)
     return []
+
+
+def check_output_path(path: Path, flag: str = "--out") -> None:
+    """ConfigError when `path` cannot become a directory: it, or a folder above it, is a file.
+
+    Checked before any work starts, so that a mistyped output ends in one line, not in a
+    traceback after minutes of collecting or training.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path} is a file; give a directory path")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{flag} {path}: {parent} is a file, not a directory")
+            return
