@@ -82,11 +82,20 @@ def train(
             f"{out_dir} already holds checkpoints (latest {latest.name}); pass resume to "
             "continue that run, or choose a new output directory"
         )
+    if latest is None and resume:
+        raise CheckpointError(
+            f"asked to resume, but {out_dir} holds no checkpoint; start a new run without resume"
+        )
     train_set, val_set, io, store = load_datasets(
         dataset_path, policy_config, config.obs_keys, config.val_ratio, config.seed
     )
     if latest is not None:
         policy, start = _resume(latest, policy_config)
+        if start >= config.steps:
+            raise CheckpointError(
+                f"{latest.name} has done {start} steps and train.steps is {config.steps}: "
+                "nothing to resume; raise train.steps to train on"
+            )
     else:
         torch.manual_seed(config.seed)
         policy, start = make_policy(policy_config, io), 0

@@ -80,6 +80,19 @@ def test_refuses_to_train_over_an_existing_run(demo_store: Path, tmp_path: Path)
     assert latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step_0000003"
 
 
+def test_resume_without_a_checkpoint_or_past_the_last_step_is_refused(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(CheckpointError, match="holds no checkpoint; start a new run"):
+        train(POLICY, _config(steps=3), demo_store, tmp_path, resume=True, progress=False)
+    assert latest_checkpoint(tmp_path) is None
+    train(POLICY, _config(steps=3), demo_store, tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match=r"has done 3 steps and train\.steps is 2"):
+        train(POLICY, _config(steps=2), demo_store, tmp_path, resume=True, progress=False)
+    with pytest.raises(CheckpointError, match=r"has done 3 steps and train\.steps is 3"):
+        train(POLICY, _config(steps=3), demo_store, tmp_path, resume=True, progress=False)
+
+
 def test_resume_with_another_policy_config_is_refused(demo_store: Path, tmp_path: Path) -> None:
     train(POLICY, _config(steps=3), demo_store, tmp_path, progress=False)
     other = POLICY.model_copy(update={"hidden_dim": 16})
