@@ -52,6 +52,8 @@ def save_checkpoint(
     (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
     state = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
     save_file(state, str(tmp / WEIGHTS_FILE))
+    # safetensors writes 0600; give the weights the mode the umask gave their neighbours
+    (tmp / WEIGHTS_FILE).chmod((tmp / CONFIG_FILE).stat().st_mode & 0o777)
     for name, payload in (extra_files or {}).items():
         (tmp / name).write_bytes(payload)
     for file in tmp.iterdir():

@@ -48,6 +48,14 @@ def test_overwrite_is_atomic_and_leaves_no_temporaries(tmp_path: Path) -> None:
         assert torch.equal(a, b)
 
 
+def test_every_file_gets_the_same_permissions(tmp_path: Path) -> None:
+    """The weights are as readable as the config next to them (safetensors alone writes 0600)."""
+    policy = make_policy(tiny_config(), IO)
+    path = save_checkpoint(tmp_path / "ckpt", policy, extra_files={"extra.bin": b"x"})
+    modes = {p.name: p.stat().st_mode & 0o777 for p in path.iterdir()}
+    assert len(set(modes.values())) == 1, modes
+
+
 def test_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no such checkpoint directory"):
         load_policy(tmp_path / "nope")
