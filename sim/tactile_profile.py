@@ -12,7 +12,7 @@ image plane from +x towards +y (0 deg = right edge, 90 deg = bottom edge).
 Sources for the numbers (everything not listed is a hand-tuned visual estimate, not a
 measurement):
 - GelSight Mini: 320x240 at 25 fps and 0.0634 mm/px at that size (gelsightinc/gsrobotics FAQ,
-  gs_sdk `gsmini.yaml`; see /work/shared/research/drivers.md section 1), so the 240x320 (H x W)
+  gs_sdk `gsmini.yaml`), so the 240x320 (H x W)
   image covers 15.2 x 20.3 mm. Marker gels carry a 7 x 9 dot grid (the grid size GelSight
   marker-tracking code assumes); markers are on by default because the robotics gels have them.
 - DIGIT: QVGA 320x240 at 60 fps, delivered portrait as 320 rows x 240 columns

@@ -52,7 +52,7 @@ class ConvEncoder(nn.Module):
             stride = 2 if i < len(widths) - 1 else 1  # last layer keeps resolution
             layers += [
                 nn.Conv2d(channels, width, kernel_size=3, stride=stride, padding=1),
-                nn.GroupNorm(min(8, width // 4), width),
+                nn.GroupNorm(norm_groups(width), width),
                 nn.Mish(),
             ]
             channels = width
@@ -82,3 +82,10 @@ def random_shift(x: Tensor, pad: int, generator: torch.Generator | None = None) 
     batch = torch.arange(n, device=x.device)[:, None, None]  # (N, 1, 1)
     shifted = padded.permute(0, 2, 3, 1)[batch, rows, cols]  # (N, H, W, C)
     return shifted.permute(0, 3, 1, 2).contiguous()
+
+
+def norm_groups(width: int) -> int:
+    """GroupNorm groups for `width` channels: up to 8, at least 4 channels a group, dividing
+    `width` (16 -> 4, 32 -> 8, 36 -> 6, 3 or 13 -> 1)."""
+    most = max(1, min(8, width // 4))
+    return max(g for g in range(1, most + 1) if width % g == 0)

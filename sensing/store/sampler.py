@@ -9,7 +9,7 @@ With pad_before = n_obs_steps - 1 and pad_after = n_action_steps - 1 every frame
 
 The table `indices` is built with vectorised numpy (no per-window Python loop); a batch is
 gathered with one fancy index per key (numpy arrays) or one orthogonal read per key (the lazy
-on-disk `ZarrFrames` of `EpisodeStore.arrays()`, or anything indexable by an int array).
+on-disk `StoredFrames` of `EpisodeStore.arrays()`, or anything indexable by an int array).
 """
 
 from __future__ import annotations

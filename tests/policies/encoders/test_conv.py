@@ -3,6 +3,7 @@ from __future__ import annotations
 import torch
 
 from policies.encoders import ConvEncoder, SpatialSoftmax, random_shift
+from policies.encoders.conv import norm_groups
 
 
 def test_encoder_output_shape() -> None:
@@ -35,3 +36,9 @@ def test_random_shift_is_a_crop_of_the_padded_image() -> None:
             for dx in range(5)
         ]
         assert sum(matches) >= 1
+
+
+def test_any_width_gets_groups_that_divide_it() -> None:
+    assert [norm_groups(w) for w in (16, 32, 64, 36, 3, 13)] == [4, 8, 8, 6, 1, 1]
+    encoder = ConvEncoder(3, 8, widths=(36, 3), num_keypoints=4)  # GroupNorm(8, 36) crashed
+    assert encoder(torch.rand(2, 3, 16, 16)).shape == (2, 8)
