@@ -153,18 +153,29 @@ def imprint_centre(image: Image, profile: TactileProfile, face_width_px: float) 
 PRESS_FEATURES = ("tilt", "left_edge", "right_edge", "turn", "shift_x", "shift_y", "change")
 
 
-def press_features(before: Image, now: Image, profile: TactileProfile) -> F64:
+def marker_tracks(before: Image, now: Image, profile: TactileProfile) -> tuple[F64, F64]:
+    """(n, 2) each marker's position in `before` and (n, 2) where it is in `now`, pixels."""
+    start = marker_positions(before, rest_markers(profile, before.shape[:2]))
+    return start, marker_positions(now, start)
+
+
+def press_features(
+    before: Image,
+    now: Image,
+    profile: TactileProfile,
+    tracks: tuple[F64, F64] | None = None,
+) -> F64:
     """(7,) how one pad's image changed between two frames of a grasp, named `PRESS_FEATURES`.
 
     Under the imprint of the grasped face of `before`: the mean change along the y-slope colour
     (`tilt`: the face tilting across the pad), the x-slope change at the face's left and right
     edges (the face pressing deeper on one side), the markers' rigid motion (`turn` in rad,
-    `shift_x`, `shift_y` in pixels); and the mean absolute colour change (`change`).
+    `shift_x`, `shift_y` in pixels); and the mean absolute colour change (`change`). `tracks`:
+    the markers' `marker_tracks`, if the caller has them already.
     """
     left, right = imprint_edges(before, profile)
     lo, hi = int(np.ceil(left)), max(int(right), int(np.ceil(left)) + 1)
-    start = marker_positions(before, rest_markers(profile, before.shape[:2]))
-    moved = marker_positions(now, start)
+    start, moved = tracks or marker_tracks(before, now, profile)
     inside = (start[:, 0] > left + 1) & (start[:, 0] < right - 1)
     if inside.sum() < 3:  # the imprint covers (nearly) the whole view
         inside[:] = True
@@ -183,12 +194,6 @@ def press_features(before: Image, now: Image, profile: TactileProfile) -> F64:
             float(np.abs(change).mean()),
         ]
     )
-
-
-def marker_field(before: Image, now: Image, profile: TactileProfile) -> F64:
-    """(rows * cols * 2,) each marker's displacement (x, y pixels) from `before` to `now`."""
-    start = marker_positions(before, rest_markers(profile, before.shape[:2]))
-    return np.asarray((marker_positions(now, start) - start).ravel())
 
 
 def change_cells(before: Image, now: Image, cells: tuple[int, int]) -> F64:

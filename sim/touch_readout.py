@@ -21,12 +21,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.tactile import TactileSensor
-from sim.tactile_features import PRESS_FEATURES, change_cells, marker_field, press_features
+from sim.tactile_features import PRESS_FEATURES, change_cells, marker_tracks, press_features
 from sim.tactile_profile import TactileProfile, profile
+from sim.tasks.arm_observation import TACTILE_KEYS
 
 F64 = NDArray[np.float64]
 Obs = dict[str, NDArray[Any]]
-PADS = ("tactile.left", "tactile.right")
+PADS = TACTILE_KEYS  # the pads' images, left then right
 CELLS = (12, 16)  # (rows, cols) of the colour-change grid
 MIN_PRESSES_A_SIDE = 20  # per axis, presses with the socket beyond and short of the press
 READOUT_FILE = Path(__file__).parent / "data" / "touch_readout.json"
@@ -54,9 +55,10 @@ def pad_features(before: Obs, now: Obs, profile: TactileProfile) -> F64:
     (`feature_layout`); `before` and `now` are observation dicts."""
     parts = []
     for k in PADS:
+        start, moved = marker_tracks(before[k], now[k], profile)  # tracked once, used twice
         parts += [
-            press_features(before[k], now[k], profile),
-            marker_field(before[k], now[k], profile),
+            press_features(before[k], now[k], profile, (start, moved)),
+            (moved - start).ravel(),  # every marker's displacement, x and y pixels
             change_cells(before[k], now[k], CELLS),
         ]
     return np.concatenate(parts)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sim.tasks.tactile_insertion import PARTS, TactileInsertionEnv
+from sim.touch_expert import TouchInsertionExpert
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +121,6 @@ def _grasp_turn(env: TactileInsertionEnv) -> float:
 def test_the_grasp_holds_the_part_against_repeated_presses_on_the_rim() -> None:
     """MuJoCo's soft friction lets a grasped part creep under sustained torque; with impratio
     100 five presses on the rim turn it 1.2-1.6 mrad each (6-7 mrad each with impratio 10)."""
-    from sim.touch_expert import TouchInsertionExpert
-
     env = TactileInsertionEnv()
     expert = TouchInsertionExpert(env, correct=False)  # presses at the estimate, again and again
     obs, _ = env.reset(seed=124)  # estimate 1 mm off the socket: the housing lands on the rim

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sim.tactile_profile import profile
+from sim.tasks.tactile_insertion import TactileInsertionEnv
 from sim.touch_readout import (
     READOUT_FILE,
     TouchReadout,
@@ -62,8 +63,6 @@ def test_a_readout_file_for_other_features_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_readout_is_refused_for_another_sensor_and_resized_for_another_size() -> None:
-    from sim.tasks.tactile_insertion import TactileInsertionEnv
-
     shipped = TouchReadout.load()
     env = TactileInsertionEnv({"tactile_size": (48, 64)})
     sensor = env.sensors[0]
