@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -30,6 +31,7 @@ from policies import CheckpointError
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore
 from training.evaluate import EvalConfig
+from training.interrupt import Interrupted
 
 OPERATOR_ERRORS = (ConfigError, DatasetError, CheckpointError)
 
@@ -43,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OPERATOR_ERRORS as err:
         print(f"vitac {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Interrupted as stop:  # saved what it had; say so and how to go on
+        print(f"vitac {args.command}: interrupted ({stop.signal_name}): {stop}", file=sys.stderr)
+        if stop.hint:
+            print(f"vitac {args.command}: {stop.hint}", file=sys.stderr)
+        return stop.exit_code
     except KeyboardInterrupt:
         print(f"vitac {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -95,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     launch_args(p)
     p.add_argument("--out", type=Path, required=True, help="new episode store (zarr directory)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted collection in --out (same launch file) up to "
+        "collect.episodes; raise collect.episodes to add more",
+    )
     p.set_defaults(handler=_collect)
 
     p = sub.add_parser("train", help="train a policy on an episode store")
@@ -175,17 +188,31 @@ def _demo(args: argparse.Namespace) -> int:
     launch = load_launch(args.config, args.overrides)
     out = args.out or Path("runs/demo") / time.strftime("%Y%m%d-%H%M%S")
     check_output_path(out)
-    report = run_demo(
-        launch, out, progress=not args.no_progress, log=lambda line: print(line, flush=True)
-    )
+    try:
+        report = run_demo(
+            launch, out, progress=not args.no_progress, log=lambda line: print(line, flush=True)
+        )
+    except Interrupted as stop:
+        dataset = out / "dataset.zarr"
+        stop.hint = "continue: " + (
+            _command("train", args, dataset=dataset, out=out / "train")
+            if (out / "train").exists()
+            else _command("collect", args, out=dataset)
+        )
+        raise
     print("\n".join(report.lines()))
     return 0
 
 
 def _collect(args: argparse.Namespace) -> int:
     launch = load_launch(args.config, args.overrides)
-    check_output_path(args.out)
-    result = run_collect(launch, args.out, progress=not args.no_progress)
+    if not args.resume:
+        check_output_path(args.out)
+    try:
+        result = run_collect(launch, args.out, progress=not args.no_progress, resume=args.resume)
+    except Interrupted as stop:
+        stop.hint = "continue: " + _command("collect", args, out=args.out)
+        raise
     print(
         f"stored {result.stored}/{result.attempted} episodes "
         f"(expert success {result.expert_successes}/{result.attempted}) in {result.path}"
@@ -196,14 +223,30 @@ def _collect(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     launch = load_launch(args.config, args.overrides)
     check_output_path(args.out)
-    result = run_train(
-        launch, args.dataset, args.out, resume=args.resume, progress=not args.no_progress
-    )
+    try:
+        result = run_train(
+            launch, args.dataset, args.out, resume=args.resume, progress=not args.no_progress
+        )
+    except Interrupted as stop:
+        stop.hint = "resume: " + _command("train", args, dataset=args.dataset, out=args.out)
+        raise
     print(
         f"trained {result.steps} steps at {result.iterations_per_s:.1f} it/s; "
         f"checkpoint: {result.checkpoint}"
     )
     return 0
+
+
+def _command(command: str, args: argparse.Namespace, **paths: Path) -> str:
+    """The command line that continues an interrupted job: same launch file and overrides."""
+    argv = ["vitac", command]
+    if args.config is not None:
+        argv += ["--config", str(args.config)]
+    for item in args.overrides:
+        argv += ["--set", item]
+    for name, value in paths.items():
+        argv += [f"--{name}", str(value)]
+    return shlex.join([*argv, "--resume"])
 
 
 def _eval(args: argparse.Namespace) -> int:

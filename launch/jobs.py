@@ -74,9 +74,16 @@ def task_config(name: str, params: dict[str, Any], source: str) -> BaseModel:
     return validate(TASKS[name].config_cls, params, source, prefix="task.params")
 
 
-def run_collect(launch: Launch, out: Path, progress: bool = True) -> CollectResult:
+def run_collect(
+    launch: Launch, out: Path, progress: bool = True, resume: bool = False
+) -> CollectResult:
     return collect(
-        launch.config.task.name, launch.task_config, launch.config.collect, out, progress
+        launch.config.task.name,
+        launch.task_config,
+        launch.config.collect,
+        out,
+        progress,
+        resume=resume,
     )
 
 

@@ -15,6 +15,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,18 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
-from policies import CheckpointError, Policy, PolicyConfig, load_policy, make_policy
+from policies import (
+    CheckpointError,
+    Policy,
+    PolicyConfig,
+    load_policy,
+    make_policy,
+    read_checkpoint_config,
+)
 from policies import save_checkpoint as save_policy_checkpoint
 from training.dataset import WindowDataset, load_datasets
+from training.interrupt import Interrupted, stop_on_signals
+from training.resume import check_resume, dataset_fingerprint
 from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
 
 CHECKPOINT_DIR = "checkpoints"
@@ -71,8 +81,15 @@ def train(
     resume: bool = False,
     progress: bool = True,
     metadata: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+    on_step: Callable[[int], None] | None = None,
 ) -> TrainResult:
-    """Train a policy on `dataset_path`, writing checkpoints and metrics under `out_dir`."""
+    """Train a policy on `dataset_path`, writing checkpoints and metrics under `out_dir`.
+
+    A resume is checked against the checkpoint first (`training.resume`); warnings go to
+    `log`. On SIGINT/SIGTERM the step in progress finishes, a checkpoint is saved and
+    `Interrupted` is raised. `on_step(done)` runs after every step (tests, hooks).
+    """
     if config.threads:
         torch.set_num_threads(config.threads)
     out_dir = Path(out_dir)
@@ -89,8 +106,19 @@ def train(
     train_set, val_set, io, store = load_datasets(
         dataset_path, policy_config, config.obs_keys, config.val_ratio, config.seed
     )
+    fingerprint = dataset_fingerprint(store)
     if latest is not None:
-        policy, start = _resume(latest, policy_config)
+        warnings = check_resume(
+            str(latest),
+            read_checkpoint_config(latest),
+            policy=policy_config,
+            io=io,
+            train=config.model_dump(mode="json"),
+            dataset=fingerprint,
+        )
+        for warning in warnings:
+            log(f"warning: {warning}")
+        policy, start = _resume(latest)
         if start >= config.steps:
             raise CheckpointError(
                 f"{latest.name} has done {start} steps and train.steps is {config.steps}: "
@@ -111,6 +139,7 @@ def train(
         **(metadata or {}),
         "dataset": str(dataset_path),
         "dataset_attrs": store.attrs,
+        "dataset_fingerprint": fingerprint,
         "train": config.model_dump(mode="json"),
     }
     metrics = _MetricsLog(out_dir / METRICS_FILE, truncate_after=start)
@@ -128,38 +157,50 @@ def train(
     window_loss: list[float] = []
     val_loss: float | None = None
     t0, steps_done = time.perf_counter(), 0
-    for step in bar:
-        lr = _learning_rate(step, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        generator = np.random.default_rng([config.seed, step])
-        torch.manual_seed(config.seed * 1_000_003 + step)  # augmentation noise for this step
-        batch = train_set.batch(generator.integers(0, len(train_set), config.batch_size))
-        loss = policy.compute_loss(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
-        optimizer.step()
-        steps_done += 1
-        window_loss.append(loss.item())
+    with stop_on_signals() as stop:
+        for step in bar:
+            lr = _learning_rate(step, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            generator = np.random.default_rng([config.seed, step])
+            torch.manual_seed(config.seed * 1_000_003 + step)  # augmentation noise for this step
+            batch = train_set.batch(generator.integers(0, len(train_set), config.batch_size))
+            loss = policy.compute_loss(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
+            optimizer.step()
+            steps_done += 1
+            window_loss.append(loss.item())
 
-        done = step + 1
-        validated = val_set is not None and (done % config.val_every == 0 or done == config.steps)
-        if val_set is not None and validated:
-            val_loss = _validate(policy, val_set, config)
-        if done % config.log_every == 0 or done == config.steps or validated:
-            record = {
-                "step": done,
-                "loss": float(np.mean(window_loss)),
-                "lr": lr,
-                "val_loss": val_loss if validated else None,
-                "time": time.time(),
-            }
-            metrics.write(record)
-            bar.set_postfix(loss=f"{record['loss']:.4f}", val=_fmt(val_loss), lr=f"{lr:.1e}")
-            window_loss = []
-        if done % config.checkpoint_every == 0 or done == config.steps:
-            _save(out_dir, policy, optimizer, done, metadata)
+            done = step + 1
+            validated = val_set is not None and (
+                done % config.val_every == 0 or done == config.steps
+            )
+            if val_set is not None and validated:
+                val_loss = _validate(policy, val_set, config)
+            if done % config.log_every == 0 or done == config.steps or validated:
+                record = {
+                    "step": done,
+                    "loss": float(np.mean(window_loss)),
+                    "lr": lr,
+                    "val_loss": val_loss if validated else None,
+                    "time": time.time(),
+                }
+                metrics.write(record)
+                bar.set_postfix(loss=f"{record['loss']:.4f}", val=_fmt(val_loss), lr=f"{lr:.1e}")
+                window_loss = []
+            if on_step is not None:
+                on_step(done)
+            if done % config.checkpoint_every == 0 or done == config.steps or stop:
+                _save(out_dir, policy, optimizer, done, metadata)
+            if stop.signum is not None and done < config.steps:
+                bar.close()
+                raise Interrupted(
+                    f"stopped at step {done} of {config.steps}; "
+                    f"saved {checkpoint_path(out_dir, done)}",
+                    stop.signum,
+                )
     elapsed = time.perf_counter() - t0
     last = metrics.last()
     return TrainResult(
@@ -220,13 +261,8 @@ def _save(
     )
 
 
-def _resume(latest: Path, policy_config: PolicyConfig) -> tuple[Policy, int]:
+def _resume(latest: Path) -> tuple[Policy, int]:
     policy = load_policy(latest)
-    if policy.config != policy_config:
-        raise CheckpointError(
-            f"{latest}: was trained with policy config {policy.config.model_dump()}, "
-            f"asked to resume with {policy_config.model_dump()}; use the original launch file"
-        )
     for name in (TENSORS_FILE, JSON_FILE):
         if not (latest / name).is_file():
             raise CheckpointError(f"{latest}: no {name}; it cannot be resumed (weights only)")

@@ -42,6 +42,8 @@ class EpisodeWriter:
     def __init__(self, layout: Layout, lock_fd: int, flush_every: int) -> None:
         """Use `EpisodeWriter.create` or `EpisodeWriter.open`."""
         self._root = layout.root
+        self._group = layout.group
+        self._root_attrs = layout.root_attrs
         self._schema = layout.schema
         self._arrays = layout.arrays
         self._meta = layout.meta
@@ -133,6 +135,18 @@ class EpisodeWriter:
     def n_frames(self) -> int:
         """Committed frames."""
         return self._ends[-1] if self._ends else 0
+
+    def episode_seeds(self) -> list[int]:
+        """Seeds of the committed episodes that recorded one."""
+        return [e["seed"] for e in self._episodes if isinstance(e.get("seed"), int)]
+
+    def set_attrs(self, attrs: dict[str, Any]) -> None:
+        """Replace the free attrs given at creation (one atomic write of the root attrs)."""
+        self._check_open()
+        checked = sc.check_json(dict(attrs), "store attrs")
+        root_attrs = {**self._root_attrs, "attrs": checked}
+        self._guard(lambda: self._group.attrs.put(root_attrs))
+        self._root_attrs = root_attrs
 
     @property
     def n_steps(self) -> int:

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import training.collect
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore
 from sim import PegInsertionConfig, TactileInsertionConfig, make_env
 from sim.tasks import task_env
 from tests.conftest import TINY_TASK
 from training.collect import CollectConfig, collect
+from training.interrupt import Interrupted
 
 
 def test_store_schema_is_the_env_spec_plus_action(demo_store: Path) -> None:
@@ -89,3 +92,63 @@ def test_arm_task_demonstrations_go_straight_into_the_store(tmp_path: Path) -> N
     # labels are top-down poses: rot6d's first column is the TCP x axis, horizontal
     assert np.abs(episode["action"][:, 5]).max() < 0.05
     assert store.attrs["task_config"]["clearance_mm"] == pytest.approx(0.4)
+
+
+class _SignalAt:
+    """The real expert, which sends the process SIGINT on its `at`-th action (a Ctrl-C)."""
+
+    def __init__(self, expert: object, at: int) -> None:
+        self.expert, self.at, self.calls = expert, at, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.expert, name)
+
+    def act(self, obs: object) -> object:
+        self.calls += 1
+        if self.calls == self.at:
+            signal.raise_signal(signal.SIGINT)
+        return self.expert.act(obs)  # type: ignore[attr-defined]
+
+
+def test_an_interrupted_collection_keeps_its_episodes_and_resumes_to_the_same_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = PegInsertionConfig.model_validate(TINY_TASK)
+    config = CollectConfig(episodes=3, seed=7, noise_std=0.001)
+    straight = collect("peg_insertion", task, config, tmp_path / "a.zarr", progress=False)
+    assert straight.stored == 3
+
+    real = training.collect.EXPERTS["peg_insertion"]
+    first_length = EpisodeStore.open(straight.path).episode_slice(0).stop
+    with monkeypatch.context() as patch:  # Ctrl-C a few steps into the second episode
+        patch.setitem(
+            training.collect.EXPERTS,
+            "peg_insertion",
+            lambda env, **kw: _SignalAt(real(env, **kw), at=first_length + 3),
+        )
+        with pytest.raises(Interrupted, match=r"during episode 1 of 3; .* keeps its 1 committed"):
+            collect("peg_insertion", task, config, tmp_path / "b.zarr", progress=False)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    kept = EpisodeStore.open(tmp_path / "b.zarr")
+    assert kept.n_episodes == 1 and kept.n_frames == first_length  # nothing of episode 1
+
+    resumed = collect(
+        "peg_insertion", task, config, tmp_path / "b.zarr", progress=False, resume=True
+    )
+    assert (resumed.attempted, resumed.stored) == (2, 2)
+    a, b = EpisodeStore.open(straight.path), EpisodeStore.open(tmp_path / "b.zarr")
+    np.testing.assert_array_equal(a.episode_ends, b.episode_ends)
+    for key in (*a.keys, "timestamp"):
+        np.testing.assert_array_equal(a.load([key])[key], b.load([key])[key], err_msg=key)
+    with pytest.raises(DatasetError, match="already holds the 3 attempted episodes"):
+        collect("peg_insertion", task, config, tmp_path / "b.zarr", progress=False, resume=True)
+
+
+def test_resume_with_another_collect_config_is_refused(demo_store: Path) -> None:
+    task = PegInsertionConfig.model_validate(TINY_TASK)
+    other = CollectConfig(episodes=6, seed=0, noise_std=0.002)
+    with pytest.raises(
+        DatasetError, match=r"collected differently.*collect\.noise_std: 0\.001 -> 0\.002\)"
+    ):
+        collect("peg_insertion", task, other, demo_store, progress=False, resume=True)
+    assert EpisodeStore.open(demo_store).n_episodes == 4

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import json
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from drivers.spec import FieldSpec
 from policies import CheckpointError, load_policy
 from sensing.errors import DatasetError
+from sensing.store import EpisodeStore, EpisodeWriter
 from tests.policies.conftest import tiny_config
 from training.dataset import load_datasets
+from training.interrupt import Interrupted
 from training.trainer import TrainConfig, latest_checkpoint, train
 
 POLICY = tiny_config(shift_pixels=2)
@@ -47,17 +52,109 @@ def test_unknown_obs_key_is_a_dataset_error(demo_store: Path) -> None:
         load_datasets(demo_store, POLICY, ["rgb.wrist"], 0.0, seed=0)
 
 
-def test_resumed_run_reproduces_an_uninterrupted_one(demo_store: Path, tmp_path: Path) -> None:
+def _same_weights(a: Path, b: Path) -> bool:
+    x, y = load_policy(a).state_dict(), load_policy(b).state_dict()
+    return all(torch.equal(x[k], y[k]) for k in x)
+
+
+def _interrupt_at(step: int) -> Callable[[int], None]:
+    def hook(done: int) -> None:
+        if done == step:
+            signal.raise_signal(signal.SIGINT)  # the real signal, caught by the trainer
+
+    return hook
+
+
+def test_an_interrupted_run_saves_and_resumes_bit_exactly(demo_store: Path, tmp_path: Path) -> None:
     straight = train(POLICY, _config(), demo_store, tmp_path / "a", progress=False)
-    train(POLICY, _config(steps=3), demo_store, tmp_path / "b", progress=False)
+    with pytest.raises(Interrupted, match=r"stopped at step 4 of 6") as caught:
+        train(
+            POLICY, _config(), demo_store, tmp_path / "b", progress=False, on_step=_interrupt_at(4)
+        )
+    assert caught.value.exit_code == 130 and caught.value.signal_name == "SIGINT"
+    # step 4 is not a periodic checkpoint (every 3): the interruption saved it
+    assert latest_checkpoint(tmp_path / "b") == tmp_path / "b/checkpoints/step_0000004"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     resumed = train(POLICY, _config(), demo_store, tmp_path / "b", resume=True, progress=False)
     assert resumed.checkpoint.name == straight.checkpoint.name == "step_0000006"
-    a, b = load_policy(straight.checkpoint), load_policy(resumed.checkpoint)
-    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
-        assert torch.equal(x, y), name
+    assert _same_weights(straight.checkpoint, resumed.checkpoint)
     steps = [json.loads(line)["step"] for line in (tmp_path / "b/metrics.jsonl").open()]
     assert steps == [1, 2, 3, 4, 5, 6]  # no duplicated lines from the first attempt
     assert resumed.train_loss == pytest.approx(straight.train_loss)
+
+
+def test_raising_train_steps_on_resume_warns_that_the_run_is_not_the_longer_one(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    # warmup 1: the 3-step cosine and the 6-step cosine differ from step 2 on
+    straight = train(POLICY, _config(warmup_steps=1), demo_store, tmp_path / "a", progress=False)
+    train(POLICY, _config(steps=3, warmup_steps=1), demo_store, tmp_path / "b", progress=False)
+    said: list[str] = []
+    resumed = train(
+        POLICY,
+        _config(warmup_steps=1),
+        demo_store,
+        tmp_path / "b",
+        resume=True,
+        progress=False,
+        log=said.append,
+    )
+    assert len(said) == 1 and "train.steps changed (3 -> 6)" in said[0]
+    assert "will not match an uninterrupted run" in said[0]
+    assert not _same_weights(straight.checkpoint, resumed.checkpoint)
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        ({"lr": 2e-3}, "train.lr: 0.001 -> 0.002"),
+        ({"batch_size": 4}, "train.batch_size: 8 -> 4"),
+        ({"seed": 1}, "train.seed: 0 -> 1"),
+    ],
+)
+def test_resume_with_other_optimisation_keys_is_refused_naming_only_those(
+    demo_store: Path, tmp_path: Path, change: dict[str, object], shown: str
+) -> None:
+    train(POLICY, _config(steps=3), demo_store, tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="cannot resume exactly") as caught:
+        train(POLICY, _config(**change), demo_store, tmp_path, resume=True, progress=False)
+    message = str(caught.value)
+    assert shown in message
+    assert message.count(" -> ") == 1  # only the key that differs, not a dump of the config
+    # cadence keys do not change the result: resuming with them changed is fine
+    train(
+        POLICY, _config(log_every=2, val_every=2), demo_store, tmp_path, resume=True, progress=False
+    )
+
+
+def _copy_store(src: Path, dst: Path, episodes: int, action_dims: int | None = None) -> Path:
+    """The first `episodes` episodes of `src`; actions cut to `action_dims` when given."""
+    store = EpisodeStore.open(src)
+    schema = store.schema
+    if action_dims is not None:
+        schema["action"] = FieldSpec(shape=(action_dims,), dtype=schema["action"].dtype)
+    with EpisodeWriter.create(dst, schema, attrs=store.attrs) as writer:
+        for i in range(episodes):
+            data = store.episode(i)
+            for t in range(len(data["timestamp"])):
+                frame = {k: data[k][t] for k in schema}
+                frame["action"] = frame["action"][: schema["action"].shape[0]]
+                writer.add(frame, timestamp=float(data["timestamp"][t]))
+            writer.commit(success=True, seed=i)
+    return dst
+
+
+def test_resume_on_another_dataset_is_refused_naming_what_differs(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    train(POLICY, _config(steps=3), demo_store, tmp_path / "run", progress=False)
+    fewer = _copy_store(demo_store, tmp_path / "fewer.zarr", episodes=3)
+    with pytest.raises(CheckpointError, match=r"dataset\.episodes: 4 -> 3; dataset\.frames"):
+        train(POLICY, _config(), fewer, tmp_path / "run", resume=True, progress=False)
+    # another action size used to fail inside the first step (a tensor size RuntimeError)
+    narrow = _copy_store(demo_store, tmp_path / "narrow.zarr", episodes=4, action_dims=3)
+    with pytest.raises(CheckpointError, match=r"io\.action_dim: 4 -> 3"):
+        train(POLICY, _config(), narrow, tmp_path / "run", resume=True, progress=False)
 
 
 def test_checkpoints_carry_trainer_state_and_task_metadata(
@@ -96,8 +193,10 @@ def test_resume_without_a_checkpoint_or_past_the_last_step_is_refused(
 def test_resume_with_another_policy_config_is_refused(demo_store: Path, tmp_path: Path) -> None:
     train(POLICY, _config(steps=3), demo_store, tmp_path, progress=False)
     other = POLICY.model_copy(update={"hidden_dim": 16})
-    with pytest.raises(CheckpointError, match="use the original launch file"):
+    with pytest.raises(CheckpointError, match="original launch file") as caught:
         train(other, _config(), demo_store, tmp_path, resume=True, progress=False)
+    assert "policy.hidden_dim: 32 -> 16" in str(caught.value)
+    assert str(caught.value).count(" -> ") == 1
 
 
 def test_loss_falls_on_real_demonstrations(demo_store: Path, tmp_path: Path) -> None:
