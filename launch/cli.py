@@ -29,7 +29,7 @@ from launch.jobs import (
 )
 from policies import CheckpointError
 from sensing.errors import DatasetError
-from sensing.store import EpisodeStore
+from sensing.store import EpisodeStore, pending_repairs, repair_store
 from training.evaluate import EvalConfig
 from training.interrupt import Interrupted
 
@@ -167,11 +167,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_eval)
 
-    p = sub.add_parser("dataset", help="inspect episode stores")
+    p = sub.add_parser("dataset", help="inspect, verify and repair episode stores")
     dsub = p.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
-    info = dsub.add_parser("info", help="episodes, frames, keys, shapes and units of a store")
-    info.add_argument("path", type=Path)
-    info.set_defaults(handler=_dataset_info)
+    for name, handler, text in (
+        (
+            "info",
+            _dataset_info,
+            "episodes, frames, keys, shapes and units of a store (reads "
+            "its metadata; `verify` checks the data)",
+        ),
+        (
+            "verify",
+            _dataset_verify,
+            "decode every committed chunk and check its CRC32; say "
+            "whether an interrupted writer left anything to repair; exit 2 on damage",
+        ),
+        (
+            "repair",
+            _dataset_repair,
+            "remove what an interrupted writer left past the last "
+            "committed episode (then plain zarr readers, e.g. diffusion_policy, open the store)",
+        ),
+    ):
+        action = dsub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        action.add_argument("path", type=Path, metavar="STORE", help="episode store (zarr dir)")
+        action.set_defaults(handler=handler)
 
     add_task_parser(sub)
 
@@ -283,6 +303,30 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _dataset_info(args: argparse.Namespace) -> int:
     print(EpisodeStore.open(args.path).summary())
+    return 0
+
+
+def _dataset_verify(args: argparse.Namespace) -> int:
+    store = EpisodeStore.open(args.path)
+    chunks = store.verify()
+    print(
+        f"{args.path}: ok: {store.n_episodes} episodes, {store.n_frames} frames; "
+        f"{chunks} chunks decoded, every CRC32 matches"
+    )
+    pending = pending_repairs(args.path)
+    if pending:
+        print(
+            f"{args.path}: an interrupted writer left {'; '.join(pending)}; vitac ignores "
+            f"them, foreign readers may not: vitac dataset repair {args.path}"
+        )
+    return 0
+
+
+def _dataset_repair(args: argparse.Namespace) -> int:
+    repaired = repair_store(args.path)
+    what = f"removed {'; '.join(repaired)}" if repaired else "nothing to repair"
+    store = EpisodeStore.open(args.path)
+    print(f"{args.path}: {what}; {store.n_episodes} committed episodes kept")
     return 0
 
 

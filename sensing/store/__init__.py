@@ -6,6 +6,7 @@ store; the commit rule), `lifecycle.py` (create, lock, repair), `writer.py` (`Ep
 (`split_episodes`).
 """
 
+from sensing.store.lifecycle import pending_repairs, repair_store
 from sensing.store.reader import EpisodeStore, StoredFrames
 from sensing.store.sampler import FrameSource, WindowSampler
 from sensing.store.schema import FORMAT, TIMESTAMP
@@ -20,5 +21,7 @@ __all__ = [
     "FrameSource",
     "StoredFrames",
     "WindowSampler",
+    "pending_repairs",
+    "repair_store",
     "split_episodes",
 ]

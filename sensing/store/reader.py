@@ -159,14 +159,19 @@ class EpisodeStore:
         span = slice(0, self.n_frames)
         return {key: self._read(key, span) for key in self._resolve(keys)}
 
-    def verify(self) -> None:
-        """Decode every committed chunk; DatasetError lists the damaged episodes per key."""
+    def verify(self) -> int:
+        """Decode every committed chunk (CRC32 checked); returns how many.
+
+        DatasetError lists the damaged episodes per key.
+        """
         damaged: dict[str, list[int]] = {}
+        chunks = 0
         for key in (*self.keys, sc.TIMESTAMP):
             arr = self._layout.arrays[key]
             step = arr.chunks[0]
             bad = []
             for start in range(0, self.n_frames, step):
+                chunks += 1
                 try:
                     self._read(key, slice(start, min(start + step, self.n_frames)))
                 except DatasetError:
@@ -179,6 +184,7 @@ class EpisodeStore:
                 f"{self._where}: damaged chunks ({listing}); restore the store from a copy "
                 "or re-record those episodes"
             )
+        return chunks
 
     def summary(self) -> str:
         """Human-readable description (what `vitac dataset info` prints)."""

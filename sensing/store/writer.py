@@ -1,15 +1,19 @@
 """Append-only, crash-safe writer of the episode store.
 
 Frames are buffered in memory and flushed `flush_every` at a time (and at commit); a flush
-writes the block into every data array at once (one round trip to zarr's event loop), first
-growing the arrays GROW_FRAMES ahead when they are full. `commit` sets the arrays' shapes to
-the exact committed length (foreign readers see data length == episode_ends[-1]), then writes
-the episode's metadata and, last, `meta/episode_ends`: the commit point (see `layout.py`).
-A SIGKILL at any moment loses at most the episode in progress; `EpisodeWriter.open` repairs
-the tail (drops a torn `episode_ends` entry, truncates data and metadata to the last commit)
-before appending. One writer per store at a time: a flock(2) on `.vitac-writer.lock`, released
-by the OS when the process dies. Readers may open the store while a writer appends; they see
-the episodes committed when they opened it.
+writes the block into every data array at once (one round trip to zarr's event loop) through
+a view whose larger shape is never written to disk, so the arrays' shapes on disk stay at the
+committed length while an episode is recorded: every reader, foreign ones included (e.g.
+diffusion_policy's ReplayBuffer, which requires data length == episode_ends[-1]), sees a
+consistent store whenever no commit is in flight, and after a crash anywhere but inside one.
+`commit` sets the shapes to the new length, writes the episode's metadata and, last,
+`meta/episode_ends` (its value through the same kind of view, then its shape: the commit point;
+see `layout.py`). A SIGKILL at any moment loses at most the episode in progress;
+`EpisodeWriter.open` (and `vitac dataset repair`) removes what it left (chunk files past the
+end, metadata written but not committed) before appending. One writer per store at a time: a
+flock(2) on `.vitac-writer.lock`, released by the OS when the process dies; `close` removes the
+file. Readers may open the store while a writer appends; they see the episodes committed when
+they opened it.
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import numpy as np
+import zarr
+from zarr.core.array import AsyncArray
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.common import ZARRAY_JSON
 from zarr.core.sync import sync
 
 from drivers.spec import FieldSpec
@@ -33,7 +41,7 @@ from sensing.store import lifecycle
 from sensing.store import schema as sc
 from sensing.store.layout import Layout, ZArray, open_layout
 
-GROW_FRAMES = 256  # capacity added when a flush outgrows the arrays (metadata only)
+T = TypeVar("T")
 
 
 class EpisodeWriter:
@@ -52,7 +60,6 @@ class EpisodeWriter:
         self._episodes = layout.episodes
         self._lock_fd: int | None = lock_fd
         self._flush_every = flush_every
-        self._grow_by = max(flush_every, GROW_FRAMES)  # arrays grow ahead by this many frames
         self._buffers = {
             key: np.empty((flush_every, *spec.shape), spec.np_dtype)
             for key, spec in self._schema.items()
@@ -226,11 +233,13 @@ class EpisodeWriter:
             "episode metadata",
         )
         self._flush()  # 1. data chunks ...
-        self._guard(lambda: sync(_set_length(self._arrays, end)))  # ... then exact data shapes
+        self._arrays = self._guard(lambda: sync(_set_frames(self._arrays, end)))  # ... shapes
         episodes = [*self._episodes, entry]
         self._guard(lambda: self._meta.attrs.put({sc.EPISODES_ATTR: episodes}))  # 2. metadata
-        self._guard(lambda: self._ends_array.resize((index + 1,)))  # 3. commit: shape ...
-        self._guard(lambda: self._ends_array.__setitem__(index, end))  # ... then value
+        ends = _beyond(self._ends_array, index + 1)  # 3. value, not yet visible ...
+        self._guard(lambda: sync(ends.setitem(index, end)))
+        grown = self._guard(lambda: sync(_set_frames({"": self._ends_array}, index + 1)))
+        self._ends_array = grown[""]  # ... commit: its shape (one file, `.zarray`)
         self._episodes = episodes
         self._ends.append(end)
         self._reset_episode()
@@ -239,10 +248,11 @@ class EpisodeWriter:
     def discard(self) -> None:
         """Drop the episode in progress (its flushed frames are truncated away)."""
         self._check_open()
+        written = self.n_frames + self._n_flushed
         self._reset_episode()
-        if any(arr.shape[0] > self.n_frames for arr in self._arrays.values()):
+        if written > self.n_frames:
             self._guard(
-                lambda: lifecycle.truncate(self._root, self._arrays, self.n_frames, scan=False)
+                lambda: lifecycle.truncate(self._root, self._arrays, self.n_frames, written=written)
             )
 
     def close(self) -> None:
@@ -252,7 +262,7 @@ class EpisodeWriter:
         try:
             self.discard()
         finally:
-            os.close(self._lock_fd)
+            lifecycle.unlock(self._root, self._lock_fd)
             self._lock_fd = None
 
     def __enter__(self) -> Self:
@@ -273,7 +283,7 @@ class EpisodeWriter:
     # ---------------------------------------------------------------- internals
 
     def _flush(self) -> None:
-        """Write the buffered block into every array, first growing them by a block if needed.
+        """Write the buffered block into every array, past their on-disk shapes.
 
         One round trip to zarr's event loop per flush: the arrays are written concurrently.
         """
@@ -281,11 +291,8 @@ class EpisodeWriter:
         if n == 0:
             return
         start = self.n_frames + self._n_flushed
-        stop = start + n
-        capacity = min(arr.shape[0] for arr in self._arrays.values())
-        grow_to = stop + self._grow_by if stop > capacity else None
         blocks = {key: buffer[:n] for key, buffer in self._buffers.items()}
-        self._guard(lambda: sync(_write_block(self._arrays, start, blocks, grow_to)))
+        self._guard(lambda: sync(_write_block(self._arrays, start, blocks)))
         self._n_flushed += n
         self._n_buffered = 0
 
@@ -299,13 +306,13 @@ class EpisodeWriter:
         if self._lock_fd is None:
             raise DatasetError(f"the EpisodeWriter for {self._root} is closed")
 
-    def _guard(self, action: Any) -> None:
+    def _guard(self, action: Callable[[], T]) -> T:
         """Run a store write; a failure (disk full, permissions) becomes a DatasetError.
 
         Nothing in memory changes when a write fails, so the caller may retry or discard.
         """
         try:
-            action()
+            return action()
         except DatasetError:
             raise
         except Exception as err:
@@ -316,31 +323,42 @@ class EpisodeWriter:
 
 
 async def _write_block(
-    arrays: Mapping[str, ZArray],
-    start: int,
-    blocks: Mapping[str, np.ndarray],
-    grow_to: int | None,
+    arrays: Mapping[str, ZArray], start: int, blocks: Mapping[str, np.ndarray]
 ) -> None:
-    """Grow every array to `grow_to` frames (if given), then write `blocks` at `start`."""
-    if grow_to is not None:
-        await asyncio.gather(
-            *(a.async_array.resize((grow_to, *a.shape[1:])) for a in arrays.values())
-        )
+    """Write `blocks` at frame `start` of every array, without changing their shapes on disk."""
     stop = start + len(next(iter(blocks.values())))
     await asyncio.gather(
-        *(a.async_array.setitem(slice(start, stop), blocks[k]) for k, a in arrays.items())
+        *(_beyond(a, stop).setitem(slice(start, stop), blocks[k]) for k, a in arrays.items())
     )
 
 
-async def _set_length(arrays: Mapping[str, ZArray], n_frames: int) -> None:
-    """Set every array's length to `n_frames` (shape only: nothing was written past it)."""
-    await asyncio.gather(
-        *(
-            a.async_array.resize((n_frames, *a.shape[1:]), delete_outside_chunks=False)
-            for a in arrays.values()
-            if a.shape[0] != n_frames
-        )
-    )
+def _beyond(arr: ZArray, n_frames: int) -> AsyncArray[Any]:
+    """`arr` seen with room for `n_frames` frames; the larger shape lives only in memory.
+
+    Writing through it stores chunk files past the end that no reader sees until a commit
+    sets the shape (`resize` writes only `.zarray`).
+    """
+    shape = (max(n_frames, arr.shape[0]), *arr.shape[1:])
+    a = arr.async_array
+    return AsyncArray(a.metadata.update_shape(shape), a.store_path, a.config)
+
+
+async def _set_frames(arrays: Mapping[str, ZArray], n_frames: int) -> dict[str, ZArray]:
+    """Set each array's length to `n_frames` by rewriting its `.zarray` alone (one atomic file
+    write per array; `resize` would also rewrite `.zattrs`). Returns the arrays at the new shape.
+    """
+
+    async def one(arr: ZArray) -> ZArray:
+        if arr.shape[0] == n_frames:
+            return arr
+        a = arr.async_array
+        metadata = a.metadata.update_shape((n_frames, *arr.shape[1:]))
+        buffers = metadata.to_buffer_dict(default_buffer_prototype())
+        await (a.store_path / ZARRAY_JSON).set(buffers[ZARRAY_JSON])
+        return zarr.Array(AsyncArray(metadata, a.store_path, a.config))
+
+    done = await asyncio.gather(*(one(a) for a in arrays.values()))
+    return dict(zip(arrays, done, strict=True))
 
 
 def _check_flush_every(flush_every: int) -> None:

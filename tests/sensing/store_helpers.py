@@ -74,3 +74,13 @@ def array_lengths(path: Path) -> dict[str, int]:
         for p in sorted((path / "data").iterdir())
         if p.is_dir()
     }
+
+
+def foreign_consistent(path: Path) -> bool:
+    """What diffusion_policy's ReplayBuffer asserts when it opens a store, read with plain zarr:
+    every data array holds exactly `meta/episode_ends[-1]` frames."""
+    import zarr
+
+    ends = zarr.open_array(path / "meta" / "episode_ends", mode="r")[:]
+    n_frames = int(ends[-1]) if len(ends) else 0
+    return set(array_lengths(path).values()) == {n_frames}

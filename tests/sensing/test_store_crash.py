@@ -2,7 +2,8 @@
 
 Three angles: a real SIGKILL mid-episode; repeated SIGKILLs at random moments during heavy
 image writes; and, in process, a simulated crash before each single file write of an episode
-(every point of the commit protocol, including a torn `episode_ends`).
+(every point of the commit protocol). Foreign readers (plain zarr, diffusion_policy's
+ReplayBuffer) see a consistent store after a crash anywhere but inside a commit.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sensing.store import EpisodeStore, EpisodeWriter
 from tests.sensing.store_helpers import (
     array_lengths,
     check_episode,
+    foreign_consistent,
     frame,
     length_of,
     timestamp,
@@ -105,10 +107,14 @@ while True:  # episode {k}, never committed
     assert store.n_episodes == k
     for ep in range(k):
         check_episode(store, ep, ep, length_of(ep))
-    assert min(array_lengths(path).values()) > store.n_frames  # the lost episode's frames
+    # the lost episode's frames lie past the shapes on disk: foreign readers never see them
+    assert foreign_consistent(path)
+    lost_frame = path / "data/rgb.scene" / f"{store.n_frames}.0.0.0"
+    assert lost_frame.is_file()
 
     with EpisodeWriter.open(path) as w:  # repairs the tail, then appends episode k
         assert set(array_lengths(path).values()) == {store.n_frames}
+        assert not lost_frame.exists()
         assert write_episode(w, k, 11) == k
     store = EpisodeStore.open(path, verify=True)
     assert store.n_episodes == k + 1
@@ -152,7 +158,7 @@ class SimulatedCrashError(Exception):
 
 
 @contextmanager
-def _crash_after(n_writes: int, counter: list[int] | None = None) -> Iterator[None]:
+def _crash_after(n_writes: int, counter: list[str] | None = None) -> Iterator[None]:
     """Let `n_writes` store file writes through, then fail every one (LocalStore's `_put`)."""
     real = zarr_local._put
     count = itertools.count()
@@ -160,7 +166,7 @@ def _crash_after(n_writes: int, counter: list[int] | None = None) -> Iterator[No
     def put(path: Path, value: Any, exclusive: bool = False) -> int:
         i = next(count)
         if counter is not None:
-            counter.append(i)
+            counter.append(f"{path.parent.parent.name}/{path.parent.name}/{path.name}")
         if i >= n_writes:
             raise SimulatedCrashError(f"crash before write #{i} ({path.name})")
         return real(path, value, exclusive)
@@ -182,7 +188,7 @@ def test_crash_before_any_single_write_of_an_episode(tmp_path: Path) -> None:
         write_episode(w, 0, 4)
         write_episode(w, 1, 3)
 
-    def attempt(path: Path, n_writes: int, counter: list[int] | None = None) -> bool:
+    def attempt(path: Path, n_writes: int, counter: list[str] | None = None) -> bool:
         """Append episode 2 with a crash after `n_writes` writes; True if it finished."""
         w = EpisodeWriter.open(path, flush_every=2)
         try:
@@ -195,9 +201,14 @@ def test_crash_before_any_single_write_of_an_episode(tmp_path: Path) -> None:
         finally:
             os.close(w._lock_fd)  # type: ignore[arg-type]  # the kernel's job when a process dies
 
-    writes: list[int] = []
+    writes: list[str] = []
     assert attempt(shutil.copytree(template, tmp_path / "count.zarr"), 10**6, writes)
-    outcomes = []
+    # the commit: data shapes (first .zarray under data/) ... episode_ends' shape (last write)
+    first_shape = next(
+        i for i, w in enumerate(writes) if w.startswith("data/") and w.endswith("/.zarray")
+    )
+    assert writes[-1] == "meta/episode_ends/.zarray"
+    outcomes, inconsistent = [], []
     for n in range(len(writes) + 1):
         path = shutil.copytree(template, tmp_path / f"crash{n}.zarr")
         finished = attempt(path, n)
@@ -208,13 +219,17 @@ def test_crash_before_any_single_write_of_an_episode(tmp_path: Path) -> None:
         for ep, length in enumerate([4, 3, 5][: store.n_episodes]):
             check_episode(store, ep, ep, length)
         outcomes.append((finished, ends_on_disk))
+        if not foreign_consistent(path):
+            inconsistent.append(n)
         with EpisodeWriter.open(path) as w:  # repair, then append
             assert set(array_lengths(path).values()) == {store.n_frames}
             write_episode(w, store.n_episodes, 6)
         again = EpisodeStore.open(path, verify=True)
         check_episode(again, again.n_episodes - 1, store.n_episodes, 6)
-    assert (False, 3) in outcomes, "no crash landed between the episode_ends resize and value"
+    # a commit is one file write: never a committed episode its writer reported as failed
+    assert (False, 3) not in outcomes
     assert (False, 2) in outcomes and (True, 3) in outcomes
+    assert inconsistent == list(range(first_shape + 1, len(writes)))  # only inside the commit
 
 
 def test_reader_ignores_a_writer_in_progress(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -193,9 +194,40 @@ def test_one_writer_at_a_time(tmp_path: Path) -> None:
             EpisodeWriter.open(path)
         write_episode(w, 0, 3)
         assert EpisodeStore.open(path).n_episodes == 1  # readers may open meanwhile
+    lock = path / ".vitac-writer.lock"
+    assert not lock.exists()  # a finished store carries no lock file
     with EpisodeWriter.open(path) as w2:
+        assert lock.is_file()
         write_episode(w2, 1, 4)
     assert EpisodeStore.open(path).n_episodes == 2
+    assert not lock.exists()
+
+
+def test_a_lock_file_removed_under_a_waiting_writer_is_not_shared(tmp_path: Path) -> None:
+    """A writer that opened the lock file just before its holder removed it must not lock the
+    removed file (two writers would then append at once): it takes the new file instead."""
+    path = tmp_path / "s.zarr"
+    EpisodeWriter.create(path, SCHEMA).close()
+    lock = path / ".vitac-writer.lock"
+    lock.write_text("")
+    stale = os.open(lock, os.O_RDWR)  # the waiter's open(); then the holder removes the file
+    lock.unlink()
+    real_open = os.open
+    calls: list[str] = []
+
+    def open_once_stale(file: object, flags: int, mode: int = 0o777) -> int:
+        calls.append(str(file))
+        return stale if len(calls) == 1 else real_open(file, flags, mode)  # type: ignore[arg-type]
+
+    os.open = open_once_stale  # type: ignore[assignment]
+    try:
+        writer = EpisodeWriter.open(path)
+    finally:
+        os.open = real_open
+    with writer:
+        assert len(calls) == 2  # retried on the file that is really there
+        with pytest.raises(DatasetError, match="another EpisodeWriter"):
+            EpisodeWriter.open(path)
 
 
 def test_all_zero_frames_are_stored(tmp_path: Path) -> None:
