@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from launch.cli_task import add_task_parser
-from launch.config import ConfigError, check_output_path, validate
+from launch.config import ConfigError, apply_overrides, check_output_path, read_toml, validate
 from launch.jobs import (
     DEFAULT_LAUNCH_FILE,
     VIDEO_DIR,
+    checkpoint_task,
     load_launch,
     run_collect,
     run_demo,
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def launch_args(p: argparse.ArgumentParser) -> None:
+    def launch_args(p: argparse.ArgumentParser, progress: bool = True) -> None:
         p.add_argument(
             "--config",
             type=Path,
@@ -80,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="KEY=VALUE",
             help="override a launch-file key, e.g. --set train.steps=500 (repeatable)",
         )
-        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        if progress:
+            p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser(
         "demo",
@@ -121,32 +123,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_train)
 
+    defaults = _launch_defaults("eval")
     p = sub.add_parser(
         "eval",
         help="evaluate a checkpoint in simulation against baselines",
         description="Run the policy and the baselines for N seeded episodes each on the task "
-        "recorded in the checkpoint; print success rates with 95% Wilson intervals.",
+        "recorded in the checkpoint; print success rates with 95%% Wilson intervals. Settings "
+        "come from the launch file's [eval] section (its [task] section is not used: "
+        "`--set task.params.KEY=VALUE` changes the checkpoint's task, e.g. its clearance), "
+        "then --set, then the flags below. The policy's inputs are checked against the "
+        "task's observations before any episode runs.",
+        epilog="example: vitac eval runs/demo/X/train/checkpoints/step_0002000 --episodes 50 "
+        "--workers 2 --out runs/eval1 --set task.params.clearance_mm=0.3",
     )
-    p.add_argument("checkpoint", nargs="?", type=Path, metavar="CHECKPOINT", help="checkpoint dir")
+    p.add_argument(
+        "checkpoint", nargs="?", type=Path, metavar="CHECKPOINT", help="checkpoint directory"
+    )
     p.add_argument(
         "--checkpoint", dest="checkpoint_flag", type=Path, metavar="CKPT", help="same as CHECKPOINT"
     )
-    p.add_argument("--episodes", type=int, default=EvalConfig().episodes, help="episodes per actor")
-    p.add_argument("--seed", type=int, default=EvalConfig().seed, help="episode i uses seed + i")
+    launch_args(p, progress=False)
+    p.add_argument(
+        "--episodes", type=int, help=f"episodes per actor (default: eval.episodes, {defaults})"
+    )
+    p.add_argument("--seed", type=int, help="episode i uses seed + i (default: eval.seed)")
     p.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="processes running episodes in parallel (default 1: this process); each holds "
-        "its own env, GL context and copy of the policy",
+        help="processes running episodes in parallel (1: this process); each holds its own "
+        "env, GL context and copy of the policy (default: eval.workers)",
     )
     p.add_argument(
         "--videos",
         type=int,
-        default=0,
         metavar="N",
         help="record the first N episodes of each actor to DIR/videos/<actor>/seed_<seed>.mp4 "
-        "(default 0: none; needs --out)",
+        "(needs --out; default with --out: eval.videos)",
     )
     p.add_argument(
         "--out",
@@ -160,9 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline",
         dest="baselines",
         action="append",
+        default=[],
         choices=["hold", "random", "expert"],
-        help="baselines to run too (repeatable); default: hold and random; expert = the task's "
-        "scripted expert (privileged state: a ceiling, not a rival)",
+        help="add a baseline to eval.baselines (repeatable); expert = the task's scripted "
+        "expert (a ceiling, not a rival)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_eval)
@@ -275,22 +288,21 @@ def _eval(args: argparse.Namespace) -> int:
     checkpoint: Path = args.checkpoint or args.checkpoint_flag
     if args.out is not None:
         check_output_path(args.out)
-    options = {
-        "episodes": args.episodes,
-        "seed": args.seed,
-        "baselines": args.baselines if args.baselines is not None else ["hold", "random"],
-        "workers": args.workers,
-        "videos": args.videos,
-    }
-    config = validate(EvalConfig, options, "command-line options")
-    if config.videos and args.out is None:
+    task_sets = [o for o in args.overrides if o.startswith("task.")]  # for the checkpoint's task
+    launch = load_launch(args.config, [o for o in args.overrides if o not in task_sets])
+    flags = {k: getattr(args, k) for k in ("episodes", "seed", "workers", "videos")}
+    if flags["videos"] and args.out is None:
         raise ConfigError("--videos needs --out DIR (the videos go to DIR/videos/)")
+    options = launch.config.eval.model_dump() | {k: v for k, v in flags.items() if v is not None}
+    options["baselines"] += [b for b in args.baselines if b not in options["baselines"]]
+    config = validate(EvalConfig, options, "command-line options")
+    task = checkpoint_task(checkpoint, apply_overrides({}, task_sets).get("task"))
     progress = not args.no_progress
     if args.out is None:
-        for result in run_eval(checkpoint, config, progress=progress):
+        for result in run_eval(checkpoint, config, progress=progress, task=task):
             print(result.summary())
         return 0
-    report = run_eval_to_dir(checkpoint, config, args.out, progress=progress)
+    report = run_eval_to_dir(checkpoint, config, args.out, progress=progress, task=task)
     for result in report.results:
         print(result.summary())
     print(f"results: {report.json}")
@@ -299,6 +311,13 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"videos:  {args.out / VIDEO_DIR} ({len(report.videos)} mp4)")
     print(f"time:    {report.seconds:.1f} s ({config.workers} worker(s))")
     return 0
+
+
+def _launch_defaults(section: str) -> str:
+    """`key=value, ...` of a section of the default launch file, for --help texts."""
+    values = read_toml(DEFAULT_LAUNCH_FILE).get(section, {})
+    shown = ", ".join(f"{k}={v}" for k, v in values.items())
+    return f"{DEFAULT_LAUNCH_FILE.name} has {shown}" if shown else DEFAULT_LAUNCH_FILE.name
 
 
 def _dataset_info(args: argparse.Namespace) -> int:

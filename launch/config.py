@@ -65,19 +65,22 @@ def load(model: type[M], path: Path, overrides: Sequence[str] = ()) -> M:
 
 
 def format_errors(err: ValidationError, model: type[BaseModel], source: str, prefix: str) -> str:
-    lines = [f"{source}: {err.error_count()} problem(s):"]
+    """One line for one problem; otherwise a header and one indented line per problem."""
+    problems = []
     for e in err.errors():
         loc = [str(p) for p in e["loc"]]
         path = ".".join([prefix, *loc] if prefix else loc) or "(top level)"
         if e["type"] == "extra_forbidden":
             allowed = _fields_at(model, loc[:-1])
             hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
-            lines.append(f"  {path}: unknown key{hint}")
+            problems.append(f"{path}: unknown key{hint}")
         else:
             got = e.get("input")
             shown = "" if isinstance(got, dict) else f" (got {got!r})"
-            lines.append(f"  {path}: {e['msg']}{shown}")
-    return "\n".join(lines)
+            problems.append(f"{path}: {e['msg']}{shown}")
+    if len(problems) == 1:
+        return f"{source}: {problems[0]}"
+    return "\n".join([f"{source}: {len(problems)} problems:", *(f"  {p}" for p in problems)])
 
 
 def _fields_at(model: type[BaseModel], loc: Sequence[str]) -> list[str]:

@@ -22,13 +22,24 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from launch.config import ConfigError, apply_overrides, read_toml, validate
-from policies import BCConfig, load_policy, read_checkpoint_config
-from sim import TASKS
+from policies import (
+    ACTION_KEY,
+    BCConfig,
+    CheckpointError,
+    PolicyIO,
+    load_policy,
+    read_checkpoint_config,
+)
+from sensing.store import EpisodeStore
+from sim import TASKS, make_env
+from sim.tasks import task_env
 from training.actors import ActorSpec, BaselineSpec, PolicySpec
 from training.collect import CollectConfig, CollectResult, collect
+from training.dataset import policy_io_from_schema
 from training.eval_stats import EvalResult
 from training.evaluate import EvalConfig, evaluate_parallel
 from training.plots import plot_summary
+from training.resume import flat_diff
 from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
 
 DEFAULT_LAUNCH_FILE = Path(__file__).with_name("demo.toml")
@@ -88,8 +99,26 @@ def run_collect(
 
 
 def run_train(
-    launch: Launch, dataset: Path, out: Path, resume: bool = False, progress: bool = True
+    launch: Launch,
+    dataset: Path,
+    out: Path,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
 ) -> TrainResult:
+    attrs = EpisodeStore.open(dataset).attrs
+    if "task" in attrs:
+        differs = flat_diff(
+            {"name": attrs["task"], "params": attrs.get("task_config", {})},
+            {"name": launch.config.task.name, "params": launch.task_config.model_dump(mode="json")},
+            "task",
+        )
+        if differs:
+            log(
+                f"warning: {launch.source} [task] is not the task {dataset} was collected on "
+                f"(dataset -> launch file: {'; '.join(differs)}); the policy learns the "
+                "dataset's task, and `vitac eval` runs that task"
+            )
     return train(
         launch.config.policy,
         launch.config.train,
@@ -98,19 +127,27 @@ def run_train(
         resume=resume,
         progress=progress,
         metadata={"launch_file": launch.source},
+        log=log,
     )
 
 
 def run_eval(
-    checkpoint: Path, config: EvalConfig, video_dir: Path | None = None, progress: bool = True
+    checkpoint: Path,
+    config: EvalConfig,
+    video_dir: Path | None = None,
+    progress: bool = True,
+    task: tuple[str, BaseModel] | None = None,
 ) -> list[EvalResult]:
-    """Evaluate a checkpoint on the task it was trained for, then the configured baselines.
+    """Evaluate a checkpoint on the task it was trained for (or `task`), then the baselines.
 
-    The first `config.videos` episodes of each actor go to `video_dir/<actor>/seed_<seed>.mp4`
-    (none without a `video_dir`); `config.workers` processes run the episodes.
+    The policy's inputs and action size are checked against the task's observations before
+    any episode runs. The first `config.videos` episodes of each actor go to
+    `video_dir/<actor>/seed_<seed>.mp4` (none without a `video_dir`); `config.workers`
+    processes run the episodes.
     """
-    name, task_cfg = checkpoint_task(checkpoint)
-    load_policy(checkpoint)  # a broken checkpoint fails here, once, not in every worker
+    name, task_cfg = task or checkpoint_task(checkpoint)
+    policy = load_policy(checkpoint)  # a broken checkpoint fails here, once, not in every worker
+    check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
     actors: list[ActorSpec] = [PolicySpec(checkpoint)]
     actors += [BaselineSpec(b) for b in config.baselines]
     return evaluate_parallel(
@@ -126,13 +163,45 @@ def run_eval(
     )
 
 
-def checkpoint_task(checkpoint: Path) -> tuple[str, BaseModel]:
-    """The task a checkpoint was trained on and its validated config, from its metadata."""
+def checkpoint_task(
+    checkpoint: Path, overrides: dict[str, Any] | None = None
+) -> tuple[str, BaseModel]:
+    """The task a checkpoint was trained on and its validated config, from its metadata;
+    `overrides` ({"name": ..., "params": {...}}, from `--set task.*`) change it."""
     attrs = read_checkpoint_config(checkpoint)["metadata"].get("dataset_attrs", {})
     if "task" not in attrs:
         raise ConfigError(f"{checkpoint}: the checkpoint does not say which task it was trained on")
-    name = attrs["task"]
-    return name, task_config(name, attrs.get("task_config", {}), f"{checkpoint} (metadata)")
+    overrides = overrides or {}
+    name = overrides.get("name", attrs["task"])
+    params = attrs.get("task_config", {}) if name == attrs["task"] else {}
+    params = {**params, **overrides.get("params", {})}
+    source = f"{checkpoint} (metadata)" if not overrides else "--set task.*"
+    return name, task_config(name, params, source)
+
+
+def check_policy_fits_task(checkpoint: Path, io: PolicyIO, task: str, config: BaseModel) -> None:
+    """CheckpointError unless `task` as configured gives every input the policy reads, at the
+    shape it was trained on, and takes actions of its size."""
+    env = make_env(task, config)
+    try:
+        api = task_env(env)
+        schema = {**api.observation_spec(), **api.action_spec()}
+    finally:
+        env.close()
+    missing = sorted(k for k in io.obs_shapes if k not in schema)
+    if missing:
+        raise CheckpointError(
+            f"{checkpoint}: the policy reads {missing}, which task {task!r} does not observe "
+            f"(it gives {sorted(k for k in schema if k != ACTION_KEY)})"
+        )
+    wanted = io.model_dump(mode="json")
+    given = policy_io_from_schema(schema, list(io.obs_shapes)).model_dump(mode="json")
+    problems = flat_diff(wanted, given, "io")
+    if problems:
+        raise CheckpointError(
+            f"{checkpoint}: the policy does not fit task {task!r} as configured (policy -> "
+            f"task): {'; '.join(problems)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -145,16 +214,20 @@ class EvalReport:
 
 
 def run_eval_to_dir(
-    checkpoint: Path, config: EvalConfig, out: Path, progress: bool = True
+    checkpoint: Path,
+    config: EvalConfig,
+    out: Path,
+    progress: bool = True,
+    task: tuple[str, BaseModel] | None = None,
 ) -> EvalReport:
     """`run_eval`, then write `out/results.json`, `out/summary.png` and `out/videos/`."""
     if out.exists() and any(out.iterdir()):
         raise ConfigError(
             f"{out} exists and is not empty; choose a new --out (nothing is overwritten)"
         )
-    name, task_cfg = checkpoint_task(checkpoint)
+    name, task_cfg = task or checkpoint_task(checkpoint)
     started = time.perf_counter()
-    results = run_eval(checkpoint, config, out / VIDEO_DIR, progress)
+    results = run_eval(checkpoint, config, out / VIDEO_DIR, progress, (name, task_cfg))
     seconds = time.perf_counter() - started
     plot = plot_summary(
         None, results, out / "summary.png", f"{name}: {checkpoint.name} vs baselines"
