@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from launch.cli_task import add_task_parser
-from launch.config import ConfigError, apply_overrides, check_output_path, read_toml, validate
+from launch.config import (
+    ConfigError,
+    apply_overrides,
+    check_output_file,
+    check_output_path,
+    read_toml,
+    validate,
+)
 from launch.jobs import (
     DEFAULT_LAUNCH_FILE,
     VIDEO_DIR,
@@ -356,6 +363,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(BENCHMARKS))
         return 0
+    check_output_file(args.json, "--json")
     with tempfile.TemporaryDirectory(prefix="vitac-bench-") as tmp:
         results = run_benchmarks(
             args.names, BENCHMARKS, BenchOptions(Path(tmp), quick=args.quick), json_path=args.json

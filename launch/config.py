@@ -23,6 +23,8 @@ class ConfigError(Exception):
 
 def read_toml(path: Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory; give a launch file (TOML)")
     if not path.is_file():
         raise ConfigError(f"{path}: no such launch file")
     try:
@@ -111,3 +113,10 @@ def check_output_path(path: Path, flag: str = "--out") -> None:
             if not parent.is_dir():
                 raise ConfigError(f"{flag} {path}: {parent} is a file, not a directory")
             return
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    """ConfigError when `path` cannot become a file: it is a directory, or above it is a file."""
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a directory; give a file path")
+    check_output_path(path.parent, flag=f"{flag} {path}:")

@@ -73,6 +73,8 @@ def save_checkpoint(
 def read_checkpoint_config(directory: Path) -> dict[str, Any]:
     """Parse and check `config.json`; CheckpointError says what is wrong."""
     directory = Path(directory)
+    if directory.is_file():
+        raise CheckpointError(f"{directory} is a file; give a checkpoint directory")
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: no such checkpoint directory")
     path = directory / CONFIG_FILE

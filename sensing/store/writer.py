@@ -86,7 +86,7 @@ class EpisodeWriter:
         if root.exists() or root.is_symlink():
             raise DatasetError(
                 f"{root} already exists; refusing to overwrite it. Choose a new path, or "
-                "append to an existing store with EpisodeWriter.open"
+                "append to a store (vitac collect --resume; EpisodeWriter.open)"
             )
         checked = sc.check_schema(schema)
         user_attrs = sc.check_json(dict(attrs or {}), "store attrs")
