@@ -8,19 +8,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-from launch.task_jobs import run_calibrate, run_probe, run_report
-from sim.touch_readout import READOUT_FILE
-from training.probe import format_table
-from training.task_report import format_table as format_report_table
+READOUT = (
+    "sim/data/touch_readout.json"  # sim.touch_readout.READOUT_FILE, named without importing sim
+)
 
 
 def add_task_parser(sub: Any) -> None:
     """The `task` command and its actions, on the CLI's subparsers `sub`."""
-    p = sub.add_parser("task", help="measure a simulated task")
+    p = sub.add_parser(
+        "task",
+        help="measure a simulated task",
+        description="Measure a simulated task: its scripted baselines (report), which input "
+        "carries the expert's corrections (probe), the touch expert's readout (calibrate).",
+        epilog="example: vitac task report tactile_insertion --episodes 100 --out runs/report",
+    )
     tsub = p.add_subparsers(dest="task_command", required=True, metavar="ACTION")
     probe = tsub.add_parser(
         "probe",
         help="which observation predicts the expert's corrections (ridge, held-out episodes)",
+        epilog="example: vitac task probe tactile_insertion --episodes 600 --out runs/probe",
         description="Run the task's scripted expert, keep the observations before and at its "
         "first correction, and report how well a ridge regression from each input (tactile, "
         "wrist, scene, cameras, proprio) predicts that correction on held-out episodes.",
@@ -52,6 +58,7 @@ def add_task_parser(sub: Any) -> None:
     report = tsub.add_parser(
         "report",
         help="success rates of the task's scripted baselines, per part, with 95%% CIs",
+        epilog="example: vitac task report tactile_insertion --set task.params.part=usb12",
         description="Run the task's scripted baselines (expert: the task's default expert; its "
         "named variants, e.g. oracle and open_loop; hold: zero motion) for N seeded episodes "
         "each, per part variant where the task has them, and print success rates with 95% "
@@ -91,10 +98,11 @@ def add_task_parser(sub: Any) -> None:
     calibrate = tsub.add_parser(
         "calibrate",
         help="fit the touch expert's readout on labelled simulated presses",
+        epilog="example: vitac task calibrate tactile_insertion --out runs/readout.json",
         description="Run the contact-only search on every part, label each press on the rim "
         "with the simulator's true offset, fit the touch readout (which side the socket is on, "
         "per axis, from the two tactile images), score it on held-out episodes and write it. "
-        f"The expert reads {READOUT_FILE.relative_to(READOUT_FILE.parents[2])}.",
+        f"The expert reads {READOUT}.",
     )
     calibrate.add_argument("task", metavar="TASK", help="tactile_insertion")
     calibrate.add_argument("--episodes", type=int, default=100, help="per part (default 100)")
@@ -105,6 +113,9 @@ def add_task_parser(sub: Any) -> None:
 
 
 def _task_probe(args: argparse.Namespace) -> int:
+    from launch.task_jobs import run_probe
+    from training.probe import format_table
+
     out = args.out or Path("runs/probe") / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = f"vitac task probe {args.task} --episodes {args.episodes} --seed {args.seed} "
     if args.expert:
@@ -127,6 +138,8 @@ def _task_probe(args: argparse.Namespace) -> int:
 
 
 def _task_calibrate(args: argparse.Namespace) -> int:
+    from launch.task_jobs import run_calibrate
+
     command = f"vitac task calibrate {args.task} --episodes {args.episodes} --seed {args.seed}"
     report = run_calibrate(
         args.task,
@@ -143,6 +156,9 @@ def _task_calibrate(args: argparse.Namespace) -> int:
 
 
 def _task_report(args: argparse.Namespace) -> int:
+    from launch.task_jobs import run_report
+    from training.task_report import format_table as format_report_table
+
     words = ["vitac", "task", "report", args.task, "--episodes", str(args.episodes)]
     words += ["--seed", str(args.seed), "--workers", str(args.workers)]
     for item in args.overrides:

@@ -7,6 +7,7 @@ are applied to the parsed TOML before validation, so they are checked the same w
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_LAUNCH_FILE = Path(__file__).with_name("demo.toml")  # what --config defaults to
 
 
 class ConfigError(Exception):
@@ -120,3 +123,30 @@ def check_output_file(path: Path, flag: str) -> None:
     if path.is_dir():
         raise ConfigError(f"{flag} {path} is a directory; give a file path")
     check_output_path(path.parent, flag=f"{flag} {path}:")
+
+
+DEVICES = "auto, cpu, cuda or cuda:N"
+
+
+def resolve_device(spec: str) -> str:
+    """`--device`: auto (CUDA when present, else CPU), cpu, cuda or cuda:N -> a torch device
+    name; ConfigError when CUDA is asked for and absent or N is out of range."""
+    import torch  # only commands that compute resolve a device
+
+    match = re.fullmatch(r"cuda(?::(\d+))?", spec)
+    if spec == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if spec == "cpu":
+        return "cpu"
+    if match is None:
+        raise ConfigError(f"--device {spec}: expected {DEVICES}")
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"--device {spec}: torch {torch.__version__} sees no CUDA device here; use --device cpu"
+        )
+    index, count = int(match.group(1) or 0), torch.cuda.device_count()
+    if index >= count:
+        raise ConfigError(
+            f"--device {spec}: this machine has {count} CUDA device(s), 0..{count - 1}"
+        )
+    return f"cuda:{index}"

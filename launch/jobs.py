@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from pydantic import BaseModel, ConfigDict, Field
 
-from launch.config import ConfigError, apply_overrides, read_toml, validate
+from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, apply_overrides, read_toml, validate
 from policies import (
     ACTION_KEY,
     BCConfig,
@@ -42,7 +43,7 @@ from training.plots import plot_summary
 from training.resume import flat_diff
 from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
 
-DEFAULT_LAUNCH_FILE = Path(__file__).with_name("demo.toml")
+RESOLVED_LAUNCH = "config.toml"  # in a training run directory
 VIDEO_DIR = "videos"  # under a run directory: videos/<actor>/seed_<seed>.mp4
 
 
@@ -105,7 +106,10 @@ def run_train(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    device: str = "cpu",
 ) -> TrainResult:
+    """Train on `dataset` into the run directory `out`, which also gets `config.toml`: the
+    launch file as resolved (overrides applied, defaults filled in)."""
     attrs = EpisodeStore.open(dataset).attrs
     if "task" in attrs:
         differs = flat_diff(
@@ -128,7 +132,24 @@ def run_train(
         progress=progress,
         metadata={"launch_file": launch.source},
         log=log,
+        device=device,
+        run_files={RESOLVED_LAUNCH: resolved_toml(launch)},
     )
+
+
+def resolved_toml(launch: Launch) -> str:
+    """The launch file as a run used it: every key, overrides applied, task params validated."""
+    data = launch.config.model_dump(mode="json")
+    data["task"]["params"] = launch.task_config.model_dump(mode="json")
+    header = f"# resolved from {launch.source}; `vitac train --config THIS_FILE` repeats the run\n"
+    return header + tomli_w.dumps(_without_none(data))
+
+
+def _without_none(value: Any) -> Any:
+    """TOML has no null: keys set to None (meaning "default") are left out."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def run_eval(
@@ -137,6 +158,7 @@ def run_eval(
     video_dir: Path | None = None,
     progress: bool = True,
     task: tuple[str, BaseModel] | None = None,
+    device: str = "cpu",
 ) -> list[EvalResult]:
     """Evaluate a checkpoint on the task it was trained for (or `task`), then the baselines.
 
@@ -148,7 +170,7 @@ def run_eval(
     name, task_cfg = task or checkpoint_task(checkpoint)
     policy = load_policy(checkpoint)  # a broken checkpoint fails here, once, not in every worker
     check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
-    actors: list[ActorSpec] = [PolicySpec(checkpoint)]
+    actors: list[ActorSpec] = [PolicySpec(checkpoint, device=device)]
     actors += [BaselineSpec(b) for b in config.baselines]
     return evaluate_parallel(
         name,
@@ -219,6 +241,7 @@ def run_eval_to_dir(
     out: Path,
     progress: bool = True,
     task: tuple[str, BaseModel] | None = None,
+    device: str = "cpu",
 ) -> EvalReport:
     """`run_eval`, then write `out/results.json`, `out/summary.png` and `out/videos/`."""
     if out.exists() and any(out.iterdir()):
@@ -227,7 +250,7 @@ def run_eval_to_dir(
         )
     name, task_cfg = task or checkpoint_task(checkpoint)
     started = time.perf_counter()
-    results = run_eval(checkpoint, config, out / VIDEO_DIR, progress, (name, task_cfg))
+    results = run_eval(checkpoint, config, out / VIDEO_DIR, progress, (name, task_cfg), device)
     seconds = time.perf_counter() - started
     plot = plot_summary(
         None, results, out / "summary.png", f"{name}: {checkpoint.name} vs baselines"
@@ -282,7 +305,11 @@ class DemoReport:
 
 
 def run_demo(
-    launch: Launch, out: Path, progress: bool = True, log: Callable[[str], None] = print
+    launch: Launch,
+    out: Path,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    device: str = "cpu",
 ) -> DemoReport:
     """Collect expert demos -> train -> evaluate against baselines -> plot, videos, report."""
     if out.exists() and any(out.iterdir()):
@@ -294,13 +321,15 @@ def run_demo(
     log(f"[1/3] collecting {cfg.collect.episodes} expert episodes of {cfg.task.name}")
     collected = run_collect(launch, out / "dataset.zarr", progress)
     log(f"[2/3] training {cfg.policy.name} for {cfg.train.steps} steps")
-    trained = run_train(launch, collected.path, out / "train", progress=progress)
+    trained = run_train(
+        launch, collected.path, out / "train", progress=progress, log=log, device=device
+    )
     actors = ", ".join(["policy", *cfg.eval.baselines])
     log(
         f"[3/3] evaluating {actors} over {cfg.eval.episodes} episodes each "
         f"({cfg.eval.workers} worker{'s' if cfg.eval.workers > 1 else ''})"
     )
-    results = run_eval(trained.checkpoint, cfg.eval, out / VIDEO_DIR, progress)
+    results = run_eval(trained.checkpoint, cfg.eval, out / VIDEO_DIR, progress, device=device)
     metrics = [json.loads(line) for line in (out / "train" / METRICS_FILE).read_text().splitlines()]
     plot = plot_summary(
         metrics, results, out / "summary.png", f"{cfg.task.name}: {cfg.policy.name} vs baselines"

@@ -124,13 +124,14 @@ class PolicySpec:
 
     checkpoint: Path
     key: str = "policy"
+    device: str = "cpu"
 
     @property
     def name(self) -> str:
         return self.key
 
     def build(self) -> Actor:
-        return PolicyActor(load_policy(self.checkpoint), self.key)
+        return PolicyActor(load_policy(self.checkpoint, self.device), self.key)
 
 
 @dataclass(frozen=True)

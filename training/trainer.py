@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable
@@ -34,12 +35,14 @@ from policies import (
     read_checkpoint_config,
 )
 from policies import save_checkpoint as save_policy_checkpoint
+from policies.checkpoint import CONFIG_FILE
 from training.dataset import WindowDataset, load_datasets
 from training.interrupt import Interrupted, stop_on_signals
 from training.resume import check_resume, dataset_fingerprint
 from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
 
 CHECKPOINT_DIR = "checkpoints"
+LAST = "last"  # checkpoints/last -> step_<N> of the newest checkpoint
 METRICS_FILE = "metrics.jsonl"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 
@@ -83,12 +86,16 @@ def train(
     metadata: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
     on_step: Callable[[int], None] | None = None,
+    device: str = "cpu",
+    run_files: dict[str, str] | None = None,
 ) -> TrainResult:
     """Train a policy on `dataset_path`, writing checkpoints and metrics under `out_dir`.
 
     A resume is checked against the checkpoint first (`training.resume`); warnings go to
     `log`. On SIGINT/SIGTERM the step in progress finishes, a checkpoint is saved and
     `Interrupted` is raised. `on_step(done)` runs after every step (tests, hooks).
+    `run_files` (name -> text, e.g. the resolved launch file) are written into `out_dir` once
+    the run is known to start; `checkpoints/last` points at the newest checkpoint.
     """
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -128,6 +135,10 @@ def train(
         torch.manual_seed(config.seed)
         policy, start = make_policy(policy_config, io), 0
         policy.fit_normalizer(train_set.data)
+    policy.to(device)
+    for name, text in (run_files or {}).items():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / name).write_text(text)
     optimizer = torch.optim.AdamW(
         policy.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -141,6 +152,7 @@ def train(
         "dataset_attrs": store.attrs,
         "dataset_fingerprint": fingerprint,
         "train": config.model_dump(mode="json"),
+        "device": device,
     }
     metrics = _MetricsLog(out_dir / METRICS_FILE, truncate_after=start)
 
@@ -165,6 +177,7 @@ def train(
             generator = np.random.default_rng([config.seed, step])
             torch.manual_seed(config.seed * 1_000_003 + step)  # augmentation noise for this step
             batch = train_set.batch(generator.integers(0, len(train_set), config.batch_size))
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             loss = policy.compute_loss(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -240,7 +253,12 @@ def _validate(policy: Policy, val_set: WindowDataset, config: TrainConfig) -> fl
     count = min(len(val_set), config.val_batches * config.batch_size)
     indices = np.linspace(0, len(val_set) - 1, count).astype(np.int64)
     batches = np.array_split(indices, math.ceil(count / config.batch_size))
-    losses = [policy.compute_loss(val_set.batch(idx)).item() * len(idx) for idx in batches]
+    device = next(policy.parameters()).device
+    losses = [
+        policy.compute_loss({k: v.to(device) for k, v in val_set.batch(idx).items()}).item()
+        * len(idx)
+        for idx in batches
+    ]
     policy.train()
     return float(np.sum(losses) / count)
 
@@ -253,12 +271,26 @@ def _save(
     metadata: dict[str, Any],
 ) -> None:
     extra = trainer_files(optimizer, {"step": step})
-    save_policy_checkpoint(
+    path = save_policy_checkpoint(
         checkpoint_path(out_dir, step),
         policy,
         metadata={**metadata, "step": step},
         extra_files=extra,
     )
+    link = path.with_name(f".{LAST}.tmp-{os.getpid()}")  # swap the pointer atomically
+    link.unlink(missing_ok=True)
+    link.symlink_to(path.name)
+    link.replace(path.with_name(LAST))
+
+
+def resolve_checkpoint(path: Path) -> Path:
+    """A checkpoint directory as given, or the newest one of a run directory (or of its
+    `checkpoints/`), so `vitac eval RUN_DIR` evaluates the run's last checkpoint."""
+    path = Path(path)
+    if not path.is_dir() or (path / CONFIG_FILE).exists():
+        return path
+    run = path.parent if path.name == CHECKPOINT_DIR else path
+    return latest_checkpoint(run) or path
 
 
 def _resume(latest: Path) -> tuple[Policy, int]:

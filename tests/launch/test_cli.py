@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
+import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ from launch.cli import build_parser, main
 from sim import TASKS
 from tests.conftest import TINY_TASK
 
+ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     *(f"--set=task.params.{k}={v}" for k, v in TINY_TASK.items()),
     "--set=collect.episodes=3",
@@ -27,19 +32,47 @@ TINY = [
 ]
 
 
-def _commands() -> list[list[str]]:
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    names = list(sub.choices)  # type: ignore[arg-type]
-    return [[n] for n in names] + [["dataset", "info"]]
+def _parsers() -> list[tuple[list[str], argparse.ArgumentParser]]:
+    """Every command and action with its parser: (["dataset", "verify"], parser), ..."""
+    found: list[tuple[list[str], argparse.ArgumentParser]] = []
+
+    def walk(words: list[str], parser: argparse.ArgumentParser) -> None:
+        found.append((words, parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk([*words, name], child)
+
+    walk([], build_parser())
+    return found
 
 
-@pytest.mark.parametrize("command", _commands(), ids=" ".join)
+@pytest.mark.parametrize("command", [w for w, _ in _parsers()], ids=" ".join)
 def test_help_for_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Each command says what it does and shows an example; every argument has help."""
     with pytest.raises(SystemExit) as exit_:
         main([*command, "--help"])
     assert exit_.value.code == 0
-    assert "usage: vitac" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("usage: vitac") and "example: vitac" in out
+    parser = dict((" ".join(w), p) for w, p in _parsers())[" ".join(command)]
+    assert parser.description
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            assert action.help, f"{command}: {action.dest} has no help"
+
+
+def test_help_and_version_answer_without_importing_torch() -> None:
+    code = (
+        "import sys; from launch.cli import main\n"
+        "for argv in (['--help'], ['eval', '--help'], ['--version']):\n"
+        "    try: main(argv)\n"
+        "    except SystemExit: pass\n"
+        "assert 'torch' not in sys.modules and 'mujoco' not in sys.modules, 'heavy import'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert f"\nvitac {version('vitac')}\n" in done.stdout  # --version, after the two helps
 
 
 def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

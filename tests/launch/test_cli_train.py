@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from launch.cli import main
+from launch.config import resolve_device
+from launch.jobs import load_launch
 from tests.launch.test_cli import TINY
+from training.trainer import resolve_checkpoint
 
 
 def test_a_launch_task_other_than_the_datasets_is_warned_about(
@@ -21,3 +25,50 @@ def test_a_launch_task_other_than_the_datasets_is_warned_about(
     warning = capsys.readouterr().out.splitlines()[0]
     assert warning.startswith("warning: ") and "is not the task" in warning
     assert "task.params.clearance_mm: " in warning and " -> 0.2" in warning
+
+
+def test_the_run_directory_holds_its_resolved_launch_file_and_a_last_pointer(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    argv = ["train", "--dataset", str(demo_store), "--out", str(run), *TINY, "--device", "cpu"]
+    assert main([*argv, "--set=train.steps=2", "--set=train.checkpoint_every=1"]) == 0
+    capsys.readouterr()
+    last = run / "checkpoints" / "last"
+    assert last.is_symlink() and last.resolve() == (run / "checkpoints/step_0000002").resolve()
+    # config.toml is a launch file giving the same run: every key, overrides applied
+    resolved = load_launch(run / "config.toml")
+    original = load_launch(None, [a.removeprefix("--set=") for a in TINY if a.startswith("--set=")])
+    expected = original.config.model_copy(
+        update={
+            "train": original.config.train.model_copy(update={"steps": 2, "checkpoint_every": 1})
+        }
+    )
+    assert resolved.config.model_dump(exclude={"task"}) == expected.model_dump(exclude={"task"})
+    assert resolved.task_config == original.task_config  # all task params, written out
+    # resuming moves the pointer; a run directory is accepted where a checkpoint is expected
+    assert main([*argv, "--set=train.steps=3", "--resume"]) == 0
+    assert last.resolve().name == "step_0000003"
+    for given in (run, run / "checkpoints"):
+        assert resolve_checkpoint(given) == run / "checkpoints/step_0000003"
+    assert resolve_checkpoint(last) == last  # a checkpoint itself stays as given
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:x", "cuda", "cuda:7"])
+def test_a_device_this_machine_lacks_is_one_line(
+    device: str, demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if device.startswith("cuda") and device != "cuda:x" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has that device")
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    argv = ["train", "--dataset", str(demo_store), "--out", str(tmp_path / "r"), *TINY]
+    assert main([*argv, "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"vitac train: error: --device {device}")
+    assert not (tmp_path / "r").exists()
+
+
+def test_auto_is_cuda_when_present_else_cpu() -> None:
+    assert resolve_device("auto") == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == "cpu"

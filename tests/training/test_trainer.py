@@ -162,7 +162,7 @@ def test_checkpoints_carry_trainer_state_and_task_metadata(
 ) -> None:
     result = train(POLICY, _config(), demo_store, tmp_path, progress=False)
     names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    assert names == ["step_0000003", "step_0000006"]
+    assert names == ["last", "step_0000003", "step_0000006"]
     files = sorted(p.name for p in result.checkpoint.iterdir())
     assert files == ["config.json", "model.safetensors", "trainer.json", "trainer.safetensors"]
     metadata = json.loads((result.checkpoint / "config.json").read_text())["metadata"]

@@ -1,0 +1,57 @@
+"""The handlers of `vitac dataset info | verify | repair` and `vitac bench` (imported only
+when one runs)."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from launch.config import check_output_file
+from sensing.store import EpisodeStore, pending_repairs, repair_store
+
+
+def info(args: argparse.Namespace) -> int:
+    print(EpisodeStore.open(args.path).summary())
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    store = EpisodeStore.open(args.path)
+    chunks = store.verify()
+    print(
+        f"{args.path}: ok: {store.n_episodes} episodes, {store.n_frames} frames; "
+        f"{chunks} chunks decoded, every CRC32 matches"
+    )
+    pending = pending_repairs(args.path)
+    if pending:
+        print(
+            f"{args.path}: an interrupted writer left {'; '.join(pending)}; vitac ignores "
+            f"them, foreign readers may not: vitac dataset repair {args.path}"
+        )
+    return 0
+
+
+def repair(args: argparse.Namespace) -> int:
+    repaired = repair_store(args.path)
+    what = f"removed {'; '.join(repaired)}" if repaired else "nothing to repair"
+    store = EpisodeStore.open(args.path)
+    print(f"{args.path}: {what}; {store.n_episodes} committed episodes kept")
+    return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from launch.bench import BenchOptions, format_table, run_benchmarks
+    from launch.benchmarks import BENCHMARKS
+
+    if args.list:
+        print("\n".join(BENCHMARKS))
+        return 0
+    check_output_file(args.json, "--json")
+    with tempfile.TemporaryDirectory(prefix="vitac-bench-") as tmp:
+        results = run_benchmarks(
+            args.names, BENCHMARKS, BenchOptions(Path(tmp), quick=args.quick), json_path=args.json
+        )
+    print(format_table(results))
+    print(f"json: {args.json}")
+    return 0
