@@ -87,9 +87,10 @@ def train(args: argparse.Namespace) -> int:
     except Interrupted as stop:
         stop.hint = "resume: " + _command("train", args, dataset=args.dataset, out=args.out)
         raise
+    val = f", val loss {result.val_loss:.4f}" if result.val_loss is not None else ""
     print(
-        f"trained {result.steps} steps at {result.iterations_per_s:.1f} it/s; "
-        f"checkpoint: {result.checkpoint}"
+        f"trained {result.steps} steps at {result.iterations_per_s:.1f} it/s (final train loss "
+        f"{result.train_loss:.4f}{val}); checkpoint: {result.checkpoint}"
     )
     return 0
 

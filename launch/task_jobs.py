@@ -12,12 +12,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from launch.config import ConfigError, apply_overrides
 from launch.jobs import task_config
 from sim import TASKS
 from training.probe import ProbeError, ProbeResult, check_task, collect_probe_data, fit_and_score
+from training.progress import Progress
 from training.task_report import TaskReport, TaskReportError, run_task_report
 from training.touch_calibration import PARTS as CALIBRATION_PARTS
 from training.touch_calibration import calibrate, collect_presses, write_readout
@@ -170,7 +169,7 @@ def run_calibrate(
         raise ConfigError(f"need --episodes >= 4 and --seed >= 0, got {episodes} and {seed}")
     started = time.perf_counter()
     total = episodes * len(CALIBRATION_PARTS)
-    with tqdm(total=total, desc="calibrate", unit="ep", disable=None if progress else True) as bar:
+    with Progress("calibrate", total, "ep", bar=progress) as bar:
         presses = collect_presses(episodes, seed, progress=bar.update)
     try:
         readout, accuracy = calibrate(presses)

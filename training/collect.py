@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from tqdm import tqdm
 
 from drivers.spec import FieldSpec
 from policies import ACTION_KEY
@@ -22,6 +21,7 @@ from sim import TASKS, make_env
 from sim.experts import EXPERTS
 from sim.tasks import task_env
 from training.interrupt import Interrupted, stop_on_signals
+from training.progress import Progress
 from training.resume import flat_diff
 
 
@@ -82,15 +82,8 @@ def collect(
         started = time.perf_counter()
         with writer, stop_on_signals() as stop:
             first = _next_attempt(writer, config) if resume else 0
-            bar = tqdm(
-                range(first, config.episodes),
-                initial=first,
-                total=config.episodes,
-                desc="collect",
-                unit="ep",
-                disable=None if progress else True,
-            )
-            for i in bar:
+            bar = Progress("collect", config.episodes, "ep", initial=first, bar=progress)
+            for i in range(first, config.episodes):
                 seed = config.seed + i
                 obs, _ = env.reset(seed=seed)
                 expert.reset(seed)
@@ -117,7 +110,8 @@ def collect(
                     stored += 1
                 else:
                     writer.discard()
-                bar.set_postfix(stored=stored, expert_success=f"{successes / (i + 1 - first):.0%}")
+                bar.update(1, stored=stored, expert_success=f"{successes / (i + 1 - first):.0%}")
+            bar.close()
         attempted = config.episodes - first
         return CollectResult(
             out, attempted, stored, successes, steps, time.perf_counter() - started

@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 import gymnasium as gym
 from pydantic import BaseModel, ConfigDict, Field
-from tqdm import tqdm
 
 from sim import TASKS, make_env  # importing sim sets up EGL before any GL context (sim/gl.py)
 from training.actors import Actor, ActorSpec
 from training.eval_pool import Job, Outcome, run_here, run_in_workers
 from training.eval_stats import EvalResult
+from training.progress import Progress
 from training.video import render_frame, write_video
 
 
@@ -56,16 +56,16 @@ def evaluate(
 ) -> EvalResult:
     """Run `episodes` episodes with seeds seed, seed+1, ...; record episode 0 if asked."""
     result = EvalResult(actor.name)
-    for i in tqdm(
-        range(episodes), desc=f"eval {actor.name}", disable=None if progress else True, leave=False
-    ):
-        video = video_path if i == 0 else None
-        success, steps = run_episode(env, actor, seed + i, video)
-        result.successes.append(success)
-        result.lengths.append(steps)
-        result.seeds.append(seed + i)
-        if video is not None:
-            result.videos.append(video)
+    with Progress(f"eval {actor.name}", episodes, "ep", bar=progress) as shown:
+        for i in range(episodes):
+            video = video_path if i == 0 else None
+            success, steps = run_episode(env, actor, seed + i, video)
+            result.successes.append(success)
+            result.lengths.append(steps)
+            result.seeds.append(seed + i)
+            if video is not None:
+                result.videos.append(video)
+            shown.update(1, success=f"{sum(result.successes)}/{i + 1}")
     return result
 
 
@@ -179,12 +179,8 @@ def evaluate_parallel(
     )
     jobs = [(a, e) for e in range(episodes) for a in range(len(actors))]
     outcomes: dict[Job, Outcome] = {}
-    with tqdm(
-        total=len(jobs),
-        desc=f"eval ({workers} worker{'s' if workers > 1 else ''})",
-        disable=None if progress else True,
-        leave=False,
-    ) as bar:
+    desc = f"eval ({workers} worker{'s' if workers > 1 else ''})"
+    with Progress(desc, len(jobs), "ep", bar=progress) as bar:
 
         def record(job: Job, outcome: Outcome) -> None:
             outcomes[job] = outcome

@@ -33,11 +33,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
-from tqdm import tqdm
 
 from sim import make_env
 from sim.experts import expert_for
 from training.probe_ridge import Scores, cross_validated_predictions, score
+from training.progress import Progress
 
 F64 = NDArray[np.float64]
 Obs = Mapping[str, NDArray[Any]]
@@ -201,9 +201,10 @@ def collect_probe_data(
         targets: list[F64] = []
         kept: list[int] = []
         layouts: dict[str, str] = {}
-        bar = tqdm(range(episodes), desc="probe", unit="ep", disable=None if progress else True)
-        for i in bar:
+        shown = Progress("probe", episodes, "ep", bar=progress)
+        for i in range(episodes):
             found = _first_decision(env, expert, seed + i)
+            shown.update(1, kept=len(kept) + (found is not None))
             if found is None:
                 continue
             before, at, decision = found
@@ -213,7 +214,7 @@ def collect_probe_data(
             layouts = layouts or {g: feature_layout(at, g) for g in groups}
             targets.append(np.asarray(decision, dtype=np.float64))
             kept.append(seed + i)
-            bar.set_postfix(kept=len(kept))
+        shown.close()
     finally:
         env.close()
     if not kept:

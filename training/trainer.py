@@ -1,5 +1,6 @@
 """One generic trainer for every policy: AdamW, warmup + cosine LR, gradient clipping,
-periodic validation, atomic resumable checkpoints, a progress bar and a metrics log.
+periodic validation, atomic resumable checkpoints, progress (a bar, or log lines off a
+terminal) and a metrics log.
 
 Run directory:
     <out>/checkpoints/step_<N>/   policy checkpoint + trainer state (one atomic directory)
@@ -24,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from tqdm import tqdm
 
 from policies import (
     CheckpointError,
@@ -38,6 +38,7 @@ from policies import save_checkpoint as save_policy_checkpoint
 from policies.checkpoint import CONFIG_FILE
 from training.dataset import WindowDataset, load_datasets
 from training.interrupt import Interrupted, stop_on_signals
+from training.progress import Progress
 from training.resume import check_resume, dataset_fingerprint
 from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
 
@@ -157,42 +158,23 @@ def train(
     metrics = _MetricsLog(out_dir / METRICS_FILE, truncate_after=start)
 
     policy.train()
-    bar = tqdm(
-        range(start, config.steps),
-        initial=start,
-        total=config.steps,
-        desc="train",
-        unit="it",
-        disable=None if progress else True,
-        dynamic_ncols=True,
-    )
     window_loss: list[float] = []
     val_loss: float | None = None
     t0, steps_done = time.perf_counter(), 0
-    with stop_on_signals() as stop:
-        for step in bar:
-            lr = _learning_rate(step, config)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            generator = np.random.default_rng([config.seed, step])
-            torch.manual_seed(config.seed * 1_000_003 + step)  # augmentation noise for this step
-            batch = train_set.batch(generator.integers(0, len(train_set), config.batch_size))
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            loss = policy.compute_loss(batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
-            optimizer.step()
+    shown = Progress("train", config.steps, "it", initial=start, bar=progress)
+    with stop_on_signals() as stop, shown:
+        for step in range(start, config.steps):
+            window_loss.append(_step(policy, optimizer, train_set, config, step, device))
             steps_done += 1
-            window_loss.append(loss.item())
-
             done = step + 1
             validated = val_set is not None and (
                 done % config.val_every == 0 or done == config.steps
             )
             if val_set is not None and validated:
                 val_loss = _validate(policy, val_set, config)
+            status: dict[str, Any] = {}
             if done % config.log_every == 0 or done == config.steps or validated:
+                lr = optimizer.param_groups[0]["lr"]
                 record = {
                     "step": done,
                     "loss": float(np.mean(window_loss)),
@@ -201,14 +183,14 @@ def train(
                     "time": time.time(),
                 }
                 metrics.write(record)
-                bar.set_postfix(loss=f"{record['loss']:.4f}", val=_fmt(val_loss), lr=f"{lr:.1e}")
+                status = {"loss": record["loss"], "val": _fmt(val_loss), "lr": f"{lr:.1e}"}
                 window_loss = []
+            shown.update(1, **status)
             if on_step is not None:
                 on_step(done)
             if done % config.checkpoint_every == 0 or done == config.steps or stop:
                 _save(out_dir, policy, optimizer, done, metadata)
             if stop.signum is not None and done < config.steps:
-                bar.close()
                 raise Interrupted(
                     f"stopped at step {done} of {config.steps}; "
                     f"saved {checkpoint_path(out_dir, done)}",
@@ -223,6 +205,29 @@ def train(
         val_loss=val_loss,
         iterations_per_s=steps_done / elapsed if elapsed > 0 else float("nan"),
     )
+
+
+def _step(
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    train_set: WindowDataset,
+    config: TrainConfig,
+    step: int,
+    device: str,
+) -> float:
+    """One optimiser step; its batch and augmentation are a function of (seed, step)."""
+    for group in optimizer.param_groups:
+        group["lr"] = _learning_rate(step, config)
+    generator = np.random.default_rng([config.seed, step])
+    torch.manual_seed(config.seed * 1_000_003 + step)  # augmentation noise for this step
+    batch = train_set.batch(generator.integers(0, len(train_set), config.batch_size))
+    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    loss = policy.compute_loss(batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
+    optimizer.step()
+    return float(loss.item())
 
 
 def checkpoint_path(out_dir: Path, step: int) -> Path:

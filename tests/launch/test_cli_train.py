@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,13 @@ def test_a_launch_task_other_than_the_datasets_is_warned_about(
 ) -> None:
     argv = ["train", "--dataset", str(demo_store), "--out", str(tmp_path / "a"), *TINY]
     assert main([*argv, "--set=train.steps=1"]) == 0
-    assert "warning" not in capsys.readouterr().out  # the same task: nothing to say
+    said = capsys.readouterr()
+    assert "warning" not in said.out  # the same task: nothing to say
+    assert re.match(r"trained 1 steps at [\d.]+ it/s \(final train loss \d\.\d{4}", said.out)
+    # stderr is not a terminal here: progress comes as log lines, the last one with the loss
+    assert re.fullmatch(
+        r"train 1/1 \(100%\) [\d.]+ it/s, loss [\d.]+, val [\d.]+, lr .*", said.err.strip()
+    )
     argv[4] = str(tmp_path / "b")
     assert main([*argv, "--set=train.steps=1", "--set=task.params.clearance_mm=0.2"]) == 0
     warning = capsys.readouterr().out.splitlines()[0]
