@@ -1,7 +1,8 @@
 """`vitac bench`: run named benchmarks, print a table, write JSON.
 
 Every figure is reported against a reference measured in the same run (a peer
-implementation) or a stated limit (a frame budget, a control rate), never on its own.
+implementation) or a stated limit (a frame budget, a control rate), never on its own; the
+table says which direction is better and, where a goal is stated, whether it is met.
 """
 
 from __future__ import annotations
@@ -26,11 +27,25 @@ class BenchResult:
     reference: float  # the peer's figure or the limit, in the same unit
     reference_name: str  # e.g. "numpy memmap (same run)" or "real time at 10 Hz"
     higher_is_better: bool = True
+    goal: float | None = None  # the ratio the figure should reach (at least, or at most)
 
     @property
     def ratio(self) -> float:
         """value / reference, so > 1 means better when higher_is_better."""
         return self.value / self.reference if self.reference else float("inf")
+
+    @property
+    def meets_goal(self) -> bool | None:
+        """None without a stated goal."""
+        if self.goal is None:
+            return None
+        return self.ratio >= self.goal if self.higher_is_better else self.ratio <= self.goal
+
+    def goal_text(self) -> str:
+        if self.goal is None:
+            return "-"
+        sign = ">=" if self.higher_is_better else "<="
+        return f"{sign}{self.goal:g}x: {'met' if self.meets_goal else 'NOT met'}"
 
 
 @dataclass(frozen=True)
@@ -42,14 +57,24 @@ class BenchOptions:
 Benchmark = Callable[[BenchOptions], list[BenchResult]]
 
 
+def describe(benchmark: Benchmark) -> str:
+    """The first line of the benchmark module's docstring (what `vitac bench --list` shows)."""
+    import sys
+
+    doc = sys.modules[benchmark.__module__].__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
 def format_table(results: Sequence[BenchResult]) -> str:
-    header = ("benchmark", "value", "reference", "ratio")
+    header = ("benchmark", "value", "better", "reference", "ratio", "goal")
     rows = [
         (
             r.name,
             f"{r.value:,.1f} {r.unit}",
+            "higher" if r.higher_is_better else "lower",
             f"{r.reference:,.1f} ({r.reference_name})",
             f"{r.ratio:.3g}x",
+            r.goal_text(),
         )
         for r in results
     ]
@@ -80,7 +105,9 @@ def run_benchmarks(
             "started": started,
             "machine": {"python": platform.python_version(), "platform": platform.platform()},
             "quick": options.quick,
-            "results": [asdict(r) | {"ratio": r.ratio} for r in results],
+            "results": [
+                asdict(r) | {"ratio": r.ratio, "meets_goal": r.meets_goal} for r in results
+            ],
         }
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(payload, indent=2))

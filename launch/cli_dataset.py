@@ -41,11 +41,13 @@ def repair(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from launch.bench import BenchOptions, format_table, run_benchmarks
+    from launch.bench import BenchOptions, describe, format_table, run_benchmarks
     from launch.benchmarks import BENCHMARKS
 
     if args.list:
-        print("\n".join(BENCHMARKS))
+        width = max(map(len, BENCHMARKS))
+        for name, benchmark in BENCHMARKS.items():
+            print(f"{name:<{width}}  {describe(benchmark)}")
         return 0
     check_output_file(args.json, "--json")
     with tempfile.TemporaryDirectory(prefix="vitac-bench-") as tmp:

@@ -1,4 +1,4 @@
-"""`vitac bench store`: episode-store throughput against raw np.memmap files, in the same run.
+"""Episode-store throughput (`vitac bench store`) against raw np.memmap files, in the same run.
 
 The same synthetic frames (96x96x3 uint8 image, 7 float32 low-dim, timestamp; episodes of
 100 frames) are written through `EpisodeWriter` and through a minimal baseline (one raw file

@@ -6,13 +6,17 @@ from pathlib import Path
 import pytest
 
 from launch.bench import BenchOptions, BenchResult, format_table, run_benchmarks
+from launch.benchmarks import BENCHMARKS
+from launch.cli import main
 from launch.config import ConfigError
 
 
 def _fake(options: BenchOptions) -> list[BenchResult]:
     return [
         BenchResult("fake.speed", 50.0, "frames/s", 25.0, "peer (same run)"),
-        BenchResult("fake.latency", 2.0, "ms", 40.0, "frame budget", higher_is_better=False),
+        BenchResult(
+            "fake.latency", 2.0, "ms", 40.0, "frame budget", higher_is_better=False, goal=0.01
+        ),
     ]
 
 
@@ -21,10 +25,31 @@ def test_ratios_table_and_json(tmp_path: Path) -> None:
     results = run_benchmarks([], {"fake": _fake}, BenchOptions(tmp_path / "w"), json_path=out)
     assert [r.ratio for r in results] == [2.0, 0.05]
     table = format_table(results).splitlines()
-    assert table[2].split()[-1] == "2x" and table[3].split()[-1] == "0.05x"
+    assert table[0].split() == ["benchmark", "value", "better", "reference", "ratio", "goal"]
+    assert table[2].split()[-2:] == ["2x", "-"] and " higher " in table[2]  # no goal stated
+    assert table[3].split()[-4:] == ["0.05x", "<=0.01x:", "NOT", "met"] and " lower " in table[3]
     payload = json.loads(out.read_text())
-    assert payload["results"][0] | {"ratio": 2.0} == payload["results"][0]
+    assert payload["results"][0] | {"ratio": 2.0, "meets_goal": None} == payload["results"][0]
     assert payload["results"][1]["higher_is_better"] is False
+    assert payload["results"][1]["meets_goal"] is False and payload["results"][1]["goal"] == 0.01
+
+
+def test_a_goal_is_met_in_the_better_direction() -> None:
+    faster = BenchResult("x", 30.0, "steps/s", 10.0, "peer", goal=3.0)
+    slower = BenchResult("y", 30.0, "ms", 10.0, "budget", higher_is_better=False, goal=3.0)
+    assert faster.meets_goal is True and slower.meets_goal is True  # 3x at least / at most
+    assert BenchResult("z", 29.0, "steps/s", 10.0, "peer", goal=3.0).meets_goal is False
+    assert (
+        BenchResult("w", 31.0, "ms", 10.0, "b", higher_is_better=False, goal=3.0).meets_goal
+        is False
+    )
+
+
+def test_list_describes_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(BENCHMARKS)
+    assert all(len(line.split(maxsplit=1)[1]) > 20 for line in lines)
 
 
 def test_unknown_name_is_refused(tmp_path: Path) -> None:
