@@ -237,8 +237,7 @@ def test_bench_quick_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = tmp_path / "bench.json"
     assert main(["bench", "store", "--quick", "--json", str(out)]) == 0
     table = capsys.readouterr().out
-    assert table.splitlines()[0].split() == ["benchmark", "value", "reference", "ratio"]
+    assert table.splitlines()[0].split()[:2] == ["benchmark", "value"]
+    assert table.splitlines()[-1] == f"json: {out}"
     results = json.loads(out.read_text())["results"]
-    assert results[0]["name"] == "store.write" and results[0]["reference"] > 0
-    assert main(["bench", "--list"]) == 0
-    assert capsys.readouterr().out.split() == ["store", "sim", "tactile"]
+    assert [r["name"] for r in results][:2] == ["store.write", "store.read_windows.zarr"]
