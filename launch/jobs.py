@@ -259,17 +259,31 @@ def run_eval_to_dir(
     path.write_text(
         json.dumps(
             {
-                "checkpoint": str(checkpoint),
+                "checkpoint": portable(checkpoint, out),
                 "task": name,
                 "task_config": task_cfg.model_dump(mode="json"),
                 "config": config.model_dump(mode="json"),
                 "seconds": seconds,
-                "results": [r.to_json() for r in results],
+                "results": [results_json(r, out) for r in results],
             },
             indent=2,
         )
     )
     return EvalReport(results, path, plot, [v for r in results for v in r.videos], seconds)
+
+
+def portable(path: Path | str, out: Path) -> str:
+    """A path for a JSON file in `out`: relative to `out` when inside it (the directory can
+    move), else absolute (it does not depend on where the command ran)."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(out.resolve()).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
+def results_json(result: EvalResult, out: Path) -> dict[str, Any]:
+    return result.to_json() | {"videos": [portable(v, out) for v in result.videos]}
 
 
 @dataclass(frozen=True)
@@ -341,7 +355,7 @@ def run_demo(
     (out / "report.json").write_text(
         json.dumps(
             {
-                "launch_file": launch.source,
+                "launch_file": portable(launch.source, out),
                 "config": launch.config.model_dump(mode="json"),
                 "collect": {
                     "episodes": collected.stored,
@@ -353,9 +367,9 @@ def run_demo(
                     "it_per_s": trained.iterations_per_s,
                     "train_loss": trained.train_loss,
                     "val_loss": trained.val_loss,
-                    "checkpoint": str(trained.checkpoint),
+                    "checkpoint": portable(trained.checkpoint, out),
                 },
-                "eval": [r.to_json() for r in results],
+                "eval": [results_json(r, out) for r in results],
                 "seconds": report.seconds,
             },
             indent=2,

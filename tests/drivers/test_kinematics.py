@@ -15,14 +15,15 @@ from drivers.kinematics import (
 )
 from drivers.rotations import rotation_error
 
-# WidowX-250-6DOF (wx250s) joint limits in radians, from its published description.
-PUBLISHED_LIMITS = {
-    "waist": (-3.14158, 3.14158),
-    "shoulder": (-1.88496, 1.98968),
-    "elbow": (-2.14675, 1.6057),
-    "forearm_roll": (-3.14158, 3.14158),
-    "wrist_angle": (-1.74533, 2.14675),
-    "wrist_rotate": (-3.14158, 3.14158),
+# WidowX-250-6DOF (wx250s) joint ranges in whole degrees, as Trossen's specification sheet
+# gives them (an independent source: the MJCF's radians must round to these)
+PUBLISHED_LIMITS_DEG = {
+    "waist": (-180, 180),
+    "shoulder": (-108, 114),
+    "elbow": (-123, 92),
+    "forearm_roll": (-180, 180),
+    "wrist_angle": (-100, 123),
+    "wrist_rotate": (-180, 180),
 }
 
 
@@ -42,7 +43,7 @@ def test_the_arm_file_compiles_and_holds_still_without_warnings() -> None:
 
 def test_joint_limits_are_the_published_ones(kin: ArmKinematics) -> None:
     for name, limits in zip(ARM_JOINTS, kin.limits, strict=True):
-        np.testing.assert_allclose(limits, PUBLISHED_LIMITS[name])
+        np.testing.assert_allclose(np.degrees(limits), PUBLISHED_LIMITS_DEG[name], atol=0.01)
     model = kin.model
     for name in ARM_JOINTS:  # the servo's command range is the joint's range
         act = model.actuator(name)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from launch.cli import build_parser, main
+from launch.config import DEFAULT_LAUNCH_FILE
 from sim import TASKS
 from tests.conftest import TINY_TASK
 
@@ -102,7 +103,10 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert (out / produced).exists(), produced
     report = json.loads((out / "report.json").read_text())
     assert [r["name"] for r in report["eval"]] == ["policy", "hold (zero motion)", "random"]
-    assert report["eval"][0]["videos"] == [str(out / "videos/policy/seed_100000.mp4")]
+    # paths inside the run directory are relative to it; others absolute
+    assert report["eval"][0]["videos"] == ["videos/policy/seed_100000.mp4"]
+    assert report["train"]["checkpoint"] == "train/checkpoints/step_0000008"
+    assert report["launch_file"] == str(DEFAULT_LAUNCH_FILE.resolve())
     assert report["collect"]["episodes"] == 3
 
     # the same run directory is never overwritten
@@ -125,6 +129,8 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "results:" in printed and "plot:" in printed and "videos:" in printed
     results = json.loads((evals / "results.json").read_text())
     assert results["task"] == "peg_insertion" and results["config"]["workers"] == 1
+    assert results["checkpoint"] == str(checkpoint.resolve())  # outside the eval directory
+    assert results["results"][0]["videos"] == ["videos/policy/seed_7.mp4"]
     by_name = {r["name"]: r for r in results["results"]}
     assert list(by_name) == ["policy", "hold (zero motion)", "random"]
     for r in by_name.values():

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from launch.config import ConfigError, apply_overrides, load
+from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, apply_overrides, load
 
 
 class Inner(BaseModel):
@@ -67,3 +68,10 @@ def test_malformed_overrides() -> None:
         apply_overrides({}, ["train.steps"])
     with pytest.raises(ConfigError, match="'name' is a value, not a table"):
         apply_overrides({"name": "x"}, ["name.first=1"])
+
+
+def test_the_readme_shows_the_default_launch_file() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### Launch files", 1)[1]
+    shown = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert tomllib.loads(shown) == tomllib.loads(DEFAULT_LAUNCH_FILE.read_text())

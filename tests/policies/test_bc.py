@@ -22,11 +22,21 @@ def _tiny_policy(seed: int = 0, **overrides: object):  # type: ignore[no-untyped
 
 
 def test_chunk_shapes_and_units() -> None:
+    """Chunks come out in the data's units: the same network with its action statistics fitted
+    on 10 * a + 5 predicts exactly 10 * chunk + 5."""
     policy = _tiny_policy().eval()
     batch = make_batch(5, policy.config)
-    chunk = policy.predict_action_chunk(batch)
+    with torch.no_grad():
+        chunk = policy.predict_action_chunk(batch)
     assert chunk.shape == (5, 6, 4)  # (B, T_p, D_a)
     assert torch.isfinite(chunk).all()
+    data = fit_data()
+    rescaled = _tiny_policy().eval()
+    rescaled.fit_normalizer({**data, "action": 10.0 * data["action"] + 5.0})
+    with torch.no_grad():
+        torch.testing.assert_close(
+            rescaled.predict_action_chunk(batch), 10.0 * chunk + 5.0, rtol=1e-5, atol=1e-4
+        )
 
 
 def test_config_rejects_chunk_that_does_not_fit_horizon() -> None:
@@ -106,12 +116,30 @@ def golden_actions() -> np.ndarray:
 def test_golden_actions_unchanged() -> None:
     """Refactors must not change what a given set of weights does with given inputs.
 
-    Regenerate deliberately with: python -m tests.policies.test_bc
+    The file records what made it (command, commit, torch): regenerate it only on purpose,
+    for a change meant to alter the policy's function, with: python -m tests.policies.test_bc
     """
-    stored = np.array(json.loads(GOLDEN.read_text())["actions"], dtype=np.float32)
+    golden = json.loads(GOLDEN.read_text())
+    assert golden["made_by"] == "python -m tests.policies.test_bc" and golden["commit"]
+    assert golden["inputs"] == INPUTS
+    stored = np.array(golden["actions"], dtype=np.float32)
     np.testing.assert_allclose(golden_actions(), stored, rtol=1e-4, atol=1e-5)
 
 
+INPUTS = "tiny_config() weights from torch.manual_seed(1234), make_batch(2, seed=99)"
+
 if __name__ == "__main__":
-    GOLDEN.write_text(json.dumps({"actions": golden_actions().tolist()}, indent=1))
+    import subprocess
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    record = {
+        "made_by": "python -m tests.policies.test_bc",
+        "commit": commit,
+        "torch": torch.__version__,
+        "inputs": INPUTS,
+        "actions": golden_actions().tolist(),
+    }
+    GOLDEN.write_text(json.dumps(record, indent=1))
     print(f"wrote {GOLDEN}")

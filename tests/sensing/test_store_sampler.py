@@ -169,8 +169,17 @@ def test_split_is_a_deterministic_partition(n: int, ratio: float, seed: int) -> 
     assert np.all(np.diff(train) > 0) and np.all(np.diff(val) > 0)
     if ratio == 0 or n == 1:
         assert len(val) == 0
-    else:
-        assert len(val) == min(max(1, round(n * ratio)), n - 1)
+    else:  # the nearest count to n * ratio that leaves each side at least one episode
+        assert 1 <= len(val) <= n - 1
+        assert abs(len(val) - n * ratio) <= 0.5 or len(val) in (1, n - 1)
+
+
+@pytest.mark.parametrize(
+    ("n", "ratio", "val_size"),
+    [(10, 0.1, 1), (10, 0.26, 3), (20, 0.1, 2), (100, 0.01, 1), (3, 0.01, 1), (4, 0.9, 3)],
+)
+def test_split_sizes(n: int, ratio: float, val_size: int) -> None:
+    assert len(split_episodes(n, ratio, 0)[1]) == val_size
 
 
 def test_split_edges() -> None:

@@ -29,10 +29,17 @@ def test_render_gallery_writes_pngs(tmp_path: Path) -> None:
         "torsion_gelsight_mini.png",
     ]
     images = {p.stem: read_png(p) for p in paths}
-    for stem, image in images.items():
-        if stem != "overview_gelsight_mini":
-            assert image.shape == (240, 320, 3)
-            assert image.std() > 5.0  # shaded, with markers: not a flat frame
+    for probe in (*PROBES, *MARKER_PROBES):
+        reading, reference = render_probe(probe, "gelsight_mini")
+        image = images[f"{probe.name}_gelsight_mini"][..., ::-1]  # BGR -> RGB
+        np.testing.assert_array_equal(image, reading.image)  # the PNG is the sensor's frame
+        # the print is where the gel is pressed: it changes the frame there, not elsewhere
+        h, w = image.shape[:2]
+        pressed = cv2.resize((reading.depth > 0).astype(np.uint8), (w, h), cv2.INTER_NEAREST) > 0
+        change = np.abs(image.astype(int) - reference.astype(int)).mean(axis=2)  # (H, W)
+        assert 0.01 < pressed.mean() < 0.95, probe.name
+        inside, outside = change[pressed].mean(), change[~pressed].mean()
+        assert inside > 5.0 and inside > 3.0 * outside, (probe.name, inside, outside)
     # every contact image differs from the others: the probes leave different prints
     probes = [images[f"{p}_gelsight_mini"] for p in ("sphere", "edge", "pins")]
     for i, a in enumerate(probes):

@@ -1,0 +1,23 @@
+"""The README's promise, end to end at full size: `vitac demo`'s policy beats both baselines,
+their 95% intervals apart. Slow (about 3.5 min on 2 cores); CI runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from launch.cli import main
+
+
+@pytest.mark.slow
+def test_the_demo_policy_beats_both_baselines_beyond_the_intervals(tmp_path: Path) -> None:
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--no-progress", "--device", "cpu"]) == 0
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    policy, *baselines = report["eval"]
+    assert policy["name"] == "policy"
+    assert [b["name"] for b in baselines] == ["hold (zero motion)", "random"]
+    for baseline in baselines:
+        assert policy["ci95"][0] > baseline["ci95"][1], (policy, baseline)
+    assert report["collect"]["expert_successes"] == report["collect"]["episodes"] == 60
