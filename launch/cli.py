@@ -250,6 +250,26 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("path", type=Path, metavar="STORE", help="episode store (zarr dir)")
         action.set_defaults(handler=_lazy(handler))
 
+    view = dsub.add_parser(
+        "view",
+        help="one episode as a tiled video: every camera, the tactile images, plots of the "
+        "low-dim streams",
+        description="Write one stored episode as an H.264 mp4 that browsers play: the image "
+        "streams side by side, and a strip per action/proprio stream with the step marked.",
+        epilog="example: vitac dataset view runs/demo/X/dataset.zarr --episode 3 --out ep3.mp4",
+    )
+    view.add_argument("path", type=Path, metavar="STORE", help="episode store (zarr dir)")
+    view.add_argument(
+        "--episode", type=int, default=0, help="episode index; negative counts from the end"
+    )
+    view.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="a new .mp4 file (default runs/view/<store>_episode_<N>.mp4)",
+    )
+    view.set_defaults(handler=_lazy("launch.cli_dataset:view"))
+
     add_task_parser(sub)
 
     p = sub.add_parser(

@@ -7,7 +7,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from launch.config import check_output_file
+import numpy as np
+
+from launch.config import ConfigError, check_output_file
 from sensing.store import EpisodeStore, pending_repairs, repair_store
 
 
@@ -37,6 +39,31 @@ def repair(args: argparse.Namespace) -> int:
     what = f"removed {'; '.join(repaired)}" if repaired else "nothing to repair"
     store = EpisodeStore.open(args.path)
     print(f"{args.path}: {what}; {store.n_episodes} committed episodes kept")
+    return 0
+
+
+def view(args: argparse.Namespace) -> int:
+    from sensing.errors import DatasetError
+    from training.video import image_keys, stored_episode_frames, write_video
+
+    store = EpisodeStore.open(args.path)
+    n, i = store.n_episodes, args.episode
+    if not -n <= i < n:
+        raise DatasetError(
+            f"{args.path}: no episode {i}; it has {n} episode(s)" + (f", 0..{n - 1}" if n else "")
+        )
+    i %= n
+    out = args.out or Path("runs/view") / f"{args.path.resolve().name}_episode_{i}.mp4"
+    check_output_file(out, "--out")
+    if out.exists():
+        raise ConfigError(f"--out {out} exists; choose a new file (nothing is overwritten)")
+    episode = store.episode(i)
+    frames = stored_episode_frames(episode)
+    steps = np.diff(episode["timestamp"])
+    fps = 1.0 / float(np.median(steps)) if len(steps) and np.median(steps) > 0 else 10.0
+    write_video(out, frames, fps)
+    shown = image_keys({k: v[0] for k, v in episode.items()})
+    print(f"{out}: episode {i} of {args.path}, {len(frames)} frames at {fps:g} fps: {shown}")
     return 0
 
 

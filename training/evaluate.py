@@ -24,7 +24,7 @@ from training.actors import Actor, ActorSpec
 from training.eval_pool import Job, Outcome, run_here, run_in_workers
 from training.eval_stats import EvalResult
 from training.progress import Progress
-from training.video import render_frame, write_video
+from training.video import render_frame, tiled_frame, write_video
 
 
 class EvalConfig(BaseModel):
@@ -75,7 +75,7 @@ def run_episode(
     """One episode from `env.reset(seed=seed)` to termination -> (success, control steps)."""
     obs, _ = env.reset(seed=seed)
     actor.reset(env, seed)
-    frames = [render_frame(env)] if video_path is not None else None
+    frames = [tiled_frame(render_frame(env), obs)] if video_path is not None else None
     success, steps, done = False, 0, False
     while not done:
         obs, _, terminated, truncated, info = env.step(actor.act(obs))
@@ -83,7 +83,7 @@ def run_episode(
         success = success or bool(info.get("is_success", False))
         done = terminated or truncated
         if frames is not None:
-            frames.append(render_frame(env))
+            frames.append(tiled_frame(render_frame(env), obs))
     if frames is not None and video_path is not None:
         write_video(video_path, frames, fps=env.metadata.get("render_fps", 10))
     return success, steps

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import av
 import pytest
 import zarr
 
@@ -89,3 +90,25 @@ def test_a_file_or_missing_path_is_one_line(
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith(f"vitac dataset: error: {path}")
     assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_view_writes_one_episode_as_a_video(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "ep.mp4"
+    assert main(["dataset", "view", str(demo_store), "--episode", "-1", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"{out}: episode 3 of {demo_store}") and "10 fps" in said
+    length = EpisodeStore.open(demo_store).episode_slice(3)
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == length.stop - length.start
+    assert main(["dataset", "view", str(demo_store), "--out", str(out)]) == 2  # not overwritten
+    assert "exists" in capsys.readouterr().err
+    assert (
+        main(
+            ["dataset", "view", str(demo_store), "--episode", "4", "--out", str(tmp_path / "x.mp4")]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no episode 4; it has 4 episode(s), 0..3" in err

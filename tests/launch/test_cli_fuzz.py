@@ -56,9 +56,10 @@ CASES: list[list[str]] = [
     ["eval", "{full}", "--config", "{garbage}"],
     *(
         ["dataset", action, p]
-        for action in ("info", "verify", "repair")
+        for action in ("info", "verify", "repair", "view")
         for p in ("{missing}", "{file}", "{empty}", "{full}", "{garbage}", "{under}")
     ),
+    ["dataset", "view", "{full}", "--out", "{file}"],
     ["task", "report", "nosuch"],
     ["task", "report", "peg_insertion", "--out", "{file}"],
     ["task", "report", "peg_insertion", "--out", "{full}"],

@@ -17,6 +17,7 @@ from training.actors import Actor, BaselineSpec, HoldActor, PolicySpec
 from training.eval_pool import EvalError
 from training.evaluate import evaluate, evaluate_parallel
 from training.trainer import TrainConfig, train
+from training.video import TILE_HEIGHT
 
 
 def test_hold_baseline_never_succeeds_and_video_has_every_step(tmp_path: Path) -> None:
@@ -31,7 +32,9 @@ def test_hold_baseline_never_succeeds_and_video_has_every_step(tmp_path: Path) -
     assert result.seeds == [3, 4]
     video = cv2.VideoCapture(str(tmp_path / "v.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 6  # reset + 5 steps
-    assert (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (64, 48)
+    # the 64x48 render above the 32x32 camera and two 16x16 tactile images, each TILE_HEIGHT high
+    width, height = video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT)
+    assert (width, height) == (3 * TILE_HEIGHT, 48 + TILE_HEIGHT)
 
 
 # ------------------------------------------------------------------ parallel evaluation
