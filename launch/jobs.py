@@ -39,6 +39,7 @@ from training.collect import CollectConfig, CollectResult, collect
 from training.dataset import policy_io_from_schema
 from training.eval_stats import EvalResult
 from training.evaluate import EvalConfig, evaluate_parallel
+from training.metric_sinks import missing_sinks
 from training.plots import plot_summary
 from training.resume import flat_diff
 from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
@@ -110,6 +111,9 @@ def run_train(
 ) -> TrainResult:
     """Train on `dataset` into the run directory `out`, which also gets `config.toml`: the
     launch file as resolved (overrides applied, defaults filled in)."""
+    missing = missing_sinks(launch.config.train.log)
+    if missing:
+        raise ConfigError(f"train.log asks for sinks that are not installed: {', '.join(missing)}")
     attrs = EpisodeStore.open(dataset).attrs
     if "task" in attrs:
         differs = flat_diff(

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from policies import (
     CheckpointError,
@@ -38,6 +38,7 @@ from policies import save_checkpoint as save_policy_checkpoint
 from policies.checkpoint import CONFIG_FILE
 from training.dataset import WindowDataset, load_datasets
 from training.interrupt import Interrupted, stop_on_signals
+from training.metric_sinks import LogSink, MetricSink, open_sinks
 from training.progress import Progress
 from training.resume import check_resume, dataset_fingerprint
 from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
@@ -65,6 +66,17 @@ class TrainConfig(BaseModel):
     seed: int = 0
     threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all")
     obs_keys: list[str] | None = Field(None, description="policy inputs; default: all obs")
+    log: list[LogSink] = Field(
+        default_factory=lambda: list[LogSink](["jsonl"]),
+        description="metric sinks: jsonl (always: resume and plots read it), tensorboard, wandb",
+    )
+
+    @field_validator("log")
+    @classmethod
+    def _jsonl_always(cls, value: list[LogSink]) -> list[LogSink]:
+        if "jsonl" not in value:
+            raise ValueError("must include 'jsonl' (metrics.jsonl is always written)")
+        return list(dict.fromkeys(value))
 
 
 @dataclass(frozen=True)
@@ -155,14 +167,15 @@ def train(
         "train": config.model_dump(mode="json"),
         "device": device,
     }
-    metrics = _MetricsLog(out_dir / METRICS_FILE, truncate_after=start)
+    sinks = open_sinks(config.log, out_dir, start, metadata)
+    metrics = _MetricsLog(out_dir / METRICS_FILE, truncate_after=start, sinks=sinks)
 
     policy.train()
     window_loss: list[float] = []
     val_loss: float | None = None
     t0, steps_done = time.perf_counter(), 0
     shown = Progress("train", config.steps, "it", initial=start, bar=progress)
-    with stop_on_signals() as stop, shown:
+    with stop_on_signals() as stop, shown, metrics:
         for step in range(start, config.steps):
             window_loss.append(_step(policy, optimizer, train_set, config, step, device))
             steps_done += 1
@@ -308,10 +321,11 @@ def _resume(latest: Path) -> tuple[Policy, int]:
 
 
 class _MetricsLog:
-    """Append-only JSON-lines log; on resume, drops lines past the resumed step."""
+    """Append-only JSON-lines log; on resume, drops lines past the resumed step. Each record
+    also goes to the other sinks (TensorBoard, W&B), closed with the log."""
 
-    def __init__(self, path: Path, truncate_after: int) -> None:
-        self.path = path
+    def __init__(self, path: Path, truncate_after: int, sinks: list[MetricSink]) -> None:
+        self.path, self.sinks = path, sinks
         path.parent.mkdir(parents=True, exist_ok=True)
         kept = [r for r in self.read(path) if r["step"] <= truncate_after]
         path.write_text("".join(json.dumps(r) + "\n" for r in kept))
@@ -319,6 +333,15 @@ class _MetricsLog:
     def write(self, record: dict[str, Any]) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
+        for sink in self.sinks:
+            sink.write(record)
+
+    def __enter__(self) -> _MetricsLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sink in self.sinks:
+            sink.close()
 
     def last(self) -> dict[str, Any] | None:
         records = self.read(self.path)
