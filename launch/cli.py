@@ -1,7 +1,10 @@
 """`vitac`: the command line. Thin: parse arguments, call a job, print what it produced.
 
-Errors an operator can fix (bad launch file, corrupt dataset, unreadable checkpoint) print one
-clear message and exit with status 2; anything else is a bug and shows its traceback.
+The parser imports nothing heavy: each command's handler (launch/cli_run.py, cli_dataset.py,
+cli_task.py) is imported when it runs, so `--help` answers at once. Errors an operator can fix
+(bad launch file, corrupt dataset, unreadable or mismatched checkpoint) print one line and exit
+with status 2; an interrupted job says what it saved and how to continue (exit 128 + signal);
+anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
