@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
+from launch.cli_encoders import add_encoders_parser
 from launch.cli_task import add_task_parser
 from launch.config import DEFAULT_LAUNCH_FILE, DEVICES, ConfigError, read_toml
 from sensing.errors import DatasetError
@@ -274,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.set_defaults(handler=_lazy("launch.cli_dataset:view"))
 
     add_task_parser(sub)
+    add_encoders_parser(sub, _lazy)
 
     p = sub.add_parser(
         "bench",

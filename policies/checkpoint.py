@@ -11,18 +11,15 @@ reader sees either the whole checkpoint or none of it. Loading never unpickles.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from pydantic import ValidationError
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from policies.base import Policy, PolicyIO
 from policies.errors import CheckpointError
+from policies.files import read_tensors, state_mismatch, tensor_bytes, write_directory
 from policies.registry import make_policy, policy_config_from_dict
 
 FORMAT = "vitac.policy/1"
@@ -37,37 +34,18 @@ def save_checkpoint(
     extra_files: dict[str, bytes] | None = None,
 ) -> Path:
     """Write `policy` (and `extra_files`) to `directory` atomically; replaces an old one."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
     config = {
         "format": FORMAT,
         "policy": policy.config.model_dump(mode="json"),
         "io": policy.io.model_dump(mode="json"),
         "metadata": metadata or {},
     }
-    (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-    state = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
-    save_file(state, str(tmp / WEIGHTS_FILE))
-    # safetensors writes 0600; give the weights the mode the umask gave their neighbours
-    (tmp / WEIGHTS_FILE).chmod((tmp / CONFIG_FILE).stat().st_mode & 0o777)
-    for name, payload in (extra_files or {}).items():
-        (tmp / name).write_bytes(payload)
-    for file in tmp.iterdir():
-        _fsync(file)
-    _fsync(tmp)
-    if directory.exists():  # swap: old -> trash, new -> place, then drop the trash
-        trash = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-        directory.rename(trash)
-        tmp.rename(directory)
-        shutil.rmtree(trash)
-    else:
-        tmp.rename(directory)
-    _fsync(directory.parent)
-    return directory
+    files = {
+        CONFIG_FILE: json.dumps(config, indent=2).encode(),
+        WEIGHTS_FILE: tensor_bytes(policy.state_dict()),
+        **(extra_files or {}),
+    }
+    return write_directory(directory, files)
 
 
 def read_checkpoint_config(directory: Path) -> dict[str, Any]:
@@ -112,30 +90,9 @@ def load_policy(directory: Path, device: str | torch.device = "cpu") -> Policy:
         raise CheckpointError(f"{directory / CONFIG_FILE}: {err}") from err
     policy = make_policy(policy_config, io)
     weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        raise CheckpointError(f"{directory}: missing {WEIGHTS_FILE}")
-    try:
-        state = load_file(str(weights), device=str(device))
-    except (SafetensorError, OSError) as err:
-        raise CheckpointError(f"{weights}: unreadable safetensors file ({err})") from err
-    expected = policy.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in expected.keys() & state.keys() if expected[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        details = "; ".join(
-            f"{label}: {names[:5]}{' ...' if len(names) > 5 else ''}"
-            for label, names in (("missing", missing), ("unexpected", unexpected), ("shape", wrong))
-            if names
-        )
-        raise CheckpointError(f"{weights}: weights do not fit {policy_config.name!r} ({details})")
+    state = read_tensors(weights, device)
+    problem = state_mismatch(policy.state_dict(), state)
+    if problem:
+        raise CheckpointError(f"{weights}: weights do not fit {policy_config.name!r} ({problem})")
     policy.load_state_dict(state)
     return policy.to(device).eval()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

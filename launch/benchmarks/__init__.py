@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from launch.bench import Benchmark
+from launch.benchmarks.encoders import bench_encoders
 from launch.benchmarks.sim import bench_sim
 from launch.benchmarks.store import bench_store
 from launch.benchmarks.tactile import bench_tactile
@@ -11,4 +12,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "store": bench_store,
     "sim": bench_sim,
     "tactile": bench_tactile,
+    "encoders": bench_encoders,
 }

@@ -1,5 +1,26 @@
-"""Observation encoders: images -> feature vectors."""
+"""Observation encoders: images -> feature vectors.
+
+`ConvEncoder`: the small spatial-softmax CNN of the BC policy. `TactileTransformer`: the
+shared-trunk tactile transformer (T3 family), saved and loaded with `save_encoder` /
+`load_encoder`, and imported from T3's published weights with `import_t3`.
+"""
 
 from policies.encoders.conv import ConvEncoder, SpatialSoftmax, random_shift
+from policies.encoders.encoder_checkpoint import load_encoder, save_encoder
+from policies.encoders.preprocess import Preprocessing, preprocess
+from policies.encoders.t3_import import import_t3
+from policies.encoders.transformer import SIZES, TactileTransformer, TransformerConfig
 
-__all__ = ["ConvEncoder", "SpatialSoftmax", "random_shift"]
+__all__ = [
+    "SIZES",
+    "ConvEncoder",
+    "Preprocessing",
+    "SpatialSoftmax",
+    "TactileTransformer",
+    "TransformerConfig",
+    "import_t3",
+    "load_encoder",
+    "preprocess",
+    "random_shift",
+    "save_encoder",
+]

@@ -60,6 +60,12 @@ CASES: list[list[str]] = [
         for p in ("{missing}", "{file}", "{empty}", "{full}", "{garbage}", "{under}")
     ),
     ["dataset", "view", "{full}", "--out", "{file}"],
+    *(
+        ["encoders", "import-t3", p, "--out", "{missing}"]
+        for p in ("{missing}", "{file}", "{full}")
+    ),
+    ["encoders", "import-t3", "{full}", "--out", "{file}"],
+    ["encoders", "import-t3", "{full}", "--out", "{under}"],
     ["task", "report", "nosuch"],
     ["task", "report", "peg_insertion", "--out", "{file}"],
     ["task", "report", "peg_insertion", "--out", "{full}"],

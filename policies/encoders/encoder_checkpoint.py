@@ -1,0 +1,87 @@
+"""The tactile transformer on disk, one file per component (like T3's folders, but safe):
+
+    <dir>/config.json                  {"format", "architecture", "sensors", "metadata"}
+    <dir>/trunk.safetensors            the shared trunk
+    <dir>/tokenizers/<sensor>.safetensors   one per sensor
+
+`config.json` holds the architecture (TransformerConfig) and each sensor's preprocessing
+contract, so a loaded model needs nothing else. Written atomically; loading never unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+
+from policies.encoders.preprocess import Preprocessing
+from policies.encoders.transformer import TactileTransformer, TransformerConfig
+from policies.errors import CheckpointError
+from policies.files import read_tensors, state_mismatch, tensor_bytes, write_directory
+
+FORMAT = "vitac.tactile_transformer/1"
+CONFIG_FILE = "config.json"
+TRUNK_FILE = "trunk.safetensors"
+TOKENIZER_DIR = "tokenizers"
+
+
+def save_encoder(
+    model: TactileTransformer, directory: Path, metadata: dict[str, Any] | None = None
+) -> Path:
+    config = {
+        "format": FORMAT,
+        "architecture": model.config.model_dump(mode="json"),
+        "sensors": {s: p.model_dump(mode="json") for s, p in model.preprocessing.items()},
+        "metadata": metadata or {},
+    }
+    files = {
+        CONFIG_FILE: json.dumps(config, indent=2).encode(),
+        TRUNK_FILE: tensor_bytes(model.trunk.state_dict()),
+    }
+    for sensor, tokenizer in model.tokenizers.items():
+        files[f"{TOKENIZER_DIR}/{sensor}.safetensors"] = tensor_bytes(tokenizer.state_dict())
+    return write_directory(directory, files)
+
+
+def load_encoder(directory: Path, device: str | torch.device = "cpu") -> TactileTransformer:
+    """The model saved in `directory`; CheckpointError names the file and what is wrong."""
+    directory = Path(directory)
+    config = _read_config(directory)
+    try:
+        architecture = TransformerConfig.model_validate(config["architecture"])
+        sensors = {s: Preprocessing.model_validate(p) for s, p in config["sensors"].items()}
+        model = TactileTransformer(architecture, sensors)
+    except (ValidationError, ValueError, AttributeError, TypeError) as err:
+        raise CheckpointError(
+            f"{directory / CONFIG_FILE}: invalid model description: {err}"
+        ) from err
+    parts: list[tuple[torch.nn.Module, Path]] = [(model.trunk, directory / TRUNK_FILE)]
+    parts += [
+        (model.tokenizers[s], directory / TOKENIZER_DIR / f"{s}.safetensors") for s in sensors
+    ]
+    for module, path in parts:
+        state = read_tensors(path, device)
+        problem = state_mismatch(module.state_dict(), state)
+        if problem:
+            raise CheckpointError(f"{path}: does not fit the described model ({problem})")
+        module.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def _read_config(directory: Path) -> dict[str, Any]:
+    path = directory / CONFIG_FILE
+    if directory.is_file():
+        raise CheckpointError(f"{directory} is a file; give an encoder directory")
+    if not path.is_file():
+        raise CheckpointError(f"{directory}: not a vitac encoder (no {CONFIG_FILE})")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise CheckpointError(f"{path}: format is {found!r}; this vitac reads {FORMAT!r}")
+    return config

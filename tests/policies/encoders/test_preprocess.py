@@ -1,0 +1,42 @@
+"""The preprocessing contract against torchvision's transforms (what T3 evaluates with)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pydantic import ValidationError
+from torchvision import transforms
+
+from policies.encoders.preprocess import Preprocessing, preprocess
+
+
+@pytest.mark.parametrize("size", [(240, 320), (320, 240), (256, 256), (300, 301)])
+def test_matches_torchvisions_resize_crop_normalize(size: tuple[int, int]) -> None:
+    contract = Preprocessing(mean=(0.1, 0.2, 0.3), std=(0.4, 0.5, 0.6))
+    images = torch.randint(0, 256, (2, *size, 3), dtype=torch.uint8)
+    reference = transforms.Compose(
+        [
+            transforms.Resize(
+                256, interpolation=transforms.InterpolationMode.BILINEAR, antialias=True
+            ),
+            transforms.CenterCrop(224),
+            transforms.Normalize(mean=contract.mean, std=contract.std),
+        ]
+    )
+    expected = torch.stack([reference(img.permute(2, 0, 1).float() / 255.0) for img in images])
+    got = preprocess(images, contract)
+    assert got.shape == (2, 3, 224, 224)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_bad_frames_and_contracts_are_refused() -> None:
+    with pytest.raises(
+        ValueError, match=r"expected uint8 images \(B, H, W, 3\), got torch.float32"
+    ):
+        preprocess(torch.zeros(1, 8, 8, 3), Preprocessing(resize=8, crop=8))
+    with pytest.raises(ValueError, match="smaller than the 16-pixel crop"):
+        preprocess(torch.zeros(1, 8, 8, 3, dtype=torch.uint8), Preprocessing(resize=None, crop=16))
+    with pytest.raises(
+        ValidationError, match=r"crop \(300\) is larger than the resized side \(256\)"
+    ):
+        Preprocessing(crop=300)
