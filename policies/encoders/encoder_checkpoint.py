@@ -3,9 +3,11 @@
     <dir>/config.json                  {"format", "architecture", "sensors", "metadata"}
     <dir>/trunk.safetensors            the shared trunk
     <dir>/tokenizers/<sensor>.safetensors   one per sensor
+    <dir>/heads/<task>.safetensors          one per task head
 
-`config.json` holds the architecture (TransformerConfig) and each sensor's preprocessing
-contract, so a loaded model needs nothing else. Written atomically; loading never unpickles.
+`config.json` holds the architecture (TransformerConfig), each sensor's preprocessing
+contract and each head's config, so a loaded model needs nothing else. Written atomically;
+loading never unpickles.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
+from policies.encoders.heads import HeadConfig
 from policies.encoders.preprocess import Preprocessing
 from policies.encoders.transformer import TactileTransformer, TransformerConfig
 from policies.errors import CheckpointError
@@ -26,6 +29,7 @@ FORMAT = "vitac.tactile_transformer/1"
 CONFIG_FILE = "config.json"
 TRUNK_FILE = "trunk.safetensors"
 TOKENIZER_DIR = "tokenizers"
+HEAD_DIR = "heads"
 
 
 def save_encoder(
@@ -35,6 +39,7 @@ def save_encoder(
         "format": FORMAT,
         "architecture": model.config.model_dump(mode="json"),
         "sensors": {s: p.model_dump(mode="json") for s, p in model.preprocessing.items()},
+        "heads": {t: h.model_dump(mode="json") for t, h in model.head_configs.items()},
         "metadata": metadata or {},
     }
     files = {
@@ -43,6 +48,8 @@ def save_encoder(
     }
     for sensor, tokenizer in model.tokenizers.items():
         files[f"{TOKENIZER_DIR}/{sensor}.safetensors"] = tensor_bytes(tokenizer.state_dict())
+    for task, head in model.heads.items():
+        files[f"{HEAD_DIR}/{task}.safetensors"] = tensor_bytes(head.state_dict())
     return write_directory(directory, files)
 
 
@@ -53,7 +60,8 @@ def load_encoder(directory: Path, device: str | torch.device = "cpu") -> Tactile
     try:
         architecture = TransformerConfig.model_validate(config["architecture"])
         sensors = {s: Preprocessing.model_validate(p) for s, p in config["sensors"].items()}
-        model = TactileTransformer(architecture, sensors)
+        heads = {t: HeadConfig.model_validate(h) for t, h in config.get("heads", {}).items()}
+        model = TactileTransformer(architecture, sensors, heads)
     except (ValidationError, ValueError, AttributeError, TypeError) as err:
         raise CheckpointError(
             f"{directory / CONFIG_FILE}: invalid model description: {err}"
@@ -62,6 +70,7 @@ def load_encoder(directory: Path, device: str | torch.device = "cpu") -> Tactile
     parts += [
         (model.tokenizers[s], directory / TOKENIZER_DIR / f"{s}.safetensors") for s in sensors
     ]
+    parts += [(model.heads[t], directory / HEAD_DIR / f"{t}.safetensors") for t in heads]
     for module, path in parts:
         state = read_tensors(path, device)
         problem = state_mismatch(module.state_dict(), state)

@@ -15,19 +15,23 @@ Parameter names follow timm's VisionTransformer (`cls_token`, `pos_embed`,
 `norm.weight`), which is also the layout of T3's published weights, so importing them is a
 plain, checked state-dict load (`policies.encoders.t3_import`).
 
-The route (which sensor, which head) is an argument of every call, never hidden state.
+Heads (policies/encoders/heads.py) sit on the trunk by task name: `model(x, sensor, task)`
+for classification and regression, `model.pose(a, b, sensor, task)`, `model.mae(x, sensor,
+task)`. The route (which sensor, which head) is an argument of every call, never hidden state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor, nn
 
+from policies.encoders.blocks import TOKENIZER_EPS, TRUNK_EPS, Block
+from policies.encoders.heads import HeadConfig, mae_loss, make_head, random_masking
 from policies.encoders.preprocess import Preprocessing, preprocess
 
 Pool = Literal["cls", "mean", "tokens"]
@@ -39,8 +43,6 @@ SIZES: dict[str, tuple[int, int]] = {
     "medium": (768, 12),
     "large": (1024, 16),
 }
-TOKENIZER_EPS = 1e-6
-TRUNK_EPS = 1e-5
 
 
 def heads_for_width(width: int) -> int:
@@ -88,49 +90,6 @@ class TransformerConfig(BaseModel):
         return self.image_size // self.patch_size
 
 
-class Attention(nn.Module):
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(width, 3 * width, bias=True)
-        self.proj = nn.Linear(width, width)
-
-    def forward(self, x: Tensor) -> Tensor:
-        b, n, d = x.shape  # (B, N, D)
-        qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)  # each (B, heads, N, D / heads)
-        out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, D / heads)
-        projected: Tensor = self.proj(out.transpose(1, 2).reshape(b, n, d))  # (B, N, D)
-        return projected
-
-
-class Mlp(nn.Module):
-    def __init__(self, width: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(width, hidden)
-        self.fc2 = nn.Linear(hidden, width)
-
-    def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = self.fc2(F.gelu(self.fc1(x)))  # exact-erf GELU
-        return out
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(norm1(x)), then + mlp(norm2(x))."""
-
-    def __init__(self, width: int, heads: int, mlp_ratio: float, eps: float) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(width, eps=eps)
-        self.attn = Attention(width, heads)
-        self.norm2 = nn.LayerNorm(width, eps=eps)
-        self.mlp = Mlp(width, int(width * mlp_ratio))
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attn(self.norm1(x))
-        out: Tensor = x + self.mlp(self.norm2(x))
-        return out
-
-
 class PatchEmbed(nn.Module):
     def __init__(self, patch_size: int, width: int) -> None:
         super().__init__()
@@ -167,6 +126,23 @@ class Tokenizer(nn.Module):
         tokens: Tensor = self.patch_embed(x)  # (B, N, D)
         tokens = torch.cat([self.cls_token.expand(b, -1, -1), tokens], dim=1)  # (B, 1 + N, D)
         tokens = tokens + self._pos_embed(h // self.patch_size, w // self.patch_size)
+        return self._blocks(tokens)
+
+    def masked(
+        self, x: Tensor, mask_ratio: float, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """MAE: positions added, then a random `mask_ratio` of the patch tokens removed per
+        sample before the blocks -> (tokens (B, 1 + keep, D), mask (B, N), ids_restore)."""
+        b, _, h, w = x.shape
+        if (h, w) != (self.grid * self.patch_size,) * 2:
+            size = self.grid * self.patch_size
+            raise ValueError(f"masked pretraining takes {size}x{size} images, got {h}x{w}")
+        tokens = torch.cat([self.cls_token.expand(b, -1, -1), self.patch_embed(x)], dim=1)
+        tokens = tokens + self.pos_embed  # (B, 1 + N, D)
+        kept, mask, ids_restore = random_masking(tokens[:, 1:], mask_ratio, generator)
+        return self._blocks(torch.cat([tokens[:, :1], kept], dim=1)), mask, ids_restore
+
+    def _blocks(self, tokens: Tensor) -> Tensor:
         for block in self.blocks:
             tokens = block(tokens)
         return tokens
@@ -208,7 +184,10 @@ class TactileTransformer(nn.Module):
     """
 
     def __init__(
-        self, config: TransformerConfig, sensors: Mapping[str, Preprocessing] | Sequence[str]
+        self,
+        config: TransformerConfig,
+        sensors: Mapping[str, Preprocessing] | Sequence[str],
+        heads: Mapping[str, HeadConfig] | None = None,
     ) -> None:
         super().__init__()
         if not sensors:
@@ -220,6 +199,13 @@ class TactileTransformer(nn.Module):
         self.preprocessing: dict[str, Preprocessing] = dict(sensors)
         self.tokenizers = nn.ModuleDict({s: Tokenizer(config) for s in sensors})
         self.trunk = Trunk(config)
+        self.head_configs: dict[str, HeadConfig] = dict(heads or {})
+        self.heads = nn.ModuleDict(
+            {
+                task: make_head(head, config.width, config.grid, config.patch_size)
+                for task, head in self.head_configs.items()
+            }
+        )
         self.apply(_init_linear)
 
     @property
@@ -232,6 +218,43 @@ class TactileTransformer(nn.Module):
             raise KeyError(f"no tokenizer for sensor {sensor!r}; this model has {self.sensors}")
         out: Tensor = self.trunk(self.tokenizers[sensor](x))
         return out
+
+    def forward(self, x: Tensor, sensor: str, task: str) -> Tensor:
+        """Preprocessed (B, 3, H, W) -> a classification or regression head's (B, outputs)."""
+        out: Tensor = self._head(task, ("classification", "regression"))(self.tokens(x, sensor))
+        return out
+
+    def pose(self, first: Tensor, second: Tensor, sensor: str, task: str) -> Tensor:
+        """Two preprocessed frames (B, 3, H, W) each -> the pose change (B, outputs)."""
+        head = self._head(task, ("pose",))
+        out: Tensor = head(self.tokens(first, sensor), self.tokens(second, sensor))
+        return out
+
+    def mae(
+        self,
+        x: Tensor,
+        sensor: str,
+        task: str,
+        mask_ratio: float = 0.4,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Masked autoencoding of preprocessed (B, 3, H, W) -> (loss on the removed patches,
+        predicted patches (B, N, p * p * 3), mask (B, N) with 1 = removed)."""
+        head = self._head(task, ("mae",))
+        if sensor not in self.tokenizers:
+            raise KeyError(f"no tokenizer for sensor {sensor!r}; this model has {self.sensors}")
+        tokenizer = cast(Tokenizer, self.tokenizers[sensor])
+        tokens, mask, ids_restore = tokenizer.masked(x, mask_ratio, generator)
+        pred: Tensor = head(self.trunk(tokens), ids_restore)
+        return mae_loss(pred, x, mask, self.config.patch_size), pred, mask
+
+    def _head(self, task: str, kinds: tuple[str, ...]) -> nn.Module:
+        if task not in self.heads:
+            raise KeyError(f"no head for task {task!r}; this model has {list(self.heads)}")
+        kind = self.head_configs[task].kind
+        if kind not in kinds:
+            raise ValueError(f"task {task!r} is a {kind} head; this call serves {list(kinds)}")
+        return self.heads[task]
 
     def encode(self, images: Tensor, sensor: str, pool: Pool = "cls") -> Tensor:
         """uint8 (B, H, W, 3) -> (B, D) for pool "cls" or "mean" (of the patch tokens), or
