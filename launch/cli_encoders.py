@@ -45,6 +45,29 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
         help="import this sensor's tokenizer (repeatable; default: every encoders/*.pth)",
     )
     t3.set_defaults(handler=lazy("launch.cli_encoders:import_t3_command"))
+    data = esub.add_parser(
+        "make-data",
+        help="write tactile pretraining data from the simulator in the FoTa format",
+        description="Press indenters (sphere, edge, pins, square) into simulated GelSight Mini "
+        "and DIGIT pads at random places, forces and turns, and write each sensor's images with "
+        "their labels (contact_class, x_mm, y_mm, normal_force_n, depth_mm, angle_deg) as a FoTa "
+        "data set ROOT/sim_<sensor>/{train,val} (every 10th sample to val).",
+        epilog="example: vitac encoders make-data --out runs/fota --samples 5000 --seed 0",
+    )
+    data.add_argument("--out", type=Path, required=True, metavar="ROOT", help="a new directory")
+    data.add_argument("--samples", type=int, default=5000, help="presses per sensor (default 5000)")
+    data.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    data.add_argument(
+        "--sensor",
+        dest="sensors",
+        action="append",
+        choices=["mini", "digit"],
+        default=None,
+        help="only this sensor (repeatable; default both)",
+    )
+    data.add_argument("--shard-size", type=int, default=1000, help="samples per tar shard")
+    data.add_argument("--no-progress", action="store_true", help="no progress bar")
+    data.set_defaults(handler=lazy("launch.cli_encoders:make_data_command"))
 
 
 def import_t3_command(args: argparse.Namespace) -> int:
@@ -69,4 +92,33 @@ def import_t3_command(args: argparse.Namespace) -> int:
     for skipped in imported.skipped:
         print(f"not imported: {skipped}")
     print(f"written: {args.out}")
+    return 0
+
+
+def make_data_command(args: argparse.Namespace) -> int:
+    import time
+
+    from training.tactile_data import SENSORS, make_tactile_data
+
+    check_output_path(args.out)
+    if args.out.exists():
+        raise ConfigError(
+            f"--out {args.out} exists; choose a new directory (nothing is overwritten)"
+        )
+    if args.samples < 1 or args.shard_size < 1:
+        raise ConfigError(
+            f"need --samples >= 1 and --shard-size >= 1, got {args.samples}, {args.shard_size}"
+        )
+    started = time.perf_counter()
+    counts = make_tactile_data(
+        args.out,
+        args.samples,
+        args.seed,
+        sensors=args.sensors or tuple(SENSORS),
+        shard_size=args.shard_size,
+        progress=not args.no_progress,
+    )
+    for name, splits in counts.items():
+        print(f"{args.out / name}: {splits['train']} train, {splits['val']} val samples")
+    print(f"time: {time.perf_counter() - started:.1f} s")
     return 0

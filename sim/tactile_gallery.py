@@ -51,7 +51,7 @@ class Probe:
     torque_nm: float = 0.0  # twist about the pad normal, N m
 
 
-def _edge_geom() -> str:
+def edge_geom() -> str:
     """A 40 mm long box resting on one of its edges, the edge turned 30 deg from image x."""
     half = 0.005  # half side of the square cross-section
     lift = half * math.sqrt(2.0)  # the edge is the lowest line
@@ -70,7 +70,7 @@ def _edge_geom() -> str:
     return f'<geom type="box" size="0.02 {half} {half}" pos="0 0 {lift:.6f}" quat="{q}"/>'
 
 
-def _pin_geoms(rows: int = 3, cols: int = 4, pitch: float = 0.0038, radius: float = 0.0008) -> str:
+def pin_geoms(rows: int = 3, cols: int = 4, pitch: float = 0.0038, radius: float = 0.0008) -> str:
     """Round-tipped pins (capsules) on a grid, tips level."""
     half_len = 0.003
     geoms = []
@@ -89,8 +89,8 @@ SPHERE = '<geom type="sphere" size="0.004" pos="0 0 0.004"/>'
 SQUARE = '<geom type="box" size="0.004 0.004 0.002" pos="0 0 0.002"/>'  # 8 mm flat face
 PROBES = (
     Probe("sphere", SPHERE, force_n=1.0),
-    Probe("edge", _edge_geom(), force_n=2.0),
-    Probe("pins", _pin_geoms(), force_n=1.5),
+    Probe("edge", edge_geom(), force_n=2.0),
+    Probe("pins", pin_geoms(), force_n=1.5),
 )
 MARKER_PROBES = (  # what only markers show
     Probe("shear", SPHERE, force_n=2.0, push_n=(1.5, 0.0)),
@@ -138,14 +138,16 @@ def press(
     torque_nm: float = 0.0,
     rng: np.random.Generator | None = None,
     settle_s: float = SETTLE_S,
+    turn_rad: float = 0.0,
 ) -> TactileReading:
     """Drive the probe of a `rig_xml` scene into the pad with `force_n` at `xy_m`; read.
 
-    The probe starts just in front of the face at site-frame `xy_m`; the simulation then pushes
-    it with `force_n` along -z, `push_n` sideways and `torque_nm` about z for `settle_s`.
+    The probe starts just in front of the face at site-frame `xy_m`, turned `turn_rad` about
+    the normal; the simulation then pushes it with `force_n` along -z, `push_n` sideways and
+    `torque_nm` about z for `settle_s`.
     """
     mujoco.mj_resetData(model, data)
-    data.qpos[:3] = (xy_m[0], xy_m[1], _START_GAP_M)
+    data.qpos[:4] = (xy_m[0], xy_m[1], _START_GAP_M, turn_rad)
     data.xfrc_applied[1] = (push_n[0], push_n[1], -force_n, 0.0, 0.0, torque_nm)
     for _ in range(round(settle_s / model.opt.timestep)):
         mujoco.mj_step(model, data)

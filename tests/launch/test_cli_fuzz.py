@@ -66,6 +66,8 @@ CASES: list[list[str]] = [
     ),
     ["encoders", "import-t3", "{full}", "--out", "{file}"],
     ["encoders", "import-t3", "{full}", "--out", "{under}"],
+    *(["encoders", "make-data", "--out", p] for p in ("{file}", "{under}", "{full}", "{empty}")),
+    ["encoders", "make-data", "--out", "{missing}", "--samples", "0"],
     ["task", "report", "nosuch"],
     ["task", "report", "peg_insertion", "--out", "{file}"],
     ["task", "report", "peg_insertion", "--out", "{full}"],

@@ -1,0 +1,100 @@
+"""Simulated tactile pretraining data: FoTa folders whose labels describe the press."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from launch.cli import main
+from sim.tactile_gallery import press
+from training.fota import FotaSplit
+from training.tactile_data import SENSORS, SHAPES, PressRig, make_tactile_data
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fota") / "data"
+    counts = make_tactile_data(out, 24, seed=3, shard_size=10, progress=False)
+    assert counts == {"sim_mini": {"train": 22, "val": 2}, "sim_digit": {"train": 22, "val": 2}}
+    return out
+
+
+def test_each_sensor_is_a_fota_data_set_at_its_native_size(root: Path) -> None:
+    for name, size in (("sim_mini", (240, 320)), ("sim_digit", (320, 240))):
+        train, val = FotaSplit(root / name / "train"), FotaSplit(root / name / "val")
+        assert (train.verify(), val.verify()) == (22, 2) and len(train.shards) == 3
+        sample = next(iter(val.samples(seed=0, shuffle=False)))
+        assert sample.image.shape == (*size, 3)
+        assert set(sample.labels) == {
+            "contact_class",
+            "object_name",
+            "x_mm",
+            "y_mm",
+            "normal_force_n",
+            "depth_mm",
+            "angle_deg",
+        }
+
+
+def test_labels_describe_the_press_that_made_the_image(root: Path) -> None:
+    samples = list(FotaSplit(root / "sim_mini" / "train").samples(seed=0, shuffle=False))[:6]
+    rigs: dict[str, PressRig] = {}
+    for sample in samples:
+        labels = sample.labels
+        assert SHAPES and list(SHAPES)[labels["contact_class"]] == labels["object_name"]
+        rig = rigs.setdefault(
+            labels["object_name"], PressRig(SHAPES[labels["object_name"]], SENSORS["mini"])
+        )
+        again = press(
+            rig.sensor,
+            rig.model,
+            rig.data,
+            labels["normal_force_n"],
+            xy_m=(labels["x_mm"] / 1000, labels["y_mm"] / 1000),
+            turn_rad=np.radians(labels["angle_deg"]),
+        )
+        assert again.depth.max() * 1000 == pytest.approx(labels["depth_mm"], rel=0.02)
+        change = np.abs(again.image.astype(int) - sample.image).mean()
+        assert change < 3.0, (sample.key, change)  # the same press, up to JPEG and label rounding
+    assert len({s.labels["object_name"] for s in samples}) > 1
+
+
+def test_the_seed_fixes_the_data(root: Path, tmp_path: Path) -> None:
+    again = make_tactile_data(
+        tmp_path / "d", 24, seed=3, sensors=["digit"], shard_size=10, progress=False
+    )
+    assert again == {"sim_digit": {"train": 22, "val": 2}}
+    first = [s.labels for s in FotaSplit(root / "sim_digit" / "val").samples(seed=0, shuffle=False)]
+    second = [
+        s.labels
+        for s in FotaSplit(tmp_path / "d" / "sim_digit" / "val").samples(seed=0, shuffle=False)
+    ]
+    assert first == second
+
+
+def test_the_command_writes_and_never_overwrites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "fota"
+    assert (
+        main(
+            [
+                "encoders",
+                "make-data",
+                "--out",
+                str(out),
+                "--samples",
+                "10",
+                "--sensor",
+                "digit",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == f"{out / 'sim_digit'}: 9 train, 1 val samples"
+    assert main(["encoders", "make-data", "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err

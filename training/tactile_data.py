@@ -1,0 +1,103 @@
+"""Tactile pretraining data from the simulator, written in the FoTa format (`training.fota`).
+
+Each sample is one press on the press rig of `sim.tactile_gallery`: an indenter of one of
+SHAPES is driven into a pad with a random force at a random place and turn, the simulation
+settles, and the sensor's native image is stored with what caused it. One FoTa data set per
+sensor profile (`sim_<sensor>`: `sim_mini` for the GelSight Mini, `sim_digit` for the DIGIT),
+each with `train/` and `val/` (every VAL_EVERY-th sample). Labels, per sample:
+
+    contact_class   index of the indenter in SHAPES      (classification)
+    object_name     its name
+    x_mm, y_mm      where its lowest point pressed, in the pad's frame (regression)
+    normal_force_n  the force it pressed with, newtons   (regression)
+    depth_mm        the deepest indentation of the gel   (regression)
+    angle_deg       its turn about the pad normal
+
+The images also serve masked autoencoding (labels unused). Deterministic in the seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from sim.tactile import TactileSensor
+from sim.tactile_gallery import SPHERE, SQUARE, edge_geom, pin_geoms, press, rig_xml
+from training.fota import FotaWriter
+from training.progress import Progress
+
+SHAPES: dict[str, str] = {  # name -> MJCF geoms (lowest point at the body origin)
+    "sphere": SPHERE,
+    "edge": edge_geom(),
+    "pins": pin_geoms(),
+    "square": SQUARE,
+}
+SENSORS = {"mini": "gelsight_mini", "digit": "digit"}  # FoTa sensor name -> vitac profile
+FORCE_N = (0.5, 3.0)
+OFFSET_MM = 4.0  # presses land within +-4 mm of the pad centre
+VAL_EVERY = 10
+
+
+def make_tactile_data(
+    root: Path,
+    samples: int,
+    seed: int,
+    sensors: Sequence[str] = tuple(SENSORS),
+    shard_size: int = 1000,
+    progress: bool = True,
+) -> dict[str, dict[str, int]]:
+    """Write `samples` presses per sensor under `root/sim_<sensor>/{train,val}`."""
+    counts: dict[str, dict[str, int]] = {}
+    for sensor in sensors:
+        name = f"sim_{sensor}"
+        rigs = {shape: PressRig(geoms, SENSORS[sensor]) for shape, geoms in SHAPES.items()}
+        rng = np.random.default_rng([seed, list(SENSORS).index(sensor)])
+        counts[name] = {"train": 0, "val": 0}
+        with (
+            FotaWriter(root / name / "train", shard_size) as train,
+            FotaWriter(root / name / "val", shard_size) as val,
+            Progress(f"make-data {sensor}", samples, "press", bar=progress) as shown,
+        ):
+            for i in range(samples):
+                image, labels = _sample(rigs, rng)
+                split = "val" if i % VAL_EVERY == VAL_EVERY - 1 else "train"
+                (val if split == "val" else train).add(f"{sensor}_{i:07d}", image, labels)
+                counts[name][split] += 1
+                shown.update(1)
+    return counts
+
+
+class PressRig:
+    """The press rig with one indenter and one sensor profile, built once and reused."""
+
+    def __init__(self, geoms: str, profile: str) -> None:
+        self.model = mujoco.MjModel.from_xml_string(rig_xml(geoms))
+        self.data = mujoco.MjData(self.model)
+        self.sensor = TactileSensor(self.model, "pad", "pad", profile)
+
+
+def _sample(
+    rigs: dict[str, PressRig], rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, object]]:
+    shape = list(SHAPES)[int(rng.integers(len(SHAPES)))]
+    force = float(rng.uniform(*FORCE_N))
+    x_mm, y_mm = (float(v) for v in rng.uniform(-OFFSET_MM, OFFSET_MM, 2))
+    angle = float(rng.uniform(-math.pi, math.pi))
+    rig = rigs[shape]
+    reading = press(
+        rig.sensor, rig.model, rig.data, force, xy_m=(x_mm / 1000, y_mm / 1000), turn_rad=angle
+    )
+    labels: dict[str, object] = {
+        "contact_class": list(SHAPES).index(shape),
+        "object_name": shape,
+        "x_mm": round(x_mm, 4),
+        "y_mm": round(y_mm, 4),
+        "normal_force_n": round(float(reading.normal_force), 5),
+        "depth_mm": round(float(reading.depth.max()) * 1000, 5),
+        "angle_deg": round(math.degrees(angle), 3),
+    }
+    return reading.image, labels
