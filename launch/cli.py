@@ -29,8 +29,9 @@ Handler = Callable[[argparse.Namespace], int]
 def operator_errors() -> tuple[type[Exception], ...]:
     """Errors an operator can fix: one line, exit 2 (imported late: policies imports torch)."""
     from policies.errors import CheckpointError
+    from training.fota import FotaError
 
-    return (ConfigError, DatasetError, CheckpointError)
+    return (ConfigError, DatasetError, CheckpointError, FotaError)
 
 
 def _lazy(target: str) -> Handler:

@@ -10,7 +10,33 @@ from launch.config import ConfigError, check_output_path
 
 
 def add_encoders_parser(sub: Any, lazy: Any) -> None:
-    """The `encoders` command and its actions, on the CLI's subparsers `sub`."""
+    """The `encoders` and `pretrain` commands, on the CLI's subparsers `sub`."""
+    p = sub.add_parser(
+        "pretrain",
+        help="pretrain the tactile transformer on FoTa data (MAE, then supervised multi-task)",
+        description="Stage I masked autoencoding on every data set, stage II supervised "
+        "multi-task; each step draws one (data set, task) pair (weights: sqrt of its size). "
+        "Settings: the launch file's [pretrain] section and --set pretrain.KEY=VALUE. Writes "
+        "checkpoints (the encoder format), metrics.jsonl and validation per pair (accuracy, "
+        "RMSE in mm or N, MAE loss). Ctrl-C saves and prints the resume command.",
+        epilog="example: vitac pretrain --data runs/fota --out runs/pretrain1 "
+        "--set pretrain.supervised_steps=2000",
+    )
+    p.add_argument("--data", type=Path, required=True, metavar="ROOT", help="FoTa data root")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory")
+    p.add_argument("--config", type=Path, default=None, help="launch file (default demo.toml)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a launch-file key, e.g. --set pretrain.mae_steps=500 (repeatable)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue the latest checkpoint in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=lazy("launch.cli_encoders:pretrain_command"))
+
     p = sub.add_parser(
         "encoders",
         help="tactile transformer encoders: import T3's published weights",
@@ -121,4 +147,37 @@ def make_data_command(args: argparse.Namespace) -> int:
     for name, splits in counts.items():
         print(f"{args.out / name}: {splits['train']} train, {splits['val']} val samples")
     print(f"time: {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def pretrain_command(args: argparse.Namespace) -> int:
+    import shlex
+
+    from launch.jobs import load_launch
+    from training.interrupt import Interrupted
+    from training.pretrain import pretrain
+
+    launch = load_launch(args.config, args.overrides)
+    check_output_path(args.out)
+    try:
+        result = pretrain(
+            launch.config.pretrain,
+            args.data,
+            args.out,
+            resume=args.resume,
+            progress=not args.no_progress,
+        )
+    except Interrupted as stop:
+        argv = ["vitac", "pretrain", "--data", str(args.data), "--out", str(args.out)]
+        argv += [*(["--config", str(args.config)] if args.config else [])]
+        argv += [w for item in args.overrides for w in ("--set", item)]
+        stop.hint = "resume: " + shlex.join([*argv, "--resume"])
+        raise
+    for pair, scores in result.validation.items():
+        before = result.first_validation.get(pair, {})
+        shown = ", ".join(
+            f"{k} {before.get(k, float('nan')):.4g} -> {v:.4g}" for k, v in scores.items()
+        )
+        print(f"{pair}: {shown}")
+    print(f"checkpoint: {result.checkpoint}")
     return 0

@@ -8,6 +8,7 @@ A launch file has one section per stage; each job reads the sections it needs:
     [policy]   the policy's hyper-parameters -> policies (by `name`)
     [train]    optimisation                  -> training.trainer.TrainConfig
     [eval]     closed-loop evaluation        -> training.evaluate.EvalConfig
+    [pretrain] tactile encoder pretraining   -> training.pretrain.PretrainConfig
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from training.eval_stats import EvalResult
 from training.evaluate import EvalConfig, evaluate_parallel
 from training.metric_sinks import missing_sinks
 from training.plots import plot_summary
+from training.pretrain import PretrainConfig
 from training.resume import flat_diff
 from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
 
@@ -63,6 +65,7 @@ class LaunchConfig(BaseModel):
     policy: BCConfig = Field(default_factory=BCConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
 
 
 @dataclass(frozen=True)

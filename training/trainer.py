@@ -230,7 +230,7 @@ def _step(
 ) -> float:
     """One optimiser step; its batch and augmentation are a function of (seed, step)."""
     for group in optimizer.param_groups:
-        group["lr"] = _learning_rate(step, config)
+        group["lr"] = cosine_lr(step, config.lr, config.warmup_steps, config.steps)
     generator = np.random.default_rng([config.seed, step])
     torch.manual_seed(config.seed * 1_000_003 + step)  # augmentation noise for this step
     batch = train_set.batch(generator.integers(0, len(train_set), config.batch_size))
@@ -256,12 +256,12 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
     return max(steps)[1] if steps else None
 
 
-def _learning_rate(step: int, config: TrainConfig) -> float:
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    span = max(1, config.steps - config.warmup_steps)
-    progress = (step - config.warmup_steps) / span
-    return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+def cosine_lr(step: int, lr: float, warmup: int, total: int) -> float:
+    """Linear warmup over `warmup` steps, then cosine from `lr` to 0 at `total` steps."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 @torch.no_grad()

@@ -33,8 +33,12 @@ HEAD_DIR = "heads"
 
 
 def save_encoder(
-    model: TactileTransformer, directory: Path, metadata: dict[str, Any] | None = None
+    model: TactileTransformer,
+    directory: Path,
+    metadata: dict[str, Any] | None = None,
+    extra_files: dict[str, bytes] | None = None,
 ) -> Path:
+    """Write `model` (and `extra_files`, e.g. a trainer's state) to `directory` atomically."""
     config = {
         "format": FORMAT,
         "architecture": model.config.model_dump(mode="json"),
@@ -50,7 +54,7 @@ def save_encoder(
         files[f"{TOKENIZER_DIR}/{sensor}.safetensors"] = tensor_bytes(tokenizer.state_dict())
     for task, head in model.heads.items():
         files[f"{HEAD_DIR}/{task}.safetensors"] = tensor_bytes(head.state_dict())
-    return write_directory(directory, files)
+    return write_directory(directory, files | (extra_files or {}))
 
 
 def load_encoder(directory: Path, device: str | torch.device = "cpu") -> TactileTransformer:

@@ -68,6 +68,9 @@ CASES: list[list[str]] = [
     ["encoders", "import-t3", "{full}", "--out", "{under}"],
     *(["encoders", "make-data", "--out", p] for p in ("{file}", "{under}", "{full}", "{empty}")),
     ["encoders", "make-data", "--out", "{missing}", "--samples", "0"],
+    *(["pretrain", "--data", p, "--out", "{missing}"] for p in ("{missing}", "{file}", "{full}")),
+    ["pretrain", "--data", "{full}", "--out", "{file}"],
+    ["pretrain", "--data", "{full}", "--out", "{missing}", "--set", "pretrain.tasks=['slip']"],
     ["task", "report", "nosuch"],
     ["task", "report", "peg_insertion", "--out", "{file}"],
     ["task", "report", "peg_insertion", "--out", "{full}"],
@@ -118,4 +121,5 @@ def test_operator_mistakes_end_in_one_line_and_exit_2(
 
 def _flags(argv: list[str]) -> set[str]:
     """Commands taking --no-progress (every long one): given, so nothing draws a bar."""
-    return {"--no-progress"} if argv[0] in ("demo", "collect", "train", "eval", "task") else set()
+    long = ("demo", "collect", "train", "eval", "task", "pretrain")
+    return {"--no-progress"} if argv[0] in long else set()

@@ -1,0 +1,130 @@
+"""What the tactile pretraining reads: FoTa data sets, the tasks their labels define, and
+batch streams that a resumed run can fast-forward to exactly where it stopped.
+
+A data set `sim_<sensor>` (from `vitac encoders make-data`) serves its sensor's tokenizer;
+its tasks come from its labels (TASKS). A stream yields batches of one data set's train
+split forever, epoch after epoch (epoch e reads with seed (seed, e)); `skip(n)` passes over n
+batches, which is how a resume restores the position without saving iterator state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from policies.encoders.heads import HeadConfig
+from policies.encoders.preprocess import Preprocessing, preprocess
+from training.fota import FotaError, FotaSample, FotaSplit
+
+Metric = Literal["accuracy", "rmse", "loss"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """How a head is trained from a data set's labels, and how it is scored."""
+
+    head: HeadConfig
+    labels: tuple[str, ...]  # label keys: the class index, or the regression targets
+    metric: Metric
+    unit: str  # of the metric: "", "mm", "N", ...
+
+
+TASKS: dict[str, Task] = {
+    "mae": Task(
+        HeadConfig(kind="mae", decoder_width=64, decoder_depth=2, decoder_heads=4), (), "loss", ""
+    ),
+    "shape": Task(HeadConfig(kind="classification", outputs=4), ("contact_class",), "accuracy", ""),
+    "location": Task(HeadConfig(kind="regression", outputs=2), ("x_mm", "y_mm"), "rmse", "mm"),
+    "force": Task(HeadConfig(kind="regression", outputs=1), ("normal_force_n",), "rmse", "N"),
+}
+
+
+def sensor_of(dataset: str) -> str:
+    """`sim_mini` -> `mini`: the tokenizer a data set's images go through."""
+    return dataset.removeprefix("sim_")
+
+
+@dataclass
+class Batch:
+    images: Tensor  # (B, 3, S, S) float, preprocessed
+    targets: Tensor  # (B,) int64 class indices, or (B, K) float32 standardised targets
+
+
+class Standardiser:
+    """Regression targets to zero mean, unit spread, from a train split's labels."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean, self.std = mean, np.where(std > 1e-9, std, 1.0)
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> Standardiser:
+        return cls(values.mean(axis=0), values.std(axis=0))
+
+    def forward(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray((values - self.mean) / self.std)
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(values * self.std + self.mean)
+
+
+def label_array(samples: list[FotaSample], keys: tuple[str, ...], where: Path) -> np.ndarray:
+    """(N, len(keys)) float64 labels; FotaError naming the sample that lacks one."""
+    rows = []
+    for sample in samples:
+        missing = [k for k in keys if k not in sample.labels]
+        if missing:
+            raise FotaError(f"{where / sample.shard}: sample {sample.key!r} has no {missing}")
+        rows.append([float(sample.labels[k]) for k in keys])
+    return np.asarray(rows, dtype=np.float64).reshape(len(samples), len(keys))
+
+
+def to_batch(
+    samples: list[FotaSample],
+    task: Task,
+    contract: Preprocessing,
+    scaler: Standardiser | None,
+    where: Path,
+) -> Batch:
+    images = torch.from_numpy(np.stack([s.image for s in samples]))  # (B, H, W, 3) uint8
+    x = preprocess(images, contract)
+    if task.metric == "accuracy":
+        targets = torch.from_numpy(label_array(samples, task.labels, where)[:, 0].astype(np.int64))
+    elif task.labels:
+        values = label_array(samples, task.labels, where)
+        scaled = scaler.forward(values) if scaler is not None else values
+        targets = torch.from_numpy(scaled.astype(np.float32))
+    else:
+        targets = torch.zeros(len(samples))
+    return Batch(x, targets)
+
+
+class Stream:
+    """Endless batches of `batch_size` samples from one split, epoch after epoch."""
+
+    def __init__(
+        self, split: FotaSplit, batch_size: int, seed: int, rank: int = 0, world_size: int = 1
+    ) -> None:
+        self.split, self.batch_size, self.seed = split, batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self._samples = self._endless()
+
+    def next(self) -> list[FotaSample]:
+        return [next(self._samples) for _ in range(self.batch_size)]
+
+    def skip(self, batches: int) -> None:
+        for _ in range(batches * self.batch_size):
+            next(self._samples)
+
+    def _endless(self) -> Iterator[FotaSample]:
+        epoch = 0
+        while True:
+            yield from self.split.samples(
+                seed=self.seed, epoch=epoch, rank=self.rank, world_size=self.world_size
+            )
+            epoch += 1
