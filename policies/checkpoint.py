@@ -19,7 +19,13 @@ from pydantic import ValidationError
 
 from policies.base import Policy, PolicyIO
 from policies.errors import CheckpointError
-from policies.files import read_tensors, state_mismatch, tensor_bytes, write_directory
+from policies.files import (
+    read_config,
+    read_tensors,
+    state_mismatch,
+    tensor_bytes,
+    write_directory,
+)
 from policies.registry import make_policy, policy_config_from_dict
 
 FORMAT = "vitac.policy/1"
@@ -50,24 +56,12 @@ def save_checkpoint(
 
 def read_checkpoint_config(directory: Path) -> dict[str, Any]:
     """Parse and check `config.json`; CheckpointError says what is wrong."""
-    directory = Path(directory)
-    if directory.is_file():
-        raise CheckpointError(f"{directory} is a file; give a checkpoint directory")
-    if not directory.is_dir():
-        raise CheckpointError(f"{directory}: no such checkpoint directory")
-    path = directory / CONFIG_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{directory}: not a vitac checkpoint (no {CONFIG_FILE})")
-    try:
-        config = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path}: not valid JSON ({err})") from err
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        found = config.get("format") if isinstance(config, dict) else type(config).__name__
-        raise CheckpointError(f"{path}: format is {found!r}; this vitac reads {FORMAT!r}")
+    config = read_config(directory, CONFIG_FILE, FORMAT, "checkpoint")
     for key in ("policy", "io", "metadata"):
         if not isinstance(config.get(key), dict):
-            raise CheckpointError(f"{path}: missing or malformed section {key!r}")
+            raise CheckpointError(
+                f"{Path(directory) / CONFIG_FILE}: missing or malformed section {key!r}"
+            )
     return config
 
 

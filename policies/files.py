@@ -6,9 +6,11 @@ Shared by the policy checkpoints (`policies.checkpoint`) and the encoder checkpo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -76,6 +78,27 @@ def read_tensors(path: Path, device: str | torch.device = "cpu") -> dict[str, to
         return load_file(str(path), device=str(device))
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{path}: unreadable safetensors file ({err})") from err
+
+
+def read_config(directory: Path, name: str, fmt: str, what: str) -> dict[str, Any]:
+    """`directory/name` parsed as a JSON object whose "format" is `fmt`; CheckpointError
+    naming the file otherwise (`what`: "checkpoint", "encoder", for the messages)."""
+    directory = Path(directory)
+    if directory.is_file():
+        raise CheckpointError(f"{directory} is a file; give a {what} directory")
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: no such {what} directory")
+    path = directory / name
+    if not path.is_file():
+        raise CheckpointError(f"{directory}: not a vitac {what} (no {name})")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(config, dict) or config.get("format") != fmt:
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise CheckpointError(f"{path}: format is {found!r}; this vitac reads {fmt!r}")
+    return config
 
 
 def _fsync(path: Path) -> None:

@@ -40,7 +40,7 @@ from training.pretrain_data import TASKS, Standardiser, Stream, label_array, sen
 from training.progress import Progress
 from training.resume import flat_diff
 from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
-from training.trainer import cosine_lr, latest_checkpoint
+from training.trainer import checkpoint_path, cosine_lr, run_start
 
 Pair = tuple[str, str]  # (data set, task)
 
@@ -103,14 +103,7 @@ def pretrain(
         for t in config.tasks
         if TASKS[t].metric == "rmse"
     }
-    latest = latest_checkpoint(out_dir)
-    if latest is not None and not resume:
-        raise CheckpointError(
-            f"{out_dir} already holds checkpoints (latest {latest.name}); resume or choose a "
-            "new directory"
-        )
-    if latest is None and resume:
-        raise CheckpointError(f"asked to resume, but {out_dir} holds no checkpoint")
+    latest = run_start(out_dir, resume)
     model, start = _model(config, latest)
     groups = [
         {
@@ -185,11 +178,11 @@ def pretrain(
             if done % config.checkpoint_every == 0 or done == config.steps or stop:
                 _save(model, optimizer, config, out_dir, done)
             if stop.signum is not None and done < config.steps:
+                saved = checkpoint_path(out_dir, done)
                 raise Interrupted(
-                    f"stopped at step {done} of {config.steps}; saved {_path(out_dir, done)}",
-                    stop.signum,
+                    f"stopped at step {done} of {config.steps}; saved {saved}", stop.signum
                 )
-    return PretrainResult(_path(out_dir, config.steps), last, first)
+    return PretrainResult(checkpoint_path(out_dir, config.steps), last, first)
 
 
 def pairs(config: PretrainConfig, step: int) -> list[Pair]:
@@ -338,11 +331,9 @@ def _save(
     step: int,
 ) -> None:
     metadata = {"pretrain": config.model_dump(mode="json"), "step": step}
-    save_encoder(model, _path(out_dir, step), metadata, trainer_files(optimizer, {"step": step}))
-
-
-def _path(out_dir: Path, step: int) -> Path:
-    return out_dir / "checkpoints" / f"step_{step:07d}"
+    save_encoder(
+        model, checkpoint_path(out_dir, step), metadata, trainer_files(optimizer, {"step": step})
+    )
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:

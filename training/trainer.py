@@ -113,16 +113,7 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     out_dir = Path(out_dir)
-    latest = latest_checkpoint(out_dir)
-    if latest is not None and not resume:
-        raise CheckpointError(
-            f"{out_dir} already holds checkpoints (latest {latest.name}); pass resume to "
-            "continue that run, or choose a new output directory"
-        )
-    if latest is None and resume:
-        raise CheckpointError(
-            f"asked to resume, but {out_dir} holds no checkpoint; start a new run without resume"
-        )
+    latest = run_start(out_dir, resume)
     train_set, val_set, io, store = load_datasets(
         dataset_path, policy_config, config.obs_keys, config.val_ratio, config.seed
     )
@@ -245,6 +236,22 @@ def _step(
 
 def checkpoint_path(out_dir: Path, step: int) -> Path:
     return Path(out_dir) / CHECKPOINT_DIR / f"step_{step:07d}"
+
+
+def run_start(out_dir: Path, resume: bool) -> Path | None:
+    """The checkpoint a run continues from (None: a new run), refusing to train over an
+    existing run without `resume`, and a resume with nothing to continue."""
+    latest = latest_checkpoint(out_dir)
+    if latest is not None and not resume:
+        raise CheckpointError(
+            f"{out_dir} already holds checkpoints (latest {latest.name}); pass resume to "
+            "continue that run, or choose a new output directory"
+        )
+    if latest is None and resume:
+        raise CheckpointError(
+            f"asked to resume, but {out_dir} holds no checkpoint; start a new run without resume"
+        )
+    return latest
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:

@@ -23,7 +23,13 @@ from policies.encoders.heads import HeadConfig
 from policies.encoders.preprocess import Preprocessing
 from policies.encoders.transformer import TactileTransformer, TransformerConfig
 from policies.errors import CheckpointError
-from policies.files import read_tensors, state_mismatch, tensor_bytes, write_directory
+from policies.files import (
+    read_config,
+    read_tensors,
+    state_mismatch,
+    tensor_bytes,
+    write_directory,
+)
 
 FORMAT = "vitac.tactile_transformer/1"
 CONFIG_FILE = "config.json"
@@ -60,7 +66,7 @@ def save_encoder(
 def load_encoder(directory: Path, device: str | torch.device = "cpu") -> TactileTransformer:
     """The model saved in `directory`; CheckpointError names the file and what is wrong."""
     directory = Path(directory)
-    config = _read_config(directory)
+    config = read_config(directory, CONFIG_FILE, FORMAT, "encoder")
     try:
         architecture = TransformerConfig.model_validate(config["architecture"])
         sensors = {s: Preprocessing.model_validate(p) for s, p in config["sensors"].items()}
@@ -82,19 +88,3 @@ def load_encoder(directory: Path, device: str | torch.device = "cpu") -> Tactile
             raise CheckpointError(f"{path}: does not fit the described model ({problem})")
         module.load_state_dict(state)
     return model.to(device).eval()
-
-
-def _read_config(directory: Path) -> dict[str, Any]:
-    path = directory / CONFIG_FILE
-    if directory.is_file():
-        raise CheckpointError(f"{directory} is a file; give an encoder directory")
-    if not path.is_file():
-        raise CheckpointError(f"{directory}: not a vitac encoder (no {CONFIG_FILE})")
-    try:
-        config = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path}: not valid JSON ({err})") from err
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        found = config.get("format") if isinstance(config, dict) else type(config).__name__
-        raise CheckpointError(f"{path}: format is {found!r}; this vitac reads {FORMAT!r}")
-    return config
