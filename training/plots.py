@@ -66,3 +66,38 @@ def _plot_losses(ax: Any, metrics: Sequence[dict[str, Any]]) -> None:
     ax.set(xlabel="step", ylabel="loss", yscale="log", title="training")
     ax.legend()
     ax.grid(alpha=0.3)
+
+
+def plot_pretrain(metrics: Sequence[dict[str, Any]], path: Path, window: int = 20) -> Path:
+    """Pretraining: left, each (data set, task) pair's train loss (mean of its last `window`
+    draws) per step; right, each pair's validation metric per step (accuracy, RMSE or MAE
+    loss, one line each, labelled with its unit)."""
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
+    by_pair: dict[str, list[tuple[int, float]]] = {}
+    for m in metrics:
+        if "pair" in m:
+            by_pair.setdefault(m["pair"], []).append((m["step"], m["loss"]))
+    for pair, points in sorted(by_pair.items()):
+        steps, losses = zip(*points, strict=True)
+        smooth = [
+            sum(losses[max(0, i - window + 1) : i + 1]) / min(i + 1, window)
+            for i in range(len(losses))
+        ]
+        ax_loss.plot(steps, smooth, label=pair)
+    ax_loss.set(xlabel="step", ylabel="train loss", yscale="log", title="training, per pair")
+    ax_loss.legend(fontsize=7)
+    ax_loss.grid(alpha=0.3)
+    validated = [m for m in metrics if "val" in m]
+    pairs = sorted({p for m in validated for p in m["val"]})
+    for pair in pairs:
+        metric = next(iter(validated[-1]["val"][pair]))
+        points = [(m["step"], m["val"][pair][metric]) for m in validated if pair in m["val"]]
+        ax_val.plot(*zip(*points, strict=True), "o-", label=f"{pair} ({metric})")
+    ax_val.set(xlabel="step", ylabel="metric", title="validation, per pair")
+    ax_val.legend(fontsize=7)
+    ax_val.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -5,11 +5,12 @@ uses only its loss (T3's recipe), with weights from the pairs' sizes.
 Run directory:
     <out>/checkpoints/step_<N>/   the encoder (policies.encoders format) + optimizer state
     <out>/metrics.jsonl           train loss per step and pair; validation per pair
+    <out>/pretrain.png            both, per pair
 
 Every random choice is a function of (seed, step): the pair drawn, the dropout and the MAE
 mask; each data set's batches come from a stream that a resume fast-forwards by the number of
 batches the replayed draws took from it. So a resumed run reproduces an uninterrupted one.
-Not yet: DDP across processes, bf16 autocast and torch.compile on CUDA.
+Not yet: DDP across processes, bf16 autocast and torch.compile on CUDA, augmentation.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from policies.encoders import (
 from policies.errors import CheckpointError
 from training.fota import FotaSplit
 from training.interrupt import Interrupted, stop_on_signals
+from training.plots import plot_pretrain
 from training.pretrain_data import TASKS, Standardiser, Stream, label_array, sensor_of, to_batch
 from training.progress import Progress
 from training.resume import flat_diff
@@ -43,6 +45,7 @@ from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_fil
 from training.trainer import checkpoint_path, cosine_lr, run_start
 
 Pair = tuple[str, str]  # (data set, task)
+PLOT_FILE = "pretrain.png"  # train loss and validation per pair
 
 
 class PretrainConfig(BaseModel):
@@ -182,6 +185,7 @@ def pretrain(
                 raise Interrupted(
                     f"stopped at step {done} of {config.steps}; saved {saved}", stop.signum
                 )
+    plot_pretrain(_read(metrics_path), out_dir / PLOT_FILE)
     return PretrainResult(checkpoint_path(out_dir, config.steps), last, first)
 
 

@@ -52,6 +52,7 @@ def test_validation_improves_on_every_sensor_and_task(data: Path, tmp_path: Path
         assert better, (pair, metric, before, value)
     assert last["sim_mini/shape"]["accuracy"] > 0.45  # 4 shapes: chance 0.25 (30 val samples)
     assert load_encoder(result.checkpoint).sensors == ["mini", "digit"]
+    assert (tmp_path / "run" / "pretrain.png").stat().st_size > 10_000  # both panels drawn
 
 
 def test_pairs_are_drawn_by_stage_and_by_the_square_root_of_their_size(data: Path) -> None:
