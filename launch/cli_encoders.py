@@ -173,6 +173,8 @@ def pretrain_command(args: argparse.Namespace) -> int:
         argv += [w for item in args.overrides for w in ("--set", item)]
         stop.hint = "resume: " + shlex.join([*argv, "--resume"])
         raise
+    if result.rank != 0:  # under torchrun, the main process reports
+        return 0
     for pair, scores in result.validation.items():
         before = result.first_validation.get(pair, {})
         shown = ", ".join(

@@ -10,13 +10,17 @@ Run directory:
 Every random choice is a function of (seed, step): the pair drawn, the dropout and the MAE
 mask; each data set's batches come from a stream that a resume fast-forwards by the number of
 batches the replayed draws took from it. So a resumed run reproduces an uninterrupted one.
-Not yet: DDP across processes, bf16 autocast and torch.compile on CUDA, augmentation.
+Under torchrun (`torchrun --nproc_per_node N -m launch.cli pretrain ...`) each process reads
+its share of the shards and gradients are averaged (`training.distributed`): the global batch
+is N x batch_size, so a run on N processes is not the same run as on one. Not yet: bf16
+autocast and torch.compile on CUDA, augmentation.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,14 @@ from policies.encoders import (
     save_encoder,
 )
 from policies.errors import CheckpointError
+from training.distributed import (
+    World,
+    any_rank,
+    average_gradients,
+    check_replicas,
+    join_from_env,
+    leave,
+)
 from training.fota import FotaSplit
 from training.interrupt import Interrupted, stop_on_signals
 from training.plots import plot_pretrain
@@ -82,6 +94,7 @@ class PretrainResult:
     checkpoint: Path
     validation: dict[str, dict[str, float]]  # "sim_mini/shape" -> {"accuracy": ...}
     first_validation: dict[str, dict[str, float]]
+    rank: int = 0  # with several processes only rank 0 validates: the others' are empty
 
 
 def pretrain(
@@ -129,22 +142,63 @@ def pretrain(
         restore_trainer(
             optimizer, (latest / TENSORS_FILE).read_bytes(), (latest / JSON_FILE).read_bytes()
         )
-    streams = {d: Stream(splits[d][0], config.batch_size, config.seed) for d in config.datasets}
+    world = join_from_env()
+    try:
+        return _run(
+            config,
+            data_root,
+            out_dir,
+            model,
+            optimizer,
+            start,
+            splits,
+            scalers,
+            world,
+            progress,
+            on_step,
+        )
+    finally:
+        leave(world)
+
+
+def _run(
+    config: PretrainConfig,
+    data_root: Path,
+    out_dir: Path,
+    model: TactileTransformer,
+    optimizer: torch.optim.Optimizer,
+    start: int,
+    splits: dict[str, tuple[FotaSplit, FotaSplit]],
+    scalers: dict[Pair, Standardiser],
+    world: World,
+    progress: bool,
+    on_step: Callable[[int], None] | None,
+) -> PretrainResult:
+    """The loop; with several processes each reads its share of every data set's shards,
+    gradients are averaged, and only the main one validates, logs and saves."""
+    streams = {
+        d: Stream(splits[d][0], config.batch_size, config.seed, world.rank, world.size)
+        for d in config.datasets
+    }
     for dataset, batches in _draws_before(config, splits, start).items():
         streams[dataset].skip(batches)  # where an uninterrupted run would be
     metrics_path = out_dir / "metrics.jsonl"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    kept = [r for r in _read(metrics_path) if r["step"] <= start]
-    metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-    first = next((r["val"] for r in kept if "val" in r), None)
-    if first is None:
-        first = _validate(model, config, splits, scalers)
-        _append(metrics_path, {"step": 0, "val": first})
+    first: dict[str, dict[str, float]] = {}
+    if world.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        kept = [r for r in _read(metrics_path) if r["step"] <= start]
+        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        first = next((r["val"] for r in kept if "val" in r), {})
+        if not first:
+            first = _validate(model, config, splits, scalers)
+            _append(metrics_path, {"step": 0, "val": first})
     last = first
     model.train()
     with (
         stop_on_signals() as stop,
-        Progress("pretrain", config.steps, "it", initial=start, bar=progress) as shown,
+        Progress(
+            "pretrain", config.steps, "it", initial=start, bar=progress and world.main
+        ) as shown,
     ):
         for step in range(start, config.steps):
             dataset, task = _draw(config, splits, step)
@@ -164,6 +218,7 @@ def pretrain(
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            average_gradients(model.parameters(), world)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             done = step + 1
@@ -172,21 +227,28 @@ def pretrain(
                 "pair": f"{dataset}/{task}",
                 "loss": loss.item(),
             }
-            if done % config.val_every == 0 or done == config.steps:
+            validating = done % config.val_every == 0 or done == config.steps
+            if world.main and validating:
                 last = record["val"] = _validate(model, config, splits, scalers)
-            _append(metrics_path, record)
+            if world.main:
+                _append(metrics_path, record)
             shown.update(1, pair=record["pair"], loss=record["loss"])
             if on_step is not None:
                 on_step(done)
-            if done % config.checkpoint_every == 0 or done == config.steps or stop:
-                _save(model, optimizer, config, out_dir, done)
-            if stop.signum is not None and done < config.steps:
+            stopping = any_rank(stop.signum is not None, world)
+            periodic = done % config.checkpoint_every == 0 or done == config.steps
+            if world.main and (periodic or stopping):
+                _save(model, optimizer, config, out_dir, done, world.size)
+            if stopping and done < config.steps:
                 saved = checkpoint_path(out_dir, done)
                 raise Interrupted(
-                    f"stopped at step {done} of {config.steps}; saved {saved}", stop.signum
+                    f"stopped at step {done} of {config.steps}; saved {saved}",
+                    stop.signum or signal.SIGTERM,
                 )
-    plot_pretrain(_read(metrics_path), out_dir / PLOT_FILE)
-    return PretrainResult(checkpoint_path(out_dir, config.steps), last, first)
+    check_replicas(model, world)
+    if world.main:
+        plot_pretrain(_read(metrics_path), out_dir / PLOT_FILE)
+    return PretrainResult(checkpoint_path(out_dir, config.steps), last, first, world.rank)
 
 
 def pairs(config: PretrainConfig, step: int) -> list[Pair]:
@@ -333,8 +395,9 @@ def _save(
     config: PretrainConfig,
     out_dir: Path,
     step: int,
+    world_size: int,
 ) -> None:
-    metadata = {"pretrain": config.model_dump(mode="json"), "step": step}
+    metadata = {"pretrain": config.model_dump(mode="json"), "step": step, "world_size": world_size}
     save_encoder(
         model, checkpoint_path(out_dir, step), metadata, trainer_files(optimizer, {"step": step})
     )
