@@ -17,9 +17,10 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
+from launch.cli_args import add_device_arg, add_launch_args
 from launch.cli_encoders import add_encoders_parser
 from launch.cli_task import add_task_parser
-from launch.config import DEFAULT_LAUNCH_FILE, DEVICES, ConfigError, read_toml
+from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, read_toml
 from sensing.errors import DatasetError
 from training.interrupt import Interrupted
 
@@ -79,31 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vitac {version('vitac')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def device_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--device",
-            default="auto",
-            help=f"where the policy computes: {DEVICES} (default auto: CUDA when present)",
-        )
-
-    def launch_args(p: argparse.ArgumentParser, progress: bool = True) -> None:
-        p.add_argument(
-            "--config",
-            type=Path,
-            default=None,
-            help=f"launch file (TOML); default: {DEFAULT_LAUNCH_FILE.name} shipped with vitac",
-        )
-        p.add_argument(
-            "--set",
-            dest="overrides",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="override a launch-file key, e.g. --set train.steps=500 (repeatable)",
-        )
-        if progress:
-            p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
     p = sub.add_parser(
         "demo",
         help="collect expert demos -> train -> evaluate, on the simulated rig",
@@ -111,14 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the whole pipeline on the simulated rig and report the trained "
         "policy's success rate next to zero-motion and random baselines.",
     )
-    launch_args(p)
+    add_launch_args(p)
     p.add_argument(
         "--out",
         type=Path,
         default=None,
         help="run directory (must not exist); default runs/demo/<date-time>",
     )
-    device_arg(p)
+    add_device_arg(p)
     p.set_defaults(handler=_lazy("launch.cli_run:demo"))
 
     p = sub.add_parser(
@@ -130,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: vitac collect --config launch/tactile_insertion.toml --out "
         "runs/insertion.zarr --set collect.episodes=100",
     )
-    launch_args(p)
+    add_launch_args(p)
     p.add_argument("--out", type=Path, required=True, help="new episode store (zarr directory)")
     p.add_argument(
         "--resume",
@@ -150,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: vitac train --dataset runs/insertion.zarr --out runs/train1 "
         "--set train.steps=4000",
     )
-    launch_args(p)
+    add_launch_args(p)
     p.add_argument("--dataset", type=Path, required=True, help="episode store to train on")
     p.add_argument(
         "--out", type=Path, required=True, help="run directory for checkpoints and metrics"
@@ -158,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume", action="store_true", help="continue from the latest checkpoint in --out"
     )
-    device_arg(p)
+    add_device_arg(p)
     p.set_defaults(handler=_lazy("launch.cli_run:train"))
 
     defaults = _launch_defaults("eval")
@@ -180,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint", dest="checkpoint_flag", type=Path, metavar="CKPT", help="same as CHECKPOINT"
     )
-    launch_args(p, progress=False)
+    add_launch_args(p, progress=False)
     p.add_argument(
         "--episodes", type=int, help=f"episodes per actor (default: eval.episodes, {defaults})"
     )
@@ -216,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "expert (a ceiling, not a rival)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    device_arg(p)
+    add_device_arg(p)
     p.set_defaults(handler=_lazy("launch.cli_run:eval"))
 
     p = sub.add_parser(

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from launch.config import ConfigError, check_output_path
+from launch.cli_args import add_launch_args, continue_command
+from launch.config import ConfigError, check_new_path, check_output_path
 
 
 def add_encoders_parser(sub: Any, lazy: Any) -> None:
@@ -24,17 +25,8 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
     )
     p.add_argument("--data", type=Path, required=True, metavar="ROOT", help="FoTa data root")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory")
-    p.add_argument("--config", type=Path, default=None, help="launch file (default demo.toml)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a launch-file key, e.g. --set pretrain.mae_steps=500 (repeatable)",
-    )
+    add_launch_args(p)
     p.add_argument("--resume", action="store_true", help="continue the latest checkpoint in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=lazy("launch.cli_encoders:pretrain_command"))
 
     p = sub.add_parser(
@@ -100,11 +92,7 @@ def import_t3_command(args: argparse.Namespace) -> int:
     from policies.encoders import import_t3, save_encoder
     from policies.encoders.transformer import parameter_count
 
-    check_output_path(args.out)
-    if args.out.exists():
-        raise ConfigError(
-            f"--out {args.out} exists; choose a new directory (nothing is overwritten)"
-        )
+    check_new_path(args.out, "--out")
     imported = import_t3(args.src, args.num_heads, args.sensors)
     model, c = imported.model, imported.model.config
     save_encoder(
@@ -126,11 +114,7 @@ def make_data_command(args: argparse.Namespace) -> int:
 
     from training.tactile_data import SENSORS, make_tactile_data
 
-    check_output_path(args.out)
-    if args.out.exists():
-        raise ConfigError(
-            f"--out {args.out} exists; choose a new directory (nothing is overwritten)"
-        )
+    check_new_path(args.out, "--out")
     if args.samples < 1 or args.shard_size < 1:
         raise ConfigError(
             f"need --samples >= 1 and --shard-size >= 1, got {args.samples}, {args.shard_size}"
@@ -151,8 +135,6 @@ def make_data_command(args: argparse.Namespace) -> int:
 
 
 def pretrain_command(args: argparse.Namespace) -> int:
-    import shlex
-
     from launch.jobs import load_launch
     from training.interrupt import Interrupted
     from training.pretrain import pretrain
@@ -168,10 +150,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except Interrupted as stop:
-        argv = ["vitac", "pretrain", "--data", str(args.data), "--out", str(args.out)]
-        argv += [*(["--config", str(args.config)] if args.config else [])]
-        argv += [w for item in args.overrides for w in ("--set", item)]
-        stop.hint = "resume: " + shlex.join([*argv, "--resume"])
+        stop.hint = "resume: " + continue_command("pretrain", args, data=args.data, out=args.out)
         raise
     if result.rank != 0:  # under torchrun, the main process reports
         return 0

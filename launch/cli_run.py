@@ -4,10 +4,10 @@ that `vitac --help` never imports torch)."""
 from __future__ import annotations
 
 import argparse
-import shlex
 import time
 from pathlib import Path
 
+from launch.cli_args import continue_command
 from launch.config import (
     ConfigError,
     apply_overrides,
@@ -46,9 +46,9 @@ def demo(args: argparse.Namespace) -> int:
     except Interrupted as stop:
         dataset = out / "dataset.zarr"
         stop.hint = "continue: " + (
-            _command("train", args, dataset=dataset, out=out / "train")
+            continue_command("train", args, dataset=dataset, out=out / "train")
             if (out / "train").exists()
-            else _command("collect", args, out=dataset)
+            else continue_command("collect", args, out=dataset)
         )
         raise
     print("\n".join(report.lines()))
@@ -62,7 +62,7 @@ def collect(args: argparse.Namespace) -> int:
     try:
         result = run_collect(launch, args.out, progress=not args.no_progress, resume=args.resume)
     except Interrupted as stop:
-        stop.hint = "continue: " + _command("collect", args, out=args.out)
+        stop.hint = "continue: " + continue_command("collect", args, out=args.out)
         raise
     print(
         f"stored {result.stored}/{result.attempted} episodes "
@@ -85,7 +85,7 @@ def train(args: argparse.Namespace) -> int:
             device=device,
         )
     except Interrupted as stop:
-        stop.hint = "resume: " + _command("train", args, dataset=args.dataset, out=args.out)
+        stop.hint = "resume: " + continue_command("train", args, dataset=args.dataset, out=args.out)
         raise
     val = f", val loss {result.val_loss:.4f}" if result.val_loss is not None else ""
     print(
@@ -93,18 +93,6 @@ def train(args: argparse.Namespace) -> int:
         f"{result.train_loss:.4f}{val}); checkpoint: {result.checkpoint}"
     )
     return 0
-
-
-def _command(command: str, args: argparse.Namespace, **paths: Path) -> str:
-    """The command line that continues an interrupted job: same launch file and overrides."""
-    argv = ["vitac", command]
-    if args.config is not None:
-        argv += ["--config", str(args.config)]
-    for item in args.overrides:
-        argv += ["--set", item]
-    for name, value in paths.items():
-        argv += [f"--{name}", str(value)]
-    return shlex.join([*argv, "--resume"])
 
 
 def eval(args: argparse.Namespace) -> int:

@@ -118,6 +118,13 @@ def check_output_path(path: Path, flag: str = "--out") -> None:
             return
 
 
+def check_new_path(path: Path, flag: str) -> None:
+    """ConfigError unless `path` does not exist yet and can be created (nothing overwritten)."""
+    check_output_path(path, flag)
+    if path.exists() or path.is_symlink():
+        raise ConfigError(f"{flag} {path} exists; choose a new path (nothing is overwritten)")
+
+
 def check_output_file(path: Path, flag: str) -> None:
     """ConfigError when `path` cannot become a file: it is a directory, or above it is a file."""
     if path.is_dir():

@@ -30,4 +30,4 @@ def test_import_writes_an_encoder_that_gives_t3s_tokens(
         torch.testing.assert_close(load_encoder(out).tokens(x, "mini"), expected, rtol=0, atol=0)
     assert main(["encoders", "import-t3", str(src), "--out", str(out)]) == 2  # not overwritten
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "exists; choose a new directory" in err
+    assert err.count("\n") == 1 and "exists; choose a new path" in err

@@ -1,0 +1,51 @@
+"""Arguments and command lines several `vitac` commands share (imported by the parser:
+nothing heavy here)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+from launch.config import DEFAULT_LAUNCH_FILE, DEVICES
+
+
+def add_launch_args(p: argparse.ArgumentParser, progress: bool = True) -> None:
+    """--config FILE, --set KEY=VALUE (repeatable) and, unless `progress` is off, --no-progress."""
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"launch file (TOML); default: {DEFAULT_LAUNCH_FILE.name} shipped with vitac",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a launch-file key, e.g. --set train.steps=500 (repeatable)",
+    )
+    if progress:
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device",
+        default="auto",
+        help=f"where the policy computes: {DEVICES} (default auto: CUDA when present)",
+    )
+
+
+def continue_command(command: str, args: argparse.Namespace, **paths: Path) -> str:
+    """The command line that continues an interrupted job: same launch file and overrides,
+    the given path options, then --resume."""
+    argv = ["vitac", command]
+    if args.config is not None:
+        argv += ["--config", str(args.config)]
+    for item in args.overrides:
+        argv += ["--set", item]
+    for name, value in paths.items():
+        argv += [f"--{name}", str(value)]
+    return shlex.join([*argv, "--resume"])
