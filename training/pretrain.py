@@ -18,6 +18,7 @@ autocast and torch.compile on CUDA, augmentation.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import signal
@@ -63,12 +64,9 @@ PLOT_FILE = "pretrain.png"  # train loss and validation per pair
 class PretrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    width: int = Field(96, ge=8)
-    heads: int = Field(3, ge=1)
-    tokenizer_depth: int = Field(2, ge=0)
-    trunk_depth: int = Field(4, ge=0)
-    patch_size: int = Field(8, ge=1)
-    image_size: int = Field(64, ge=8, description="images are resized and cropped to this")
+    model: TransformerConfig = TransformerConfig(
+        width=96, heads=3, tokenizer_depth=2, trunk_depth=4, patch_size=8, image_size=64
+    )  # images are resized and centre-cropped to model.image_size
     datasets: list[str] = ["sim_mini", "sim_digit"]
     tasks: list[str] = ["shape", "location", "force"]
     mae_steps: int = Field(300, ge=0, description="stage I")
@@ -309,45 +307,51 @@ def _validate(
     splits: dict[str, tuple[FotaSplit, FotaSplit]],
     scalers: dict[Pair, Standardiser],
 ) -> dict[str, dict[str, float]]:
-    """Every pair of both stages on its data set's whole val split."""
+    """Every pair of both stages on its data set's whole val split (read once per data set)."""
     model.eval()
-    report: dict[str, dict[str, float]] = {}
     every = {p for step in (0, config.mae_steps) for p in pairs(config, step)}
-    for dataset, task in sorted(every):
-        spec, sensor = TASKS[task], sensor_of(dataset)
-        samples = list(splits[dataset][1].samples(seed=config.seed, shuffle=False))
-        where = splits[dataset][1].split_dir
-        scores: list[float] = []
-        for i in range(0, len(samples), config.batch_size):
-            chunk = samples[i : i + config.batch_size]
-            batch = to_batch(chunk, spec, model.preprocessing[sensor], None, where)
-            if spec.head.kind == "mae":
-                generator = torch.Generator().manual_seed(config.seed)
-                scores.append(
-                    model.mae(batch.images, sensor, task, config.mask_ratio, generator)[0].item()
-                    * len(chunk)
+    totals: dict[Pair, float] = dict.fromkeys(every, 0.0)
+    read = dict.fromkeys(config.datasets, 0)
+    for dataset in config.datasets:
+        tasks = sorted(t for d, t in every if d == dataset)
+        split = splits[dataset][1]
+        samples = split.samples(seed=config.seed, shuffle=False)
+        while chunk := list(itertools.islice(samples, config.batch_size)):
+            read[dataset] += len(chunk)
+            for task in tasks:
+                totals[(dataset, task)] += _score(
+                    model, config, dataset, task, chunk, scalers, split.split_dir
                 )
-            elif spec.metric == "accuracy":
-                scores.append(
-                    (model(batch.images, sensor, task).argmax(1) == batch.targets)
-                    .float()
-                    .sum()
-                    .item()
-                )
-            else:
-                pred = scalers[(dataset, task)].inverse(model(batch.images, sensor, task).numpy())
-                scores.append(
-                    float(
-                        ((pred - label_array(chunk, spec.labels, where)) ** 2).sum()
-                        / len(spec.labels)
-                    )
-                )
-        total = sum(scores) / len(samples)
-        report[f"{dataset}/{task}"] = {
-            spec.metric: math.sqrt(total) if spec.metric == "rmse" else total
-        }
+    report: dict[str, dict[str, float]] = {}
+    for (dataset, task), total in sorted(totals.items()):
+        metric, mean = TASKS[task].metric, total / read[dataset]
+        report[f"{dataset}/{task}"] = {metric: math.sqrt(mean) if metric == "rmse" else mean}
     model.train()
     return report
+
+
+def _score(
+    model: TactileTransformer,
+    config: PretrainConfig,
+    dataset: str,
+    task: str,
+    chunk: list[Any],
+    scalers: dict[Pair, Standardiser],
+    where: Path,
+) -> float:
+    """A validation batch's summed score: MAE loss, correct answers, or squared error (per
+    target, in label units)."""
+    spec, sensor = TASKS[task], sensor_of(dataset)
+    batch = to_batch(chunk, spec, model.preprocessing[sensor], None, where)
+    if spec.head.kind == "mae":
+        generator = torch.Generator().manual_seed(config.seed)
+        loss = model.mae(batch.images, sensor, task, config.mask_ratio, generator)[0]
+        return loss.item() * len(chunk)
+    out = model(batch.images, sensor, task)
+    if spec.metric == "accuracy":
+        return float((out.argmax(1) == batch.targets).sum().item())
+    pred = scalers[(dataset, task)].inverse(out.numpy())
+    return float(((pred - label_array(chunk, spec.labels, where)) ** 2).sum() / len(spec.labels))
 
 
 def _model(config: PretrainConfig, latest: Path | None) -> tuple[TactileTransformer, int]:
@@ -365,18 +369,11 @@ def _model(config: PretrainConfig, latest: Path | None) -> tuple[TactileTransfor
             )
         return load_encoder(latest).train(), int(saved["step"])
     torch.manual_seed(config.seed)
-    architecture = TransformerConfig(
-        width=config.width,
-        heads=config.heads,
-        tokenizer_depth=config.tokenizer_depth,
-        trunk_depth=config.trunk_depth,
-        patch_size=config.patch_size,
-        image_size=config.image_size,
-    )
-    contract = Preprocessing(resize=config.image_size, crop=config.image_size)
+    size = config.model.image_size
+    contract = Preprocessing(resize=size, crop=size)
     sensors = {sensor_of(d): contract for d in config.datasets}
     heads = {t: TASKS[t].head.model_copy(update=_outputs(t)) for t in ["mae", *config.tasks]}
-    return TactileTransformer(architecture, sensors, heads), 0
+    return TactileTransformer(config.model, sensors, heads), 0
 
 
 def _outputs(task: str) -> dict[str, int]:

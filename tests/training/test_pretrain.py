@@ -18,9 +18,10 @@ from training.interrupt import Interrupted
 from training.pretrain import PretrainConfig, _draw, pairs, pretrain
 from training.tactile_data import make_tactile_data
 
-SMALL = dict(
-    width=32, heads=2, tokenizer_depth=1, trunk_depth=1, image_size=32, patch_size=8, batch_size=8
-)
+MODEL = dict(width=32, heads=2, tokenizer_depth=1, trunk_depth=1, image_size=32, patch_size=8)
+SMALL: dict[str, object] = {"model": MODEL, "batch_size": 8}
+SMALL_SETS = [f"--set=pretrain.model.{k}={v}" for k, v in MODEL.items()]
+SMALL_SETS += ["--set=pretrain.batch_size=8"]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_validation_improves_on_every_sensor_and_task(data: Path, tmp_path: Path) -> None:
     config = PretrainConfig(
-        **SMALL | {"width": 64, "batch_size": 16},
+        **SMALL | {"model": MODEL | {"width": 64}, "batch_size": 16},
         tasks=["shape", "force"],
         mae_steps=40,
         supervised_steps=700,
@@ -106,7 +107,7 @@ def test_the_command_trains_and_reports_each_pair(
 ) -> None:
     from launch.cli import main
 
-    sets = [f"--set=pretrain.{k}={v}" for k, v in SMALL.items()]
+    sets = list(SMALL_SETS)
     sets += [
         "--set=pretrain.mae_steps=2",
         "--set=pretrain.supervised_steps=3",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from policies.encoders import load_encoder
-from tests.training.test_pretrain import SMALL
+from tests.training.test_pretrain import SMALL_SETS
 from training.tactile_data import make_tactile_data
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_two_processes_train_one_model(tmp_path: Path) -> None:
     data, out = tmp_path / "data", tmp_path / "run"
     make_tactile_data(data, 120, seed=0, shard_size=20, progress=False)  # 6 train shards each
-    sets = [f"--set=pretrain.{k}={v}" for k, v in SMALL.items()]
+    sets = list(SMALL_SETS)
     sets += ["--set=pretrain.mae_steps=3", "--set=pretrain.supervised_steps=5"]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     command += ["-m", "launch.cli", "pretrain", "--data", str(data), "--out", str(out), *sets]
