@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from launch.cli_args import add_launch_args, continue_command
-from launch.config import ConfigError, check_new_path, check_output_path
+from launch.cli_args import add_device_arg, add_launch_args, continue_command
+from launch.config import ConfigError, check_new_path, check_output_path, resolve_device
 
 
 def add_encoders_parser(sub: Any, lazy: Any) -> None:
@@ -27,6 +27,7 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory")
     add_launch_args(p)
     p.add_argument("--resume", action="store_true", help="continue the latest checkpoint in --out")
+    add_device_arg(p)
     p.set_defaults(handler=lazy("launch.cli_encoders:pretrain_command"))
 
     p = sub.add_parser(
@@ -38,8 +39,8 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
     esub = p.add_subparsers(dest="encoders_command", required=True, metavar="ACTION")
     t3 = esub.add_parser(
         "import-t3",
-        help="convert a T3 checkpoint folder (trunk.pth, encoders/<sensor>.pth) to vitac's "
-        "safetensors format",
+        help="convert a T3 checkpoint folder (trunk.pth, encoders/<sensor>.pth, "
+        "decoders/<task>.pth) to vitac's safetensors format",
         description="Read T3's pickled state dicts with torch.load(weights_only=True) only, infer "
         "width, depths, patch and image size from the tensors, check every key and shape, and "
         "write vitac's encoder directory (config.json + safetensors per component).",
@@ -61,6 +62,15 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
         default=None,
         metavar="NAME",
         help="import this sensor's tokenizer (repeatable; default: every encoders/*.pth)",
+    )
+    t3.add_argument(
+        "--head",
+        dest="heads",
+        action="append",
+        default=[],
+        metavar="NAME=KIND",
+        help="import decoders/NAME.pth as a task head of KIND: classification, regression, "
+        "pose or mae (T3's configs say which; repeatable)",
     )
     t3.set_defaults(handler=lazy("launch.cli_encoders:import_t3_command"))
     data = esub.add_parser(
@@ -86,6 +96,24 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
     data.add_argument("--shard-size", type=int, default=1000, help="samples per tar shard")
     data.add_argument("--no-progress", action="store_true", help="no progress bar")
     data.set_defaults(handler=lazy("launch.cli_encoders:make_data_command"))
+    tr = esub.add_parser(
+        "transfer",
+        help="the transfer table: pretrain on one sensor's tasks, fine-tune another's from "
+        "10/100/1000 samples against the same model from scratch",
+        description="Pretrain on the source data set's tasks plus both data sets' MAE (the "
+        "target's labels held out), then fine-tune each held-out (target, task) pair from each "
+        "sample count and seed in three arms: pretrained (all weights train), frozen (head only) "
+        "and scratch. Settings: the launch file's [transfer] and [pretrain] sections. Makes its "
+        "own data in OUT/data unless --data is given; --resume skips the finished stages. Writes "
+        "OUT/transfer.json and OUT/transfer.md.",
+        epilog="example: vitac encoders transfer --out runs/transfer",
+    )
+    tr.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory")
+    tr.add_argument("--data", type=Path, default=None, metavar="ROOT", help="FoTa data root")
+    add_launch_args(tr)
+    tr.add_argument("--resume", action="store_true", help="continue the run in --out")
+    add_device_arg(tr)
+    tr.set_defaults(handler=lazy("launch.cli_encoders:transfer_command"))
 
 
 def import_t3_command(args: argparse.Namespace) -> int:
@@ -93,7 +121,15 @@ def import_t3_command(args: argparse.Namespace) -> int:
     from policies.encoders.transformer import parameter_count
 
     check_new_path(args.out, "--out")
-    imported = import_t3(args.src, args.num_heads, args.sensors)
+    heads = {}
+    for item in args.heads:
+        name, sep, kind = item.partition("=")
+        if not sep or not name or not kind:
+            raise ConfigError(
+                f"--head {item}: expected NAME=KIND, e.g. cls_objectfolder=classification"
+            )
+        heads[name] = kind
+    imported = import_t3(args.src, args.num_heads, args.sensors, heads)
     model, c = imported.model, imported.model.config
     save_encoder(
         model, args.out, metadata={"imported_from": str(args.src.resolve()), "source": "T3"}
@@ -103,6 +139,13 @@ def import_t3_command(args: argparse.Namespace) -> int:
         f"{c.trunk_depth} trunk blocks, patch {c.patch_size}, {c.image_size} px, "
         f"{parameter_count(model) / 1e6:.1f}M parameters; sensors {', '.join(model.sensors)}"
     )
+    for task, head in model.head_configs.items():
+        size = (
+            f"width {head.decoder_width}, {head.decoder_depth} blocks"
+            if head.kind == "mae"
+            else f"{head.outputs} outputs"
+        )
+        print(f"head {task}: {head.kind}, {size}")
     for skipped in imported.skipped:
         print(f"not imported: {skipped}")
     print(f"written: {args.out}")
@@ -148,6 +191,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
             args.out,
             resume=args.resume,
             progress=not args.no_progress,
+            device=resolve_device(args.device),
         )
     except Interrupted as stop:
         stop.hint = "resume: " + continue_command("pretrain", args, data=args.data, out=args.out)
@@ -161,4 +205,42 @@ def pretrain_command(args: argparse.Namespace) -> int:
         )
         print(f"{pair}: {shown}")
     print(f"checkpoint: {result.checkpoint}")
+    return 0
+
+
+def transfer_command(args: argparse.Namespace) -> int:
+    import shlex
+    import sys
+
+    from launch.jobs import load_launch
+    from launch.task_jobs import git_state
+    from training.interrupt import Interrupted
+    from training.transfer import run_transfer
+
+    launch = load_launch(args.config, args.overrides)
+    check_output_path(args.out)
+    if args.out.exists() and any(args.out.iterdir()) and not args.resume:
+        raise ConfigError(f"--out {args.out} holds a run; pass --resume to continue it")
+    paths = {"out": args.out} | ({"data": args.data} if args.data else {})
+    command = ["vitac", "encoders", "transfer"]
+    command += ["--config", str(args.config)] if args.config is not None else []
+    command += [f"--set={item}" for item in args.overrides]
+    command += [a for name, path in paths.items() for a in (f"--{name}", str(path))]
+    commit, dirty = git_state()
+    try:
+        run_transfer(
+            launch.config.transfer,
+            launch.config.pretrain,
+            args.out,
+            args.data,
+            log=lambda line: print(line, file=sys.stderr),
+            progress=not args.no_progress,
+            device=resolve_device(args.device),
+            record={"command": shlex.join(command), "commit": commit, "dirty": dirty},
+        )
+    except Interrupted as stop:
+        stop.hint = "resume: " + continue_command("encoders transfer", args, **paths)
+        raise
+    print((args.out / "transfer.md").read_text(), end="")
+    print(f"rows: {args.out / 'transfer.json'}")
     return 0

@@ -8,7 +8,8 @@ A launch file has one section per stage; each job reads the sections it needs:
     [policy]   the policy's hyper-parameters -> policies (by `name`)
     [train]    optimisation                  -> training.trainer.TrainConfig
     [eval]     closed-loop evaluation        -> training.evaluate.EvalConfig
-    [pretrain] tactile encoder pretraining   -> training.pretrain.PretrainConfig
+    [pretrain] tactile encoder pretraining   -> training.pretrain_plan.PretrainConfig
+    [transfer] the encoder transfer table    -> training.transfer.TransferConfig
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ from training.eval_stats import EvalResult
 from training.evaluate import EvalConfig, evaluate_parallel
 from training.metric_sinks import missing_sinks
 from training.plots import plot_summary
-from training.pretrain import PretrainConfig
+from training.pretrain_plan import PretrainConfig
 from training.resume import flat_diff
 from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
+from training.transfer import TransferConfig
 
 RESOLVED_LAUNCH = "config.toml"  # in a training run directory
 VIDEO_DIR = "videos"  # under a run directory: videos/<actor>/seed_<seed>.mp4
@@ -66,6 +68,7 @@ class LaunchConfig(BaseModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    transfer: TransferConfig = Field(default_factory=TransferConfig)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from torch import nn
 class World:
     rank: int = 0
     size: int = 1
+    device: str = "cpu"  # this process's: cuda:LOCAL_RANK under torchrun with CUDA
 
     @property
     def main(self) -> bool:
@@ -31,13 +32,19 @@ class World:
         return self.rank == 0
 
 
-def join_from_env() -> World:
+def join_from_env(device: str = "cpu") -> World:
+    """This process's place; on CUDA each process takes the GPU of its LOCAL_RANK (NCCL),
+    on the CPU they talk over gloo."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
-        return World()
+        return World(device=device)
+    cuda = device.startswith("cuda")
+    if cuda:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return World(dist.get_rank(), dist.get_world_size())
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return World(dist.get_rank(), dist.get_world_size(), device)
 
 
 def leave(world: World) -> None:
@@ -58,7 +65,7 @@ def any_rank(flag: bool, world: World) -> bool:
     """True on every rank when `flag` is true on any (e.g. a signal reached one process)."""
     if world.size == 1:
         return flag
-    t = torch.tensor([int(flag)])
+    t = torch.tensor([int(flag)], device=world.device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
 

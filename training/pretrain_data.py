@@ -9,17 +9,19 @@ batches, which is how a resume restores the position without saving iterator sta
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from policies.encoders.heads import HeadConfig
-from policies.encoders.preprocess import Preprocessing, preprocess
+from policies.encoders.preprocess import Preprocessing, crop_resize, normalise
+from training.augment import AugmentConfig, augment
 from training.fota import FotaError, FotaSample, FotaSplit
 
 Metric = Literal["accuracy", "rmse", "loss"]
@@ -33,13 +35,24 @@ class Task:
     labels: tuple[str, ...]  # label keys: the class index, or the regression targets
     metric: Metric
     unit: str  # of the metric: "", "mm", "N", ...
+    crop_safe: bool = False  # labels survive a random resized crop (training.augment)
 
 
 TASKS: dict[str, Task] = {
     "mae": Task(
-        HeadConfig(kind="mae", decoder_width=64, decoder_depth=2, decoder_heads=4), (), "loss", ""
+        HeadConfig(kind="mae", decoder_width=64, decoder_depth=2, decoder_heads=4),
+        (),
+        "loss",
+        "",
+        crop_safe=True,
     ),
-    "shape": Task(HeadConfig(kind="classification", outputs=4), ("contact_class",), "accuracy", ""),
+    "shape": Task(
+        HeadConfig(kind="classification", outputs=4),
+        ("contact_class",),
+        "accuracy",
+        "",
+        crop_safe=True,
+    ),
     "location": Task(HeadConfig(kind="regression", outputs=2), ("x_mm", "y_mm"), "rmse", "mm"),
     "force": Task(HeadConfig(kind="regression", outputs=1), ("normal_force_n",), "rmse", "N"),
 }
@@ -54,6 +67,9 @@ def sensor_of(dataset: str) -> str:
 class Batch:
     images: Tensor  # (B, 3, S, S) float, preprocessed
     targets: Tensor  # (B,) int64 class indices, or (B, K) float32 standardised targets
+
+    def to(self, device: str | torch.device) -> Batch:
+        return Batch(self.images.to(device), self.targets.to(device))
 
 
 class Standardiser:
@@ -90,9 +106,14 @@ def to_batch(
     contract: Preprocessing,
     scaler: Standardiser | None,
     where: Path,
+    augmentation: AugmentConfig | None = None,
 ) -> Batch:
+    """Preprocessed images (augmented when `augmentation` is on) and the task's targets."""
     images = torch.from_numpy(np.stack([s.image for s in samples]))  # (B, H, W, 3) uint8
-    x = preprocess(images, contract)
+    x = crop_resize(images, contract)
+    if augmentation is not None and augmentation.enabled:
+        x = augment(x, augmentation, geometric=task.crop_safe, signed=contract.difference)
+    x = normalise(x, contract)
     if task.metric == "accuracy":
         targets = torch.from_numpy(label_array(samples, task.labels, where)[:, 0].astype(np.int64))
     elif task.labels:
@@ -104,11 +125,48 @@ def to_batch(
     return Batch(x, targets)
 
 
+class Source(Protocol):
+    """What a stream reads: a whole split (FotaSplit) or a few of its samples (Subset)."""
+
+    @property
+    def split_dir(self) -> Path: ...
+
+    @property
+    def count(self) -> int: ...
+
+    def samples(
+        self, *, seed: int, epoch: int = 0, rank: int = 0, world_size: int = 1
+    ) -> Iterator[FotaSample]: ...
+
+
+class Subset:
+    """`size` samples of a split, held in memory: the few-sample training sets of fine-tuning.
+    They are the first `size` of the split read in a seeded shuffled order, so for one seed
+    the 10-sample set lies inside the 100-sample set, which lies inside the 1000-sample set."""
+
+    def __init__(self, split: FotaSplit, size: int, seed: int) -> None:
+        if not 1 <= size <= split.count:
+            raise FotaError(f"{split.split_dir}: holds {split.count} samples; asked for {size}")
+        self.split_dir = split.split_dir
+        self._held = list(itertools.islice(split.samples(seed=seed), size))
+
+    @property
+    def count(self) -> int:
+        return len(self._held)
+
+    def samples(
+        self, *, seed: int, epoch: int = 0, rank: int = 0, world_size: int = 1, **_: Any
+    ) -> Iterator[FotaSample]:
+        order = np.random.default_rng([seed, epoch]).permutation(len(self._held))
+        for i in order[rank::world_size]:
+            yield self._held[int(i)]
+
+
 class Stream:
-    """Endless batches of `batch_size` samples from one split, epoch after epoch."""
+    """Endless batches of `batch_size` samples from one source, epoch after epoch."""
 
     def __init__(
-        self, split: FotaSplit, batch_size: int, seed: int, rank: int = 0, world_size: int = 1
+        self, split: Source, batch_size: int, seed: int, rank: int = 0, world_size: int = 1
     ) -> None:
         self.split, self.batch_size, self.seed = split, batch_size, seed
         self.rank, self.world_size = rank, world_size

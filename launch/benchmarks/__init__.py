@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from launch.bench import Benchmark
+from launch.benchmarks.encoder_data import bench_encoder_data
 from launch.benchmarks.encoders import bench_encoders
 from launch.benchmarks.sim import bench_sim
 from launch.benchmarks.store import bench_store
@@ -13,4 +14,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "sim": bench_sim,
     "tactile": bench_tactile,
     "encoders": bench_encoders,
+    "encoder-data": bench_encoder_data,
 }

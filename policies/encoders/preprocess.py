@@ -5,7 +5,12 @@ uint8 frames into the float tensors the tokenizer was trained on.
                        -> centre crop -> (x - mean) / std  -> float (B, 3, crop, crop)
 
 T3 evaluates its encoders this way (resize 256, centre crop 224, per-data-set mean and std;
-ImageNet's statistics when a data set names none).
+ImageNet's statistics when a data set names none). A contract with `difference` takes the
+sensor's no-contact reference frame too and starts from the signed difference
+(frame - reference) / 255 in [-1, 1] (computed in float: no unsigned wrap-around), which
+removes the gel's fixed shading and lighting so only the contact remains.
+
+`crop_resize` and `normalise` are the two halves, for training-time augmentation between them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class Preprocessing(BaseModel):
     crop: int = Field(224, ge=1, description="centre crop, square, pixels")
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    difference: bool = Field(False, description="subtract the reference frame first")
 
     @model_validator(mode="after")
     def _crop_fits(self) -> Preprocessing:
@@ -36,13 +42,27 @@ class Preprocessing(BaseModel):
         return self
 
 
-def preprocess(images: Tensor, contract: Preprocessing) -> Tensor:
-    """uint8 (B, H, W, 3) -> float (B, 3, crop, crop), per `contract`."""
-    if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"expected uint8 images (B, H, W, 3), got {images.dtype} {tuple(images.shape)}"
-        )
+def preprocess(images: Tensor, contract: Preprocessing, reference: Tensor | None = None) -> Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, crop, crop), per `contract`; `reference` (uint8
+    (H, W, 3) or (B, H, W, 3)) when the contract takes differences."""
+    return normalise(crop_resize(images, contract, reference), contract)
+
+
+def crop_resize(images: Tensor, contract: Preprocessing, reference: Tensor | None = None) -> Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, crop, crop) in [0, 1] (in [-1, 1]: differences)."""
+    _check_uint8(images, "images")
     x = images.permute(0, 3, 1, 2).float().div(255.0)  # (B, 3, H, W) in [0, 1]
+    if contract.difference:
+        if reference is None:
+            raise ValueError("this contract takes differences: pass the no-contact reference frame")
+        ref = _check_uint8(reference if reference.ndim == 4 else reference[None], "reference")
+        if ref.shape[1:] != images.shape[1:] or ref.shape[0] not in (1, images.shape[0]):
+            raise ValueError(
+                f"reference {tuple(reference.shape)} does not match images {tuple(images.shape)}"
+            )
+        x = x - ref.to(x.device).permute(0, 3, 1, 2).float().div(255.0)  # signed, in [-1, 1]
+    elif reference is not None:
+        raise ValueError("this contract takes no reference frame (difference is off)")
     h, w = x.shape[-2:]
     if contract.resize is not None and min(h, w) != contract.resize:
         short, long = (
@@ -55,7 +75,19 @@ def preprocess(images: Tensor, contract: Preprocessing) -> Tensor:
     if min(h, w) < c:
         raise ValueError(f"images {h}x{w} (after resizing) are smaller than the {c}-pixel crop")
     top, left = round((h - c) / 2.0), round((w - c) / 2.0)  # as torchvision
-    x = x[..., top : top + c, left : left + c]  # (B, 3, crop, crop)
+    return x[..., top : top + c, left : left + c]  # (B, 3, crop, crop)
+
+
+def normalise(x: Tensor, contract: Preprocessing) -> Tensor:
+    """(B, 3, S, S) -> (x - mean) / std per channel."""
     mean = torch.tensor(contract.mean, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(contract.std, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
+
+
+def _check_uint8(images: Tensor, name: str) -> Tensor:
+    if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(
+            f"expected uint8 {name} (B, H, W, 3), got {images.dtype} {tuple(images.shape)}"
+        )
+    return images

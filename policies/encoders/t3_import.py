@@ -4,7 +4,7 @@ A T3 checkpoint folder holds plain pickled state dicts with timm VisionTransform
 
     <src>/trunk.pth                 blocks.N.* and norm.* (the trunk)
     <src>/encoders/<sensor>.pth     cls_token, pos_embed, patch_embed.proj.*, blocks.N.*
-    <src>/decoders/<task>.pth       task heads (not imported yet: vitac has no heads so far)
+    <src>/decoders/<task>.pth       task heads: imported when named with their kind
 
 There is no config: the width, depths, patch and image size follow from tensor shapes; the
 number of heads does not (default: T3's for the width, 64 channels a head). Files are read
@@ -12,18 +12,28 @@ with `torch.load(weights_only=True)` only, which refuses anything but tensors an
 containers, so a checkpoint can never run code. Each sensor gets T3's evaluation
 preprocessing (resize the shorter side to 256/224 of the image size, centre crop, ImageNet
 mean and std: T3's per-data-set statistics are not in the folder).
+
+A decoder's kind is in T3's configs, not in its file, so `heads={"cls_objectfolder":
+"classification"}` says it: classification (MLPDecoder, CLS pooling), regression
+(MLPDecoder, global pooling), pose (CNNFCDecoder, two towers) or mae (MAEViTDecoder; its
+16 attention heads are T3's setting, not in the file). Layer sizes, the number of outputs and
+whether the MLP has dropout layers come from the tensors. CrossMAE decoders (cross-attention
+blocks) have no vitac counterpart and are refused by name.
 """
 
 from __future__ import annotations
 
 import pickle
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import torch
 from torch import Tensor
 
+from policies.encoders.heads import HeadConfig, HeadKind
 from policies.encoders.preprocess import Preprocessing
 from policies.encoders.transformer import TactileTransformer, TransformerConfig, heads_for_width
 from policies.errors import CheckpointError
@@ -32,6 +42,7 @@ from policies.files import state_mismatch
 TRUNK = "trunk.pth"
 ENCODERS = "encoders"
 DECODERS = "decoders"
+HEAD_KINDS: tuple[str, ...] = get_args(HeadKind)
 _BLOCK = re.compile(r"^blocks\.(\d+)\.")
 
 
@@ -42,9 +53,13 @@ class T3Import:
 
 
 def import_t3(
-    src: Path, num_heads: int | None = None, sensors: list[str] | None = None
+    src: Path,
+    num_heads: int | None = None,
+    sensors: list[str] | None = None,
+    heads: Mapping[str, str] | None = None,
 ) -> T3Import:
-    """Build the model described by the T3 folder `src` and load its weights, checked."""
+    """Build the model described by the T3 folder `src` and load its weights, checked;
+    `heads` maps decoder names (decoders/<name>.pth) to their kinds."""
     src = Path(src)
     if not (src / TRUNK).is_file():
         raise CheckpointError(
@@ -72,12 +87,51 @@ def import_t3(
         if problem:
             raise CheckpointError(f"{path}: does not fit the trunk's architecture ({problem})")
         module.load_state_dict(state)
+    heads = dict(heads or {})
+    for task, kind in heads.items():
+        path = src / DECODERS / f"{task}.pth"
+        if not path.is_file():
+            found = sorted(p.stem for p in (src / DECODERS).glob("*.pth"))
+            raise CheckpointError(f"{path}: no such decoder; the folder has {found}")
+        state = read_pth(path)
+        model.add_head(task, infer_head(kind, state, path))
+        problem = state_mismatch(model.heads[task].state_dict(), state)
+        if problem:
+            raise CheckpointError(f"{path}: does not fit a T3 {kind} decoder ({problem})")
+        model.heads[task].load_state_dict(state)
     skipped = [
-        f"{DECODERS}/{p.name} (task heads are not part of vitac's model yet)"
+        f"{DECODERS}/{p.name} (name its kind to import it: --head {p.stem}=KIND)"
         for p in sorted((src / DECODERS).glob("*.pth"))
+        if p.stem not in heads
     ]
     skipped += [f"{ENCODERS}/{s}.pth (not selected)" for s in available if s not in chosen]
     return T3Import(model.eval(), skipped)
+
+
+def infer_head(kind: str, state: dict[str, Tensor], path: Path) -> HeadConfig:
+    """A decoder's HeadConfig from its tensors' shapes (see the module's docstring)."""
+    if kind not in HEAD_KINDS:
+        raise CheckpointError(f"{path}: head kind {kind!r}; allowed: {list(HEAD_KINDS)}")
+    if kind == "mae":
+        if "decoder_embed.weight" not in state:
+            raise CheckpointError(f"{path}: not an MAE decoder (no decoder_embed.weight)")
+        if any(".cross_attn." in k or ".kv." in k for k in state):
+            raise CheckpointError(f"{path}: a CrossMAE decoder; vitac imports MAEViTDecoder only")
+        blocks = {int(k.split(".")[1]) for k in state if k.startswith("decoder_blocks.")}
+        width = int(state["decoder_embed.weight"].shape[0])
+        return HeadConfig(kind="mae", decoder_width=width, decoder_depth=len(blocks))
+    prefix = "output_fc" if kind == "pose" else "model"
+    layers = sorted(
+        (int(k.split(".")[1]), v)
+        for k, v in state.items()
+        if k.startswith(f"{prefix}.") and k.endswith(".weight") and v.ndim == 2
+    )
+    if len(layers) < 2:
+        raise CheckpointError(f"{path}: not a T3 {kind} decoder (no {prefix}.N MLP layers)")
+    indices, weights = [i for i, _ in layers], [w for _, w in layers]
+    dropout = 0.1 if len(indices) > 2 and indices[2] - indices[1] == 3 else 0.0  # T3's p
+    hidden = tuple(int(w.shape[0]) for w in weights[:-1])
+    return HeadConfig(kind=kind, outputs=int(weights[-1].shape[0]), hidden=hidden, dropout=dropout)
 
 
 def read_pth(path: Path) -> dict[str, Tensor]:

@@ -248,6 +248,15 @@ class TactileTransformer(nn.Module):
         pred: Tensor = head(self.trunk(tokens), ids_restore)
         return mae_loss(pred, x, mask, self.config.patch_size), pred, mask
 
+    def add_head(self, task: str, head: HeadConfig) -> None:
+        """A new, freshly initialised head: to fine-tune a task the checkpoint lacks."""
+        if task in self.heads:
+            raise ValueError(f"the model already has a head for task {task!r}")
+        module = make_head(head, self.config.width, self.config.grid, self.config.patch_size)
+        module.apply(_init_linear)
+        self.head_configs[task] = head
+        self.heads[task] = module.to(next(self.parameters()).device)
+
     def _head(self, task: str, kinds: tuple[str, ...]) -> nn.Module:
         if task not in self.heads:
             raise KeyError(f"no head for task {task!r}; this model has {list(self.heads)}")
@@ -256,13 +265,17 @@ class TactileTransformer(nn.Module):
             raise ValueError(f"task {task!r} is a {kind} head; this call serves {list(kinds)}")
         return self.heads[task]
 
-    def encode(self, images: Tensor, sensor: str, pool: Pool = "cls") -> Tensor:
+    def encode(
+        self, images: Tensor, sensor: str, pool: Pool = "cls", reference: Tensor | None = None
+    ) -> Tensor:
         """uint8 (B, H, W, 3) -> (B, D) for pool "cls" or "mean" (of the patch tokens), or
-        (B, 1 + N, D) for "tokens"."""
+        (B, 1 + N, D) for "tokens". `reference`: the sensor's no-contact frame, uint8
+        (H, W, 3), for a contract that takes differences."""
         if sensor not in self.preprocessing:
             raise KeyError(f"no tokenizer for sensor {sensor!r}; this model has {self.sensors}")
         device = next(self.parameters()).device
-        tokens = self.tokens(preprocess(images.to(device), self.preprocessing[sensor]), sensor)
+        x = preprocess(images.to(device), self.preprocessing[sensor], reference)
+        tokens = self.tokens(x, sensor)
         if pool == "cls":
             return tokens[:, 0]
         if pool == "mean":

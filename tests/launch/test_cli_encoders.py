@@ -21,8 +21,8 @@ def test_import_writes_an_encoder_that_gives_t3s_tokens(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("imported T3 encoder: width 128, 2 heads, 3 tokenizer + 4 trunk")
     assert "sensors mini" in lines[0]
-    assert "not imported: decoders/pose_estimation_3d.pth" in lines[1]
-    assert "not imported: encoders/digit.pth (not selected)" in lines[2]
+    assert "not imported: decoders/cls_test.pth (name its kind" in lines[1]
+    assert "not imported: encoders/digit.pth (not selected)" in lines[-2]
     assert lines[-1] == f"written: {out}"
     x = torch.randn(2, 3, IMAGE, IMAGE)
     with torch.no_grad():
@@ -31,3 +31,16 @@ def test_import_writes_an_encoder_that_gives_t3s_tokens(
     assert main(["encoders", "import-t3", str(src), "--out", str(out)]) == 2  # not overwritten
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "exists; choose a new path" in err
+
+
+def test_named_decoders_become_heads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src, out = tmp_path / "t3", tmp_path / "enc"
+    write_t3_folder(src)
+    heads = ["--head", "cls_test=classification", "--head", "mae=mae"]
+    assert main(["encoders", "import-t3", str(src), "--out", str(out), *heads]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:3] == [
+        "head cls_test: classification, 5 outputs",
+        "head mae: mae, width 64, 2 blocks",
+    ]
+    assert set(load_encoder(out).heads) == {"cls_test", "mae"}

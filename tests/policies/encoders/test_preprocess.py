@@ -40,3 +40,21 @@ def test_bad_frames_and_contracts_are_refused() -> None:
         ValidationError, match=r"crop \(300\) is larger than the resized side \(256\)"
     ):
         Preprocessing(crop=300)
+
+
+def test_a_difference_contract_subtracts_the_reference_without_wrapping() -> None:
+    contract = Preprocessing(resize=None, crop=4, mean=(0.0,) * 3, std=(1.0,) * 3, difference=True)
+    reference = torch.full((4, 4, 3), 200, dtype=torch.uint8)
+    images = torch.full((2, 4, 4, 3), 50, dtype=torch.uint8)
+    images[1, :, :, 0] = 255
+    got = preprocess(images, contract, reference)  # (2, 3, 4, 4)
+    assert got[0].unique().tolist() == pytest.approx([-150 / 255])  # uint8 would give +106
+    assert got[1, 0].unique().tolist() == pytest.approx([55 / 255])
+    per_frame = reference.expand(2, 4, 4, 3).clone()
+    torch.testing.assert_close(preprocess(images, contract, per_frame), got)
+    with pytest.raises(ValueError, match="pass the no-contact reference frame"):
+        preprocess(images, contract)
+    with pytest.raises(ValueError, match=r"reference \(4, 5, 3\) does not match"):
+        preprocess(images, contract, torch.zeros(4, 5, 3, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="takes no reference frame"):
+        preprocess(images, Preprocessing(resize=None, crop=4), reference)

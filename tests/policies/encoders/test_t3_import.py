@@ -13,7 +13,16 @@ from torch import nn
 
 from policies.encoders import Preprocessing, import_t3
 from policies.errors import CheckpointError
-from tests.policies.encoders.t3_folder import IMAGE, PATCH, WIDTH, t3_tokens, write_t3_folder
+from tests.policies.encoders.t3_folder import (
+    IMAGE,
+    PATCH,
+    WIDTH,
+    t3_decoders,
+    t3_mae,
+    t3_pose,
+    t3_tokens,
+    write_t3_folder,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +46,8 @@ def test_imported_tokens_equal_t3s_forward(
     assert model.sensors == ["digit", "mini"]
     assert model.preprocessing["mini"] == Preprocessing(resize=37, crop=32)  # 256/224 of 32
     assert imported.skipped == [
-        "decoders/pose_estimation_3d.pth (task heads are not part of vitac's model yet)"
+        f"decoders/{name}.pth (name its kind to import it: --head {name}=KIND)"
+        for name in ("cls_test", "mae", "pose_estimation_3d", "variance_estimation")
     ]
     x = torch.randn(2, 3, IMAGE, IMAGE)
     with torch.no_grad():
@@ -91,3 +101,63 @@ def test_pickled_code_is_refused(
     with pytest.raises(CheckpointError, match="refusing to unpickle anything but tensors"):
         import_t3(evil)
     assert "pwned" not in capsys.readouterr().out
+
+
+KINDS = {
+    "cls_test": "classification",
+    "variance_estimation": "regression",
+    "pose_estimation_3d": "pose",
+    "mae": "mae",
+}
+
+
+def test_imported_heads_equal_t3s_decoders(
+    t3_folder: tuple[Path, dict[str, nn.Module], nn.Module],
+) -> None:
+    root, encoders, trunk = t3_folder
+    imported = import_t3(root, sensors=["mini"], heads=KINDS)
+    model, t3 = imported.model, t3_decoders()
+    assert imported.skipped == ["encoders/digit.pth (not selected)"]
+    configs = model.head_configs
+    assert (configs["cls_test"].outputs, configs["cls_test"].hidden) == (5, (256, 128, 64))
+    assert configs["variance_estimation"].dropout == 0.0  # no Dropout layers in the file
+    assert configs["pose_estimation_3d"].hidden == (256, 64)
+    assert (configs["mae"].decoder_width, configs["mae"].decoder_depth) == (64, 2)
+    x, y = torch.randn(2, 3, IMAGE, IMAGE), torch.randn(2, 3, IMAGE, IMAGE)
+    with torch.no_grad():
+        tokens = t3_tokens(encoders["mini"], trunk, x)  # type: ignore[arg-type]
+        other = t3_tokens(encoders["mini"], trunk, y)  # type: ignore[arg-type]
+        expected = {
+            "cls_test": t3["cls_test"].model(tokens[:, 0]),
+            "variance_estimation": t3["variance_estimation"].model(tokens[:, 1:].mean(1)),
+        }
+        for task, value in expected.items():
+            torch.testing.assert_close(model(x, "mini", task), value, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            model.pose(x, y, "mini", "pose_estimation_3d"),
+            t3_pose(t3["pose_estimation_3d"], tokens, other),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+        visible = tokens[:, :5]  # CLS + 4 kept patches of 16
+        ids_restore = torch.stack([torch.randperm(16) for _ in range(2)])
+        torch.testing.assert_close(
+            model.heads["mae"](visible, ids_restore),
+            t3_mae(t3["mae"], visible, ids_restore),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+
+
+def test_decoder_mistakes_are_named(
+    t3_folder: tuple[Path, dict[str, nn.Module], nn.Module],
+) -> None:
+    root, _, _ = t3_folder
+    with pytest.raises(CheckpointError, match=r"pose_estimation_6d.pth: no such decoder"):
+        import_t3(root, heads={"pose_estimation_6d": "pose"})
+    with pytest.raises(CheckpointError, match=r"head kind 'segmentation'; allowed"):
+        import_t3(root, heads={"cls_test": "segmentation"})
+    with pytest.raises(CheckpointError, match=r"cls_test.pth: not a T3 pose decoder"):
+        import_t3(root, heads={"cls_test": "pose"})
+    with pytest.raises(CheckpointError, match=r"mae.pth: not a T3 classification decoder"):
+        import_t3(root, heads={"mae": "classification"})

@@ -1,0 +1,42 @@
+"""Which pair each pretraining step trains: MAE first, then the supervised pairs not held
+out, drawn by the square root of their sizes; held-out pairs are still scored."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any, cast
+
+from training.pretrain_data import Source
+from training.pretrain_plan import PretrainConfig, draw, pairs, trained_pairs, validated_pairs
+
+
+class _Sized:
+    def __init__(self, count: int) -> None:
+        self.count, self.split_dir = count, Path()
+
+
+def _sources(**counts: int) -> dict[str, Source]:
+    return {name: cast(Any, _Sized(n)) for name, n in counts.items()}
+
+
+def test_pairs_are_drawn_by_stage_and_by_the_square_root_of_their_size() -> None:
+    config = PretrainConfig(tasks=["shape", "location"], mae_steps=10, supervised_steps=8000)
+    sources = _sources(sim_mini=3200, sim_digit=800)  # 100 and 25 batches of 32
+    assert {draw(config, sources, s) for s in range(10)} == set(pairs(config, 0))
+    assert all(task == "mae" for _, task in pairs(config, 9))
+    drawn = Counter(draw(config, sources, s) for s in range(10, 8010))
+    assert set(drawn) == {(d, t) for d in sources for t in ("shape", "location")}
+    for task in ("shape", "location"):  # sqrt(100) : sqrt(25) = 2 : 1
+        ratio = drawn[("sim_mini", task)] / drawn[("sim_digit", task)]
+        assert 1.8 < ratio < 2.2, ratio
+    assert draw(config, sources, 500) == draw(config, sources, 500)  # a function of the step
+
+
+def test_held_out_pairs_are_scored_but_never_trained() -> None:
+    config = PretrainConfig(tasks=["shape", "force"], mae_steps=0, exclude=["sim_digit/force"])
+    assert ("sim_digit", "force") not in trained_pairs(config)
+    assert ("sim_digit", "force") in validated_pairs(config)
+    assert ("sim_mini", "mae") not in validated_pairs(config)  # no stage I: no MAE head trained
+    sources = _sources(sim_mini=100, sim_digit=100)
+    assert ("sim_digit", "force") not in {draw(config, sources, s) for s in range(500)}

@@ -1,0 +1,67 @@
+"""The transfer table: every stage runs once, an interrupted run picks up where it stopped,
+and the table holds one row per task, arm, sample count and seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training.pretrain_plan import PretrainConfig
+from training.transfer import TransferConfig, run_transfer
+
+MODEL = dict(width=32, heads=2, tokenizer_depth=1, trunk_depth=1, image_size=32, patch_size=8)
+PRETRAIN = PretrainConfig(
+    model=MODEL, batch_size=8, mae_steps=2, supervised_steps=3, val_every=5, checkpoint_every=5
+)
+TRANSFER = TransferConfig(
+    tasks=["shape", "force"], samples=[5, 20], seeds=1, steps=3, batch_size=8, data_samples=60
+)
+SETS = [f"--set=pretrain.model.{k}={v}" for k, v in MODEL.items()]
+SETS += ["--set=pretrain.batch_size=8", "--set=pretrain.mae_steps=2"]
+SETS += ["--set=pretrain.supervised_steps=3", "--set=transfer.tasks=['shape']"]
+SETS += ["--set=transfer.samples=[5]", "--set=transfer.seeds=1", "--set=transfer.steps=2"]
+SETS += ["--set=transfer.data_samples=40", "--set=transfer.arms=['pretrained','scratch']"]
+
+
+def test_every_stage_runs_once_and_the_table_has_every_row(tmp_path: Path) -> None:
+    said: list[str] = []
+    rows = run_transfer(TRANSFER, PRETRAIN, tmp_path, log=said.append, progress=False)
+    assert len(rows) == 2 + 2 * 3 * 2  # zero-shot per task; task x arm x samples x seed
+    assert {(r["arm"], r["samples"]) for r in rows if r["task"] == "force"} == {
+        ("pretrained", 0),
+        *((arm, n) for arm in ("pretrained", "frozen", "scratch") for n in (5, 20)),
+    }
+    force = [r for r in rows if r["task"] == "force"]
+    assert all(r["metric"] == "rmse" and r["unit"] == "N" and r["value"] > 0 for r in force)
+    written = json.loads((tmp_path / "transfer.json").read_text())
+    assert written["rows"] == rows and written["settings"]["samples"] == [5, 20]
+    table = (tmp_path / "transfer.md").read_text()
+    assert "**sim_digit / shape**: accuracy, higher is better" in table
+    assert "| samples | pretrained | frozen | scratch |" in table
+    assert sum(line.startswith("| 20 |") for line in table.splitlines()) == 2
+    assert len(said) == 1 + 1 + 12  # data, pretraining, each fine-tuning run
+
+    (tmp_path / "finetune" / "force" / "frozen" / "n5_s0" / "result.json").unlink()
+    again: list[str] = []
+    assert run_transfer(TRANSFER, PRETRAIN, tmp_path, log=again.append, progress=False) == rows
+    assert again == [f"transfer: fine-tuning {tmp_path / 'finetune/force/frozen/n5_s0'}"]
+
+
+def test_the_command_refuses_to_overwrite_a_run_and_continues_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from launch.cli import main
+
+    out = tmp_path / "t"
+    assert main(["encoders", "transfer", "--out", str(out), *SETS, "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "| 5 | " in printed and printed.endswith(f"rows: {out / 'transfer.json'}\n")
+    written = json.loads((out / "transfer.json").read_text())
+    assert written["command"].startswith("vitac encoders transfer --set=pretrain.model.width=32")
+    assert written["command"].endswith(f"--out {out}") and len(written["commit"]) == 40
+    assert main(["encoders", "transfer", "--out", str(out), *SETS]) == 2
+    assert "holds a run; pass --resume" in capsys.readouterr().err
+    assert main(["encoders", "transfer", "--out", str(out), *SETS, "--resume"]) == 0
+    assert "fine-tuning" not in capsys.readouterr().err  # every stage was done

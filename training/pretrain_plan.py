@@ -1,0 +1,114 @@
+"""What a pretraining run is: its settings, and which (data set, task) pair each step
+trains. Every draw is a function of (seed, step), so a resumed run can replay the draws it
+did before to put each data set's stream back where it was."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.encoders import TransformerConfig
+from policies.errors import CheckpointError
+from training.augment import AugmentConfig
+from training.pretrain_data import TASKS, Source
+
+Pair = tuple[str, str]  # (data set, task)
+
+
+class PretrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: TransformerConfig = TransformerConfig(
+        width=96, heads=3, tokenizer_depth=2, trunk_depth=4, patch_size=8, image_size=64
+    )  # images are resized and centre-cropped to model.image_size
+    datasets: list[str] = ["sim_mini", "sim_digit"]
+    tasks: list[str] = ["shape", "location", "force"]
+    mae_steps: int = Field(300, ge=0, description="stage I")
+    supervised_steps: int = Field(600, ge=0, description="stage II")
+    mask_ratio: float = Field(0.4, gt=0, lt=1)
+    sampling: Literal["sqrt", "equal", "inverse"] = "sqrt"
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    head_lr_scale: float = Field(1.0, gt=0, description="heads' lr = lr x this")
+    weight_decay: float = Field(0.1, ge=0)
+    warmup_steps: int = Field(30, ge=0)
+    val_every: int = Field(150, ge=1)
+    checkpoint_every: int = Field(150, ge=1)
+    seed: int = Field(0, ge=0)
+    init: str | None = Field(
+        None, description="start from this encoder directory; its architecture must be model"
+    )
+    train_samples: int | None = Field(
+        None, ge=1, description="train on this many samples of each data set, not all"
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="'data set/task' pairs stage II leaves out"
+    )
+    freeze: bool = Field(False, description="train the heads only")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="bf16 autocast; auto: on CUDA, fp32 on the CPU"
+    )
+    compile: Literal["auto", "on", "off"] = Field(
+        "auto", description="torch.compile the tokenizers and trunk; auto: on CUDA"
+    )
+
+    @property
+    def steps(self) -> int:
+        return self.mae_steps + self.supervised_steps
+
+
+def check_config(config: PretrainConfig) -> None:
+    unknown = [t for t in config.tasks if t not in TASKS or t == "mae"]
+    if unknown:
+        raise CheckpointError(f"unknown tasks {unknown}; available: {sorted(set(TASKS) - {'mae'})}")
+    every = {f"{d}/{t}" for d in config.datasets for t in config.tasks}
+    stray = sorted(set(config.exclude) - every)
+    if stray:
+        raise CheckpointError(
+            f"pretrain.exclude: {stray} are not pairs of this run; its pairs: {sorted(every)}"
+        )
+    if config.supervised_steps and not trained_pairs(config):
+        raise CheckpointError("pretrain.exclude leaves stage II no pair to train")
+
+
+def pairs(config: PretrainConfig, step: int) -> list[Pair]:
+    """The (data set, task) pairs trained at `step`: MAE on every data set in stage I, then
+    every supervised pair not excluded."""
+    if step < config.mae_steps:
+        return [(d, "mae") for d in config.datasets]
+    return trained_pairs(config)
+
+
+def trained_pairs(config: PretrainConfig) -> list[Pair]:
+    """Stage II's pairs."""
+    every = [(d, t) for d in config.datasets for t in config.tasks]
+    return [(d, t) for d, t in every if f"{d}/{t}" not in config.exclude]
+
+
+def validated_pairs(config: PretrainConfig) -> list[Pair]:
+    """What validation scores: the MAE pairs when stage I runs, and every supervised pair,
+    excluded ones too (untrained on that data set: their score is zero-shot transfer)."""
+    mae = [(d, "mae") for d in config.datasets] if config.mae_steps else []
+    return mae + [(d, t) for d in config.datasets for t in config.tasks]
+
+
+def draw(config: PretrainConfig, sources: dict[str, Source], step: int) -> Pair:
+    candidates = pairs(config, step)
+    sizes = np.array([max(1, sources[d].count // config.batch_size) for d, _ in candidates], float)
+    weights = {"sqrt": np.sqrt(sizes), "equal": np.ones_like(sizes), "inverse": 1.0 / sizes}[
+        config.sampling
+    ]
+    index = np.random.default_rng([config.seed, step]).choice(
+        len(candidates), p=weights / weights.sum()
+    )
+    return candidates[int(index)]
+
+
+def draws_before(config: PretrainConfig, sources: dict[str, Source], start: int) -> dict[str, int]:
+    counts = dict.fromkeys(config.datasets, 0)
+    for step in range(start):
+        counts[draw(config, sources, step)[0]] += 1
+    return counts
