@@ -23,11 +23,7 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
         epilog="example: vitac pretrain --data runs/fota --out runs/pretrain1 "
         "--set pretrain.supervised_steps=2000",
     )
-    p.add_argument("--data", type=Path, required=True, metavar="ROOT", help="FoTa data root")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory")
-    add_launch_args(p)
-    p.add_argument("--resume", action="store_true", help="continue the latest checkpoint in --out")
-    add_device_arg(p)
+    _add_run_args(p, data_required=True)
     p.set_defaults(handler=lazy("launch.cli_encoders:pretrain_command"))
 
     p = sub.add_parser(
@@ -108,12 +104,17 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
         "OUT/transfer.json and OUT/transfer.md.",
         epilog="example: vitac encoders transfer --out runs/transfer",
     )
-    tr.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory")
-    tr.add_argument("--data", type=Path, default=None, metavar="ROOT", help="FoTa data root")
-    add_launch_args(tr)
-    tr.add_argument("--resume", action="store_true", help="continue the run in --out")
-    add_device_arg(tr)
+    _add_run_args(tr, data_required=False)
     tr.set_defaults(handler=lazy("launch.cli_encoders:transfer_command"))
+
+
+def _add_run_args(p: argparse.ArgumentParser, data_required: bool) -> None:
+    """--data, --out, the launch-file options, --resume and --device of a training run."""
+    p.add_argument("--data", type=Path, required=data_required, metavar="ROOT", help="FoTa data")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run directory")
+    add_launch_args(p)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    add_device_arg(p)
 
 
 def import_t3_command(args: argparse.Namespace) -> int:

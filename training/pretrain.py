@@ -123,7 +123,7 @@ def pretrain(
             for module in [*model.tokenizers.values(), model.trunk]:
                 module.compile()  # in place: the state dict's names stay
         bf16 = config.precision == "bf16" or (config.precision == "auto" and cuda)
-        run = _Run(config, data_root, out_dir, sources, vals, scalers, world, bf16)
+        run = _Run(config, out_dir, sources, vals, scalers, world, bf16)
         return run.loop(model, optimizer, start, progress, on_step)
     finally:
         leave(world)
@@ -149,7 +149,6 @@ class _Run:
     averaged, and only the main one validates, logs and saves."""
 
     config: PretrainConfig
-    data_root: Path
     out_dir: Path
     sources: dict[str, Source]
     vals: dict[str, FotaSplit]
