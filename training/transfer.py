@@ -82,7 +82,8 @@ def run_transfer(
         data = out / "data"
         _make_data(config, data, log, progress)
     trunk = _pretrained(base, data, out / "pretrain", log, progress, device)
-    rows = [_zero_shot(config, trunk, task) for task in config.tasks]
+    validation = _last_validation(trunk)
+    rows = [_zero_shot(config, validation, task) for task in config.tasks]
     for task in config.tasks:
         for arm in config.arms:
             for n in config.samples:
@@ -91,7 +92,12 @@ def run_transfer(
                     tuned = _finetune_config(config, base, trunk, task, arm, n, seed)
                     value = _finetune(tuned, data, where, config.target, task, log, device)
                     rows.append(_row(config, task, arm, n, seed, value))
-    table_record = {**(record or {}), "settings": config.model_dump(), "rows": rows}
+    table_record = {
+        **(record or {}),
+        "settings": config.model_dump(),
+        "pretraining": validation,  # every pair after pretraining: the source's tasks too
+        "rows": rows,
+    }
     (out / "transfer.json").write_text(json.dumps(table_record, indent=1) + "\n")
     (out / "transfer.md").write_text(table(config, rows))
     return rows
@@ -203,11 +209,18 @@ def _finetune(
     return value
 
 
-def _zero_shot(config: TransferConfig, trunk: Path, task: str) -> dict[str, Any]:
-    """The pretrained model on B's task before any of B's labels: its last validation."""
+def _last_validation(trunk: Path) -> dict[str, dict[str, float]]:
+    """The pretraining run's last validation, per pair."""
     lines = (trunk.parent.parent / "metrics.jsonl").read_text().splitlines()
-    last = [json.loads(line)["val"] for line in lines if '"val"' in line][-1]
-    value = next(iter(last[f"{config.target}/{task}"].values()))
+    last: dict[str, dict[str, float]] = [json.loads(x)["val"] for x in lines if '"val"' in x][-1]
+    return last
+
+
+def _zero_shot(
+    config: TransferConfig, validation: dict[str, dict[str, float]], task: str
+) -> dict[str, Any]:
+    """The pretrained model on B's task before any of B's labels."""
+    value = next(iter(validation[f"{config.target}/{task}"].values()))
     return _row(config, task, "pretrained", 0, 0, value)
 
 

@@ -37,6 +37,7 @@ def test_every_stage_runs_once_and_the_table_has_every_row(tmp_path: Path) -> No
     assert all(r["metric"] == "rmse" and r["unit"] == "N" and r["value"] > 0 for r in force)
     written = json.loads((tmp_path / "transfer.json").read_text())
     assert written["rows"] == rows and written["settings"]["samples"] == [5, 20]
+    assert set(written["pretraining"]) >= {"sim_mini/shape", "sim_digit/force"}
     table = (tmp_path / "transfer.md").read_text()
     assert "**sim_digit / shape**: accuracy, higher is better" in table
     assert "| samples | pretrained | frozen | scratch |" in table
