@@ -1,6 +1,7 @@
 """Behaviour cloning with action chunks over images and proprioception.
 
-One ConvEncoder per image stream (scene camera, each tactile pad), the low-dim streams
+One image encoder per image stream (scene camera, each tactile pad; the small ConvEncoder,
+or `image_encoder = "resnet18"`: the GroupNorm ResNet-18 of Diffusion Policy), the low-dim streams
 normalised to [-1, 1], features of the last T_o frames concatenated and mapped by an MLP
 to a chunk of T_p normalised actions. Trained with an L1 (or MSE) loss on the chunk, with
 random-shift augmentation of every image during training only.
@@ -18,13 +19,16 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from policies.base import ACTION_KEY, Policy, PolicyConfig, PolicyIO
-from policies.encoders import ConvEncoder, random_shift
+from policies.encoders import ConvEncoder, ResNetEncoder, random_shift
 from policies.normalizer import Normalizer, normalize_image
 
 
 class BCConfig(PolicyConfig):
     name: Literal["bc"] = "bc"
     image_features: int = Field(64, ge=1, description="features per image stream")
+    image_encoder: Literal["conv", "resnet18"] = Field(
+        "conv", description="conv: small, for CPUs; resnet18: GroupNorm ResNet-18 (DP recipe)"
+    )
     conv_widths: tuple[int, ...] = Field((16, 32, 32), min_length=1)
     num_keypoints: int = Field(32, ge=1)
     hidden_dim: int = Field(256, ge=1)
@@ -44,15 +48,7 @@ class BCPolicy(Policy):
             | {ACTION_KEY: io.action_dim}
         )
         self.encoders = nn.ModuleDict(
-            {
-                _module_key(k): ConvEncoder(
-                    in_channels=io.obs_shapes[k][-1],
-                    out_features=config.image_features,
-                    widths=config.conv_widths,
-                    num_keypoints=config.num_keypoints,
-                )
-                for k in io.image_keys
-            }
+            {_module_key(k): _image_encoder(config, io.obs_shapes[k][-1]) for k in io.image_keys}
         )
         lowdim = sum(int(np.prod(io.obs_shapes[k])) for k in io.lowdim_keys)
         per_step = config.image_features * len(io.image_keys) + lowdim
@@ -97,6 +93,12 @@ class BCPolicy(Policy):
 
     def predict_action_chunk(self, obs: Mapping[str, Tensor]) -> Tensor:
         return self.normalizer.unnormalize(ACTION_KEY, self._chunk(obs, augment=False))
+
+
+def _image_encoder(config: BCConfig, channels: int) -> nn.Module:
+    if config.image_encoder == "resnet18":
+        return ResNetEncoder(channels, config.image_features, config.num_keypoints)
+    return ConvEncoder(channels, config.image_features, config.conv_widths, config.num_keypoints)
 
 
 def _module_key(key: str) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies import CheckpointError, PolicyConfig, PolicyIO
+from policies.registry import policy_config_from_dict
 from sensing.store import EpisodeStore
 
 # train keys that change the batches, the updates or the split: they must match to resume
@@ -57,7 +58,7 @@ def check_resume(
     """
     metadata = saved["metadata"]
     problems = [
-        *flat_diff(saved["policy"], policy.model_dump(mode="json"), "policy"),
+        *flat_diff(_with_defaults(saved["policy"]), policy.model_dump(mode="json"), "policy"),
         *flat_diff(saved["io"], io.model_dump(mode="json"), "io"),
     ]
     if "dataset_fingerprint" in metadata:
@@ -100,3 +101,12 @@ def _normal(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_normal(v) for v in value]
     return value
+
+
+def _with_defaults(policy: Mapping[str, Any]) -> Any:
+    """A saved policy config with the keys that later versions added at their defaults (so
+    a checkpoint from before a new option resumes), or as saved when it no longer validates."""
+    try:
+        return policy_config_from_dict(dict(policy)).model_dump(mode="json")
+    except ValueError:
+        return policy

@@ -1,4 +1,5 @@
-"""A small convolutional image encoder with spatial-softmax keypoints.
+"""Convolutional image encoders with spatial-softmax keypoints: a small one for CPU
+training (ConvEncoder) and the ResNet-18 of the Diffusion Policy recipe (ResNetEncoder).
 
 Sized for CPU training on 32-128 px images: a few strided 3x3 convolutions with GroupNorm
 (BatchNorm misbehaves with EMA and small batches), then spatial softmax turns each channel
@@ -63,6 +64,27 @@ class ConvEncoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         features = self.trunk(x)  # (B, widths[-1], H / 2^(n-1), W / 2^(n-1))
         out: Tensor = self.project(self.keypoints(features))  # (B, out_features)
+        return out
+
+
+class ResNetEncoder(nn.Module):
+    """ResNet-18 with GroupNorm (channels / 16 groups) instead of BatchNorm, its average pool
+    and classifier replaced by spatial-softmax keypoints: the image encoder of Diffusion
+    Policy and robomimic. Random weights (no download). (B, C, H, W) -> (B, out_features)."""
+
+    def __init__(self, in_channels: int, out_features: int, num_keypoints: int = 32) -> None:
+        super().__init__()
+        from torchvision.models import resnet18  # only this encoder needs torchvision here
+
+        net = resnet18(weights=None, norm_layer=lambda c: nn.GroupNorm(c // 16, c))
+        if in_channels != 3:
+            net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.trunk = nn.Sequential(*list(net.children())[:-2])  # up to layer4: (B, 512, H/32, W/32)
+        self.keypoints = SpatialSoftmax(512, num_keypoints)
+        self.project = nn.Sequential(nn.Linear(2 * num_keypoints, out_features), nn.Mish())
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.project(self.keypoints(self.trunk(x)))  # (B, out_features)
         return out
 
 

@@ -143,3 +143,20 @@ if __name__ == "__main__":
     }
     GOLDEN.write_text(json.dumps(record, indent=1))
     print(f"wrote {GOLDEN}")
+
+
+def test_the_resnet_encoder_option_trains_and_reloads(tmp_path: Path) -> None:
+    from policies import load_policy, save_checkpoint
+
+    policy = _tiny_policy(image_encoder="resnet18", image_features=8)
+    assert type(policy.encoders["rgb__scene"]).__name__ == "ResNetEncoder"
+    batch = make_batch(4, policy.config)
+    loss = policy.compute_loss(batch)
+    loss.backward()
+    assert policy.encoders["rgb__scene"].trunk[0].weight.grad is not None
+    path = save_checkpoint(tmp_path / "ckpt", policy)
+    again = load_policy(path).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            again.predict_action_chunk(batch), policy.eval().predict_action_chunk(batch)
+        )

@@ -200,6 +200,18 @@ def test_resume_with_another_policy_config_is_refused(demo_store: Path, tmp_path
     assert str(caught.value).count(" -> ") == 1
 
 
+def test_a_checkpoint_from_before_a_new_policy_option_resumes(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    train(POLICY, _config(steps=3), demo_store, tmp_path, progress=False)
+    saved = tmp_path / "checkpoints" / "step_0000003" / "config.json"
+    config = json.loads(saved.read_text())
+    del config["policy"]["image_encoder"]  # as written before the option existed
+    saved.write_text(json.dumps(config))
+    resumed = train(POLICY, _config(steps=4), demo_store, tmp_path, resume=True, progress=False)
+    assert resumed.checkpoint.name == "step_0000004"
+
+
 def test_loss_falls_on_real_demonstrations(demo_store: Path, tmp_path: Path) -> None:
     config = _config(steps=80, val_ratio=0.0, checkpoint_every=80, log_every=1, lr=3e-3)
     train(POLICY, config, demo_store, tmp_path, progress=False)

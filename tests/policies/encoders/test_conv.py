@@ -42,3 +42,22 @@ def test_any_width_gets_groups_that_divide_it() -> None:
     assert [norm_groups(w) for w in (16, 32, 64, 36, 3, 13)] == [4, 8, 8, 6, 1, 1]
     encoder = ConvEncoder(3, 8, widths=(36, 3), num_keypoints=4)  # GroupNorm(8, 36) crashed
     assert encoder(torch.rand(2, 3, 16, 16)).shape == (2, 8)
+
+
+def test_resnet_encoder_is_resnet18_with_groupnorm_and_keypoints() -> None:
+    from torch import nn
+
+    from policies.encoders import ResNetEncoder
+
+    torch.manual_seed(0)
+    encoder = ResNetEncoder(in_channels=3, out_features=10, num_keypoints=6)
+    modules = list(encoder.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in modules)
+    norms = [m for m in modules if isinstance(m, nn.GroupNorm)]
+    assert len(norms) == 1 + 2 * 8 + 3  # stem, two per basic block, three downsamples
+    assert all(m.num_groups == m.num_channels // 16 for m in norms)
+    convs = sum(isinstance(m, nn.Conv2d) for m in encoder.trunk.modules())
+    assert convs == 1 + 2 * 8 + 3  # ResNet-18's 20 convolutions, no head
+    assert encoder(torch.rand(2, 3, 64, 64) * 2 - 1).shape == (2, 10)
+    four = ResNetEncoder(in_channels=4, out_features=10)  # e.g. RGB + depth
+    assert four(torch.rand(2, 4, 64, 64)).shape == (2, 10)
