@@ -38,14 +38,19 @@ def add_device_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def continue_command(command: str, args: argparse.Namespace, **paths: Path) -> str:
-    """The command line that continues an interrupted job: same launch file and overrides,
-    the given path options, then --resume."""
-    argv = ["vitac", command]
+def command_line(command: str, args: argparse.Namespace, **paths: Path) -> list[str]:
+    """The command line of a job: `vitac COMMAND`, its launch file and overrides, and the
+    given path options (what a results file records as the command that made it)."""
+    argv = ["vitac", *command.split()]
     if args.config is not None:
         argv += ["--config", str(args.config)]
     for item in args.overrides:
         argv += ["--set", item]
     for name, value in paths.items():
         argv += [f"--{name}", str(value)]
-    return shlex.join([*argv, "--resume"])
+    return argv
+
+
+def continue_command(command: str, args: argparse.Namespace, **paths: Path) -> str:
+    """The command line that continues an interrupted job: `command_line`, then --resume."""
+    return shlex.join([*command_line(command, args, **paths), "--resume"])

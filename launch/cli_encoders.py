@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from launch.cli_args import add_device_arg, add_launch_args, continue_command
+from launch.cli_args import add_device_arg, add_launch_args, command_line, continue_command
 from launch.config import ConfigError, check_new_path, check_output_path, resolve_device
 
 
@@ -223,10 +223,7 @@ def transfer_command(args: argparse.Namespace) -> int:
     if args.out.exists() and any(args.out.iterdir()) and not args.resume:
         raise ConfigError(f"--out {args.out} holds a run; pass --resume to continue it")
     paths = {"out": args.out} | ({"data": args.data} if args.data else {})
-    command = ["vitac", "encoders", "transfer"]
-    command += ["--config", str(args.config)] if args.config is not None else []
-    command += [f"--set={item}" for item in args.overrides]
-    command += [a for name, path in paths.items() for a in (f"--{name}", str(path))]
+    command = shlex.join(command_line("encoders transfer", args, **paths))
     commit, dirty = git_state()
     try:
         run_transfer(
@@ -237,7 +234,7 @@ def transfer_command(args: argparse.Namespace) -> int:
             log=lambda line: print(line, file=sys.stderr),
             progress=not args.no_progress,
             device=resolve_device(args.device),
-            record={"command": shlex.join(command), "commit": commit, "dirty": dirty},
+            record={"command": command, "commit": commit, "dirty": dirty},
         )
     except Interrupted as stop:
         stop.hint = "resume: " + continue_command("encoders transfer", args, **paths)

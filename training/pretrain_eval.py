@@ -33,17 +33,19 @@ def fit_targets(
     fitted on the train labels of every data set the task is trained on."""
     trained = list(trained)
     scalers: dict[str, Standardiser] = {}
+    read: dict[str, list[FotaSample]] = {}  # each data set's train split, read once
     for task in sorted({t for _, t in trained if TASKS[t].metric == "rmse"}):
         if task in saved:
             scalers[task] = Standardiser(
                 np.asarray(saved[task]["mean"], float), np.asarray(saved[task]["std"], float)
             )
             continue
-        labels = [
-            label_array(_all(sources[d]), TASKS[task].labels, sources[d].split_dir)
-            for d, t in trained
-            if t == task
-        ]
+        labels = []
+        for dataset in [d for d, t in trained if t == task]:
+            if dataset not in read:
+                read[dataset] = list(sources[dataset].samples(seed=0))
+            where = sources[dataset].split_dir
+            labels.append(label_array(read[dataset], TASKS[task].labels, where))
         scalers[task] = Standardiser.fit(np.concatenate(labels))
     return scalers
 
@@ -120,10 +122,6 @@ def _score(
     assert scaler is not None  # check_targets ran first
     pred = scaler.inverse(out.float().cpu().numpy())
     return float(((pred - label_array(chunk, spec.labels, where)) ** 2).sum() / len(spec.labels))
-
-
-def _all(source: Source) -> list[FotaSample]:
-    return list(source.samples(seed=0))
 
 
 def val_splits(root: Path, datasets: Iterable[str]) -> dict[str, FotaSplit]:

@@ -60,7 +60,7 @@ def test_the_command_refuses_to_overwrite_a_run_and_continues_one(
     printed = capsys.readouterr().out
     assert "| 5 | " in printed and printed.endswith(f"rows: {out / 'transfer.json'}\n")
     written = json.loads((out / "transfer.json").read_text())
-    assert written["command"].startswith("vitac encoders transfer --set=pretrain.model.width=32")
+    assert written["command"].startswith("vitac encoders transfer --set pretrain.model.width=32")
     assert written["command"].endswith(f"--out {out}") and len(written["commit"]) == 40
     assert main(["encoders", "transfer", "--out", str(out), *SETS]) == 2
     assert "holds a run; pass --resume" in capsys.readouterr().err
