@@ -7,6 +7,7 @@ a driver, a sensor stream or a simulator.
 from policies.base import ACTION_KEY, Policy, PolicyConfig, PolicyIO
 from policies.bc import BCConfig, BCPolicy
 from policies.checkpoint import load_policy, read_checkpoint_config, save_checkpoint
+from policies.diffusion import DiffusionConfig, DiffusionPolicy
 from policies.errors import CheckpointError
 from policies.registry import POLICIES, make_policy, policy_config_from_dict
 
@@ -16,6 +17,8 @@ __all__ = [
     "BCConfig",
     "BCPolicy",
     "CheckpointError",
+    "DiffusionConfig",
+    "DiffusionPolicy",
     "Policy",
     "PolicyConfig",
     "PolicyIO",

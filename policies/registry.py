@@ -10,6 +10,7 @@ from typing import Any
 
 from policies.base import Policy, PolicyConfig, PolicyIO
 from policies.bc import BCConfig, BCPolicy
+from policies.diffusion import DiffusionConfig, DiffusionPolicy
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class PolicyKind:
 
 POLICIES: dict[str, PolicyKind] = {
     "bc": PolicyKind(BCConfig, BCPolicy),
+    "diffusion": PolicyKind(DiffusionConfig, DiffusionPolicy),
 }
 
 

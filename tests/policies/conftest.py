@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from policies import BCConfig, PolicyIO
+from policies import BCConfig, PolicyConfig, PolicyIO, policy_config_from_dict
 
 IO = PolicyIO(
     obs_shapes={"rgb.scene": (16, 16, 3), "tactile.left": (8, 8, 3), "proprio.ee_pos": (3,)},
@@ -30,7 +30,31 @@ def tiny_config(**overrides: object) -> BCConfig:
     return BCConfig.model_validate(base | overrides)
 
 
-def make_batch(batch: int, config: BCConfig, seed: int = 0) -> dict[str, torch.Tensor]:
+TINY_DIFFUSION: dict[str, object] = dict(
+    n_obs_steps=2,
+    horizon=8,
+    n_action_steps=3,
+    image_features=8,
+    conv_widths=(4, 8),
+    num_keypoints=4,
+    shift_pixels=1,
+    down_widths=(8, 16),
+    step_embed_dim=8,
+    num_train_steps=20,
+    inference_steps=5,
+)
+
+
+def tiny_policy_config(name: str, **overrides: object) -> PolicyConfig:
+    """A tiny config of any registered policy kind."""
+    if name == "bc":
+        return tiny_config(**overrides)
+    if name == "diffusion":
+        return policy_config_from_dict({"name": name, **TINY_DIFFUSION, **overrides})
+    raise KeyError(f"no tiny config for policy {name!r}: add one to tests/policies/conftest.py")
+
+
+def make_batch(batch: int, config: PolicyConfig, seed: int = 0) -> dict[str, torch.Tensor]:
     """Observation windows (B, T_o, ...) and action chunks (B, T_p, D_a)."""
     rng = np.random.default_rng(seed)
     out: dict[str, torch.Tensor] = {}

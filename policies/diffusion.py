@@ -1,0 +1,135 @@
+"""Diffusion Policy (Chi et al., RSS 2023): a chunk of T_p actions is denoised from Gaussian
+noise by a 1D temporal U-Net conditioned (FiLM) on the observation features of the last
+T_o frames.
+
+Training (DDPM): noise a normalised demonstration chunk to a random step k of a
+`num_train_steps` schedule (squared cosine by default) and regress the noise ("epsilon")
+or the clean chunk ("sample") with an MSE loss. Inference: DDIM (or DDPM) over
+`inference_steps` steps from N(0, I); diffusers provides both schedulers. Observation
+encoding is shared with BC (policies/observation.py).
+
+Sampling draws from torch's global generator, so `torch.manual_seed` before a call fixes
+its output; `predict_action_chunk(obs, generator=g)` uses `g` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field, model_validator
+from torch import Tensor
+
+from policies.base import ACTION_KEY, Policy, PolicyIO
+from policies.observation import ObservationEncoder, VisuomotorConfig, make_normalizer
+from policies.unet1d import ConditionalUnet1D
+
+
+class DiffusionConfig(VisuomotorConfig):
+    name: Literal["diffusion"] = "diffusion"
+    horizon: int = Field(16, ge=1, description="T_p: actions denoised per chunk")
+    n_action_steps: int = Field(8, ge=1, description="T_a: actions executed per chunk")
+    down_widths: tuple[int, ...] = Field(
+        (64, 128, 256), min_length=1, description="U-Net widths; DP's own: (256, 512, 1024)"
+    )
+    kernel_size: int = Field(5, ge=1)
+    step_embed_dim: int = Field(128, ge=2)
+    film_scale: bool = Field(True, description="FiLM sets scale and bias (else bias only)")
+    num_train_steps: int = Field(100, ge=2, description="DDPM training schedule length")
+    beta_schedule: Literal["squaredcos_cap_v2", "linear", "scaled_linear"] = "squaredcos_cap_v2"
+    prediction: Literal["epsilon", "sample"] = "epsilon"
+    sampler: Literal["ddim", "ddpm"] = "ddim"
+    inference_steps: int = Field(10, ge=1, description="denoising steps per chunk")
+    clip_sample: bool = Field(True, description="clip the denoised chunk to [-1, 1]")
+
+    @model_validator(mode="after")
+    def _schedule_fits(self) -> DiffusionConfig:
+        levels = 2 ** (len(self.down_widths) - 1)
+        if self.horizon % levels:
+            raise ValueError(
+                f"horizon must be divisible by 2^(len(down_widths) - 1) = {levels} "
+                f"(got horizon {self.horizon} with {len(self.down_widths)} widths)"
+            )
+        if self.inference_steps > self.num_train_steps:
+            raise ValueError(
+                f"inference_steps ({self.inference_steps}) must be <= num_train_steps "
+                f"({self.num_train_steps})"
+            )
+        if self.sampler == "ddpm" and self.inference_steps != self.num_train_steps:
+            raise ValueError(
+                "the ddpm sampler takes every training step: set inference_steps = "
+                f"num_train_steps ({self.num_train_steps}), or use sampler = 'ddim'"
+            )
+        return self
+
+
+class DiffusionPolicy(Policy):
+    config: DiffusionConfig
+
+    def __init__(self, config: DiffusionConfig, io: PolicyIO) -> None:
+        super().__init__(config, io)
+        self.normalizer = make_normalizer(io)
+        self.observations = ObservationEncoder(config, io)
+        self.denoiser = ConditionalUnet1D(
+            io.action_dim,
+            cond_dim=self.observations.features_per_step * config.n_obs_steps,
+            widths=config.down_widths,
+            kernel_size=config.kernel_size,
+            step_embed_dim=config.step_embed_dim,
+            film_scale=config.film_scale,
+        )
+        self.noise_scheduler = _scheduler("ddpm", config)
+        self.sampler = _scheduler(config.sampler, config)
+
+    def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
+        self.normalizer.fit({k: data[k] for k in self.normalizer.keys})
+
+    def _condition(self, obs: Mapping[str, Tensor], augment: bool) -> Tensor:
+        """obs keys (B, >= T_o, ...) -> (B, T_o * features_per_step)."""
+        obs = {k: v[:, : self.config.n_obs_steps] for k, v in obs.items()}
+        features: Tensor = self.observations(obs, self.normalizer, augment)  # (B, T_o, F)
+        return features.flatten(1)
+
+    def compute_loss(self, batch: Mapping[str, Tensor]) -> Tensor:
+        chunk = self.normalizer.normalize(ACTION_KEY, batch[ACTION_KEY].float())  # (B, T_p, D_a)
+        cond = self._condition(batch, augment=self.training)  # (B, C)
+        noise = torch.randn_like(chunk)  # (B, T_p, D_a)
+        steps = torch.randint(
+            0, self.config.num_train_steps, (chunk.shape[0],), device=chunk.device
+        )  # (B,)
+        noisy = self.noise_scheduler.add_noise(chunk, noise, steps)  # (B, T_p, D_a)
+        predicted = self.denoiser(noisy, steps, cond)  # (B, T_p, D_a)
+        target = noise if self.config.prediction == "epsilon" else chunk
+        return F.mse_loss(predicted, target)
+
+    def predict_action_chunk(
+        self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
+    ) -> Tensor:
+        cond = self._condition(obs, augment=False)  # (B, C)
+        shape = (cond.shape[0], self.config.horizon, self.io.action_dim)
+        chunk = torch.randn(shape, generator=generator, device=cond.device)  # (B, T_p, D_a)
+        self.sampler.set_timesteps(self.config.inference_steps, device=cond.device)
+        for step in self.sampler.timesteps:
+            steps = step.expand(shape[0]).to(cond.device)  # (B,)
+            out = self.denoiser(chunk, steps, cond)
+            chunk = self.sampler.step(out, step, chunk, generator=generator).prev_sample
+        out_chunk: Tensor = self.normalizer.unnormalize(ACTION_KEY, chunk)
+        return out_chunk
+
+
+def _scheduler(kind: str, config: DiffusionConfig) -> Any:
+    """A diffusers noise scheduler (imported here: only diffusion policies need diffusers)."""
+    from diffusers import DDIMScheduler, DDPMScheduler
+
+    common: dict[str, Any] = dict(
+        num_train_timesteps=config.num_train_steps,
+        beta_schedule=config.beta_schedule,
+        clip_sample=config.clip_sample,
+        prediction_type=config.prediction,
+    )
+    if kind == "ddim":
+        return DDIMScheduler(**common, set_alpha_to_one=True, steps_offset=0)
+    return DDPMScheduler(**common, variance_type="fixed_small")

@@ -1,0 +1,76 @@
+"""The observation side every visuomotor policy shares: one image encoder per image stream
+(scene camera, wrist camera, each tactile pad), low-dim streams normalised to [-1, 1], and
+the features of each of the last T_o frames side by side.
+
+`VisuomotorConfig` holds the keys that shape this part, so BC and diffusion read their
+observations the same way and a launch file names them the same way for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from policies.base import ACTION_KEY, PolicyConfig, PolicyIO
+from policies.encoders import ConvEncoder, ResNetEncoder, random_shift
+from policies.normalizer import Normalizer, normalize_image
+
+
+class VisuomotorConfig(PolicyConfig):
+    """Observation-encoder keys shared by every policy over images and proprioception."""
+
+    image_features: int = Field(64, ge=1, description="features per image stream")
+    image_encoder: Literal["conv", "resnet18"] = Field(
+        "conv", description="conv: small, for CPUs; resnet18: GroupNorm ResNet-18 (DP recipe)"
+    )
+    conv_widths: tuple[int, ...] = Field((16, 32, 32), min_length=1)
+    num_keypoints: int = Field(32, ge=1)
+    shift_pixels: int = Field(4, ge=0, description="random-shift augmentation, pixels")
+
+
+def make_normalizer(io: PolicyIO) -> Normalizer:
+    """Statistics for every low-dim input and the action (images need none)."""
+    dims = {k: int(np.prod(io.obs_shapes[k])) for k in io.lowdim_keys}
+    return Normalizer(dims | {ACTION_KEY: io.action_dim})
+
+
+class ObservationEncoder(nn.Module):
+    """obs keys (B, T, ...) -> per-frame features (B, T, features_per_step)."""
+
+    def __init__(self, config: VisuomotorConfig, io: PolicyIO) -> None:
+        super().__init__()
+        self.io, self.shift_pixels = io, config.shift_pixels
+        self.encoders = nn.ModuleDict(
+            {_module_key(k): _image_encoder(config, io.obs_shapes[k][-1]) for k in io.image_keys}
+        )
+        lowdim = sum(int(np.prod(io.obs_shapes[k])) for k in io.lowdim_keys)
+        self.features_per_step = config.image_features * len(io.image_keys) + lowdim
+
+    def forward(self, obs: Mapping[str, Tensor], normalizer: Normalizer, augment: bool) -> Tensor:
+        parts = []
+        for key in self.io.image_keys:
+            images = obs[key]  # (B, T, H, W, C) uint8
+            b, t = images.shape[:2]
+            x = normalize_image(images.flatten(0, 1))  # (B * T, C, H, W)
+            if augment:
+                x = random_shift(x, self.shift_pixels)
+            parts.append(self.encoders[_module_key(key)](x).reshape(b, t, -1))  # (B, T, F)
+        for key in self.io.lowdim_keys:
+            values = obs[key].float().flatten(2)  # (B, T, D)
+            parts.append(normalizer.normalize(key, values))
+        return torch.cat(parts, dim=-1)  # (B, T, features_per_step)
+
+
+def _image_encoder(config: VisuomotorConfig, channels: int) -> nn.Module:
+    if config.image_encoder == "resnet18":
+        return ResNetEncoder(channels, config.image_features, config.num_keypoints)
+    return ConvEncoder(channels, config.image_features, config.conv_widths, config.num_keypoints)
+
+
+def _module_key(key: str) -> str:
+    return key.replace(".", "__")  # ModuleDict keys cannot contain '.'

@@ -1,0 +1,67 @@
+"""Every registered policy kind through the contract: a train step, prediction, save and
+load, closed-loop stepping, and the normaliser's refusal of a missing key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from policies import POLICIES, load_policy, make_policy, save_checkpoint
+from tests.policies.conftest import IO, fit_data, make_batch, tiny_policy_config
+
+KINDS = sorted(POLICIES)
+
+
+def _policy(name: str, seed: int = 0):  # type: ignore[no-untyped-def]
+    torch.manual_seed(seed)
+    policy = make_policy(tiny_policy_config(name), IO)
+    policy.fit_normalizer(fit_data())
+    return policy
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_a_train_step_reaches_every_parameter(name: str) -> None:
+    policy = _policy(name).train()
+    loss = policy.compute_loss(make_batch(4, policy.config))
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    untouched = [n for n, p in policy.named_parameters() if p.grad is None or not p.grad.any()]
+    assert not untouched, f"parameters without a gradient: {untouched}"
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_prediction_shape_and_save_load_round_trip(name: str, tmp_path: Path) -> None:
+    policy = _policy(name).eval()
+    batch = make_batch(3, policy.config)
+    torch.manual_seed(7)
+    with torch.no_grad():
+        chunk = policy.predict_action_chunk(batch)
+    assert chunk.shape == (3, policy.config.horizon, IO.action_dim) and torch.isfinite(chunk).all()
+    loaded = load_policy(save_checkpoint(tmp_path / "ckpt", policy))
+    assert type(loaded) is type(policy) and loaded.config == policy.config
+    torch.manual_seed(7)
+    with torch.no_grad():
+        assert torch.equal(loaded.predict_action_chunk(batch), chunk)
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_select_action_executes_n_action_steps_per_chunk(name: str) -> None:
+    policy = _policy(name).eval()
+    calls = []
+    original = policy.predict_action_chunk
+    policy.predict_action_chunk = lambda obs: calls.append(obs) or original(obs)  # type: ignore[method-assign]
+    frame = {k: v[0, 0].numpy() for k, v in make_batch(1, policy.config).items() if k != "action"}
+    policy.reset()
+    actions = [policy.select_action(frame) for _ in range(2 * policy.config.n_action_steps + 1)]
+    assert len(calls) == 3
+    assert all(a.shape == (IO.action_dim,) and a.dtype == np.float32 for a in actions)
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_fitting_without_a_key_is_an_error(name: str) -> None:
+    policy = make_policy(tiny_policy_config(name), IO)
+    with pytest.raises(KeyError, match="proprio.ee_pos"):
+        policy.fit_normalizer({"action": np.zeros((5, IO.action_dim))})
