@@ -27,7 +27,7 @@ from launch.jobs import (
 )
 from training.evaluate import EvalConfig
 from training.interrupt import Interrupted
-from training.trainer import resolve_checkpoint
+from training.run_dir import resolve_checkpoint
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -70,8 +70,9 @@ from training.pretrain_plan import (
 )
 from training.progress import Progress
 from training.resume import flat_diff
+from training.run_dir import checkpoint_path, run_start
 from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
-from training.trainer import checkpoint_path, cosine_lr, run_start
+from training.trainer import cosine_lr
 
 PLOT_FILE = "pretrain.png"  # train loss and validation per pair
 

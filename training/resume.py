@@ -34,6 +34,7 @@ EXACT_TRAIN_KEYS = (
     "val_ratio",
     "seed",
     "obs_keys",
+    "ema",
 )
 
 

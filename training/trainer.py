@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,18 +33,17 @@ from policies import (
     read_checkpoint_config,
 )
 from policies import save_checkpoint as save_policy_checkpoint
-from policies.checkpoint import CONFIG_FILE
+from policies.files import read_tensors, tensor_bytes
 from training.dataset import WindowDataset, load_datasets
+from training.ema import ONLINE_FILE, Ema, EmaConfig
 from training.interrupt import Interrupted, stop_on_signals
 from training.metric_sinks import LogSink, MetricSink, open_sinks
 from training.progress import Progress
 from training.resume import check_resume, dataset_fingerprint
+from training.run_dir import checkpoint_path, point_last, run_start
 from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
 
-CHECKPOINT_DIR = "checkpoints"
-LAST = "last"  # checkpoints/last -> step_<N> of the newest checkpoint
 METRICS_FILE = "metrics.jsonl"
-_STEP_DIR = re.compile(r"^step_(\d+)$")
 
 
 class TrainConfig(BaseModel):
@@ -66,6 +63,7 @@ class TrainConfig(BaseModel):
     seed: int = 0
     threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all")
     obs_keys: list[str] | None = Field(None, description="policy inputs; default: all obs")
+    ema: EmaConfig = Field(default_factory=EmaConfig)
     log: list[LogSink] = Field(
         default_factory=lambda: list[LogSink](["jsonl"]),
         description="metric sinks: jsonl (always: resume and plots read it), tensorboard, wandb",
@@ -129,7 +127,7 @@ def train(
         )
         for warning in warnings:
             log(f"warning: {warning}")
-        policy, start = _resume(latest)
+        policy, ema, start = _resume(latest, config.ema)
         if start >= config.steps:
             raise CheckpointError(
                 f"{latest.name} has done {start} steps and train.steps is {config.steps}: "
@@ -139,7 +137,11 @@ def train(
         torch.manual_seed(config.seed)
         policy, start = make_policy(policy_config, io), 0
         policy.fit_normalizer(train_set.data)
+        ema = Ema(policy, config.ema) if config.ema.enabled else None
     policy.to(device)
+    if ema is not None:
+        ema.model.to(device)
+    deployed = ema.model if ema is not None else policy  # validated, saved, evaluated
     for name, text in (run_files or {}).items():
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / name).write_text(text)
@@ -169,13 +171,15 @@ def train(
     with stop_on_signals() as stop, shown, metrics:
         for step in range(start, config.steps):
             window_loss.append(_step(policy, optimizer, train_set, config, step, device))
+            if ema is not None:
+                ema.update(policy, step)
             steps_done += 1
             done = step + 1
             validated = val_set is not None and (
                 done % config.val_every == 0 or done == config.steps
             )
             if val_set is not None and validated:
-                val_loss = _validate(policy, val_set, config)
+                val_loss = _validate(deployed, val_set, config)
             status: dict[str, Any] = {}
             if done % config.log_every == 0 or done == config.steps or validated:
                 lr = optimizer.param_groups[0]["lr"]
@@ -193,7 +197,7 @@ def train(
             if on_step is not None:
                 on_step(done)
             if done % config.checkpoint_every == 0 or done == config.steps or stop:
-                _save(out_dir, policy, optimizer, done, metadata)
+                _save(out_dir, policy, ema, optimizer, done, metadata)
             if stop.signum is not None and done < config.steps:
                 raise Interrupted(
                     f"stopped at step {done} of {config.steps}; "
@@ -234,35 +238,6 @@ def _step(
     return float(loss.item())
 
 
-def checkpoint_path(out_dir: Path, step: int) -> Path:
-    return Path(out_dir) / CHECKPOINT_DIR / f"step_{step:07d}"
-
-
-def run_start(out_dir: Path, resume: bool) -> Path | None:
-    """The checkpoint a run continues from (None: a new run), refusing to train over an
-    existing run without `resume`, and a resume with nothing to continue."""
-    latest = latest_checkpoint(out_dir)
-    if latest is not None and not resume:
-        raise CheckpointError(
-            f"{out_dir} already holds checkpoints (latest {latest.name}); pass resume to "
-            "continue that run, or choose a new output directory"
-        )
-    if latest is None and resume:
-        raise CheckpointError(
-            f"asked to resume, but {out_dir} holds no checkpoint; start a new run without resume"
-        )
-    return latest
-
-
-def latest_checkpoint(out_dir: Path) -> Path | None:
-    """The complete checkpoint with the highest step (temporaries are never matched)."""
-    root = Path(out_dir) / CHECKPOINT_DIR
-    if not root.is_dir():
-        return None
-    steps = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name))]
-    return max(steps)[1] if steps else None
-
-
 def cosine_lr(step: int, lr: float, warmup: int, total: int) -> float:
     """Linear warmup over `warmup` steps, then cosine from `lr` to 0 at `total` steps."""
     if step < warmup:
@@ -273,58 +248,59 @@ def cosine_lr(step: int, lr: float, warmup: int, total: int) -> float:
 
 @torch.no_grad()
 def _validate(policy: Policy, val_set: WindowDataset, config: TrainConfig) -> float:
-    """Mean loss over a fixed, evenly spaced set of validation windows (no augmentation)."""
+    """Mean loss over a fixed, evenly spaced set of validation windows (no augmentation;
+    the noise a diffusion loss draws is seeded, so values compare across steps)."""
+    was_training = policy.training
     policy.eval()
     count = min(len(val_set), config.val_batches * config.batch_size)
     indices = np.linspace(0, len(val_set) - 1, count).astype(np.int64)
     batches = np.array_split(indices, math.ceil(count / config.batch_size))
     device = next(policy.parameters()).device
-    losses = [
-        policy.compute_loss({k: v.to(device) for k, v in val_set.batch(idx).items()}).item()
-        * len(idx)
-        for idx in batches
-    ]
-    policy.train()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        losses = [
+            policy.compute_loss({k: v.to(device) for k, v in val_set.batch(idx).items()}).item()
+            * len(idx)
+            for idx in batches
+        ]
+    policy.train(was_training)
     return float(np.sum(losses) / count)
 
 
 def _save(
     out_dir: Path,
     policy: Policy,
+    ema: Ema | None,
     optimizer: torch.optim.Optimizer,
     step: int,
     metadata: dict[str, Any],
 ) -> None:
+    """The deployed weights (the EMA when there is one) as the checkpoint's weights; the
+    online weights and the optimiser beside them, for resuming."""
     extra = trainer_files(optimizer, {"step": step})
+    if ema is not None:
+        extra[ONLINE_FILE] = tensor_bytes(policy.state_dict())
     path = save_policy_checkpoint(
         checkpoint_path(out_dir, step),
-        policy,
+        ema.model if ema is not None else policy,
         metadata={**metadata, "step": step},
         extra_files=extra,
     )
-    link = path.with_name(f".{LAST}.tmp-{os.getpid()}")  # swap the pointer atomically
-    link.unlink(missing_ok=True)
-    link.symlink_to(path.name)
-    link.replace(path.with_name(LAST))
+    point_last(path)
 
 
-def resolve_checkpoint(path: Path) -> Path:
-    """A checkpoint directory as given, or the newest one of a run directory (or of its
-    `checkpoints/`), so `vitac eval RUN_DIR` evaluates the run's last checkpoint."""
-    path = Path(path)
-    if not path.is_dir() or (path / CONFIG_FILE).exists():
-        return path
-    run = path.parent if path.name == CHECKPOINT_DIR else path
-    return latest_checkpoint(run) or path
-
-
-def _resume(latest: Path) -> tuple[Policy, int]:
-    policy = load_policy(latest)
-    for name in (TENSORS_FILE, JSON_FILE):
+def _resume(latest: Path, ema_config: EmaConfig) -> tuple[Policy, Ema | None, int]:
+    """(online policy, its EMA or None, steps done) from a trainer checkpoint."""
+    saved = load_policy(latest)
+    for name in (TENSORS_FILE, JSON_FILE) + ((ONLINE_FILE,) if ema_config.enabled else ()):
         if not (latest / name).is_file():
             raise CheckpointError(f"{latest}: no {name}; it cannot be resumed (weights only)")
     info = json.loads((latest / JSON_FILE).read_text())["info"]
-    return policy.train(), int(info["step"])
+    if not ema_config.enabled:
+        return saved.train(), None, int(info["step"])
+    ema = Ema(saved, ema_config)
+    saved.load_state_dict(read_tensors(latest / ONLINE_FILE, "cpu"))
+    return saved.train(), ema, int(info["step"])
 
 
 class _MetricsLog:

@@ -30,8 +30,8 @@ from training.fota import FotaError, FotaSplit
 from training.pretrain import pretrain
 from training.pretrain_data import TASKS, sensor_of
 from training.pretrain_plan import PretrainConfig, check_config
+from training.run_dir import latest_checkpoint
 from training.tactile_data import SENSORS, VAL_EVERY, make_tactile_data
-from training.trainer import latest_checkpoint
 
 Arm = Literal["pretrained", "frozen", "scratch"]
 RESULT_FILE = "result.json"

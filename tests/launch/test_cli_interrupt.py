@@ -16,7 +16,7 @@ import pytest
 from launch.cli import main
 from sensing.store import EpisodeStore
 from tests.launch.test_cli import TINY
-from training.trainer import latest_checkpoint
+from training.run_dir import latest_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from launch.cli import main
 from launch.config import resolve_device
 from launch.jobs import load_launch
 from tests.launch.test_cli import TINY
-from training.trainer import resolve_checkpoint
+from training.run_dir import resolve_checkpoint
 
 
 def test_a_launch_task_other_than_the_datasets_is_warned_about(

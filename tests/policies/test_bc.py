@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from policies import BCConfig, PolicyIO, make_policy
 from tests.policies.conftest import IO, fit_data, make_batch, tiny_config
 
+
 def _tiny_policy(seed: int = 0, **overrides: object):  # type: ignore[no-untyped-def]
     torch.manual_seed(seed)
     policy = make_policy(tiny_config(**overrides), IO)

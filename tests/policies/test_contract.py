@@ -63,5 +63,5 @@ def test_select_action_executes_n_action_steps_per_chunk(name: str) -> None:
 @pytest.mark.parametrize("name", KINDS)
 def test_fitting_without_a_key_is_an_error(name: str) -> None:
     policy = make_policy(tiny_policy_config(name), IO)
-    with pytest.raises(KeyError, match="proprio.ee_pos"):
+    with pytest.raises(KeyError, match=r"proprio\.ee_pos"):
         policy.fit_normalizer({"action": np.zeros((5, IO.action_dim))})

@@ -53,8 +53,8 @@ def test_chunks_come_out_in_the_datas_units() -> None:
 def test_the_sampler_runs_the_configured_number_of_denoiser_calls() -> None:
     for sampler, steps in (("ddim", 3), ("ddim", 7), ("ddpm", 20)):
         policy = _tiny(sampler=sampler, inference_steps=steps).eval()
-        calls = []
-        policy.denoiser.register_forward_hook(lambda *args: calls.append(1))
+        calls: list[int] = []
+        policy.denoiser.register_forward_hook(lambda *args, calls=calls: calls.append(1))
         with torch.no_grad():
             policy.predict_action_chunk(make_batch(2, policy.config))
         assert len(calls) == steps, (sampler, steps)

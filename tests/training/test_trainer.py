@@ -10,13 +10,15 @@ import pytest
 import torch
 
 from drivers.spec import FieldSpec
-from policies import CheckpointError, load_policy
+from policies import CheckpointError
+from policies.files import read_tensors
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore, EpisodeWriter
 from tests.policies.conftest import tiny_config
 from training.dataset import load_datasets
 from training.interrupt import Interrupted
-from training.trainer import TrainConfig, latest_checkpoint, train
+from training.run_dir import latest_checkpoint
+from training.trainer import TrainConfig, train
 
 POLICY = tiny_config(shift_pixels=2)
 
@@ -53,8 +55,12 @@ def test_unknown_obs_key_is_a_dataset_error(demo_store: Path) -> None:
 
 
 def _same_weights(a: Path, b: Path) -> bool:
-    x, y = load_policy(a).state_dict(), load_policy(b).state_dict()
-    return all(torch.equal(x[k], y[k]) for k in x)
+    """Both the deployed (EMA) weights and the online weights are equal."""
+    same = True
+    for name in ("model.safetensors", "online.safetensors"):
+        x, y = read_tensors(a / name), read_tensors(b / name)
+        same &= x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+    return same
 
 
 def _interrupt_at(step: int) -> Callable[[int], None]:
@@ -111,6 +117,8 @@ def test_raising_train_steps_on_resume_warns_that_the_run_is_not_the_longer_one(
         ({"lr": 2e-3}, "train.lr: 0.001 -> 0.002"),
         ({"batch_size": 4}, "train.batch_size: 8 -> 4"),
         ({"seed": 1}, "train.seed: 0 -> 1"),
+        ({"ema": {"enabled": False}}, "train.ema.enabled: True -> False"),
+        ({"ema": {"power": 0.5}}, "train.ema.power: 0.75 -> 0.5"),
     ],
 )
 def test_resume_with_other_optimisation_keys_is_refused_naming_only_those(
@@ -165,7 +173,13 @@ def test_checkpoints_carry_trainer_state_and_task_metadata(
     names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert names == ["last", "step_0000003", "step_0000006"]
     files = sorted(p.name for p in result.checkpoint.iterdir())
-    assert files == ["config.json", "model.safetensors", "trainer.json", "trainer.safetensors"]
+    assert files == [
+        "config.json",
+        "model.safetensors",
+        "online.safetensors",
+        "trainer.json",
+        "trainer.safetensors",
+    ]
     metadata = json.loads((result.checkpoint / "config.json").read_text())["metadata"]
     assert metadata["step"] == 6 and metadata["dataset_attrs"]["task"] == "peg_insertion"
     assert result.val_loss is not None and np.isfinite(result.train_loss)

@@ -1,0 +1,65 @@
+"""A training run's directory: where its checkpoints live and which one a command means.
+
+<out>/checkpoints/step_<N>/   one atomic checkpoint directory per saved step
+<out>/checkpoints/last        symlink to the newest one
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from policies import CheckpointError
+from policies.checkpoint import CONFIG_FILE
+
+CHECKPOINT_DIR = "checkpoints"
+LAST = "last"  # checkpoints/last -> step_<N> of the newest checkpoint
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+
+
+def checkpoint_path(out_dir: Path, step: int) -> Path:
+    return Path(out_dir) / CHECKPOINT_DIR / f"step_{step:07d}"
+
+
+def run_start(out_dir: Path, resume: bool) -> Path | None:
+    """The checkpoint a run continues from (None: a new run), refusing to train over an
+    existing run without `resume`, and a resume with nothing to continue."""
+    latest = latest_checkpoint(out_dir)
+    if latest is not None and not resume:
+        raise CheckpointError(
+            f"{out_dir} already holds checkpoints (latest {latest.name}); pass resume to "
+            "continue that run, or choose a new output directory"
+        )
+    if latest is None and resume:
+        raise CheckpointError(
+            f"asked to resume, but {out_dir} holds no checkpoint; start a new run without resume"
+        )
+    return latest
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    """The complete checkpoint with the highest step (temporaries are never matched)."""
+    root = Path(out_dir) / CHECKPOINT_DIR
+    if not root.is_dir():
+        return None
+    steps = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name))]
+    return max(steps)[1] if steps else None
+
+
+def point_last(checkpoint: Path) -> None:
+    """Swap `checkpoints/last` to `checkpoint` atomically."""
+    link = checkpoint.with_name(f".{LAST}.tmp-{os.getpid()}")
+    link.unlink(missing_ok=True)
+    link.symlink_to(checkpoint.name)
+    link.replace(checkpoint.with_name(LAST))
+
+
+def resolve_checkpoint(path: Path) -> Path:
+    """A checkpoint directory as given, or the newest one of a run directory (or of its
+    `checkpoints/`), so `vitac eval RUN_DIR` evaluates the run's last checkpoint."""
+    path = Path(path)
+    if not path.is_dir() or (path / CONFIG_FILE).exists():
+        return path
+    run = path.parent if path.name == CHECKPOINT_DIR else path
+    return latest_checkpoint(run) or path
