@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -73,10 +73,10 @@ def format_errors(err: ValidationError, model: type[BaseModel], source: str, pre
     """One line for one problem; otherwise a header and one indented line per problem."""
     problems = []
     for e in err.errors():
-        loc = [str(p) for p in e["loc"]]
+        loc, at = _key_path(model, [str(p) for p in e["loc"]])
         path = ".".join([prefix, *loc] if prefix else loc) or "(top level)"
         if e["type"] == "extra_forbidden":
-            allowed = _fields_at(model, loc[:-1])
+            allowed = sorted(at.model_fields) if at is not None else []
             hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
             problems.append(f"{path}: unknown key{hint}")
         else:
@@ -88,19 +88,35 @@ def format_errors(err: ValidationError, model: type[BaseModel], source: str, pre
     return "\n".join([f"{source}: {len(problems)} problems:", *(f"  {p}" for p in problems)])
 
 
-def _fields_at(model: type[BaseModel], loc: Sequence[str]) -> list[str]:
-    """Field names of the sub-model at `loc`, for 'allowed keys' hints."""
+def _key_path(model: type[BaseModel], loc: list[str]) -> tuple[list[str], type[BaseModel] | None]:
+    """The launch-file key path of an error location, and the model holding its last key
+    (for 'allowed keys' hints). Pydantic puts the chosen member's tag into the location of a
+    discriminated union (policy.diffusion.horizon); the tag is not a key, so it is dropped."""
+    path: list[str] = []
     current: Any = model
-    for part in loc:
+    rest = list(loc)
+    while rest:
+        part = rest.pop(0)
+        path.append(part)
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = current.model_fields.get(part)
-        if field is None:
-            return []
+            return path + rest, None
+        holder, field = current, current.model_fields.get(part)
+        if field is None or not rest:
+            return path + rest, holder
         current = field.annotation
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(current.model_fields)
-    return []
+        if field.discriminator and rest:
+            tag = rest.pop(0)
+            members = [m for m in get_args(current) if _tag(m, str(field.discriminator)) == tag]
+            current = members[0] if members else None
+    return path, None
+
+
+def _tag(member: Any, discriminator: str) -> Any:
+    """The default of a union member's discriminator field (its tag)."""
+    if isinstance(member, type) and issubclass(member, BaseModel):
+        field = member.model_fields.get(discriminator)
+        return field.default if field is not None else None
+    return None
 
 
 def check_output_path(path: Path, flag: str = "--out") -> None:

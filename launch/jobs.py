@@ -19,16 +19,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, apply_overrides, read_toml, validate
 from policies import (
     ACTION_KEY,
     BCConfig,
     CheckpointError,
+    DiffusionConfig,
     PolicyIO,
     load_policy,
     read_checkpoint_config,
@@ -59,16 +60,28 @@ class TaskSection(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+# [policy] by its `name`: one entry per registered policy kind (a test checks they agree)
+PolicySection = Annotated[BCConfig | DiffusionConfig, Field(discriminator="name")]
+
+
 class LaunchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: TaskSection = Field(default_factory=TaskSection)
     collect: CollectConfig = Field(default_factory=CollectConfig)
-    policy: BCConfig = Field(default_factory=BCConfig)
+    policy: PolicySection = Field(default_factory=BCConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     transfer: TransferConfig = Field(default_factory=TransferConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _policy_name_defaults_to_bc(cls, data: Any) -> Any:
+        policy = data.get("policy") if isinstance(data, dict) else None
+        if isinstance(policy, dict) and "name" not in policy:
+            return {**data, "policy": {"name": "bc", **policy}}
+        return data
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,12 @@ class PolicyConfig(BaseModel):
     n_obs_steps: int = Field(2, ge=1, description="T_o: observation frames per decision")
     horizon: int = Field(10, ge=1, description="T_p: actions predicted per chunk")
     n_action_steps: int = Field(8, ge=1, description="T_a: actions executed per chunk")
+    temporal_ensemble: float | None = Field(
+        None,
+        ge=0,
+        description="None: execute T_a actions per chunk; k: predict every step and execute "
+        "the average of every chunk's action for now, weights exp(-k i), i = 0 the oldest (ACT)",
+    )
 
     @model_validator(mode="after")
     def _chunk_fits(self) -> PolicyConfig:
@@ -71,6 +77,8 @@ class Policy(nn.Module, ABC):
         self.io = io
         self._obs_queue: deque[dict[str, Tensor]] = deque(maxlen=config.n_obs_steps)
         self._action_queue: deque[np.ndarray] = deque()
+        self._ensemble: deque[tuple[int, np.ndarray]] = deque()  # (step made, actions from it)
+        self._steps = 0
 
     @abstractmethod
     def compute_loss(self, batch: Mapping[str, Tensor]) -> Tensor:
@@ -88,23 +96,44 @@ class Policy(nn.Module, ABC):
         """Forget the observation history and any queued actions (call at episode start)."""
         self._obs_queue.clear()
         self._action_queue.clear()
+        self._ensemble.clear()
+        self._steps = 0
 
     @torch.inference_mode()
     def select_action(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         """One step of closed-loop control: a single observation (no batch or time axis)
-        in, the next action (D_a,) out; re-plans whenever the queued chunk runs out."""
+        in, the next action (D_a,) out. Re-plans whenever the queued chunk runs out, or
+        every step with temporal ensembling."""
         device = next(self.parameters()).device
         frame = {k: torch.as_tensor(np.asarray(obs[k]), device=device) for k in self.io.obs_shapes}
         if not self._obs_queue:  # episode start: pad the history with the first frame
             self._obs_queue.extend([frame] * self.config.n_obs_steps)
         else:
             self._obs_queue.append(frame)
+        self._steps += 1
+        if self.config.temporal_ensemble is not None:
+            return self._ensembled(self.config.temporal_ensemble)
         if not self._action_queue:
-            stacked = {  # (1, T_o, ...)
-                k: torch.stack([f[k] for f in self._obs_queue])[None] for k in self.io.obs_shapes
-            }
-            chunk = self.predict_action_chunk(stacked)[0]  # (T_p, D_a)
-            start = self.config.n_obs_steps - 1
-            executed = chunk[start : start + self.config.n_action_steps].cpu().numpy()
-            self._action_queue.extend(executed.astype(np.float32))
+            executed = self._plan()[: self.config.n_action_steps]
+            self._action_queue.extend(executed)
         return self._action_queue.popleft()
+
+    def _plan(self) -> np.ndarray:
+        """The current chunk from now on: (T_p - T_o + 1, D_a) float32."""
+        stacked = {  # (1, T_o, ...)
+            k: torch.stack([f[k] for f in self._obs_queue])[None] for k in self.io.obs_shapes
+        }
+        chunk = self.predict_action_chunk(stacked)[0]  # (T_p, D_a)
+        ahead: np.ndarray = chunk[self.config.n_obs_steps - 1 :].cpu().numpy()
+        return np.asarray(ahead, dtype=np.float32)
+
+    def _ensembled(self, k: float) -> np.ndarray:
+        """Every chunk still covering this step votes for it, the oldest weighted most."""
+        now = self._steps
+        self._ensemble.append((now, self._plan()))
+        while now - self._ensemble[0][0] >= len(self._ensemble[0][1]):
+            self._ensemble.popleft()  # its actions end before this step
+        votes = np.stack([actions[now - made] for made, actions in self._ensemble])  # (n, D_a)
+        weights = np.exp(-k * np.arange(len(votes)))  # oldest first
+        action: np.ndarray = (weights @ votes / weights.sum()).astype(np.float32)  # (D_a,)
+        return action

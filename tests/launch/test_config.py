@@ -75,3 +75,28 @@ def test_the_readme_shows_the_default_launch_file() -> None:
     section = readme.split("### Launch files", 1)[1]
     shown = section.split("```toml\n", 1)[1].split("```", 1)[0]
     assert tomllib.loads(shown) == tomllib.loads(DEFAULT_LAUNCH_FILE.read_text())
+
+
+def test_the_policy_section_takes_every_registered_kind_by_name(tmp_path: Path) -> None:
+    from launch.jobs import LaunchConfig
+    from policies import POLICIES
+
+    for name, kind in POLICIES.items():
+        config = load(LaunchConfig, _write(tmp_path, f'[policy]\nname = "{name}"\n'))
+        assert type(config.policy) is kind.config_cls
+    unnamed = load(LaunchConfig, _write(tmp_path, "[policy]\nhorizon = 6\nn_action_steps = 3\n"))
+    assert config.policy.name != "bc" and unnamed.policy.name == "bc"
+
+
+def test_errors_in_a_policy_section_name_launch_file_keys(tmp_path: Path) -> None:
+    """pydantic locates them under the union's tag (policy.diffusion.horizon); the operator
+    wrote policy.horizon, and the allowed keys are the chosen policy's."""
+    from launch.jobs import LaunchConfig
+
+    path = _write(tmp_path, '[policy]\nname = "diffusion"\nhorizon = 0\ncolour = 1\n')
+    with pytest.raises(ConfigError) as err:
+        load(LaunchConfig, path)
+    message = str(err.value)
+    assert "\n  policy.horizon: Input should be greater than or equal to 1 (got 0)" in message
+    assert "\n  policy.colour: unknown key; allowed keys here: beta_schedule, " in message
+    assert "down_widths" in message and "hidden_dim" not in message
