@@ -12,11 +12,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from policies.timing import InferenceTiming
 
 ACTION_KEY = "action"
 
@@ -91,6 +95,12 @@ class Policy(nn.Module, ABC):
     @abstractmethod
     def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
         """Fit normalisation statistics from training data: key -> (N, ...) arrays."""
+
+    def time_inference(self, obs: Mapping[str, Tensor], repeats: int = 50) -> InferenceTiming:
+        """p50/p99 of one obs -> chunk call and its split (vision, touch, head, other)."""
+        from policies.timing import time_inference
+
+        return time_inference(self, obs, repeats)
 
     def reset(self) -> None:
         """Forget the observation history and any queued actions (call at episode start)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from launch.bench import Benchmark
 from launch.benchmarks.encoder_data import bench_encoder_data
 from launch.benchmarks.encoders import bench_encoders
+from launch.benchmarks.policies import bench_policies
 from launch.benchmarks.sim import bench_sim
 from launch.benchmarks.store import bench_store
 from launch.benchmarks.tactile import bench_tactile
@@ -15,4 +16,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "tactile": bench_tactile,
     "encoders": bench_encoders,
     "encoder-data": bench_encoder_data,
+    "policies": bench_policies,
 }
