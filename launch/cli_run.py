@@ -91,6 +91,7 @@ def train(args: argparse.Namespace) -> int:
     print(
         f"trained {result.steps} steps at {result.iterations_per_s:.1f} it/s (final train loss "
         f"{result.train_loss:.4f}{val}); checkpoint: {result.checkpoint}"
+        + (f"; best by rollouts: {result.best.name}" if result.best is not None else "")
     )
     return 0
 

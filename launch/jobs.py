@@ -46,6 +46,7 @@ from training.metric_sinks import missing_sinks
 from training.plots import plot_summary
 from training.pretrain_plan import PretrainConfig
 from training.resume import flat_diff
+from training.rollouts import RolloutConfig
 from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
 from training.transfer import TransferConfig
 
@@ -157,7 +158,24 @@ def run_train(
         log=log,
         device=device,
         run_files={RESOLVED_LAUNCH: resolved_toml(launch)},
+        rollout=_rollout(launch.config.train.rollout, device)
+        if launch.config.train.rollout.every is not None
+        else None,
     )
+
+
+def _rollout(config: RolloutConfig, device: str) -> Callable[[Path], float]:
+    """Success rate of a checkpoint over the rollout's seeded episodes of its own task."""
+
+    def run(checkpoint: Path) -> float:
+        name, task_cfg = checkpoint_task(checkpoint)
+        actors: list[ActorSpec] = [PolicySpec(checkpoint, device=device)]
+        (result,) = evaluate_parallel(
+            name, task_cfg, actors, config.episodes, config.seed, config.workers, progress=False
+        )
+        return result.success_rate
+
+    return run
 
 
 def resolved_toml(launch: Launch) -> str:
@@ -329,7 +347,8 @@ class DemoReport:
             + (f", val loss {t.val_loss:.4f})" if t.val_loss is not None else ")"),
             *[r.summary() for r in self.results],
             f"dataset:    {c.path}",
-            f"checkpoint: {t.checkpoint}",
+            f"checkpoint: {t.best or t.checkpoint}"
+            + (" (best of the rollouts)" if t.best is not None else ""),
             f"plot:       {self.plot}",
             *(
                 [f"videos:     {self.out / VIDEO_DIR} ({len(self.videos)} mp4)"]
@@ -366,7 +385,8 @@ def run_demo(
         f"[3/3] evaluating {actors} over {cfg.eval.episodes} episodes each "
         f"({cfg.eval.workers} worker{'s' if cfg.eval.workers > 1 else ''})"
     )
-    results = run_eval(trained.checkpoint, cfg.eval, out / VIDEO_DIR, progress, device=device)
+    chosen = trained.best or trained.checkpoint  # the rollouts' pick when they ran
+    results = run_eval(chosen, cfg.eval, out / VIDEO_DIR, progress, device=device)
     metrics = [json.loads(line) for line in (out / "train" / METRICS_FILE).read_text().splitlines()]
     plot = plot_summary(
         metrics, results, out / "summary.png", f"{cfg.task.name}: {cfg.policy.name} vs baselines"
@@ -391,6 +411,7 @@ def run_demo(
                     "train_loss": trained.train_loss,
                     "val_loss": trained.val_loss,
                     "checkpoint": portable(trained.checkpoint, out),
+                    "evaluated": portable(chosen, out),
                 },
                 "eval": [results_json(r, out) for r in results],
                 "seconds": report.seconds,

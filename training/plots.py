@@ -20,7 +20,8 @@ def plot_summary(
     path: Path,
     title: str,
 ) -> Path:
-    """Left: train/val loss per step (log scale). Right: success rate per actor, 95% CI.
+    """Left: train/val loss per step (log scale) and rollout success when the run selected
+    checkpoints by rollouts. Right: success rate per actor, 95% CI.
 
     Without training `metrics` (None or empty, e.g. evaluating a checkpoint on its own) the
     figure has the success-rate panel only.
@@ -64,6 +65,12 @@ def _plot_losses(ax: Any, metrics: Sequence[dict[str, Any]]) -> None:
     if val:
         ax.plot(*zip(*val, strict=True), "o-", label="validation")
     ax.set(xlabel="step", ylabel="loss", yscale="log", title="training")
+    rolled = [(m["step"], m["success"]) for m in metrics if m.get("success") is not None]
+    if rolled:  # the rollouts' success on a second axis
+        twin = ax.twinx()
+        twin.plot(*zip(*rolled, strict=True), "s--", color="C2", label="rollout success")
+        twin.set(ylim=(0, 1.05), ylabel="rollout success")
+        twin.legend(loc="upper center")
     ax.legend()
     ax.grid(alpha=0.3)
 

@@ -15,6 +15,7 @@ from policies.checkpoint import CONFIG_FILE
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last"  # checkpoints/last -> step_<N> of the newest checkpoint
+BEST = "best"  # checkpoints/best -> step_<N> with the highest rollout success
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 
 
@@ -56,10 +57,14 @@ def point_last(checkpoint: Path) -> None:
 
 
 def resolve_checkpoint(path: Path) -> Path:
-    """A checkpoint directory as given, or the newest one of a run directory (or of its
-    `checkpoints/`), so `vitac eval RUN_DIR` evaluates the run's last checkpoint."""
+    """A checkpoint directory as given; for a run directory (or its `checkpoints/`), the
+    checkpoint its rollouts chose (`checkpoints/best`) or else its newest, so
+    `vitac eval RUN_DIR` evaluates what the run would deploy."""
     path = Path(path)
     if not path.is_dir() or (path / CONFIG_FILE).exists():
         return path
     run = path.parent if path.name == CHECKPOINT_DIR else path
+    best = run / CHECKPOINT_DIR / BEST
+    if (best / CONFIG_FILE).is_file():
+        return best.resolve()
     return latest_checkpoint(run) or path

@@ -40,6 +40,7 @@ from training.interrupt import Interrupted, stop_on_signals
 from training.metric_sinks import LogSink, MetricSink, open_sinks
 from training.progress import Progress
 from training.resume import check_resume, dataset_fingerprint
+from training.rollouts import Rollout, RolloutConfig, Selection
 from training.run_dir import checkpoint_path, point_last, run_start
 from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
 
@@ -64,6 +65,7 @@ class TrainConfig(BaseModel):
     threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all")
     obs_keys: list[str] | None = Field(None, description="policy inputs; default: all obs")
     ema: EmaConfig = Field(default_factory=EmaConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     log: list[LogSink] = Field(
         default_factory=lambda: list[LogSink](["jsonl"]),
         description="metric sinks: jsonl (always: resume and plots read it), tensorboard, wandb",
@@ -79,7 +81,8 @@ class TrainConfig(BaseModel):
 
 @dataclass(frozen=True)
 class TrainResult:
-    checkpoint: Path
+    checkpoint: Path  # the last
+    best: Path | None  # the best by rollout success (None without rollouts)
     steps: int
     train_loss: float
     val_loss: float | None
@@ -99,6 +102,7 @@ def train(
     on_step: Callable[[int], None] | None = None,
     device: str = "cpu",
     run_files: dict[str, str] | None = None,
+    rollout: Rollout | None = None,
 ) -> TrainResult:
     """Train a policy on `dataset_path`, writing checkpoints and metrics under `out_dir`.
 
@@ -107,7 +111,11 @@ def train(
     `Interrupted` is raised. `on_step(done)` runs after every step (tests, hooks).
     `run_files` (name -> text, e.g. the resolved launch file) are written into `out_dir` once
     the run is known to start; `checkpoints/last` points at the newest checkpoint.
+    With `train.rollout.every`, `rollout(checkpoint)` -> success rate runs at those steps and
+    `checkpoints/best` follows the best (training.rollouts).
     """
+    if config.rollout.every is not None and rollout is None:
+        raise ValueError("train.rollout.every is set, so train() needs a rollout function")
     if config.threads:
         torch.set_num_threads(config.threads)
     out_dir = Path(out_dir)
@@ -162,6 +170,9 @@ def train(
     }
     sinks = open_sinks(config.log, out_dir, start, metadata)
     metrics = _MetricsLog(out_dir / METRICS_FILE, truncate_after=start, sinks=sinks)
+    selection = Selection(out_dir) if config.rollout.every is not None else None
+    if selection is not None:
+        selection.replay(metrics.read(metrics.path))
 
     policy.train()
     window_loss: list[float] = []
@@ -175,28 +186,38 @@ def train(
                 ema.update(policy, step)
             steps_done += 1
             done = step + 1
+            rolled = selection is not None and config.rollout.due(done, config.steps)
             validated = val_set is not None and (
-                done % config.val_every == 0 or done == config.steps
+                done % config.val_every == 0 or done == config.steps or rolled
             )
             if val_set is not None and validated:
                 val_loss = _validate(deployed, val_set, config)
+            success, saved = None, False
+            if rolled and rollout is not None and selection is not None:
+                _save(out_dir, policy, ema, optimizer, done, metadata)
+                saved, success = True, rollout(checkpoint_path(out_dir, done))
+                selection.consider(done, success, val_loss if validated else None)
             status: dict[str, Any] = {}
-            if done % config.log_every == 0 or done == config.steps or validated:
+            if done % config.log_every == 0 or done == config.steps or validated or rolled:
                 lr = optimizer.param_groups[0]["lr"]
                 record = {
                     "step": done,
                     "loss": float(np.mean(window_loss)),
                     "lr": lr,
                     "val_loss": val_loss if validated else None,
+                    "success": success,
                     "time": time.time(),
                 }
                 metrics.write(record)
                 status = {"loss": record["loss"], "val": _fmt(val_loss), "lr": f"{lr:.1e}"}
+                if success is not None:
+                    status["success"] = f"{success:.0%}"
                 window_loss = []
             shown.update(1, **status)
             if on_step is not None:
                 on_step(done)
-            if done % config.checkpoint_every == 0 or done == config.steps or stop:
+            due = done % config.checkpoint_every == 0 or done == config.steps or stop
+            if due and not saved:
                 _save(out_dir, policy, ema, optimizer, done, metadata)
             if stop.signum is not None and done < config.steps:
                 raise Interrupted(
@@ -206,8 +227,10 @@ def train(
                 )
     elapsed = time.perf_counter() - t0
     last = metrics.last()
+    best = selection.step if selection is not None else None
     return TrainResult(
         checkpoint=checkpoint_path(out_dir, config.steps),
+        best=checkpoint_path(out_dir, best) if best is not None else None,
         steps=config.steps,
         train_loss=float(last["loss"]) if last else float("nan"),
         val_loss=val_loss,
