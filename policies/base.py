@@ -57,7 +57,7 @@ class PolicyIO(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     obs_shapes: dict[str, tuple[int, ...]]  # key -> per-frame shape; images are (H, W, C)
-    image_keys: list[str]  # the subset of obs_shapes that are uint8 images
+    image_keys: list[str]  # images: (H, W, C) uint8 colour, or (H, W) uint16 depth (mm)
     action_dim: int = Field(ge=1)
 
     @model_validator(mode="after")
@@ -66,6 +66,11 @@ class PolicyIO(BaseModel):
         if unknown:
             raise ValueError(f"image_keys {unknown} are not in obs_shapes")
         return self
+
+    @property
+    def depth_keys(self) -> list[str]:
+        """The image keys that are depth maps: (H, W), uint16 millimetres."""
+        return [k for k in self.image_keys if len(self.obs_shapes[k]) == 2]
 
     @property
     def lowdim_keys(self) -> list[str]:

@@ -1,7 +1,8 @@
 """Per-key affine normalisation, fitted from data and saved inside the model's weights.
 
 Low-dim streams and actions map their [min, max] range to [-1, 1] ("limits", as in
-diffusion_policy); uint8 images map [0, 255] to [-1, 1] without fitting. A key the
+diffusion_policy); uint8 images map [0, 255] to [-1, 1] and depth maps a fixed range of
+millimetres to [-1, 1], without fitting. A key the
 normaliser was not fitted on is an error, never silently passed through.
 """
 
@@ -59,6 +60,13 @@ class Normalizer(nn.Module):
 def normalize_image(x: Tensor) -> Tensor:
     """uint8 (..., H, W, C) -> float (..., C, H, W) in [-1, 1]."""
     return x.movedim(-1, -3).float().div(127.5).sub(1.0)
+
+
+def normalize_depth(x: Tensor, near_mm: float, far_mm: float) -> Tensor:
+    """uint16 millimetres (..., H, W) -> float (..., 1, H, W): [near, far] to [-1, 1], clipped
+    (a missing reading, 0, reads as near)."""
+    metres = x.float().clamp(near_mm, far_mm)
+    return ((metres - near_mm) * (2.0 / (far_mm - near_mm)) - 1.0).unsqueeze(-3)
 
 
 def _name(key: str, which: str) -> str:

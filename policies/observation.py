@@ -2,6 +2,9 @@
 (scene camera, wrist camera, each tactile pad), low-dim streams normalised to [-1, 1], and
 the features of each of the last T_o frames side by side.
 
+Depth maps ((H, W) uint16 millimetres, as a RealSense streams them) are image streams with
+one channel: clipped to `depth_range_mm` and mapped to [-1, 1].
+
 `VisuomotorConfig` holds the keys that shape this part, so BC and diffusion read their
 observations the same way and a launch file names them the same way for both.
 """
@@ -13,12 +16,12 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from policies.base import ACTION_KEY, PolicyConfig, PolicyIO
 from policies.encoders import ConvEncoder, ResNetEncoder, random_shift
-from policies.normalizer import Normalizer, normalize_image
+from policies.normalizer import Normalizer, normalize_depth, normalize_image
 
 
 class VisuomotorConfig(PolicyConfig):
@@ -31,6 +34,16 @@ class VisuomotorConfig(PolicyConfig):
     conv_widths: tuple[int, ...] = Field((16, 32, 32), min_length=1)
     num_keypoints: int = Field(32, ge=1)
     shift_pixels: int = Field(4, ge=0, description="random-shift augmentation, pixels")
+    depth_range_mm: tuple[float, float] = Field(
+        (100.0, 2000.0), description="depth images: [near, far] millimetres -> [-1, 1], clipped"
+    )
+
+    @model_validator(mode="after")
+    def _depth_range(self) -> VisuomotorConfig:
+        near, far = self.depth_range_mm
+        if not 0 <= near < far:
+            raise ValueError(f"depth_range_mm must be 0 <= near < far (got {near}, {far})")
+        return self
 
 
 def make_normalizer(io: PolicyIO) -> Normalizer:
@@ -45,18 +58,23 @@ class ObservationEncoder(nn.Module):
     def __init__(self, config: VisuomotorConfig, io: PolicyIO) -> None:
         super().__init__()
         self.io, self.shift_pixels = io, config.shift_pixels
+        self.depth_range = config.depth_range_mm
         self.encoders = nn.ModuleDict(
-            {_module_key(k): _image_encoder(config, io.obs_shapes[k][-1]) for k in io.image_keys}
+            {_module_key(k): _image_encoder(config, _channels(io, k)) for k in io.image_keys}
         )
         lowdim = sum(int(np.prod(io.obs_shapes[k])) for k in io.lowdim_keys)
         self.features_per_step = config.image_features * len(io.image_keys) + lowdim
 
     def forward(self, obs: Mapping[str, Tensor], normalizer: Normalizer, augment: bool) -> Tensor:
         parts = []
+        depth_keys = self.io.depth_keys
         for key in self.io.image_keys:
-            images = obs[key]  # (B, T, H, W, C) uint8
+            images = obs[key]  # (B, T, H, W, C) uint8 or (B, T, H, W) uint16 depth
             b, t = images.shape[:2]
-            x = normalize_image(images.flatten(0, 1))  # (B * T, C, H, W)
+            if key in depth_keys:
+                x = normalize_depth(images.flatten(0, 1), *self.depth_range)  # (B * T, 1, H, W)
+            else:
+                x = normalize_image(images.flatten(0, 1))  # (B * T, C, H, W)
             if augment:
                 x = random_shift(x, self.shift_pixels)
             parts.append(self.encoders[_module_key(key)](x).reshape(b, t, -1))  # (B, T, F)
@@ -64,6 +82,10 @@ class ObservationEncoder(nn.Module):
             values = obs[key].float().flatten(2)  # (B, T, D)
             parts.append(normalizer.normalize(key, values))
         return torch.cat(parts, dim=-1)  # (B, T, features_per_step)
+
+
+def _channels(io: PolicyIO, key: str) -> int:
+    return 1 if key in io.depth_keys else io.obs_shapes[key][-1]
 
 
 def _image_encoder(config: VisuomotorConfig, channels: int) -> nn.Module:

@@ -79,13 +79,6 @@ def policy_io_from_schema(schema: dict[str, FieldSpec], obs_keys: Sequence[str])
     action = schema[ACTION_KEY]
     if len(action.shape) != 1:
         raise DatasetError(f"{ACTION_KEY!r} must be a vector per frame, got shape {action.shape}")
-    for key in obs_keys:
-        spec = schema[key]
-        if spec.is_image and len(spec.shape) != 3:
-            raise DatasetError(
-                f"{key!r}: {spec.dtype} {spec.shape} depth images are not a policy input yet; "
-                "use (H, W, C) uint8 images or low-dim vectors"
-            )
     return PolicyIO(
         obs_shapes={k: schema[k].shape for k in obs_keys},
         image_keys=sorted(k for k in obs_keys if schema[k].is_image),

@@ -111,14 +111,14 @@ def physics_diverged(data: mujoco.MjData) -> bool:
 def observation_space(
     spec: Mapping[str, FieldSpec], bounds: Mapping[str, tuple[NDArray[Any], NDArray[Any]]]
 ) -> spaces.Dict:
-    """gymnasium space of an observation spec: images 0-255 uint8, `depth.*` metres >= 0,
-    every other key float32 within its `bounds` (low, high)."""
+    """gymnasium space of an observation spec: images over their integer type's range
+    (uint8 colour, uint16 depth in millimetres), every other key float32 within its
+    `bounds` (low, high)."""
     out: dict[str, spaces.Space[Any]] = {}
     for key, field in spec.items():
         if field.is_image:
-            out[key] = spaces.Box(0, 255, shape=field.shape, dtype=np.uint8)
-        elif key.startswith("depth."):
-            out[key] = spaces.Box(0.0, np.inf, shape=field.shape, dtype=np.float32)
+            dtype = field.np_dtype
+            out[key] = spaces.Box(0, np.iinfo(dtype).max, shape=field.shape, dtype=dtype)
         else:
             low, high = bounds[key]
             out[key] = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)

@@ -1,10 +1,10 @@
 """What an arm task observes: its cameras, the two tactile pads and the robot's own state.
 
 Observation (dict; keys and layout from `ArmObserver.spec`):
-    rgb.<camera> (S, S, 3) uint8 for each of `config.cameras`, depth.<camera> (S, S) float32 m
-    for each of `config.depth_cameras`, tactile.left / tactile.right (H, W, 3) uint8,
-    proprio.ee_pose (9,) float32 [TCP position, rot6d], proprio.gripper (1,) pad opening (m),
-    proprio.joints (6,) arm joint angles (rad).
+    rgb.<camera> (S, S, 3) uint8 for each of `config.cameras`; depth.<camera> (S, S) uint16
+    millimetres (as a RealSense streams it) for each of `config.depth_cameras`;
+    tactile.left / tactile.right (H, W, 3) uint8; proprio.ee_pose (9,) float32 [TCP position,
+    rot6d]; proprio.gripper (1,) pad opening (m); proprio.joints (6,) arm joint angles (rad).
 The pads' readings behind the last tactile images (depth maps, normal forces) stay available
 until the next observation.
 """
@@ -74,7 +74,7 @@ class ArmObserver:
         for cam in cfg.cameras:
             spec[f"rgb.{cam}"] = FieldSpec(shape=(s, s, 3), dtype="uint8", units="rgb", sensor=cam)
         for cam in cfg.depth_cameras:
-            spec[f"depth.{cam}"] = FieldSpec(shape=(s, s), dtype="float32", units="m", sensor=cam)
+            spec[f"depth.{cam}"] = FieldSpec(shape=(s, s), dtype="uint16", units="mm", sensor=cam)
         for key, site in zip(TACTILE_KEYS, PAD_SITES, strict=True):
             spec[key] = FieldSpec(
                 shape=self._tactile_shape, dtype="uint8", units="rgb", sensor=site
@@ -108,7 +108,8 @@ class ArmObserver:
         if self._depth_renderer is not None:
             for cam in self.config.depth_cameras:
                 self._depth_renderer.update_scene(self.data, camera=cam)
-                obs[f"depth.{cam}"] = self._depth_renderer.render().astype(np.float32)
+                metres = self._depth_renderer.render()  # (S, S) float32, distance along the axis
+                obs[f"depth.{cam}"] = depth_millimetres(metres)
         self.readings = [s.read(self.model, self.data, noise_rng) for s in self.sensors]
         for key, reading in zip(TACTILE_KEYS, self.readings, strict=True):
             obs[key] = reading.image
@@ -141,3 +142,10 @@ def fast_flags(renderer: mujoco.Renderer) -> None:
     """Shadows and reflections off: on llvmpipe they cost more than the rest of the frame."""
     renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
     renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+
+
+def depth_millimetres(metres: np.ndarray) -> np.ndarray:
+    """A depth image as a RealSense streams it (z16): uint16 millimetres, 0 = no reading."""
+    millimetres = np.rint(np.nan_to_num(metres, nan=0.0) * 1000.0)
+    out: np.ndarray = np.clip(millimetres, 0, np.iinfo(np.uint16).max).astype(np.uint16)
+    return out

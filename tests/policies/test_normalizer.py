@@ -46,3 +46,13 @@ def test_images_to_channels_first_unit_range() -> None:
     y = normalize_image(x)
     assert y.shape == (1, 3, 1, 1)
     assert y.flatten().tolist() == pytest.approx([-1.0, 1.0, 128 / 127.5 - 1], abs=1e-6)
+
+
+def test_depth_maps_a_millimetre_range_to_plus_minus_one_with_a_channel_axis() -> None:
+    from policies.normalizer import normalize_depth
+
+    depth = torch.tensor([[[0, 100, 1050], [2000, 5000, 65535]]], dtype=torch.uint16)  # (1, 2, 3)
+    out = normalize_depth(depth, 100.0, 2000.0)
+    assert out.shape == (1, 1, 2, 3) and out.dtype == torch.float32
+    expected = [[-1.0, -1.0, 0.0], [1.0, 1.0, 1.0]]  # missing (0) reads as near; far clips
+    torch.testing.assert_close(out[0, 0], torch.tensor(expected))

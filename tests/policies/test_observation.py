@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import pytest
 import torch
+from pydantic import ValidationError
 
-from policies import BCConfig
+from policies import BCConfig, PolicyIO, make_policy
 from policies.observation import ObservationEncoder, make_normalizer
-from tests.policies.conftest import IO, fit_data, make_batch, tiny_config
+from tests.policies.conftest import IO, fit_data, make_batch, tiny_config, tiny_policy_config
 
 
 def test_features_per_frame_in_image_then_lowdim_order() -> None:
@@ -37,3 +39,33 @@ def test_augmentation_moves_image_features_only() -> None:
 def test_the_resnet_option_builds_resnets() -> None:
     encoder = ObservationEncoder(BCConfig(image_encoder="resnet18", image_features=8), IO)
     assert {type(m).__name__ for m in encoder.encoders.values()} == {"ResNetEncoder"}
+
+
+@pytest.mark.parametrize("name", ["bc", "diffusion"])
+def test_a_depth_map_is_an_image_stream_with_one_channel(name: str) -> None:
+    io = PolicyIO(
+        obs_shapes={"depth.scene": (16, 16), "proprio.ee_pos": (3,)},
+        image_keys=["depth.scene"],
+        action_dim=4,
+    )
+    assert io.depth_keys == ["depth.scene"]
+    torch.manual_seed(0)
+    policy = make_policy(tiny_policy_config(name, depth_range_mm=(200.0, 1000.0)), io)
+    policy.fit_normalizer(fit_data())
+    stem = policy.observations.encoders["depth__scene"].trunk[0]
+    assert stem.in_channels == 1
+    t = policy.config.n_obs_steps
+    near = {"depth.scene": torch.full((2, t, 16, 16), 300, dtype=torch.uint16)}
+    near["proprio.ee_pos"] = torch.zeros(2, t, 3)
+    far = {**near, "depth.scene": torch.full((2, t, 16, 16), 900, dtype=torch.uint16)}
+    a = policy.observations(near, policy.normalizer, False)
+    b = policy.observations(far, policy.normalizer, False)
+    assert (a - b).abs().max() > 1e-4  # the depth reaches the features
+    batch = {**near, "action": torch.randn(2, policy.config.horizon, 4)}
+    policy.compute_loss(batch).backward()
+    assert stem.weight.grad is not None and stem.weight.grad.abs().sum() > 0
+
+
+def test_the_depth_range_must_be_ordered() -> None:
+    with pytest.raises(ValidationError, match="depth_range_mm must be 0 <= near < far"):
+        BCConfig(depth_range_mm=(500.0, 100.0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.tasks.arm_observation import depth_millimetres
 from sim.tasks.lift import LiftEnv
 from sim.tasks.stack import StackEnv
 
@@ -28,8 +29,14 @@ def test_depth_cameras_and_native_tactile_size() -> None:
         obs, _ = env.reset(seed=0)
         assert set(obs) >= {"rgb.scene", "depth.scene"} and "rgb.wrist" not in obs
         depth = obs["depth.scene"]
-        assert depth.shape == (32, 32) and depth.dtype == np.float32
-        assert 0.1 < float(np.median(depth)) < 2.0  # metres from the camera to the table
+        assert depth.shape == (32, 32) and depth.dtype == np.uint16  # RealSense z16: mm
+        assert 100 < float(np.median(depth)) < 2000  # millimetres from the camera to the table
         assert obs["tactile.left"].shape == (240, 320, 3)  # GelSight Mini native
     finally:
         env.close()
+
+
+def test_depth_millimetres_rounds_clips_and_marks_missing_readings() -> None:
+    metres = np.array([[0.0004, 0.0016, 1.2344], [70.0, np.nan, -1.0]], dtype=np.float32)
+    assert depth_millimetres(metres).tolist() == [[0, 2, 1234], [65535, 0, 0]]
+    assert depth_millimetres(metres).dtype == np.uint16

@@ -44,12 +44,13 @@ def test_render_mode_and_control_checks_name_the_problem() -> None:
 def test_observation_space_of_a_spec() -> None:
     spec = {
         "rgb.scene": FieldSpec(shape=(8, 8, 3), dtype="uint8", units="rgb", sensor="scene"),
-        "depth.scene": FieldSpec(shape=(8, 8), dtype="float32", units="m", sensor="scene"),
+        "depth.scene": FieldSpec(shape=(8, 8), dtype="uint16", units="mm", sensor="scene"),
         "proprio.x": FieldSpec(shape=(2,), dtype="float32", units="m", sensor="x"),
     }
     space = observation_space(spec, {"proprio.x": (np.array([-1.0, 0.0]), np.array([1.0, 2.0]))})
     assert space["rgb.scene"].dtype == np.uint8 and space["rgb.scene"].shape == (8, 8, 3)
-    assert space["depth.scene"].contains(np.full((8, 8), 3.0, np.float32))
+    assert space["depth.scene"].contains(np.full((8, 8), 3000, np.uint16))
+    assert space["depth.scene"].high.max() == 65535
     assert not space["proprio.x"].contains(np.array([0.0, 3.0], np.float32))
     with pytest.raises(KeyError):
         observation_space(spec, {})
