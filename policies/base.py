@@ -101,6 +101,13 @@ class Policy(nn.Module, ABC):
     def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
         """Fit normalisation statistics from training data: key -> (N, ...) arrays."""
 
+    def load_pretrained(self) -> None:
+        """Load pretrained components from their own checkpoints (a new run calls this once,
+        after `fit_normalizer`); a policy without any does nothing."""
+        observations = getattr(self, "observations", None)
+        if observations is not None:
+            observations.load_pretrained()
+
     def time_inference(self, obs: Mapping[str, Tensor], repeats: int = 50) -> InferenceTiming:
         """p50/p99 of one obs -> chunk call and its split (vision, touch, head, other)."""
         from policies.timing import time_inference
@@ -152,3 +159,8 @@ class Policy(nn.Module, ABC):
         weights = np.exp(-k * np.arange(len(votes)))  # oldest first
         action: np.ndarray = (weights @ votes / weights.sum()).astype(np.float32)  # (D_a,)
         return action
+
+
+def module_key(key: str) -> str:
+    """An observation key as a module name (`rgb.scene` -> `rgb__scene`; names cannot hold '.')."""
+    return key.replace(".", "__")

@@ -2,8 +2,10 @@
 (scene camera, wrist camera, each tactile pad), low-dim streams normalised to [-1, 1], and
 the features of each of the last T_o frames side by side.
 
-Depth maps ((H, W) uint16 millimetres, as a RealSense streams them) are image streams with
-one channel: clipped to `depth_range_mm` and mapped to [-1, 1].
+Tactile streams go through the same kind of image encoder, or with `tactile_encoder = "t3"`
+through one shared tactile transformer (policies/tactile.py). Depth maps ((H, W) uint16
+millimetres, as a RealSense streams them) are image streams with one channel, clipped to
+`depth_range_mm` and mapped to [-1, 1].
 
 `VisuomotorConfig` holds the keys that shape this part, so BC and diffusion read their
 observations the same way and a launch file names them the same way for both.
@@ -19,9 +21,10 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from policies.base import ACTION_KEY, PolicyConfig, PolicyIO
+from policies.base import ACTION_KEY, PolicyConfig, PolicyIO, module_key
 from policies.encoders import ConvEncoder, ResNetEncoder, random_shift
 from policies.normalizer import Normalizer, normalize_depth, normalize_image
+from policies.tactile import TACTILE_PREFIX, T3Options, T3Streams
 
 
 class VisuomotorConfig(PolicyConfig):
@@ -38,11 +41,18 @@ class VisuomotorConfig(PolicyConfig):
         (100.0, 2000.0), description="depth images: [near, far] millimetres -> [-1, 1], clipped"
     )
 
+    tactile_encoder: Literal["conv", "t3"] = Field(
+        "conv", description="tactile.* streams: the image encoder above, or a tactile transformer"
+    )
+    t3: T3Options | None = Field(None, description="the tactile transformer, for 't3'")
+
     @model_validator(mode="after")
-    def _depth_range(self) -> VisuomotorConfig:
+    def _consistent(self) -> VisuomotorConfig:
         near, far = self.depth_range_mm
         if not 0 <= near < far:
             raise ValueError(f"depth_range_mm must be 0 <= near < far (got {near}, {far})")
+        if self.tactile_encoder == "t3" and self.t3 is None:
+            raise ValueError("tactile_encoder 't3' needs policy.t3 (at least t3.checkpoint)")
         return self
 
 
@@ -59,11 +69,25 @@ class ObservationEncoder(nn.Module):
         super().__init__()
         self.io, self.shift_pixels = io, config.shift_pixels
         self.depth_range = config.depth_range_mm
+        touch = [k for k in io.image_keys if k.startswith(TACTILE_PREFIX)]
+        self.t3_keys = touch if config.tactile_encoder == "t3" else []
         self.encoders = nn.ModuleDict(
-            {_module_key(k): _image_encoder(config, _channels(io, k)) for k in io.image_keys}
+            {
+                module_key(k): _image_encoder(config, _channels(io, k))
+                for k in io.image_keys
+                if k not in self.t3_keys
+            }
         )
+        self.t3 = None
+        if self.t3_keys and config.t3 is not None:
+            self.t3 = T3Streams(config.t3, self.t3_keys, config.image_features)
         lowdim = sum(int(np.prod(io.obs_shapes[k])) for k in io.lowdim_keys)
         self.features_per_step = config.image_features * len(io.image_keys) + lowdim
+
+    def load_pretrained(self) -> None:
+        """Pretrained weights of the tactile transformer (a new run calls this once)."""
+        if self.t3 is not None:
+            self.t3.load_pretrained()
 
     def forward(self, obs: Mapping[str, Tensor], normalizer: Normalizer, augment: bool) -> Tensor:
         parts = []
@@ -71,13 +95,16 @@ class ObservationEncoder(nn.Module):
         for key in self.io.image_keys:
             images = obs[key]  # (B, T, H, W, C) uint8 or (B, T, H, W) uint16 depth
             b, t = images.shape[:2]
+            if self.t3 is not None and key in self.t3_keys:  # images, or cached features
+                parts.append(self.t3(images.flatten(0, 1), key).reshape(b, t, -1))
+                continue
             if key in depth_keys:
                 x = normalize_depth(images.flatten(0, 1), *self.depth_range)  # (B * T, 1, H, W)
             else:
                 x = normalize_image(images.flatten(0, 1))  # (B * T, C, H, W)
             if augment:
                 x = random_shift(x, self.shift_pixels)
-            parts.append(self.encoders[_module_key(key)](x).reshape(b, t, -1))  # (B, T, F)
+            parts.append(self.encoders[module_key(key)](x).reshape(b, t, -1))  # (B, T, F)
         for key in self.io.lowdim_keys:
             values = obs[key].float().flatten(2)  # (B, T, D)
             parts.append(normalizer.normalize(key, values))
@@ -92,7 +119,3 @@ def _image_encoder(config: VisuomotorConfig, channels: int) -> nn.Module:
     if config.image_encoder == "resnet18":
         return ResNetEncoder(channels, config.image_features, config.num_keypoints)
     return ConvEncoder(channels, config.image_features, config.conv_widths, config.num_keypoints)
-
-
-def _module_key(key: str) -> str:
-    return key.replace(".", "__")  # ModuleDict keys cannot contain '.'

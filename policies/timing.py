@@ -19,9 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from policies.base import Policy
-
-TOUCH_PREFIX = "tactile"
+from policies.base import Policy, module_key
+from policies.tactile import TACTILE_PREFIX
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,13 @@ def timed_parts(policy: Policy) -> dict[str, list[nn.Module]]:
     observations = getattr(policy, "observations", None)
     if observations is not None:
         for key in policy.io.image_keys:
-            encoder = observations.encoders[key.replace(".", "__")]
-            parts["touch" if key.startswith(TOUCH_PREFIX) else "vision"].append(encoder)
+            if key in observations.t3_keys:
+                encoder = observations.t3
+            else:
+                encoder = observations.encoders[module_key(key)]
+            part = parts["touch" if key.startswith(TACTILE_PREFIX) else "vision"]
+            if all(encoder is not m for m in part):  # one shared tactile encoder: once
+                part.append(encoder)
     for name in ("denoiser", "head"):
         module = getattr(policy, name, None)
         if isinstance(module, nn.Module):

@@ -7,7 +7,7 @@ through the store's `WindowSampler`, observation keys cut to their first T_o ste
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +84,22 @@ def policy_io_from_schema(schema: dict[str, FieldSpec], obs_keys: Sequence[str])
         image_keys=sorted(k for k in obs_keys if schema[k].is_image),
         action_dim=action.shape[0],
     )
+
+
+@torch.inference_mode()
+def cache_features(
+    data: dict[str, np.ndarray],
+    keys: Sequence[str],
+    encode: Callable[[Tensor], Tensor],
+    device: str = "cpu",
+    batch: int = 256,
+) -> None:
+    """Replace each of `keys`' frames in `data` by `encode(frames)` (a frozen encoder's
+    features: (N, ...) uint8 -> (N, D) float32), computed once instead of at every step."""
+    for key in keys:
+        frames = data[key]
+        parts = [
+            encode(torch.from_numpy(frames[i : i + batch]).to(device)).float().cpu().numpy()
+            for i in range(0, len(frames), batch)
+        ]
+        data[key] = np.concatenate(parts)

@@ -34,7 +34,8 @@ from policies import (
 )
 from policies import save_checkpoint as save_policy_checkpoint
 from policies.files import read_tensors, tensor_bytes
-from training.dataset import WindowDataset, load_datasets
+from policies.tactile import with_pretrained_architecture
+from training.dataset import WindowDataset, cache_features, load_datasets
 from training.ema import ONLINE_FILE, Ema, EmaConfig
 from training.interrupt import Interrupted, stop_on_signals
 from training.metric_sinks import LogSink, MetricSink, open_sinks
@@ -120,6 +121,8 @@ def train(
         torch.set_num_threads(config.threads)
     out_dir = Path(out_dir)
     latest = run_start(out_dir, resume)
+    saved_policy = read_checkpoint_config(latest)["policy"] if latest is not None else None
+    policy_config = with_pretrained_architecture(policy_config, saved_policy)
     train_set, val_set, io, store = load_datasets(
         dataset_path, policy_config, config.obs_keys, config.val_ratio, config.seed
     )
@@ -145,8 +148,12 @@ def train(
         torch.manual_seed(config.seed)
         policy, start = make_policy(policy_config, io), 0
         policy.fit_normalizer(train_set.data)
+        policy.load_pretrained()
         ema = Ema(policy, config.ema) if config.ema.enabled else None
     policy.to(device)
+    streams = getattr(getattr(policy, "observations", None), "t3", None)
+    if streams is not None and streams.frozen:  # a frozen encoder's features, once per frame
+        cache_features(train_set.data, streams.keys, streams.features, device)
     if ema is not None:
         ema.model.to(device)
     deployed = ema.model if ema is not None else policy  # validated, saved, evaluated

@@ -6,14 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from policies import load_policy
+from policies.encoders import Preprocessing, TactileTransformer, TransformerConfig, save_encoder
+from policies.tactile import T3Streams
+from sensing.store import EpisodeStore
 from sim import make_env
 from sim.tasks.lift import LiftConfig
 from tests.policies.conftest import tiny_policy_config
 from training.collect import CollectConfig, collect
-from training.dataset import load_datasets
+from training.dataset import cache_features, load_datasets
 from training.trainer import TrainConfig, train
 
 TASK = LiftConfig(
@@ -45,3 +49,43 @@ def test_depth_images_train_a_policy_that_then_acts(tmp_path: Path) -> None:
         assert action.shape == env.action_space.shape and np.isfinite(action).all()
     finally:
         env.close()
+
+
+def test_cache_features_replaces_frames_by_their_encoding_in_batches() -> None:
+    data = {"tactile.left": np.arange(10 * 2 * 2 * 3, dtype=np.uint8).reshape(10, 2, 2, 3)}
+    data["proprio"] = np.zeros((10, 3), np.float32)
+    calls: list[int] = []
+
+    def encode(frames: torch.Tensor) -> torch.Tensor:
+        calls.append(len(frames))
+        return frames.flatten(1).double().sum(dim=1, keepdim=True)
+
+    expected = data["tactile.left"].reshape(10, -1).sum(axis=1, keepdims=True)
+    cache_features(data, ["tactile.left"], encode, batch=4)
+    assert calls == [4, 4, 2] and data["tactile.left"].dtype == np.float32
+    np.testing.assert_array_equal(data["tactile.left"], expected)
+    assert data["proprio"].shape == (10, 3)
+
+
+def test_a_frozen_tactile_transformer_is_run_once_per_frame_not_per_step(
+    demo_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(0)
+    arch = TransformerConfig(
+        width=16, heads=2, tokenizer_depth=1, trunk_depth=1, patch_size=4, image_size=16
+    )
+    encoder = save_encoder(
+        TactileTransformer(arch, {"mini": Preprocessing(resize=16, crop=16)}), tmp_path / "enc"
+    )
+    encoded: list[int] = []
+    original = T3Streams.features
+    monkeypatch.setattr(
+        T3Streams, "features", lambda self, x: encoded.append(len(x)) or original(self, x)
+    )
+    policy = tiny_policy_config("bc", tactile_encoder="t3", t3={"checkpoint": str(encoder)})
+    config = TrainConfig(steps=3, batch_size=4, val_ratio=0.25, warmup_steps=1, val_every=1)
+    result = train(policy, config, demo_store, tmp_path / "run", progress=False)
+    frames = EpisodeStore.open(demo_store).n_frames
+    assert sum(encoded) == 2 * frames  # both pads' frames, once; none in the 3 steps
+    loaded = load_policy(result.checkpoint)
+    assert loaded.config.t3 is not None and loaded.config.t3.model == arch
