@@ -10,6 +10,7 @@ TensorBoard drops events past the resumed step (`purge_step`) and W&B continues 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import uuid
 from pathlib import Path
@@ -86,3 +87,37 @@ class WandbSink:
 
     def close(self) -> None:
         self.run.finish()
+
+
+class MetricsLog:
+    """Append-only JSON-lines log; on resume, drops lines past the resumed step. Each record
+    also goes to the other sinks (TensorBoard, W&B), closed with the log."""
+
+    def __init__(self, path: Path, truncate_after: int, sinks: list[MetricSink]) -> None:
+        self.path, self.sinks = path, sinks
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kept = [r for r in self.read(path) if r["step"] <= truncate_after]
+        path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        for sink in self.sinks:
+            sink.write(record)
+
+    def __enter__(self) -> MetricsLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sink in self.sinks:
+            sink.close()
+
+    def last(self) -> dict[str, Any] | None:
+        records = self.read(self.path)
+        return records[-1] if records else None
+
+    @staticmethod
+    def read(path: Path) -> list[dict[str, Any]]:
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -12,7 +12,6 @@ uninterrupted one exactly on the same machine.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -28,22 +27,25 @@ from policies import (
     CheckpointError,
     Policy,
     PolicyConfig,
-    load_policy,
     make_policy,
     read_checkpoint_config,
 )
-from policies import save_checkpoint as save_policy_checkpoint
-from policies.files import read_tensors, tensor_bytes
 from policies.tactile import with_pretrained_architecture
 from training.dataset import WindowDataset, cache_features, load_datasets
-from training.ema import ONLINE_FILE, Ema, EmaConfig
+from training.ema import Ema, EmaConfig
 from training.interrupt import Interrupted, stop_on_signals
-from training.metric_sinks import LogSink, MetricSink, open_sinks
+from training.metric_sinks import LogSink, MetricsLog, open_sinks
 from training.progress import Progress
 from training.resume import check_resume, dataset_fingerprint
 from training.rollouts import Rollout, RolloutConfig, Selection
-from training.run_dir import checkpoint_path, point_last, run_start
-from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
+from training.run_dir import checkpoint_path, run_start
+from training.state import (
+    JSON_FILE,
+    TENSORS_FILE,
+    restore_trainer,
+    resume_training,
+    save_training,
+)
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -138,7 +140,7 @@ def train(
         )
         for warning in warnings:
             log(f"warning: {warning}")
-        policy, ema, start = _resume(latest, config.ema)
+        policy, ema, start = resume_training(latest, config.ema)
         if start >= config.steps:
             raise CheckpointError(
                 f"{latest.name} has done {start} steps and train.steps is {config.steps}: "
@@ -176,7 +178,7 @@ def train(
         "device": device,
     }
     sinks = open_sinks(config.log, out_dir, start, metadata)
-    metrics = _MetricsLog(out_dir / METRICS_FILE, truncate_after=start, sinks=sinks)
+    metrics = MetricsLog(out_dir / METRICS_FILE, truncate_after=start, sinks=sinks)
     selection = Selection(out_dir) if config.rollout.every is not None else None
     if selection is not None:
         selection.replay(metrics.read(metrics.path))
@@ -201,7 +203,7 @@ def train(
                 val_loss = _validate(deployed, val_set, config)
             success, saved = None, False
             if rolled and rollout is not None and selection is not None:
-                _save(out_dir, policy, ema, optimizer, done, metadata)
+                save_training(out_dir, policy, ema, optimizer, done, metadata)
                 saved, success = True, rollout(checkpoint_path(out_dir, done))
                 selection.consider(done, success, val_loss if validated else None)
             status: dict[str, Any] = {}
@@ -225,7 +227,7 @@ def train(
                 on_step(done)
             due = done % config.checkpoint_every == 0 or done == config.steps or stop
             if due and not saved:
-                _save(out_dir, policy, ema, optimizer, done, metadata)
+                save_training(out_dir, policy, ema, optimizer, done, metadata)
             if stop.signum is not None and done < config.steps:
                 raise Interrupted(
                     f"stopped at step {done} of {config.steps}; "
@@ -295,76 +297,6 @@ def _validate(policy: Policy, val_set: WindowDataset, config: TrainConfig) -> fl
         ]
     policy.train(was_training)
     return float(np.sum(losses) / count)
-
-
-def _save(
-    out_dir: Path,
-    policy: Policy,
-    ema: Ema | None,
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    metadata: dict[str, Any],
-) -> None:
-    """The deployed weights (the EMA when there is one) as the checkpoint's weights; the
-    online weights and the optimiser beside them, for resuming."""
-    extra = trainer_files(optimizer, {"step": step})
-    if ema is not None:
-        extra[ONLINE_FILE] = tensor_bytes(policy.state_dict())
-    path = save_policy_checkpoint(
-        checkpoint_path(out_dir, step),
-        ema.model if ema is not None else policy,
-        metadata={**metadata, "step": step},
-        extra_files=extra,
-    )
-    point_last(path)
-
-
-def _resume(latest: Path, ema_config: EmaConfig) -> tuple[Policy, Ema | None, int]:
-    """(online policy, its EMA or None, steps done) from a trainer checkpoint."""
-    saved = load_policy(latest)
-    for name in (TENSORS_FILE, JSON_FILE) + ((ONLINE_FILE,) if ema_config.enabled else ()):
-        if not (latest / name).is_file():
-            raise CheckpointError(f"{latest}: no {name}; it cannot be resumed (weights only)")
-    info = json.loads((latest / JSON_FILE).read_text())["info"]
-    if not ema_config.enabled:
-        return saved.train(), None, int(info["step"])
-    ema = Ema(saved, ema_config)
-    saved.load_state_dict(read_tensors(latest / ONLINE_FILE, "cpu"))
-    return saved.train(), ema, int(info["step"])
-
-
-class _MetricsLog:
-    """Append-only JSON-lines log; on resume, drops lines past the resumed step. Each record
-    also goes to the other sinks (TensorBoard, W&B), closed with the log."""
-
-    def __init__(self, path: Path, truncate_after: int, sinks: list[MetricSink]) -> None:
-        self.path, self.sinks = path, sinks
-        path.parent.mkdir(parents=True, exist_ok=True)
-        kept = [r for r in self.read(path) if r["step"] <= truncate_after]
-        path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-
-    def write(self, record: dict[str, Any]) -> None:
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        for sink in self.sinks:
-            sink.write(record)
-
-    def __enter__(self) -> _MetricsLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sink in self.sinks:
-            sink.close()
-
-    def last(self) -> dict[str, Any] | None:
-        records = self.read(self.path)
-        return records[-1] if records else None
-
-    @staticmethod
-    def read(path: Path) -> list[dict[str, Any]]:
-        if not path.is_file():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _fmt(value: float | None) -> str:
