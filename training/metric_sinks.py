@@ -93,13 +93,19 @@ class MetricsLog:
     """Append-only JSON-lines log; on resume, drops lines past the resumed step. Each record
     also goes to the other sinks (TensorBoard, W&B), closed with the log."""
 
-    def __init__(self, path: Path, truncate_after: int, sinks: list[MetricSink]) -> None:
-        self.path, self.sinks = path, sinks
+    def __init__(
+        self, path: Path, truncate_after: int, sinks: list[MetricSink], enabled: bool = True
+    ) -> None:
+        self.path, self.sinks, self.enabled = path, sinks, enabled
+        if not enabled:  # a process that does not log (DDP ranks above 0)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         kept = [r for r in self.read(path) if r["step"] <= truncate_after]
         path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
         for sink in self.sinks:
@@ -113,7 +119,7 @@ class MetricsLog:
             sink.close()
 
     def last(self) -> dict[str, Any] | None:
-        records = self.read(self.path)
+        records = self.read(self.path) if self.enabled else []
         return records[-1] if records else None
 
     @staticmethod

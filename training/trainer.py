@@ -13,9 +13,11 @@ uninterrupted one exactly on the same machine.
 from __future__ import annotations
 
 import math
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,14 @@ from policies import (
 )
 from policies.tactile import with_pretrained_architecture
 from training.dataset import WindowDataset, cache_features, load_datasets
+from training.distributed import (
+    World,
+    any_rank,
+    average_gradients,
+    check_replicas,
+    join_from_env,
+    leave,
+)
 from training.ema import Ema, EmaConfig
 from training.interrupt import Interrupted, stop_on_signals
 from training.metric_sinks import LogSink, MetricsLog, open_sinks
@@ -116,12 +126,45 @@ def train(
     the run is known to start; `checkpoints/last` points at the newest checkpoint.
     With `train.rollout.every`, `rollout(checkpoint)` -> success rate runs at those steps and
     `checkpoints/best` follows the best (training.rollouts).
+
+    Under torchrun (WORLD_SIZE > 1) each process takes its share of every batch
+    (`train.batch_size` is the global batch), gradients are averaged, and rank 0 alone
+    validates, rolls out, logs and saves (training.distributed).
     """
     if config.rollout.every is not None and rollout is None:
         raise ValueError("train.rollout.every is set, so train() needs a rollout function")
+    world = join_from_env(device)
+    try:
+        if config.batch_size % world.size:
+            raise ValueError(
+                f"train.batch_size ({config.batch_size}) must be divisible by the number of "
+                f"processes ({world.size}): it is the global batch, split evenly"
+            )
+        return _train(
+            policy_config, config, dataset_path, Path(out_dir), world, resume, progress,
+            metadata, log, on_step, run_files, rollout,
+        )  # fmt: skip
+    finally:
+        leave(world)
+
+
+def _train(
+    policy_config: PolicyConfig,
+    config: TrainConfig,
+    dataset_path: Path,
+    out_dir: Path,
+    world: World,
+    resume: bool,
+    progress: bool,
+    metadata: dict[str, Any] | None,
+    log: Callable[[str], None],
+    on_step: Callable[[int], None] | None,
+    run_files: dict[str, str] | None,
+    rollout: Rollout | None,
+) -> TrainResult:
+    device, main = world.device, world.main
     if config.threads:
         torch.set_num_threads(config.threads)
-    out_dir = Path(out_dir)
     latest = run_start(out_dir, resume)
     saved_policy = read_checkpoint_config(latest)["policy"] if latest is not None else None
     policy_config = with_pretrained_architecture(policy_config, saved_policy)
@@ -159,7 +202,7 @@ def train(
     if ema is not None:
         ema.model.to(device)
     deployed = ema.model if ema is not None else policy  # validated, saved, evaluated
-    for name, text in (run_files or {}).items():
+    for name, text in (run_files or {}).items() if main else ():
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / name).write_text(text)
     optimizer = torch.optim.AdamW(
@@ -176,10 +219,11 @@ def train(
         "dataset_fingerprint": fingerprint,
         "train": config.model_dump(mode="json"),
         "device": device,
+        "world_size": world.size,
     }
-    sinks = open_sinks(config.log, out_dir, start, metadata)
-    metrics = MetricsLog(out_dir / METRICS_FILE, truncate_after=start, sinks=sinks)
-    selection = Selection(out_dir) if config.rollout.every is not None else None
+    sinks = open_sinks(config.log, out_dir, start, metadata) if main else []
+    metrics = MetricsLog(out_dir / METRICS_FILE, start, sinks, enabled=main)
+    selection = Selection(out_dir) if config.rollout.every is not None and main else None
     if selection is not None:
         selection.replay(metrics.read(metrics.path))
 
@@ -187,17 +231,20 @@ def train(
     window_loss: list[float] = []
     val_loss: float | None = None
     t0, steps_done = time.perf_counter(), 0
-    shown = Progress("train", config.steps, "it", initial=start, bar=progress)
+    quiet = None if main else StringIO()  # one progress display: rank 0's
+    shown = Progress("train", config.steps, "it", initial=start, bar=progress, stream=quiet)
     with stop_on_signals() as stop, shown, metrics:
         for step in range(start, config.steps):
-            window_loss.append(_step(policy, optimizer, train_set, config, step, device))
+            window_loss.append(_step(policy, optimizer, train_set, config, step, world))
             if ema is not None:
                 ema.update(policy, step)
             steps_done += 1
             done = step + 1
             rolled = selection is not None and config.rollout.due(done, config.steps)
-            validated = val_set is not None and (
-                done % config.val_every == 0 or done == config.steps or rolled
+            validated = (
+                main
+                and val_set is not None
+                and (done % config.val_every == 0 or done == config.steps or rolled)
             )
             if val_set is not None and validated:
                 val_loss = _validate(deployed, val_set, config)
@@ -225,15 +272,17 @@ def train(
             shown.update(1, **status)
             if on_step is not None:
                 on_step(done)
-            due = done % config.checkpoint_every == 0 or done == config.steps or stop
-            if due and not saved:
+            stopping = any_rank(stop.signum is not None, world)
+            due = done % config.checkpoint_every == 0 or done == config.steps or stopping
+            if main and due and not saved:
                 save_training(out_dir, policy, ema, optimizer, done, metadata)
-            if stop.signum is not None and done < config.steps:
+            if stopping and done < config.steps:
                 raise Interrupted(
                     f"stopped at step {done} of {config.steps}; "
                     f"saved {checkpoint_path(out_dir, done)}",
-                    stop.signum,
+                    stop.signum or signal.SIGTERM,
                 )
+    check_replicas(policy, world)
     elapsed = time.perf_counter() - t0
     last = metrics.last()
     best = selection.step if selection is not None else None
@@ -253,18 +302,20 @@ def _step(
     train_set: WindowDataset,
     config: TrainConfig,
     step: int,
-    device: str,
+    world: World,
 ) -> float:
-    """One optimiser step; its batch and augmentation are a function of (seed, step)."""
+    """One optimiser step; its batch and augmentation are a function of (seed, step). Each
+    process takes every world.size-th window of the global batch; gradients are averaged."""
     for group in optimizer.param_groups:
         group["lr"] = cosine_lr(step, config.lr, config.warmup_steps, config.steps)
     generator = np.random.default_rng([config.seed, step])
     torch.manual_seed(config.seed * 1_000_003 + step)  # augmentation noise for this step
-    batch = train_set.batch(generator.integers(0, len(train_set), config.batch_size))
-    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    indices = generator.integers(0, len(train_set), config.batch_size)[world.rank :: world.size]
+    batch = {k: v.to(world.device, non_blocking=True) for k, v in train_set.batch(indices).items()}
     loss = policy.compute_loss(batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    average_gradients(policy.parameters(), world)
     torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
     optimizer.step()
     return float(loss.item())
