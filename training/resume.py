@@ -35,6 +35,7 @@ EXACT_TRAIN_KEYS = (
     "seed",
     "obs_keys",
     "ema",
+    "precision",
 )
 
 

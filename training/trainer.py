@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -77,6 +77,9 @@ class TrainConfig(BaseModel):
     seed: int = 0
     threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all")
     obs_keys: list[str] | None = Field(None, description="policy inputs; default: all obs")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="bf16 autocast of the loss's forward pass; auto: on CUDA only"
+    )
     ema: EmaConfig = Field(default_factory=EmaConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     log: list[LogSink] = Field(
@@ -312,7 +315,9 @@ def _step(
     torch.manual_seed(config.seed * 1_000_003 + step)  # augmentation noise for this step
     indices = generator.integers(0, len(train_set), config.batch_size)[world.rank :: world.size]
     batch = {k: v.to(world.device, non_blocking=True) for k, v in train_set.batch(indices).items()}
-    loss = policy.compute_loss(batch)
+    bf16 = config.precision == "bf16" or (config.precision == "auto" and world.device != "cpu")
+    with torch.autocast(world.device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+        loss = policy.compute_loss(batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     average_gradients(policy.parameters(), world)

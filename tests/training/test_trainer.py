@@ -231,3 +231,11 @@ def test_loss_falls_on_real_demonstrations(demo_store: Path, tmp_path: Path) -> 
     train(POLICY, config, demo_store, tmp_path, progress=False)
     losses = [json.loads(line)["loss"] for line in (tmp_path / "metrics.jsonl").open()]
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:3])
+
+
+def test_bf16_autocast_trains_close_to_float32(demo_store: Path, tmp_path: Path) -> None:
+    """train.precision = "bf16" (auto picks it on CUDA): same run within bf16's precision."""
+    plain = train(POLICY, _config(), demo_store, tmp_path / "fp32", progress=False)
+    half = train(POLICY, _config(precision="bf16"), demo_store, tmp_path / "bf16", progress=False)
+    assert half.train_loss != plain.train_loss  # the forward really ran in bf16
+    assert abs(half.train_loss - plain.train_loss) < 0.05 * plain.train_loss
