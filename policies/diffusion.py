@@ -2,6 +2,9 @@
 noise by a 1D temporal U-Net conditioned (FiLM) on the observation features of the last
 T_o frames.
 
+The denoiser (`backbone`) is the 1D temporal U-Net (policies/unet1d.py) or the transformer
+of the paper's second variant (policies/transformer_denoiser.py).
+
 Training (DDPM): noise a normalised demonstration chunk to a random step k of a
 `num_train_steps` schedule (squared cosine by default) and regress the noise ("epsilon")
 or the clean chunk ("sample") with an MSE loss. Inference: DDIM (or DDPM) over
@@ -21,10 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
-from torch import Tensor
+from torch import Tensor, nn
 
 from policies.base import ACTION_KEY, Policy, PolicyIO
 from policies.observation import ObservationEncoder, VisuomotorConfig, make_normalizer
+from policies.transformer_denoiser import ConditionalTransformer1D
 from policies.unet1d import ConditionalUnet1D
 
 
@@ -32,12 +36,19 @@ class DiffusionConfig(VisuomotorConfig):
     name: Literal["diffusion"] = "diffusion"
     horizon: int = Field(16, ge=1, description="T_p: actions denoised per chunk")
     n_action_steps: int = Field(8, ge=1, description="T_a: actions executed per chunk")
+    backbone: Literal["unet", "transformer"] = Field(
+        "unet", description="the denoiser: 1D temporal U-Net (default) or transformer"
+    )
     down_widths: tuple[int, ...] = Field(
         (64, 128, 256), min_length=1, description="U-Net widths; DP's own: (256, 512, 1024)"
     )
     kernel_size: int = Field(5, ge=1)
     step_embed_dim: int = Field(128, ge=2)
     film_scale: bool = Field(True, description="FiLM sets scale and bias (else bias only)")
+    transformer_width: int = Field(128, ge=8)
+    transformer_heads: int = Field(4, ge=1)
+    transformer_layers: int = Field(4, ge=1)
+    transformer_dropout: float = Field(0.1, ge=0.0, lt=1.0)
     num_train_steps: int = Field(100, ge=2, description="DDPM training schedule length")
     beta_schedule: Literal["squaredcos_cap_v2", "linear", "scaled_linear"] = "squaredcos_cap_v2"
     prediction: Literal["epsilon", "sample"] = "epsilon"
@@ -48,7 +59,12 @@ class DiffusionConfig(VisuomotorConfig):
     @model_validator(mode="after")
     def _schedule_fits(self) -> DiffusionConfig:
         levels = 2 ** (len(self.down_widths) - 1)
-        if self.horizon % levels:
+        if self.transformer_width % self.transformer_heads:
+            raise ValueError(
+                f"transformer_heads ({self.transformer_heads}) must divide transformer_width "
+                f"({self.transformer_width})"
+            )
+        if self.backbone == "unet" and self.horizon % levels:
             raise ValueError(
                 f"horizon must be divisible by 2^(len(down_widths) - 1) = {levels} "
                 f"(got horizon {self.horizon} with {len(self.down_widths)} widths)"
@@ -73,14 +89,7 @@ class DiffusionPolicy(Policy):
         super().__init__(config, io)
         self.normalizer = make_normalizer(io)
         self.observations = ObservationEncoder(config, io)
-        self.denoiser = ConditionalUnet1D(
-            io.action_dim,
-            cond_dim=self.observations.features_per_step * config.n_obs_steps,
-            widths=config.down_widths,
-            kernel_size=config.kernel_size,
-            step_embed_dim=config.step_embed_dim,
-            film_scale=config.film_scale,
-        )
+        self.denoiser = _denoiser(config, io.action_dim, self.observations.features_per_step)
         self.noise_scheduler = _scheduler("ddpm", config)
         self.sampler = _scheduler(config.sampler, config)
 
@@ -88,14 +97,14 @@ class DiffusionPolicy(Policy):
         self.normalizer.fit({k: data[k] for k in self.normalizer.keys})
 
     def _condition(self, obs: Mapping[str, Tensor], augment: bool) -> Tensor:
-        """obs keys (B, >= T_o, ...) -> (B, T_o * features_per_step)."""
+        """obs keys (B, >= T_o, ...) -> (B, T_o, features_per_step)."""
         obs = {k: v[:, : self.config.n_obs_steps] for k, v in obs.items()}
         features: Tensor = self.observations(obs, self.normalizer, augment)  # (B, T_o, F)
-        return features.flatten(1)
+        return features
 
     def compute_loss(self, batch: Mapping[str, Tensor]) -> Tensor:
         chunk = self.normalizer.normalize(ACTION_KEY, batch[ACTION_KEY].float())  # (B, T_p, D_a)
-        cond = self._condition(batch, augment=self.training)  # (B, C)
+        cond = self._condition(batch, augment=self.training)  # (B, T_o, F)
         noise = torch.randn_like(chunk)  # (B, T_p, D_a)
         steps = torch.randint(
             0, self.config.num_train_steps, (chunk.shape[0],), device=chunk.device
@@ -108,7 +117,7 @@ class DiffusionPolicy(Policy):
     def predict_action_chunk(
         self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
     ) -> Tensor:
-        cond = self._condition(obs, augment=False)  # (B, C)
+        cond = self._condition(obs, augment=False)  # (B, T_o, F)
         shape = (cond.shape[0], self.config.horizon, self.io.action_dim)
         chunk = torch.randn(shape, generator=generator, device=cond.device)  # (B, T_p, D_a)
         self.sampler.set_timesteps(self.config.inference_steps, device=cond.device)
@@ -118,6 +127,28 @@ class DiffusionPolicy(Policy):
             chunk = self.sampler.step(out, step, chunk, generator=generator).prev_sample
         out_chunk: Tensor = self.normalizer.unnormalize(ACTION_KEY, chunk)
         return out_chunk
+
+
+def _denoiser(config: DiffusionConfig, action_dim: int, frame_features: int) -> nn.Module:
+    if config.backbone == "transformer":
+        return ConditionalTransformer1D(
+            action_dim,
+            frame_features,
+            config.horizon,
+            config.n_obs_steps,
+            width=config.transformer_width,
+            heads=config.transformer_heads,
+            layers=config.transformer_layers,
+            dropout=config.transformer_dropout,
+        )
+    return ConditionalUnet1D(
+        action_dim,
+        cond_dim=frame_features * config.n_obs_steps,
+        widths=config.down_widths,
+        kernel_size=config.kernel_size,
+        step_embed_dim=config.step_embed_dim,
+        film_scale=config.film_scale,
+    )
 
 
 def _scheduler(kind: str, config: DiffusionConfig) -> Any:

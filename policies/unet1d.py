@@ -97,8 +97,8 @@ class Level(nn.Module):
 
 
 class ConditionalUnet1D(nn.Module):
-    """(B, T_p, D_a) noisy actions, (B,) diffusion steps, (B, cond_dim) observation
-    features -> (B, T_p, D_a): the predicted noise or clean chunk."""
+    """(B, T_p, D_a) noisy actions, (B,) diffusion steps, (B, T_o, F) observation features
+    (cond_dim = T_o * F) -> (B, T_p, D_a): the predicted noise or clean chunk."""
 
     def __init__(
         self,
@@ -132,7 +132,7 @@ class ConditionalUnet1D(nn.Module):
         )
 
     def forward(self, sample: Tensor, step: Tensor, cond: Tensor) -> Tensor:
-        condition = torch.cat([self.step_embedding(step), cond], dim=-1)  # (B, cond)
+        condition = torch.cat([self.step_embedding(step), cond.flatten(1)], dim=-1)  # (B, C)
         x = sample.transpose(1, 2)  # (B, D_a, T_p)
         skips = []
         for level in cast(list[Level], list(self.down)):

@@ -45,12 +45,21 @@ TINY_DIFFUSION: dict[str, object] = dict(
 )
 
 
+TINY_TRANSFORMER: dict[str, object] = dict(
+    backbone="transformer", transformer_width=16, transformer_heads=2, transformer_layers=2
+)
+# every registered kind, and the second diffusion backbone
+VARIANTS = ("bc", "diffusion", "diffusion_transformer")
+
+
 def tiny_policy_config(name: str, **overrides: object) -> PolicyConfig:
-    """A tiny config of any registered policy kind."""
+    """A tiny config of any registered policy kind (or of a variant in VARIANTS)."""
     if name == "bc":
         return tiny_config(**overrides)
     if name == "diffusion":
         return policy_config_from_dict({"name": name, **TINY_DIFFUSION, **overrides})
+    if name == "diffusion_transformer":
+        return tiny_policy_config("diffusion", **TINY_TRANSFORMER, **overrides)
     raise KeyError(f"no tiny config for policy {name!r}: add one to tests/policies/conftest.py")
 
 

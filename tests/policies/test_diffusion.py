@@ -106,3 +106,26 @@ def test_learns_both_modes_of_a_bimodal_demonstrator(prediction: str) -> None:
     upper, lower = (means > 0.5).float().mean().item(), (means < -0.5).float().mean().item()
     between = (means.abs() < 0.3).float().mean().item()  # where a regressor would answer
     assert upper > 0.25 and lower > 0.25 and between < 0.1, (upper, lower, between)
+
+
+def test_the_transformer_backbone_is_causal_over_the_action_tokens() -> None:
+    """Action token t sees noisy actions 0..t only (and every condition token)."""
+    policy = _tiny(backbone="transformer", transformer_width=16, transformer_heads=2).eval()
+    net = policy.denoiser
+    assert type(net).__name__ == "ConditionalTransformer1D"
+    x, steps = torch.randn(1, 8, 4), torch.tensor([5])
+    cond = torch.randn(1, 2, policy.observations.features_per_step)
+    later = x.clone()
+    later[:, 5:] += 1.0
+    with torch.no_grad():
+        a, b = net(x, steps, cond), net(later, steps, cond)
+        c = net(x, steps, cond + 1.0)
+    torch.testing.assert_close(a[:, :5], b[:, :5])
+    assert (a[:, 5:] - b[:, 5:]).abs().max() > 1e-4 and (a - c).abs().max() > 1e-4
+
+
+def test_the_transformer_needs_heads_that_divide_its_width() -> None:
+    with pytest.raises(ValidationError, match="transformer_heads \\(3\\) must divide"):
+        DiffusionConfig.model_validate(
+            TINY_DIFFUSION | {"backbone": "transformer", "transformer_heads": 3}
+        )
