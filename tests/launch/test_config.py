@@ -98,5 +98,13 @@ def test_errors_in_a_policy_section_name_launch_file_keys(tmp_path: Path) -> Non
         load(LaunchConfig, path)
     message = str(err.value)
     assert "\n  policy.horizon: Input should be greater than or equal to 1 (got 0)" in message
-    assert "\n  policy.colour: unknown key; allowed keys here: beta_schedule, " in message
+    assert "\n  policy.colour: unknown key; allowed keys here: backbone, beta_schedule, " in message
     assert "down_widths" in message and "hidden_dim" not in message
+
+
+@pytest.mark.parametrize("path", sorted(DEFAULT_LAUNCH_FILE.parent.glob("*.toml")), ids=str)
+def test_every_shipped_launch_file_is_valid(path: Path) -> None:
+    from launch.jobs import load_launch
+
+    launch = load_launch(path)
+    assert launch.config.task.name in path.read_text()
