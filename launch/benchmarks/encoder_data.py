@@ -58,7 +58,7 @@ def bench_encoder_data(options: BenchOptions) -> list[BenchResult]:
             loss.backward()
             optimizer.step()
 
-    data_s, step_s = _best_alternating(lambda: [prepare() for _ in range(batches)], step, repeats)
+    data_s, step_s = best_alternating(lambda: [prepare() for _ in range(batches)], step, repeats)
     images = batches * config.batch_size
     return [
         BenchResult(
@@ -72,7 +72,7 @@ def bench_encoder_data(options: BenchOptions) -> list[BenchResult]:
     ]
 
 
-def _best_alternating(
+def best_alternating(
     a: Callable[[], object], b: Callable[[], object], repeats: int
 ) -> tuple[float, float]:
     """Best seconds of `a` and of `b` after a warm-up each, alternating (gradients on)."""
