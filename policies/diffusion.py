@@ -11,6 +11,11 @@ or the clean chunk ("sample") with an MSE loss. Inference: DDIM (or DDPM) over
 `inference_steps` steps from N(0, I); diffusers provides both schedulers. Observation
 encoding is shared with BC (policies/observation.py).
 
+With `objective = "flow"` the same denoisers learn flow matching instead (Lipman et al.
+2023; rectified flow): the velocity of the straight path from noise (t = 0) to the chunk
+(t = 1) at a uniform t, sampled with `inference_steps` Euler steps (`sampler` and
+`prediction` then do not apply).
+
 Sampling draws from torch's global generator, so `torch.manual_seed` before a call fixes
 its output; `predict_action_chunk(obs, generator=g)` uses `g` instead.
 """
@@ -49,6 +54,9 @@ class DiffusionConfig(VisuomotorConfig):
     transformer_heads: int = Field(4, ge=1)
     transformer_layers: int = Field(4, ge=1)
     transformer_dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    objective: Literal["ddpm", "flow"] = Field(
+        "ddpm", description="ddpm: denoising diffusion; flow: flow matching, Euler sampling"
+    )
     num_train_steps: int = Field(100, ge=2, description="DDPM training schedule length")
     beta_schedule: Literal["squaredcos_cap_v2", "linear", "scaled_linear"] = "squaredcos_cap_v2"
     prediction: Literal["epsilon", "sample"] = "epsilon"
@@ -74,7 +82,11 @@ class DiffusionConfig(VisuomotorConfig):
                 f"inference_steps ({self.inference_steps}) must be <= num_train_steps "
                 f"({self.num_train_steps})"
             )
-        if self.sampler == "ddpm" and self.inference_steps != self.num_train_steps:
+        if (
+            self.objective == "ddpm"
+            and self.sampler == "ddpm"
+            and self.inference_steps != self.num_train_steps
+        ):
             raise ValueError(
                 "the ddpm sampler takes every training step: set inference_steps = "
                 f"num_train_steps ({self.num_train_steps}), or use sampler = 'ddim'"
@@ -106,6 +118,11 @@ class DiffusionPolicy(Policy):
         chunk = self.normalizer.normalize(ACTION_KEY, batch[ACTION_KEY].float())  # (B, T_p, D_a)
         cond = self._condition(batch, augment=self.training)  # (B, T_o, F)
         noise = torch.randn_like(chunk)  # (B, T_p, D_a)
+        if self.config.objective == "flow":  # the straight path noise -> chunk, its velocity
+            t = torch.rand(chunk.shape[0], 1, 1, device=chunk.device)  # (B, 1, 1)
+            between = (1.0 - t) * noise + t * chunk
+            velocity = self.denoiser(between, t.flatten() * self.config.num_train_steps, cond)
+            return F.mse_loss(velocity, chunk - noise)
         steps = torch.randint(
             0, self.config.num_train_steps, (chunk.shape[0],), device=chunk.device
         )  # (B,)
@@ -120,6 +137,10 @@ class DiffusionPolicy(Policy):
         cond = self._condition(obs, augment=False)  # (B, T_o, F)
         shape = (cond.shape[0], self.config.horizon, self.io.action_dim)
         chunk = torch.randn(shape, generator=generator, device=cond.device)  # (B, T_p, D_a)
+        if self.config.objective == "flow":
+            chunk = self._integrate(chunk, cond)
+            flowed: Tensor = self.normalizer.unnormalize(ACTION_KEY, chunk)
+            return flowed
         self.sampler.set_timesteps(self.config.inference_steps, device=cond.device)
         for step in self.sampler.timesteps:
             steps = step.expand(shape[0]).to(cond.device)  # (B,)
@@ -127,6 +148,14 @@ class DiffusionPolicy(Policy):
             chunk = self.sampler.step(out, step, chunk, generator=generator).prev_sample
         out_chunk: Tensor = self.normalizer.unnormalize(ACTION_KEY, chunk)
         return out_chunk
+
+    def _integrate(self, chunk: Tensor, cond: Tensor) -> Tensor:
+        """Euler steps along the learned velocity from noise (t = 0) to a chunk (t = 1)."""
+        steps = self.config.inference_steps
+        for i in range(steps):
+            t = torch.full((chunk.shape[0],), i / steps, device=chunk.device)  # (B,)
+            chunk = chunk + self.denoiser(chunk, t * self.config.num_train_steps, cond) / steps
+        return chunk.clamp(-1.0, 1.0) if self.config.clip_sample else chunk
 
 
 def _denoiser(config: DiffusionConfig, action_dim: int, frame_features: int) -> nn.Module:

@@ -48,8 +48,8 @@ TINY_DIFFUSION: dict[str, object] = dict(
 TINY_TRANSFORMER: dict[str, object] = dict(
     backbone="transformer", transformer_width=16, transformer_heads=2, transformer_layers=2
 )
-# every registered kind, and the second diffusion backbone
-VARIANTS = ("bc", "diffusion", "diffusion_transformer")
+# every registered kind, the second diffusion backbone and the flow-matching objective
+VARIANTS = ("bc", "diffusion", "diffusion_transformer", "diffusion_flow")
 
 
 def tiny_policy_config(name: str, **overrides: object) -> PolicyConfig:
@@ -60,6 +60,8 @@ def tiny_policy_config(name: str, **overrides: object) -> PolicyConfig:
         return policy_config_from_dict({"name": name, **TINY_DIFFUSION, **overrides})
     if name == "diffusion_transformer":
         return tiny_policy_config("diffusion", **TINY_TRANSFORMER, **overrides)
+    if name == "diffusion_flow":
+        return tiny_policy_config("diffusion", objective="flow", **overrides)
     raise KeyError(f"no tiny config for policy {name!r}: add one to tests/policies/conftest.py")
 
 

@@ -51,13 +51,18 @@ def test_chunks_come_out_in_the_datas_units() -> None:
 
 
 def test_the_sampler_runs_the_configured_number_of_denoiser_calls() -> None:
-    for sampler, steps in (("ddim", 3), ("ddim", 7), ("ddpm", 20)):
-        policy = _tiny(sampler=sampler, inference_steps=steps).eval()
+    for objective, sampler, steps in (
+        ("ddpm", "ddim", 3),
+        ("ddpm", "ddim", 7),
+        ("ddpm", "ddpm", 20),
+        ("flow", "ddim", 4),
+    ):
+        policy = _tiny(objective=objective, sampler=sampler, inference_steps=steps).eval()
         calls: list[int] = []
         policy.denoiser.register_forward_hook(lambda *args, calls=calls: calls.append(1))
         with torch.no_grad():
             policy.predict_action_chunk(make_batch(2, policy.config))
-        assert len(calls) == steps, (sampler, steps)
+        assert len(calls) == steps, (objective, sampler, steps)
 
 
 def test_the_observation_conditions_the_chunk() -> None:
@@ -70,8 +75,10 @@ def test_the_observation_conditions_the_chunk() -> None:
     assert (chunk_a - chunk_b).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("prediction", ["epsilon", "sample"])
-def test_learns_both_modes_of_a_bimodal_demonstrator(prediction: str) -> None:
+@pytest.mark.parametrize(
+    ("objective", "prediction"), [("ddpm", "epsilon"), ("ddpm", "sample"), ("flow", "epsilon")]
+)
+def test_learns_both_modes_of_a_bimodal_demonstrator(objective: str, prediction: str) -> None:
     """The reason for diffusion: the same observation is followed by +0.8 in half the
     demonstrations and -0.8 in the other half. Regression would answer the mean, 0; samples
     of the trained policy land on both modes and almost never between them."""
@@ -86,6 +93,7 @@ def test_learns_both_modes_of_a_bimodal_demonstrator(prediction: str) -> None:
             step_embed_dim=16,
             num_train_steps=50,
             prediction=prediction,
+            objective=objective,
         )
     )
     torch.manual_seed(0)
