@@ -2,7 +2,8 @@
 
 The shared observation encoder (policies/observation.py: one image encoder per image
 stream, low-dim streams normalised to [-1, 1]) gives the features of the last T_o frames;
-an MLP maps them to a chunk of T_p normalised actions. Trained with an L1 (or MSE) loss on
+an MLP (or, with `head = "transformer"`, ACT's decoder: T_p learned queries attending to
+the frames) maps them to a chunk of T_p normalised actions. Trained with an L1 (or MSE) loss on
 the chunk, with random-shift augmentation of every image during training only.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
+import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
@@ -22,6 +24,9 @@ from policies.observation import ObservationEncoder, VisuomotorConfig, make_norm
 
 class BCConfig(VisuomotorConfig):
     name: Literal["bc"] = "bc"
+    head: Literal["mlp", "transformer"] = Field(
+        "mlp", description="mlp; transformer: ACT-style queries over the frames (no CVAE)"
+    )
     hidden_dim: int = Field(256, ge=1)
     hidden_layers: int = Field(2, ge=1)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
@@ -35,13 +40,12 @@ class BCPolicy(Policy):
         super().__init__(config, io)
         self.normalizer = make_normalizer(io)
         self.observations = ObservationEncoder(config, io)
-        layers: list[nn.Module] = []
-        width = self.observations.features_per_step * config.n_obs_steps
-        for _ in range(config.hidden_layers):
-            layers += [nn.Linear(width, config.hidden_dim), nn.Mish(), nn.Dropout(config.dropout)]
-            width = config.hidden_dim
-        layers.append(nn.Linear(width, config.horizon * io.action_dim))
-        self.head = nn.Sequential(*layers)
+        features = self.observations.features_per_step
+        self.head = (
+            ChunkTransformer(features, io.action_dim, config)
+            if config.head == "transformer"
+            else _mlp(features * config.n_obs_steps, io.action_dim, config)
+        )
 
     def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
         self.normalizer.fit({k: data[k] for k in self.normalizer.keys})
@@ -50,6 +54,9 @@ class BCPolicy(Policy):
         """-> normalised action chunk (B, T_p, D_a)."""
         obs = {k: v[:, : self.config.n_obs_steps] for k, v in obs.items()}
         features = self.observations(obs, self.normalizer, augment)  # (B, T_o, F)
+        if self.config.head == "transformer":
+            chunk: Tensor = self.head(features)  # (B, T_p, D_a)
+            return chunk
         out: Tensor = self.head(features.flatten(1))  # (B, T_p * D_a)
         return out.reshape(-1, self.config.horizon, self.io.action_dim)
 
@@ -62,3 +69,37 @@ class BCPolicy(Policy):
 
     def predict_action_chunk(self, obs: Mapping[str, Tensor]) -> Tensor:
         return self.normalizer.unnormalize(ACTION_KEY, self._chunk(obs, augment=False))
+
+
+def _mlp(inputs: int, action_dim: int, config: BCConfig) -> nn.Sequential:
+    """(B, inputs) -> (B, T_p * D_a)."""
+    layers: list[nn.Module] = []
+    width = inputs
+    for _ in range(config.hidden_layers):
+        layers += [nn.Linear(width, config.hidden_dim), nn.Mish(), nn.Dropout(config.dropout)]
+        width = config.hidden_dim
+    layers.append(nn.Linear(width, config.horizon * action_dim))
+    return nn.Sequential(*layers)
+
+
+class ChunkTransformer(nn.Module):
+    """ACT's decoder without its CVAE: T_p learned queries attend to one token per observation
+    frame (and to each other); each query becomes one action. (B, T_o, F) -> (B, T_p, D_a)."""
+
+    def __init__(self, frame_features: int, action_dim: int, config: BCConfig) -> None:
+        super().__init__()
+        width = config.hidden_dim
+        self.frames = nn.Linear(frame_features, width)
+        self.frame_position = nn.Parameter(torch.randn(1, config.n_obs_steps, width) * 0.02)
+        self.queries = nn.Parameter(torch.randn(1, config.horizon, width) * 0.02)
+        layer = nn.TransformerDecoderLayer(
+            width, 4, 4 * width, config.dropout, "gelu", batch_first=True, norm_first=True
+        )
+        self.decoder = nn.TransformerDecoder(layer, config.hidden_layers)
+        self.out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, action_dim))
+
+    def forward(self, frames: Tensor) -> Tensor:
+        memory = self.frames(frames) + self.frame_position  # (B, T_o, W)
+        queries = self.queries.expand(frames.shape[0], -1, -1)  # (B, T_p, W)
+        out: Tensor = self.out(self.decoder(queries, memory))  # (B, T_p, D_a)
+        return out

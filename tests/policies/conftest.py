@@ -48,8 +48,9 @@ TINY_DIFFUSION: dict[str, object] = dict(
 TINY_TRANSFORMER: dict[str, object] = dict(
     backbone="transformer", transformer_width=16, transformer_heads=2, transformer_layers=2
 )
-# every registered kind, the second diffusion backbone and the flow-matching objective
-VARIANTS = ("bc", "diffusion", "diffusion_transformer", "diffusion_flow")
+# every registered kind, BC's transformer head, the second diffusion backbone and the
+# flow-matching objective
+VARIANTS = ("bc", "bc_transformer", "diffusion", "diffusion_transformer", "diffusion_flow")
 
 
 def tiny_policy_config(name: str, **overrides: object) -> PolicyConfig:
@@ -58,6 +59,8 @@ def tiny_policy_config(name: str, **overrides: object) -> PolicyConfig:
         return tiny_config(**overrides)
     if name == "diffusion":
         return policy_config_from_dict({"name": name, **TINY_DIFFUSION, **overrides})
+    if name == "bc_transformer":
+        return tiny_config(head="transformer", **overrides)
     if name == "diffusion_transformer":
         return tiny_policy_config("diffusion", **TINY_TRANSFORMER, **overrides)
     if name == "diffusion_flow":

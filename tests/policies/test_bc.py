@@ -118,3 +118,15 @@ def test_the_resnet_encoder_option_trains_and_reloads(tmp_path: Path) -> None:
         torch.testing.assert_close(
             again.predict_action_chunk(batch), policy.eval().predict_action_chunk(batch)
         )
+
+
+def test_the_transformer_head_makes_one_action_per_query_from_the_frames() -> None:
+    policy = _tiny_policy(head="transformer").eval()
+    assert type(policy.head).__name__ == "ChunkTransformer"
+    assert policy.head.queries.shape == (1, 6, 32)  # (1, T_p, hidden_dim)
+    batch = make_batch(3, policy.config)
+    later = {**batch, "proprio.ee_pos": batch["proprio.ee_pos"].clone()}
+    later["proprio.ee_pos"][:, 1] += 5.0  # the last frame changes
+    with torch.no_grad():
+        chunk, moved = policy.predict_action_chunk(batch), policy.predict_action_chunk(later)
+    assert chunk.shape == (3, 6, 4) and (chunk - moved).abs().max() > 1e-4
