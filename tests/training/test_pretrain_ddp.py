@@ -4,10 +4,8 @@ shards, gradients are averaged, the replicas stay identical, only rank 0 logs an
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,27 +13,15 @@ import torch
 
 from policies.encoders import load_encoder
 from tests.training.test_pretrain import SMALL_SETS
+from tests.training.torchrun import torchrun
 from training.tactile_data import make_tactile_data
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _torchrun(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     sets = list(SMALL_SETS)
     sets += ["--set=pretrain.mae_steps=3", "--set=pretrain.supervised_steps=5"]
     sets += ["--set=pretrain.checkpoint_every=4", "--no-progress", *extra]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    command += ["-m", "launch.cli", "pretrain", "--data", str(data), "--out", str(out), *sets]
-    done = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
+    return torchrun("pretrain", "--data", str(data), "--out", str(out), *sets)
 
 
 @pytest.mark.slow

@@ -5,9 +5,6 @@ augmentation noise the two halves' averaged gradient is the whole batch's)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +12,8 @@ import torch
 
 from launch.cli import main
 from policies.files import read_tensors
+from tests.training.torchrun import torchrun
 
-ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = [
     "--no-progress",
     "--set=policy.conv_widths=[4, 8]",
@@ -37,17 +34,7 @@ SETTINGS = [
 def test_two_processes_train_what_one_process_trains(demo_store: Path, tmp_path: Path) -> None:
     single, double = tmp_path / "one", tmp_path / "two"
     assert main(["train", "--dataset", str(demo_store), "--out", str(single), *SETTINGS]) == 0
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    command += ["-m", "launch.cli", "train", "--dataset", str(demo_store), "--out", str(double)]
-    done = subprocess.run(
-        [*command, *SETTINGS],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = torchrun("train", "--dataset", str(demo_store), "--out", str(double), *SETTINGS)
     records = [json.loads(line) for line in (double / "metrics.jsonl").open()]
     assert [r["step"] for r in records] == [1, 2, 3, 4]  # one log, written by rank 0
     # rank 0's first loss is over its half of the batch, not the whole batch one process saw
