@@ -179,7 +179,7 @@ def make_data_command(args: argparse.Namespace) -> int:
 
 
 def pretrain_command(args: argparse.Namespace) -> int:
-    from launch.jobs import load_launch
+    from launch.launch_file import load_launch
     from training.interrupt import Interrupted
     from training.pretrain import pretrain
 
@@ -213,7 +213,7 @@ def transfer_command(args: argparse.Namespace) -> int:
     import shlex
     import sys
 
-    from launch.jobs import load_launch
+    from launch.launch_file import load_launch
     from launch.task_jobs import git_state
     from training.interrupt import Interrupted
     from training.transfer import run_transfer

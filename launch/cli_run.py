@@ -18,13 +18,13 @@ from launch.config import (
 from launch.jobs import (
     VIDEO_DIR,
     checkpoint_task,
-    load_launch,
     run_collect,
     run_demo,
     run_eval,
     run_eval_to_dir,
     run_train,
 )
+from launch.launch_file import load_launch
 from training.evaluate import EvalConfig
 from training.interrupt import Interrupted
 from training.run_dir import resolve_checkpoint

@@ -1,15 +1,5 @@
 """The jobs behind the CLI: collect, train, evaluate and the end-to-end demo (task measures:
-`launch.task_jobs`).
-
-A launch file has one section per stage; each job reads the sections it needs:
-
-    [task]     name + params (validated by the task's own config model)
-    [collect]  expert demonstrations        -> training.collect.CollectConfig
-    [policy]   the policy's hyper-parameters -> policies (by `name`)
-    [train]    optimisation                  -> training.trainer.TrainConfig
-    [eval]     closed-loop evaluation        -> training.evaluate.EvalConfig
-    [pretrain] tactile encoder pretraining   -> training.pretrain_plan.PretrainConfig
-    [transfer] the encoder transfer table    -> training.transfer.TransferConfig
+`launch.task_jobs`; the launch file's sections: `launch.launch_file`).
 """
 
 from __future__ import annotations
@@ -19,92 +9,34 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
-from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, apply_overrides, read_toml, validate
+from launch.config import ConfigError
+from launch.launch_file import RESOLVED_LAUNCH, Launch, resolved_toml, task_config
 from policies import (
     ACTION_KEY,
-    BCConfig,
     CheckpointError,
-    DiffusionConfig,
     PolicyIO,
     load_policy,
     read_checkpoint_config,
 )
 from sensing.store import EpisodeStore
-from sim import TASKS, make_env
+from sim import make_env
 from sim.tasks import task_env
 from training.actors import ActorSpec, BaselineSpec, PolicySpec
-from training.collect import CollectConfig, CollectResult, collect
+from training.collect import CollectResult, collect
 from training.dataset import policy_io_from_schema
 from training.eval_stats import EvalResult
 from training.evaluate import EvalConfig, evaluate_parallel
 from training.metric_sinks import missing_sinks
 from training.plots import plot_summary
-from training.pretrain_plan import PretrainConfig
 from training.resume import flat_diff
 from training.rollouts import RolloutConfig
-from training.trainer import METRICS_FILE, TrainConfig, TrainResult, train
-from training.transfer import TransferConfig
+from training.trainer import METRICS_FILE, TrainResult, train
 
-RESOLVED_LAUNCH = "config.toml"  # in a training run directory
 VIDEO_DIR = "videos"  # under a run directory: videos/<actor>/seed_<seed>.mp4
-
-
-class TaskSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = "peg_insertion"
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
-# [policy] by its `name`: one entry per registered policy kind (a test checks they agree)
-PolicySection = Annotated[BCConfig | DiffusionConfig, Field(discriminator="name")]
-
-
-class LaunchConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    task: TaskSection = Field(default_factory=TaskSection)
-    collect: CollectConfig = Field(default_factory=CollectConfig)
-    policy: PolicySection = Field(default_factory=BCConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    eval: EvalConfig = Field(default_factory=EvalConfig)
-    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
-    transfer: TransferConfig = Field(default_factory=TransferConfig)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _policy_name_defaults_to_bc(cls, data: Any) -> Any:
-        policy = data.get("policy") if isinstance(data, dict) else None
-        if isinstance(policy, dict) and "name" not in policy:
-            return {**data, "policy": {"name": "bc", **policy}}
-        return data
-
-
-@dataclass(frozen=True)
-class Launch:
-    """A validated launch file: the sections plus the task's own validated config."""
-
-    config: LaunchConfig
-    task_config: BaseModel
-    source: str
-
-
-def load_launch(path: Path | None, overrides: list[str] | None = None) -> Launch:
-    path = Path(path) if path is not None else DEFAULT_LAUNCH_FILE
-    data = apply_overrides(read_toml(path), overrides or [])
-    config = validate(LaunchConfig, data, str(path))
-    return Launch(config, task_config(config.task.name, config.task.params, str(path)), str(path))
-
-
-def task_config(name: str, params: dict[str, Any], source: str) -> BaseModel:
-    if name not in TASKS:
-        raise ConfigError(f"{source}: task.name: unknown task {name!r}; available: {sorted(TASKS)}")
-    return validate(TASKS[name].config_cls, params, source, prefix="task.params")
 
 
 def run_collect(
@@ -176,21 +108,6 @@ def _rollout(config: RolloutConfig, device: str) -> Callable[[Path], float]:
         return result.success_rate
 
     return run
-
-
-def resolved_toml(launch: Launch) -> str:
-    """The launch file as a run used it: every key, overrides applied, task params validated."""
-    data = launch.config.model_dump(mode="json")
-    data["task"]["params"] = launch.task_config.model_dump(mode="json")
-    header = f"# resolved from {launch.source}; `vitac train --config THIS_FILE` repeats the run\n"
-    return header + tomli_w.dumps(_without_none(data))
-
-
-def _without_none(value: Any) -> Any:
-    """TOML has no null: keys set to None (meaning "default") are left out."""
-    if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
-    return value
 
 
 def run_eval(

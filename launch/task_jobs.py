@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launch.config import ConfigError, apply_overrides
-from launch.jobs import task_config
+from launch.launch_file import task_config
 from sim import TASKS
 from training.probe import ProbeError, ProbeResult, check_task, collect_probe_data, fit_and_score
 from training.progress import Progress

@@ -10,7 +10,7 @@ import torch
 
 from launch.cli import main
 from launch.config import resolve_device
-from launch.jobs import load_launch
+from launch.launch_file import load_launch
 from tests.launch.test_cli import TINY
 from training.run_dir import resolve_checkpoint
 

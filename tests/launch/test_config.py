@@ -78,7 +78,7 @@ def test_the_readme_shows_the_default_launch_file() -> None:
 
 
 def test_the_policy_section_takes_every_registered_kind_by_name(tmp_path: Path) -> None:
-    from launch.jobs import LaunchConfig
+    from launch.launch_file import LaunchConfig
     from policies import POLICIES
 
     for name, kind in POLICIES.items():
@@ -91,7 +91,7 @@ def test_the_policy_section_takes_every_registered_kind_by_name(tmp_path: Path) 
 def test_errors_in_a_policy_section_name_launch_file_keys(tmp_path: Path) -> None:
     """pydantic locates them under the union's tag (policy.diffusion.horizon); the operator
     wrote policy.horizon, and the allowed keys are the chosen policy's."""
-    from launch.jobs import LaunchConfig
+    from launch.launch_file import LaunchConfig
 
     path = _write(tmp_path, '[policy]\nname = "diffusion"\nhorizon = 0\ncolour = 1\n')
     with pytest.raises(ConfigError) as err:
@@ -104,7 +104,7 @@ def test_errors_in_a_policy_section_name_launch_file_keys(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("path", sorted(DEFAULT_LAUNCH_FILE.parent.glob("*.toml")), ids=str)
 def test_every_shipped_launch_file_is_valid(path: Path) -> None:
-    from launch.jobs import load_launch
+    from launch.launch_file import load_launch
 
     launch = load_launch(path)
     assert launch.config.task.name in path.read_text()
