@@ -52,7 +52,7 @@ def bench_policies(options: BenchOptions) -> list[BenchResult]:
     for name in names:
         policy = _policy(VARIANTS[name])
         obs = _observation(policy)
-        timing = time_inference(policy, obs, repeats=repeats, warmup=1 if options.quick else 3)
+        timing = time_inference(policy, obs, repeats=repeats, warmup=1 if options.quick else 10)
         goal = 1.0 if name == "diffusion" else None
         for which, value in (("p50", timing.p50_ms), ("p99", timing.p99_ms)):
             results.append(
