@@ -136,18 +136,22 @@ class DiffusionPolicy(Policy):
     ) -> Tensor:
         cond = self._condition(obs, augment=False)  # (B, T_o, F)
         shape = (cond.shape[0], self.config.horizon, self.io.action_dim)
-        chunk = torch.randn(shape, generator=generator, device=cond.device)  # (B, T_p, D_a)
+        noise = torch.randn(shape, generator=generator, device=cond.device)  # (B, T_p, D_a)
         if self.config.objective == "flow":
-            chunk = self._integrate(chunk, cond)
-            flowed: Tensor = self.normalizer.unnormalize(ACTION_KEY, chunk)
-            return flowed
+            chunk = self._integrate(noise, cond)
+        else:
+            chunk = self._denoise(noise, cond, generator)
+        out: Tensor = self.normalizer.unnormalize(ACTION_KEY, chunk)
+        return out
+
+    def _denoise(self, chunk: Tensor, cond: Tensor, generator: torch.Generator | None) -> Tensor:
+        """The sampler's steps from noise to a normalised chunk (B, T_p, D_a)."""
         self.sampler.set_timesteps(self.config.inference_steps, device=cond.device)
         for step in self.sampler.timesteps:
-            steps = step.expand(shape[0]).to(cond.device)  # (B,)
+            steps = step.expand(chunk.shape[0]).to(cond.device)  # (B,)
             out = self.denoiser(chunk, steps, cond)
             chunk = self.sampler.step(out, step, chunk, generator=generator).prev_sample
-        out_chunk: Tensor = self.normalizer.unnormalize(ACTION_KEY, chunk)
-        return out_chunk
+        return chunk
 
     def _integrate(self, chunk: Tensor, cond: Tensor) -> Tensor:
         """Euler steps along the learned velocity from noise (t = 0) to a chunk (t = 1)."""
