@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from policies import load_policy
-from policies.encoders import Preprocessing, TactileTransformer, TransformerConfig, save_encoder
+from policies.encoders import Preprocessing, TactileTransformer, save_encoder
 from policies.tactile import T3Streams
 from sensing.store import EpisodeStore
 from sim import make_env
 from sim.tasks.lift import LiftConfig
 from tests.policies.conftest import tiny_policy_config
+from tests.policies.test_tactile import ARCH
 from training.collect import CollectConfig, collect
 from training.dataset import cache_features, load_datasets
 from training.trainer import TrainConfig, train
@@ -71,9 +72,7 @@ def test_a_frozen_tactile_transformer_is_run_once_per_frame_not_per_step(
     demo_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     torch.manual_seed(0)
-    arch = TransformerConfig(
-        width=16, heads=2, tokenizer_depth=1, trunk_depth=1, patch_size=4, image_size=16
-    )
+    arch = ARCH  # the tactile tests' tiny architecture
     encoder = save_encoder(
         TactileTransformer(arch, {"mini": Preprocessing(resize=16, crop=16)}), tmp_path / "enc"
     )
