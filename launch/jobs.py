@@ -22,6 +22,7 @@ from policies import (
     load_policy,
     read_checkpoint_config,
 )
+from policies.inference import InferenceConfig, prepare_inference
 from sensing.store import EpisodeStore
 from sim import make_env
 from sim.tasks import task_env
@@ -90,18 +91,21 @@ def run_train(
         log=log,
         device=device,
         run_files={RESOLVED_LAUNCH: resolved_toml(launch)},
-        rollout=_rollout(launch.config.train.rollout, device)
+        rollout=_rollout(launch.config.train.rollout, launch.config.eval.inference, device)
         if launch.config.train.rollout.every is not None
         else None,
     )
 
 
-def _rollout(config: RolloutConfig, device: str) -> Callable[[Path], float]:
-    """Success rate of a checkpoint over the rollout's seeded episodes of its own task."""
+def _rollout(
+    config: RolloutConfig, inference: InferenceConfig, device: str
+) -> Callable[[Path], float]:
+    """Success rate of a checkpoint over the rollout's seeded episodes of its own task, run
+    the way eval will run it (`eval.inference`)."""
 
     def run(checkpoint: Path) -> float:
         name, task_cfg = checkpoint_task(checkpoint)
-        actors: list[ActorSpec] = [PolicySpec(checkpoint, device=device)]
+        actors: list[ActorSpec] = [PolicySpec(checkpoint, device=device, inference=inference)]
         (result,) = evaluate_parallel(
             name, task_cfg, actors, config.episodes, config.seed, config.workers, progress=False
         )
@@ -128,7 +132,11 @@ def run_eval(
     name, task_cfg = task or checkpoint_task(checkpoint)
     policy = load_policy(checkpoint)  # a broken checkpoint fails here, once, not in every worker
     check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
-    actors: list[ActorSpec] = [PolicySpec(checkpoint, device=device)]
+    try:  # and so does an execution override that does not fit its chunk
+        prepare_inference(policy, config.inference.model_copy(update={"compile": "off"}))
+    except ValueError as err:
+        raise ConfigError(f"eval.inference does not fit {checkpoint}: {err}") from err
+    actors: list[ActorSpec] = [PolicySpec(checkpoint, device=device, inference=config.inference)]
     actors += [BaselineSpec(b) for b in config.baselines]
     return evaluate_parallel(
         name,

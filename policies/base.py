@@ -88,14 +88,18 @@ class Policy(nn.Module, ABC):
         self._action_queue: deque[np.ndarray] = deque()
         self._ensemble: deque[tuple[int, np.ndarray]] = deque()  # (step made, actions from it)
         self._steps = 0
+        self._generator: torch.Generator | None = None
 
     @abstractmethod
     def compute_loss(self, batch: Mapping[str, Tensor]) -> Tensor:
         """batch: obs keys (B, T_o, ...) and `action` (B, T_p, D_a) -> scalar loss."""
 
     @abstractmethod
-    def predict_action_chunk(self, obs: Mapping[str, Tensor]) -> Tensor:
-        """obs keys (B, T_o, ...) -> actions (B, T_p, D_a) in data units."""
+    def predict_action_chunk(
+        self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
+    ) -> Tensor:
+        """obs keys (B, T_o, ...) -> actions (B, T_p, D_a) in data units; a sampling policy
+        draws its noise from `generator` (torch's global one when None)."""
 
     @abstractmethod
     def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
@@ -108,18 +112,28 @@ class Policy(nn.Module, ABC):
         if observations is not None:
             observations.load_pretrained()
 
+    def configure_sampling(self) -> None:
+        """Rebuild whatever depends on sampling settings of `self.config` after they changed
+        (a deployment override); a policy without any does nothing."""
+
     def time_inference(self, obs: Mapping[str, Tensor], repeats: int = 50) -> InferenceTiming:
         """p50/p99 of one obs -> chunk call and its split (vision, touch, head, other)."""
         from policies.timing import time_inference
 
         return time_inference(self, obs, repeats)
 
-    def reset(self) -> None:
-        """Forget the observation history and any queued actions (call at episode start)."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the observation history and any queued actions (call at episode start).
+        With a seed, the episode's chunks draw their noise from a generator seeded with it,
+        so an episode acts the same whichever process runs it and whatever ran before."""
         self._obs_queue.clear()
         self._action_queue.clear()
         self._ensemble.clear()
         self._steps = 0
+        self._generator = None
+        if seed is not None:
+            device = next(self.parameters()).device
+            self._generator = torch.Generator(device=device).manual_seed(seed)
 
     @torch.inference_mode()
     def select_action(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -145,7 +159,7 @@ class Policy(nn.Module, ABC):
         stacked = {  # (1, T_o, ...)
             k: torch.stack([f[k] for f in self._obs_queue])[None] for k in self.io.obs_shapes
         }
-        chunk = self.predict_action_chunk(stacked)[0]  # (T_p, D_a)
+        chunk = self.predict_action_chunk(stacked, self._generator)[0]  # (T_p, D_a)
         ahead: np.ndarray = chunk[self.config.n_obs_steps - 1 :].cpu().numpy()
         return np.asarray(ahead, dtype=np.float32)
 

@@ -67,7 +67,10 @@ class BCPolicy(Policy):
             return F.l1_loss(predicted, target)
         return F.mse_loss(predicted, target)
 
-    def predict_action_chunk(self, obs: Mapping[str, Tensor]) -> Tensor:
+    def predict_action_chunk(
+        self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Deterministic: `generator` is accepted for the contract and not used."""
         return self.normalizer.unnormalize(ACTION_KEY, self._chunk(obs, augment=False))
 
 

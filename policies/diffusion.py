@@ -8,7 +8,8 @@ of the paper's second variant (policies/transformer_denoiser.py).
 Training (DDPM): noise a normalised demonstration chunk to a random step k of a
 `num_train_steps` schedule (squared cosine by default) and regress the noise ("epsilon")
 or the clean chunk ("sample") with an MSE loss. Inference: DDIM (or DDPM) over
-`inference_steps` steps from N(0, I); diffusers provides both schedulers. Observation
+`inference_steps` steps from N(0, I); diffusers provides both schedulers (DDIM runs as
+pre-computed tensor arithmetic, policies/sampling.py, checked against diffusers'). Observation
 encoding is shared with BC (policies/observation.py).
 
 With `objective = "flow"` the same denoisers learn flow matching instead (Lipman et al.
@@ -33,6 +34,7 @@ from torch import Tensor, nn
 
 from policies.base import ACTION_KEY, Policy, PolicyIO
 from policies.observation import ObservationEncoder, VisuomotorConfig, make_normalizer
+from policies.sampling import DdimSampler, euler_flow
 from policies.transformer_denoiser import ConditionalTransformer1D
 from policies.unet1d import ConditionalUnet1D
 
@@ -104,6 +106,19 @@ class DiffusionPolicy(Policy):
         self.denoiser = _denoiser(config, io.action_dim, self.observations.features_per_step)
         self.noise_scheduler = _scheduler("ddpm", config)
         self.sampler = _scheduler(config.sampler, config)
+        self.ddim: DdimSampler | None = None
+        self.configure_sampling()
+
+    def configure_sampling(self) -> None:
+        config = self.config
+        device = next(self.parameters()).device
+        self.ddim = (
+            DdimSampler(self.sampler, config.inference_steps, config.prediction, config.clip_sample)
+            if config.objective == "ddpm" and config.sampler == "ddim"
+            else None
+        )
+        if self.ddim is not None:
+            self.ddim.to(device)
 
     def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
         self.normalizer.fit({k: data[k] for k in self.normalizer.keys})
@@ -138,28 +153,30 @@ class DiffusionPolicy(Policy):
         shape = (cond.shape[0], self.config.horizon, self.io.action_dim)
         noise = torch.randn(shape, generator=generator, device=cond.device)  # (B, T_p, D_a)
         if self.config.objective == "flow":
-            chunk = self._integrate(noise, cond)
+            chunk = euler_flow(
+                self.denoiser,
+                noise,
+                cond,
+                self.config.inference_steps,
+                float(self.config.num_train_steps),
+                self.config.clip_sample,
+            )
+        elif self.ddim is not None:
+            chunk = self.ddim(self.denoiser, noise, cond)
         else:
-            chunk = self._denoise(noise, cond, generator)
+            chunk = self._ddpm(noise, cond, generator)
         out: Tensor = self.normalizer.unnormalize(ACTION_KEY, chunk)
         return out
 
-    def _denoise(self, chunk: Tensor, cond: Tensor, generator: torch.Generator | None) -> Tensor:
-        """The sampler's steps from noise to a normalised chunk (B, T_p, D_a)."""
+    def _ddpm(self, chunk: Tensor, cond: Tensor, generator: torch.Generator | None) -> Tensor:
+        """diffusers' DDPM sampler over every training step (stochastic: it draws noise at
+        each step) from noise to a normalised chunk (B, T_p, D_a)."""
         self.sampler.set_timesteps(self.config.inference_steps, device=cond.device)
         for step in self.sampler.timesteps:
             steps = step.expand(chunk.shape[0]).to(cond.device)  # (B,)
             out = self.denoiser(chunk, steps, cond)
             chunk = self.sampler.step(out, step, chunk, generator=generator).prev_sample
         return chunk
-
-    def _integrate(self, chunk: Tensor, cond: Tensor) -> Tensor:
-        """Euler steps along the learned velocity from noise (t = 0) to a chunk (t = 1)."""
-        steps = self.config.inference_steps
-        for i in range(steps):
-            t = torch.full((chunk.shape[0],), i / steps, device=chunk.device)  # (B,)
-            chunk = chunk + self.denoiser(chunk, t * self.config.num_train_steps, cond) / steps
-        return chunk.clamp(-1.0, 1.0) if self.config.clip_sample else chunk
 
 
 def _denoiser(config: DiffusionConfig, action_dim: int, frame_features: int) -> nn.Module:

@@ -52,14 +52,19 @@ def timed_parts(policy: Policy) -> dict[str, list[nn.Module]]:
 
 
 def time_inference(
-    policy: Policy, obs: Mapping[str, Tensor], repeats: int = 50, warmup: int = 3
+    policy: Policy,
+    obs: Mapping[str, Tensor],
+    repeats: int = 50,
+    warmup: int = 3,
+    split: bool = True,
 ) -> InferenceTiming:
-    """p50/p99 of `policy.predict_action_chunk(obs)` over `repeats` calls after `warmup`."""
+    """p50/p99 of `policy.predict_action_chunk(obs)` over `repeats` calls after `warmup`;
+    split=False leaves the parts out (hooks would break a compiled call into pieces)."""
     device = next(policy.parameters()).device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     spent: dict[str, float] = defaultdict(float)  # part -> seconds in the current call
     handles = []
-    for part, modules in timed_parts(policy).items():
+    for part, modules in timed_parts(policy).items() if split else ():
         for module in modules:
             started: list[float] = []
 
@@ -90,9 +95,10 @@ def time_inference(
                 if i < warmup:
                     continue
                 totals.append(total)
-                for part in ("vision", "touch", "head"):
+                for part in ("vision", "touch", "head") if split else ():
                     per_part[part].append(spent[part])
-                per_part["other"].append(total - sum(spent.values()))
+                if split:
+                    per_part["other"].append(total - sum(spent.values()))
     finally:
         for handle in handles:
             handle.remove()

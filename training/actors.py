@@ -9,7 +9,7 @@ reference. A spec (`PolicySpec`, `BaselineSpec`) is a picklable description of a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from policies import Policy, load_policy
+from policies.inference import InferenceConfig, prepare_inference
 from sim import TASKS
 from sim.experts import EXPERT_VARIANTS, expert_for
 from sim.tasks import task_env
@@ -37,7 +38,7 @@ class PolicyActor:
         self.policy, self.name = policy.eval(), name
 
     def reset(self, env: gym.Env[Any, Any], seed: int) -> None:
-        self.policy.reset()
+        self.policy.reset(seed)  # the episode's seed fixes a sampling policy's noise too
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         return self.policy.select_action(obs)
@@ -125,13 +126,15 @@ class PolicySpec:
     checkpoint: Path
     key: str = "policy"
     device: str = "cpu"
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
 
     @property
     def name(self) -> str:
         return self.key
 
     def build(self) -> Actor:
-        return PolicyActor(load_policy(self.checkpoint, self.device), self.key)
+        policy = prepare_inference(load_policy(self.checkpoint, self.device), self.inference)
+        return PolicyActor(policy, self.key)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import gymnasium as gym
 from pydantic import BaseModel, ConfigDict, Field
 
+from policies.inference import InferenceConfig
 from sim import TASKS, make_env  # importing sim sets up EGL before any GL context (sim/gl.py)
 from training.actors import Actor, ActorSpec
 from training.eval_pool import Job, Outcome, run_here, run_in_workers
@@ -43,6 +44,10 @@ class EvalConfig(BaseModel):
     )
     videos: int = Field(
         1, ge=0, description="record the first N episodes of each actor as mp4 (0 = none)"
+    )
+    inference: InferenceConfig = Field(
+        default_factory=InferenceConfig,
+        description="how the policy runs: chunk execution, precision, compilation",
     )
 
 

@@ -17,7 +17,8 @@ def test_figures_are_judged_against_the_loops_budget_and_the_split_against_the_c
 ) -> None:
     seen = []
 
-    def fake(policy, obs, repeats, warmup):  # type: ignore[no-untyped-def]
+    def fake(policy, obs, repeats, warmup, split):  # type: ignore[no-untyped-def]
+        assert split
         seen.append((policy.config, {k: tuple(v.shape) for k, v in obs.items()}, repeats))
         parts = {"vision": 20.0, "touch": 10.0, "head": 40.0, "other": 10.0}
         return InferenceTiming(80.0, 120.0, parts, repeats)
@@ -39,3 +40,25 @@ def test_the_default_diffusion_policy_runs_on_the_benchmark_input(tmp_path: Path
     results = {r.name: r for r in bench_policies(BenchOptions(workdir=tmp_path, quick=True))}
     parts = [results[f"policies.diffusion.{p}"].value for p in ("vision", "touch", "head")]
     assert all(v > 0 for v in parts) and sum(parts) < results["policies.diffusion.p50"].value * 1.5
+
+
+def test_the_fast_variant_is_the_default_policy_compiled_and_timed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = {}
+
+    def fake(policy, obs, repeats, warmup, split):  # type: ignore[no-untyped-def]
+        compiled = "predict_action_chunk" in vars(policy)  # replaced on the instance
+        seen[len(seen)] = (policy.config, compiled, split)
+        parts = {"vision": 1.0, "touch": 1.0, "head": 1.0, "other": 1.0} if split else {}
+        return InferenceTiming(4.0, 5.0, parts, repeats)
+
+    monkeypatch.setattr(bench_module, "time_inference", fake)
+    results = {r.name: r for r in bench_policies(BenchOptions(workdir=tmp_path))}
+    default, *_, (fast, compiled, split) = seen.values()
+    assert fast == default[0] and compiled and not split
+    assert not any(c for _, c, _ in list(seen.values())[:-1])  # the others run eager
+    assert (
+        "policies.diffusion_fast.p50" in results and "policies.diffusion_fast.head" not in results
+    )
+    assert results["policies.diffusion_fast.p50"].goal == 1.0  # CPU: the 100 ms loop budget

@@ -69,3 +69,25 @@ def test_a_task_override_that_fits_is_evaluated(
     argv = ["eval", str(checkpoint), "--episodes", "1", "--no-progress"]
     assert main([*argv, "--set", "task.params.clearance_mm=0.5", "--set", "eval.baselines=[]"]) == 0
     assert capsys.readouterr().out.startswith("policy: success")
+
+
+def test_an_execution_override_that_does_not_fit_the_chunk_is_one_line(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"  # tiny_config: horizon 6, n_obs_steps 2, so at most 5 per chunk
+    argv = ["eval", str(checkpoint), "--set", "eval.inference.n_action_steps=6", "--out", str(out)]
+    assert main(argv) == 2
+    err = _one_line_error(capsys)
+    assert "eval.inference does not fit" in err and "n_action_steps" in err
+    assert not out.exists()
+
+
+def test_an_execution_override_is_recorded_with_the_results(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["eval", str(checkpoint), "--episodes", "1", "--no-progress", "--out", str(out)]
+    argv += ["--set", "eval.inference.n_action_steps=1", "--set", "eval.baselines=[]"]
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["inference"]["n_action_steps"] == 1

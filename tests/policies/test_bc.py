@@ -68,9 +68,9 @@ def test_select_action_replans_every_n_action_steps() -> None:
     calls: list[dict[str, torch.Tensor]] = []
     original = policy.predict_action_chunk
 
-    def spy(obs):  # type: ignore[no-untyped-def]
+    def spy(obs, generator=None):  # type: ignore[no-untyped-def]
         calls.append(obs)
-        return original(obs)
+        return original(obs, generator)
 
     policy.predict_action_chunk = spy  # type: ignore[method-assign]
     batch = make_batch(1, policy.config)

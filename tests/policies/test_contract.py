@@ -56,7 +56,7 @@ def test_select_action_executes_n_action_steps_per_chunk(name: str) -> None:
     policy = _policy(name).eval()
     calls = []
     original = policy.predict_action_chunk
-    policy.predict_action_chunk = lambda obs: calls.append(obs) or original(obs)  # type: ignore[method-assign]
+    policy.predict_action_chunk = lambda obs, g=None: calls.append(obs) or original(obs, g)  # type: ignore[method-assign]
     frame = {k: v[0, 0].numpy() for k, v in make_batch(1, policy.config).items() if k != "action"}
     policy.reset()
     actions = [policy.select_action(frame) for _ in range(2 * policy.config.n_action_steps + 1)]

@@ -162,3 +162,17 @@ def test_bad_arguments_are_refused_before_any_work() -> None:
         evaluate_parallel("peg_insertion", TINY_TASK, [BaselineSpec("hold")] * 2, 2, 0)
     with pytest.raises(ValueError, match="unknown task 'juggling'"):
         evaluate_parallel("juggling", {}, [BaselineSpec("hold")], 2, 0)
+
+
+def test_a_policy_spec_builds_its_actor_with_the_inference_settings(
+    tiny_checkpoint: Path,
+) -> None:
+    """The spec is what crosses into eval workers: the settings must travel inside it."""
+    import pickle
+
+    from policies.inference import InferenceConfig
+
+    spec = PolicySpec(tiny_checkpoint, inference=InferenceConfig(n_action_steps=1))
+    actor = pickle.loads(pickle.dumps(spec)).build()
+    assert actor.policy.config.n_action_steps == 1  # type: ignore[attr-defined]
+    assert PolicySpec(tiny_checkpoint).build().policy.config.n_action_steps == 3  # type: ignore[attr-defined]
