@@ -18,11 +18,12 @@ from launch.launch_file import RESOLVED_LAUNCH, Launch, resolved_toml, task_conf
 from policies import (
     ACTION_KEY,
     CheckpointError,
+    PolicyConfig,
     PolicyIO,
     load_policy,
     read_checkpoint_config,
 )
-from policies.inference import InferenceConfig, prepare_inference
+from policies.inference import InferenceConfig, deployed_config
 from sensing.store import EpisodeStore
 from sim import make_env
 from sim.tasks import task_env
@@ -64,6 +65,7 @@ def run_train(
 ) -> TrainResult:
     """Train on `dataset` into the run directory `out`, which also gets `config.toml`: the
     launch file as resolved (overrides applied, defaults filled in)."""
+    check_inference(launch.config.policy, launch.config.eval.inference, launch.source)
     missing = missing_sinks(launch.config.train.log)
     if missing:
         raise ConfigError(f"train.log asks for sinks that are not installed: {', '.join(missing)}")
@@ -132,10 +134,7 @@ def run_eval(
     name, task_cfg = task or checkpoint_task(checkpoint)
     policy = load_policy(checkpoint)  # a broken checkpoint fails here, once, not in every worker
     check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
-    try:  # and so does an execution override that does not fit its chunk
-        prepare_inference(policy, config.inference.model_copy(update={"compile": "off"}))
-    except ValueError as err:
-        raise ConfigError(f"eval.inference does not fit {checkpoint}: {err}") from err
+    check_inference(policy.config, config.inference, checkpoint)  # and so does a bad override
     actors: list[ActorSpec] = [PolicySpec(checkpoint, device=device, inference=config.inference)]
     actors += [BaselineSpec(b) for b in config.baselines]
     return evaluate_parallel(
@@ -149,6 +148,15 @@ def run_eval(
         video_episodes=config.videos if video_dir is not None else 0,
         progress=progress,
     )
+
+
+def check_inference(policy: PolicyConfig, inference: InferenceConfig, where: object) -> None:
+    """eval.inference's overrides must fit the policy they will run (before any training or
+    episode): ConfigError naming `where` (the launch file or checkpoint) otherwise."""
+    try:
+        deployed_config(policy, inference)
+    except ValueError as err:
+        raise ConfigError(f"eval.inference does not fit {where}: {err}") from err
 
 
 def checkpoint_task(

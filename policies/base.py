@@ -96,10 +96,20 @@ class Policy(nn.Module, ABC):
 
     @abstractmethod
     def predict_action_chunk(
-        self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
+        self,
+        obs: Mapping[str, Tensor],
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
     ) -> Tensor:
-        """obs keys (B, T_o, ...) -> actions (B, T_p, D_a) in data units; a sampling policy
-        draws its noise from `generator` (torch's global one when None)."""
+        """obs keys (B, T_o, ...) -> actions (B, T_p, D_a) in data units. A sampling policy
+        starts from `noise` when given, else draws it (`initial_noise`) from `generator`
+        (torch's global one when None); a deterministic policy ignores both."""
+
+    def initial_noise(
+        self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
+    ) -> Tensor | None:
+        """The noise a sampling policy starts a chunk from; None for a deterministic one."""
+        return None
 
     @abstractmethod
     def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:

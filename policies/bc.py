@@ -68,9 +68,12 @@ class BCPolicy(Policy):
         return F.mse_loss(predicted, target)
 
     def predict_action_chunk(
-        self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
+        self,
+        obs: Mapping[str, Tensor],
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
     ) -> Tensor:
-        """Deterministic: `generator` is accepted for the contract and not used."""
+        """Deterministic: `generator` and `noise` are accepted for the contract, not used."""
         return self.normalizer.unnormalize(ACTION_KEY, self._chunk(obs, augment=False))
 
 

@@ -146,12 +146,23 @@ class DiffusionPolicy(Policy):
         target = noise if self.config.prediction == "epsilon" else chunk
         return F.mse_loss(predicted, target)
 
-    def predict_action_chunk(
+    def initial_noise(
         self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
     ) -> Tensor:
+        batch = next(iter(obs.values())).shape[0]
+        shape = (batch, self.config.horizon, self.io.action_dim)
+        device = next(self.parameters()).device
+        return torch.randn(shape, generator=generator, device=device)  # (B, T_p, D_a)
+
+    def predict_action_chunk(
+        self,
+        obs: Mapping[str, Tensor],
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> Tensor:
+        if noise is None:
+            noise = self.initial_noise(obs, generator)  # (B, T_p, D_a)
         cond = self._condition(obs, augment=False)  # (B, T_o, F)
-        shape = (cond.shape[0], self.config.horizon, self.io.action_dim)
-        noise = torch.randn(shape, generator=generator, device=cond.device)  # (B, T_p, D_a)
         if self.config.objective == "flow":
             chunk = euler_flow(
                 self.denoiser,

@@ -8,10 +8,12 @@ None of these settings changes the weights, so they live beside the checkpoint, 
   policy's denoising steps per chunk; None keeps the trained setting;
 - `precision = "bf16"`: the whole observation -> chunk call under bfloat16 autocast (on
   CUDA the usual choice; on CPU it runs, but rarely faster);
-- `compile`: `torch.compile` of that call. The denoising loop is plain tensor arithmetic
-  (policies/sampling.py), so the call compiles to one graph; on CUDA, "reduce-overhead"
-  records it as a CUDA graph (one launch for every kernel of every denoising step). Its
-  first calls compile (seconds to minutes): warm it up before a timed loop.
+- `compile`: `torch.compile` of that call from the initial noise on (the noise is drawn
+  eagerly from the episode's generator, which a graph cannot take as an input). The
+  denoising loop is plain tensor arithmetic (policies/sampling.py), so the call compiles
+  to one graph; on CUDA, "reduce-overhead" and "max-autotune" record it as a CUDA graph
+  (one launch for every kernel of every denoising step). Its first calls compile (seconds
+  to minutes): warm it up before a timed loop.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import Tensor
 
-from policies.base import Policy
+from policies.base import Policy, PolicyConfig
 from policies.registry import policy_config_from_dict
 
 
@@ -45,45 +47,63 @@ class InferenceConfig(BaseModel):
     )
 
 
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")  # torch.compile modes that record them
+
+
+def deployed_config(trained: PolicyConfig, config: InferenceConfig) -> PolicyConfig:
+    """The policy config with `config`'s execution overrides, validated as a whole (the chunk
+    must still fit the horizon); ValueError in one line when they do not fit."""
+    updates = {
+        key: value
+        for key in ("n_action_steps", "temporal_ensemble", "inference_steps")
+        if (value := getattr(config, key)) is not None
+    }
+    if not updates:
+        return trained
+    try:
+        return policy_config_from_dict(trained.model_dump() | updates)
+    except ValidationError as err:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+        raise ValueError(f"{updates} does not fit the {trained.name} policy: {problems}") from None
+
+
 def prepare_inference(policy: Policy, config: InferenceConfig) -> Policy:
-    """Apply `config` to a loaded policy in place (and return it). Raises ValueError when an
-    execution override does not fit the policy's chunk (e.g. n_action_steps > horizon)."""
-    updates: dict[str, object] = {}
-    if config.n_action_steps is not None:
-        updates["n_action_steps"] = config.n_action_steps
-    if config.temporal_ensemble is not None:
-        updates["temporal_ensemble"] = config.temporal_ensemble
-    if config.inference_steps is not None:
-        updates["inference_steps"] = config.inference_steps
-    if updates:  # re-validated as a whole: the chunk must still fit the horizon
-        try:
-            policy.config = policy_config_from_dict(policy.config.model_dump() | updates)
-        except ValidationError as err:
-            problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
-            raise ValueError(f"{updates} does not fit the policy: {problems}") from None
+    """Apply `config` to a loaded policy in place (and return it), once. Raises ValueError
+    when an execution override does not fit the policy (`deployed_config`)."""
+    if "predict_action_chunk" in vars(policy):
+        raise ValueError("prepare_inference was already applied to this policy")
+    deployed = deployed_config(policy.config, config)
+    if deployed is not policy.config:
+        policy.config = deployed
         policy.configure_sampling()
         policy.reset()
     if config.precision == "fp32" and config.compile == "off":
         return policy
-    eager = policy.predict_action_chunk
-    device = next(policy.parameters()).device
+    eager = type(policy).predict_action_chunk.__get__(policy)
+    bf16 = config.precision == "bf16"
 
-    def call(obs: Mapping[str, Tensor], generator: torch.Generator | None = None) -> Tensor:
-        with torch.autocast(device.type, torch.bfloat16, enabled=config.precision == "bf16"):
-            out: Tensor = eager(obs, generator)
+    def from_noise(obs: Mapping[str, Tensor], noise: Tensor | None) -> Tensor:
+        device = next(iter(obs.values())).device.type  # where the policy is now
+        with torch.autocast(device, torch.bfloat16, enabled=bf16):
+            out: Tensor = eager(obs, None, noise)
         return out.float()
 
-    if config.compile == "off":
-        policy.predict_action_chunk = call  # type: ignore[method-assign]
-        return policy
-    compiled = torch.compile(call, mode=config.compile, dynamic=False)
-    graphs = config.compile == "reduce-overhead" and device.type == "cuda"
+    run = from_noise
+    if config.compile != "off":  # the noise is drawn outside: a generator breaks a graph
+        run = torch.compile(from_noise, mode=config.compile, dynamic=False)
+    graphs = config.compile in CUDA_GRAPH_MODES and next(policy.parameters()).is_cuda
 
-    def replay(obs: Mapping[str, Tensor], generator: torch.Generator | None = None) -> Tensor:
+    def call(
+        obs: Mapping[str, Tensor],
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> Tensor:
+        if noise is None:
+            noise = policy.initial_noise(obs, generator)
         if graphs:  # a new inference step: the graph may overwrite its last outputs
             torch.compiler.cudagraph_mark_step_begin()
-        out: Tensor = compiled(obs, generator)
+        out = run(obs, noise)
         return out.clone() if graphs else out
 
-    policy.predict_action_chunk = replay  # type: ignore[method-assign]
+    policy.predict_action_chunk = call  # type: ignore[method-assign]
     return policy

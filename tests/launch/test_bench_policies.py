@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 import launch.benchmarks.policies as bench_module
 from launch.bench import BenchOptions
@@ -54,6 +55,7 @@ def test_the_fast_variant_is_the_default_policy_compiled_and_timed_whole(
         return InferenceTiming(4.0, 5.0, parts, repeats)
 
     monkeypatch.setattr(bench_module, "time_inference", fake)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU's goal
     results = {r.name: r for r in bench_policies(BenchOptions(workdir=tmp_path))}
     default, *_, (fast, compiled, split) = seen.values()
     assert fast == default[0] and compiled and not split

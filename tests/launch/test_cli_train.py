@@ -79,3 +79,22 @@ def test_a_device_this_machine_lacks_is_one_line(
 def test_auto_is_cuda_when_present_else_cpu() -> None:
     assert resolve_device("auto") == ("cuda:0" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu") == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("eval.inference.n_action_steps=20", "n_action_steps"),
+        ("eval.inference.inference_steps=5", "inference_steps"),
+    ],
+)
+def test_deployment_settings_that_cannot_run_the_policy_are_refused_before_training(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str, named: str
+) -> None:
+    """Rollouts and the final eval use eval.inference; it used to fail at the first rollout."""
+    out = tmp_path / "run"  # demo.toml: BC with horizon 10, so no DDIM steps and <= 9 actions
+    argv = ["train", "--dataset", str(demo_store), "--out", str(out), *TINY, "--set", override]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "eval.inference does not fit" in err and named in err, err
+    assert not out.exists()

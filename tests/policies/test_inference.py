@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from pydantic import ValidationError
@@ -19,9 +18,10 @@ def tiny(name: str = "diffusion", **overrides: object) -> Policy:
     return policy.eval()
 
 
-def frame(seed: int) -> dict[str, np.ndarray]:
-    batch = make_batch(1, tiny().config, seed)
-    return {k: v[0, 0].numpy() for k, v in batch.items() if k != "action"}
+FRAMES = [  # one observation per closed-loop step
+    {k: v[0, 0].numpy() for k, v in make_batch(1, tiny_policy_config("diffusion"), i).items()}
+    for i in range(12)
+]
 
 
 def plans(policy: Policy, steps: int) -> int:
@@ -37,7 +37,7 @@ def plans(policy: Policy, steps: int) -> int:
     policy.predict_action_chunk = counted  # type: ignore[method-assign]
     policy.reset()
     for i in range(steps):
-        policy.select_action(frame(i))
+        policy.select_action(FRAMES[i])
     return calls
 
 
@@ -90,24 +90,27 @@ def test_bf16_autocast_returns_float32_close_to_but_not_the_fp32_chunk(name: str
 
 
 @pytest.mark.slow
-def test_compiled_chunk_call_matches_eager(monkeypatch: pytest.MonkeyPatch) -> None:
-    import torch._inductor.config
+def test_compiled_chunk_call_is_one_graph_and_matches_eager() -> None:
+    """As eval runs it: a seeded generator per episode (drawn eagerly, outside the graph)."""
+    from torch._dynamo.utils import counters
 
-    # compiled code draws its own random numbers unless told to use eager's generator
-    monkeypatch.setattr(torch._inductor.config, "fallback_random", True)
     reference, policy = tiny(), tiny()
     obs = {k: v for k, v in make_batch(2, reference.config).items() if k != "action"}
     torch._dynamo.reset()
+    counters.clear()
     prepare_inference(policy, InferenceConfig(compile="default"))
     with torch.inference_mode():
-        torch.manual_seed(5)
-        expected = reference.predict_action_chunk(obs)
-        torch.manual_seed(5)
-        got = policy.predict_action_chunk(obs)
-        torch.manual_seed(5)
-        again = policy.predict_action_chunk(obs)
+        expected = reference.predict_action_chunk(obs, torch.Generator().manual_seed(5))
+        got = policy.predict_action_chunk(obs, torch.Generator().manual_seed(5))
+        again = policy.predict_action_chunk(obs, torch.Generator().manual_seed(5))
+        other = policy.predict_action_chunk(obs, torch.Generator().manual_seed(6))
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(again, got)
+    assert not torch.allclose(other, got)
+    assert counters["stats"]["unique_graphs"] == 1, dict(counters["graph_break"])
+    assert not counters["graph_break"]
+    with pytest.raises(ValueError, match="already applied"):
+        prepare_inference(policy, InferenceConfig(compile="default"))
 
 
 @pytest.mark.parametrize("name", ["diffusion", "diffusion_flow"])
