@@ -63,7 +63,12 @@ def deployed_config(trained: PolicyConfig, config: InferenceConfig) -> PolicyCon
     try:
         return policy_config_from_dict(trained.model_dump() | updates)
     except ValidationError as err:
-        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+        problems = "; ".join(
+            ".".join(map(str, e["loc"]))
+            + ": " * bool(e["loc"])
+            + e["msg"].removeprefix("Value error, ")
+            for e in err.errors()
+        )
         raise ValueError(f"{updates} does not fit the {trained.name} policy: {problems}") from None
 
 

@@ -128,5 +128,5 @@ def test_inference_steps_override_sets_the_denoiser_calls_per_chunk(name: str) -
 
 
 def test_inference_steps_is_refused_for_a_policy_without_a_sampler() -> None:
-    with pytest.raises(ValueError, match="inference_steps"):
+    with pytest.raises(ValueError, match="bc policy: inference_steps: Extra inputs"):
         prepare_inference(tiny("bc"), InferenceConfig(inference_steps=8))
