@@ -19,6 +19,7 @@ from pathlib import Path
 
 from launch.cli_args import add_device_arg, add_launch_args
 from launch.cli_encoders import add_encoders_parser
+from launch.cli_experiment import add_experiment_parser
 from launch.cli_task import add_task_parser
 from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, read_toml
 from sensing.errors import DatasetError
@@ -253,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_task_parser(sub)
     add_encoders_parser(sub, _lazy)
+    add_experiment_parser(sub, _lazy)
 
     p = sub.add_parser(
         "bench",

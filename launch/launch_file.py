@@ -7,6 +7,7 @@
 [eval]     closed-loop evaluation        -> training.evaluate.EvalConfig
 [pretrain] tactile encoder pretraining   -> training.pretrain_plan.PretrainConfig
 [transfer] the encoder transfer table    -> training.transfer.TransferConfig
+[experiment] the tactile-insertion experiment -> launch.experiment_plan.ExperimentConfig
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, apply_overrides, read_toml, validate
+from launch.experiment_plan import ExperimentConfig
 from policies import BCConfig, DiffusionConfig
 from sim import TASKS
 from training.collect import CollectConfig
@@ -51,6 +53,7 @@ class LaunchConfig(BaseModel):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     transfer: TransferConfig = Field(default_factory=TransferConfig)
+    experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -72,9 +75,13 @@ class Launch:
 
 def load_launch(path: Path | None, overrides: list[str] | None = None) -> Launch:
     path = Path(path) if path is not None else DEFAULT_LAUNCH_FILE
-    data = apply_overrides(read_toml(path), overrides or [])
-    config = validate(LaunchConfig, data, str(path))
-    return Launch(config, task_config(config.task.name, config.task.params, str(path)), str(path))
+    return launch_from_data(apply_overrides(read_toml(path), overrides or []), str(path))
+
+
+def launch_from_data(data: dict[str, Any], source: str) -> Launch:
+    """A launch file's parsed tables (overrides applied), validated; errors name `source`."""
+    config = validate(LaunchConfig, data, source)
+    return Launch(config, task_config(config.task.name, config.task.params, source), source)
 
 
 def task_config(name: str, params: dict[str, Any], source: str) -> BaseModel:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,8 +80,9 @@ def run_transfer(
     _check_samples(config, data)
     if data is None:
         data = out / "data"
-        _make_data(config, data, log, progress)
-    trunk = _pretrained(base, data, out / "pretrain", log, progress, device)
+        sets = (config.source, config.target)
+        ensure_tactile_data(data, sets, config.data_samples, log, progress)
+    trunk = ensure_pretrained(base, data, out / "pretrain", log, progress, device)
     validation = _last_validation(trunk)
     rows = [_zero_shot(config, validation, task) for task in config.tasks]
     for task in config.tasks:
@@ -122,36 +123,45 @@ def _check_samples(config: TransferConfig, data: Path | None) -> None:
         )
 
 
-def _make_data(
-    config: TransferConfig, root: Path, log: Callable[[str], None], progress: bool
+def ensure_tactile_data(
+    root: Path,
+    sets: Sequence[str],
+    samples: int,
+    log: Callable[[str], None],
+    progress: bool,
+    who: str = "transfer",
 ) -> None:
-    sets = (config.source, config.target)
+    """The FoTa data sets `sets` (sim_<sensor>) under `root`, made unless an earlier run
+    finished them (a set cut short is made again: every set of `root` is)."""
     try:
         for name in sets:
             FotaSplit(root / name / "train"), FotaSplit(root / name / "val")
         return  # made by an earlier run
     except FotaError:
         shutil.rmtree(root, ignore_errors=True)  # absent or cut short: make it again
-    log(f"transfer: making {config.data_samples} presses per sensor in {root}")
+    log(f"{who}: making {samples} presses per sensor in {root}")
     sensors = tuple(sensor_of(name) for name in sets)
-    make_tactile_data(root, config.data_samples, seed=0, sensors=sensors, progress=progress)
+    make_tactile_data(root, samples, seed=0, sensors=sensors, progress=progress)
 
 
-def _pretrained(
+def ensure_pretrained(
     config: PretrainConfig,
     data: Path,
     run: Path,
     log: Callable[[str], None],
     progress: bool,
     device: str,
+    who: str = "transfer",
 ) -> Path:
+    """The pretraining run `run`'s final checkpoint (an encoder directory): trained, or
+    continued from its latest checkpoint, unless an earlier run finished it."""
     latest = latest_checkpoint(run)
     if (
         latest is not None
         and json.loads((latest / "config.json").read_text())["metadata"]["step"] >= config.steps
     ):
         return latest
-    log(f"transfer: pretraining in {run}" + (f" (resuming {latest.name})" if latest else ""))
+    log(f"{who}: pretraining in {run}" + (f" (resuming {latest.name})" if latest else ""))
     resume = latest is not None
     return pretrain(config, data, run, resume=resume, progress=progress, device=device).checkpoint
 

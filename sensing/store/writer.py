@@ -40,6 +40,7 @@ from sensing.errors import DatasetError
 from sensing.store import lifecycle
 from sensing.store import schema as sc
 from sensing.store.layout import Layout, ZArray, open_layout
+from sensing.store.reader import EpisodeStore
 
 T = TypeVar("T")
 
@@ -244,6 +245,17 @@ class EpisodeWriter:
         self._ends.append(end)
         self._reset_episode()
         return index
+
+    def copy_episode(self, store: EpisodeStore, i: int, **extra: Any) -> int:
+        """Append episode `i` of `store` (same schema) with its frames, timestamps and
+        metadata, plus `extra` metadata; returns its index here."""
+        if store.schema != self._schema:
+            raise DatasetError(f"{store.path} has another schema than {self._root}; cannot copy")
+        frames = store.episode(i)
+        meta = {k: v for k, v in store.episode_meta(i).items() if k not in sc.DERIVED_FIELDS}
+        for t, timestamp in enumerate(frames[sc.TIMESTAMP]):
+            self.add({k: frames[k][t] for k in self._schema}, timestamp=float(timestamp))
+        return self.commit(**{**meta, **extra})
 
     def discard(self) -> None:
         """Drop the episode in progress (its flushed frames are truncated away)."""

@@ -1,0 +1,288 @@
+"""`vitac experiment tactile-insertion`: does a pretrained tactile trunk make 0.4 mm insertion
+succeed? One set of demonstrations, one pretrained trunk, and every policy trained in three
+arms (launch.experiment_plan) for several seeds, each evaluated per part on the same seeds.
+
+Stages, each skipped when an earlier run finished it (so an interrupted run resumes; a
+training run cut short continues from its latest checkpoint):
+
+    <out>/demos/<part>.zarr                  the task's expert per part (collect.* settings)
+    <out>/demos/all.zarr                     every part's demonstrations: all arms' data
+    <out>/pretrain/data/                     FoTa presses of both sensor profiles (no insertion)
+    <out>/pretrain/run/                      MAE + supervised pretraining ([pretrain]): the trunk
+    <out>/references/<part>.json             the expert and zero motion on the evaluation seeds
+    <out>/runs/<policy>/<arm>/s<seed>/train  one training run (its config.toml repeats it)
+    <out>/runs/<policy>/<arm>/s<seed>/eval/<part>.json   its evaluation on one part
+    <out>/tactile_insertion.{json,md,png}    the rows, the pooled table, the plot
+
+`<out>/seconds.json` adds up the wall time of every stage over all the runs it took.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from launch.config import ConfigError
+from launch.experiment_plan import Arm, arm_data
+from launch.experiment_report import Row, write_report
+from launch.jobs import run_collect, run_train
+from launch.launch_file import Launch, launch_from_data, task_config
+from sensing.errors import DatasetError
+from sensing.store import EpisodeStore, EpisodeWriter
+from training.actors import ActorSpec, BaselineSpec, PolicySpec
+from training.evaluate import evaluate_parallel
+from training.run_dir import latest_checkpoint
+from training.transfer import ensure_pretrained, ensure_tactile_data
+
+TASK = "tactile_insertion"
+DONE = "done.json"  # a finished stage's marker (and what it produced)
+Log = Callable[[str], None]
+
+
+def run_experiment(
+    data: dict[str, Any],
+    source: str,
+    out: Path,
+    log: Log = print,
+    progress: bool = True,
+    device: str = "cpu",
+    record: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every stage not yet done; returns the record written to tactile_insertion.json (which
+    starts with `record`: the command and the commit)."""
+    launch = launch_from_data(data, source)
+    exp = launch.config.experiment
+    _check(launch, data, source)
+    clock = _Clock(out / "seconds.json")
+    with clock("demonstrations"):
+        demos = _demonstrations(launch, out / "demos", log, progress)
+    obs_keys = [k for k in EpisodeStore.open(demos).schema if k != "action"]
+    with clock("pretraining data"):
+        pretraining = launch.config.pretrain
+        ensure_tactile_data(
+            out / "pretrain" / "data",
+            pretraining.datasets,
+            exp.data_samples,
+            log,
+            progress,
+            "experiment",
+        )
+    with clock("pretraining"):
+        trunk = ensure_pretrained(
+            pretraining, out / "pretrain" / "data", out / "pretrain" / "run", log, progress,
+            device, "experiment",
+        )  # fmt: skip
+    with clock("references"):
+        references = [_reference(launch, part, out / "references", log) for part in exp.parts]
+    rows: list[Row] = []
+    for policy in exp.policies:
+        for arm in exp.arms:
+            for seed in range(exp.seeds):
+                run = out / "runs" / policy / arm / f"s{seed}"
+                arm_launch = _arm_launch(data, source, policy, arm, seed, trunk, obs_keys)
+                with clock(f"train {policy}"):
+                    checkpoint = _trained(arm_launch, demos, run / "train", log, progress, device)
+                for part in exp.parts:
+                    with clock(f"eval {policy}"):
+                        result = _evaluated(
+                            launch, arm_launch, checkpoint, part, seed, run, log, device
+                        )
+                    rows.append(Row(policy, part, arm, seed, *result))
+    full = {
+        **(record or {}),
+        "settings": exp.model_dump(mode="json"),
+        "seconds": clock.totals(),
+        "references": references,
+        "results": [row.json() for row in rows],
+    }
+    write_report(full, out)
+    return full
+
+
+def _check(launch: Launch, data: dict[str, Any], source: str) -> None:
+    """Refuse before any work what would fail later: another task, no policies, an arm
+    whose launch file does not validate."""
+    exp = launch.config.experiment
+    if launch.config.task.name != TASK:
+        raise ConfigError(f"{source}: task.name is {launch.config.task.name!r}; expected {TASK!r}")
+    if not exp.policies:
+        raise ConfigError(f"{source}: experiment.policies is empty; name at least one policy")
+    keys = ["tactile.left", "tactile.right", "rgb.scene"]  # placeholders: only keys matter here
+    for policy in exp.policies:
+        for arm in exp.arms:
+            _arm_launch(data, source, policy, arm, 0, Path("pretrain/run"), keys)
+
+
+def _arm_launch(
+    data: dict[str, Any],
+    source: str,
+    policy: str,
+    arm: Arm,
+    seed: int,
+    trunk: Path,
+    obs_keys: list[str],
+) -> Launch:
+    mode = launch_from_data(data, source).config.experiment.pretrained_mode
+    try:
+        derived = arm_data(data, policy, arm, seed, trunk, obs_keys, mode)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from err
+    return launch_from_data(derived, f"{source} (experiment.policies.{policy}, arm {arm})")
+
+
+def _part_config(launch: Launch, part: str) -> Any:
+    params = {**launch.task_config.model_dump(mode="json"), "part": part}
+    return task_config(TASK, params, launch.source)
+
+
+def _demonstrations(launch: Launch, root: Path, log: Log, progress: bool) -> Path:
+    """Each part's demonstrations (collect.seed + k x part_seed_stride for part k), then
+    all of them in one store."""
+    exp = launch.config.experiment
+    merged = root / "all.zarr"
+    if (root / DONE).is_file():
+        return merged
+    stores = []
+    for k, part in enumerate(exp.parts):
+        path = root / f"{part}.zarr"
+        stores.append(path)
+        if (root / f"{part}.{DONE}").is_file():
+            continue
+        collect = launch.config.collect.model_copy(
+            update={"seed": launch.config.collect.seed + k * exp.part_seed_stride}
+        )
+        part_launch = Launch(
+            launch.config.model_copy(update={"collect": collect}),
+            _part_config(launch, part),
+            launch.source,
+        )
+        resume = _resumable(path)
+        log(f"experiment: {collect.episodes} demonstrations of {part}" + " (resumed)" * resume)
+        result = run_collect(part_launch, path, progress, resume=resume)
+        (root / f"{part}.{DONE}").write_text(json.dumps({"stored": result.stored}) + "\n")
+    shutil.rmtree(merged, ignore_errors=True)  # cut short: cheap to make again
+    sources = [EpisodeStore.open(p) for p in stores]
+    attrs = {**sources[0].attrs, "parts": list(exp.parts)}
+    with EpisodeWriter.create(merged, sources[0].schema, attrs=attrs) as writer:
+        for part, store in zip(exp.parts, sources, strict=True):
+            for i in range(store.n_episodes):
+                writer.copy_episode(store, i, part=part)
+    if not writer.n_episodes:
+        raise DatasetError(f"{root}: the expert stored no demonstration; nothing to train on")
+    (root / DONE).write_text(json.dumps({"episodes": writer.n_episodes}) + "\n")
+    return merged
+
+
+def _resumable(path: Path) -> bool:
+    """A store an interrupted collection left (continued), else nothing there (a damaged
+    or empty one is removed)."""
+    try:
+        return EpisodeStore.open(path).n_episodes > 0
+    except DatasetError:
+        shutil.rmtree(path, ignore_errors=True)
+        return False
+
+
+def _reference(launch: Launch, part: str, root: Path, log: Log) -> dict[str, Any]:
+    """The task's expert and zero motion on the evaluation seeds of `part`."""
+    path = root / f"{part}.json"
+    if path.is_file():
+        found: dict[str, Any] = json.loads(path.read_text())
+        return found
+    exp, workers = launch.config.experiment, launch.config.eval.workers
+    log(f"experiment: references on {part} ({exp.episodes} episodes)")
+    kinds = ["expert", "hold"]
+    actors: list[ActorSpec] = [BaselineSpec(kind) for kind in kinds]
+    results = evaluate_parallel(
+        TASK, _part_config(launch, part), actors, exp.episodes, exp.eval_seed, workers, None,
+        0, False,
+    )  # fmt: skip
+    row = {"part": part} | {
+        k: [sum(r.successes), r.episodes] for k, r in zip(kinds, results, strict=True)
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row) + "\n")
+    return row
+
+
+def _trained(launch: Launch, demos: Path, run: Path, log: Log, progress: bool, device: str) -> Path:
+    """The run's final checkpoint: trained, continued, or found finished."""
+    done = run / DONE
+    if done.is_file():
+        return Path(json.loads(done.read_text())["checkpoint"])
+    resume = latest_checkpoint(run) is not None
+    log(f"experiment: training {run}" + " (resumed)" * resume)
+    result = run_train(launch, demos, run, resume=resume, progress=progress, log=log, device=device)
+    checkpoint = result.best or result.checkpoint
+    done.write_text(json.dumps({"checkpoint": str(checkpoint.resolve())}) + "\n")
+    return checkpoint
+
+
+def _evaluated(
+    launch: Launch,
+    arm: Launch,
+    checkpoint: Path,
+    part: str,
+    seed: int,
+    run: Path,
+    log: Log,
+    device: str,
+) -> tuple[int, int]:
+    """(successes, episodes) of the checkpoint on `part` as the experiment (`launch`) says,
+    run as its policy's launch (`arm`) deploys it; seed 0's runs keep videos."""
+    path = run / "eval" / f"{part}.json"
+    if path.is_file():
+        found = json.loads(path.read_text())
+        return int(found["successes"]), int(found["episodes"])
+    exp, inference = launch.config.experiment, arm.config.eval.inference
+    log(f"experiment: evaluating {run} on {part} ({exp.episodes} episodes)")
+    videos = exp.videos if seed == 0 else 0
+    (result,) = evaluate_parallel(
+        TASK,
+        _part_config(launch, part),
+        [PolicySpec(checkpoint, device=device, inference=inference)],
+        exp.episodes,
+        exp.eval_seed,
+        arm.config.eval.workers,
+        run / "videos" / part if videos else None,
+        videos,
+        False,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    found = {
+        "successes": sum(result.successes),
+        "episodes": result.episodes,
+        "outcomes": result.successes,
+        "lengths": result.lengths,
+        "seeds": result.seeds,
+        "videos": [str(v) for v in result.videos],
+    }
+    path.write_text(json.dumps(found) + "\n")
+    return sum(result.successes), result.episodes
+
+
+class _Clock:
+    """Wall seconds per stage, added up over every run of the experiment (kept in a file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seconds: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + spent
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.seconds, indent=1) + "\n")
+
+    def totals(self) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in self.seconds.items()}

@@ -1,0 +1,200 @@
+"""The tactile-insertion experiment's results: rows (one per policy, part, arm and seed),
+the table pooled over seeds with Wilson 95% intervals, the goal's verdict, and the plot.
+
+The goal (issue 11, after T3's real-robot result): pooled over seeds, the pretrained arm
+succeeds at least 80% of the time, at least 15 points above the scratch arm and 30 above the
+no-touch arm, with intervals that do not overlap.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from training.eval_stats import wilson_interval
+
+ALL_PARTS = "all"
+GOAL_RATE, GOAL_OVER_SCRATCH, GOAL_OVER_NO_TOUCH = 0.80, 0.15, 0.30
+STEM = "tactile_insertion"  # <out>/tactile_insertion.{json,md,png}
+
+
+@dataclass(frozen=True)
+class Row:
+    policy: str
+    part: str
+    arm: str
+    seed: int
+    successes: int
+    episodes: int
+
+    def json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One cell of the table: a policy's arm on a part (or all parts), over every seed."""
+
+    policy: str
+    part: str
+    arm: str
+    successes: int
+    episodes: int
+    seeds: int
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.episodes if self.episodes else float("nan")
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.episodes)
+
+    def cell(self) -> str:
+        lo, hi = self.interval
+        return f"{self.rate:.0%} ({lo:.0%}-{hi:.0%}; {self.successes}/{self.episodes})"
+
+
+def pooled(rows: list[dict[str, Any]]) -> list[Pooled]:
+    """Rows summed over seeds, per (policy, part, arm), then per (policy, arm) over parts."""
+    keys = list(dict.fromkeys((r["policy"], r["part"], r["arm"]) for r in rows))
+    parts = list(dict.fromkeys(r["part"] for r in rows))
+    for policy, arm in dict.fromkeys((r["policy"], r["arm"]) for r in rows):
+        if len(parts) > 1:
+            keys.append((policy, ALL_PARTS, arm))
+    out = []
+    for policy, part, arm in keys:
+        chosen = [
+            r
+            for r in rows
+            if r["policy"] == policy and r["arm"] == arm and part in (r["part"], ALL_PARTS)
+        ]
+        out.append(
+            Pooled(
+                policy,
+                part,
+                arm,
+                sum(r["successes"] for r in chosen),
+                sum(r["episodes"] for r in chosen),
+                len({r["seed"] for r in chosen}),
+            )
+        )
+    return out
+
+
+def verdicts(cells: list[Pooled]) -> dict[str, list[str]]:
+    """Per policy, the goal's tests on its arms pooled over parts: each line says PASS or FAIL
+    with the numbers (an arm that did not run is said to be missing)."""
+    out: dict[str, list[str]] = {}
+    parts = {c.part for c in cells}
+    scope = ALL_PARTS if ALL_PARTS in parts else next(iter(parts))
+    for policy in dict.fromkeys(c.policy for c in cells):
+        arms = {c.arm: c for c in cells if c.policy == policy and c.part == scope}
+        lines = []
+        pre = arms.get("pretrained")
+        if pre is None:
+            out[policy] = ["the pretrained arm did not run: no verdict"]
+            continue
+        ok = pre.rate >= GOAL_RATE
+        lines.append(f"{_mark(ok)} pretrained {pre.rate:.0%} >= {GOAL_RATE:.0%}")
+        for arm, margin in (("scratch", GOAL_OVER_SCRATCH), ("no_touch", GOAL_OVER_NO_TOUCH)):
+            other = arms.get(arm)
+            if other is None:
+                lines.append(f"the {arm} arm did not run")
+                continue
+            gap = pre.rate - other.rate
+            apart = pre.interval[0] > other.interval[1]
+            lines.append(
+                f"{_mark(gap >= margin and apart)} pretrained - {arm} = {gap * 100:+.0f} points "
+                f"(goal >= {margin * 100:.0f}), intervals " + ("apart" if apart else "overlap")
+            )
+        out[policy] = lines
+    return out
+
+
+def _mark(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def markdown(record: dict[str, Any]) -> str:
+    """The pooled table (a line per policy and part, a column per arm) and the verdicts."""
+    cells = pooled(record["results"])
+    arms = list(dict.fromkeys(c.arm for c in cells))
+    seeds = record["settings"]["seeds"]
+    lines = [
+        f"Success over {record['settings']['episodes']} episodes per part and seed, pooled over "
+        f"{seeds} seed{'s' * (seeds > 1)} (Wilson 95% interval; successes/episodes).",
+        "",
+        "| policy | part | " + " | ".join(arms) + " | expert | hold |",
+        "|---|---|" + "---:|" * (len(arms) + 2),
+    ]
+    references = {r["part"]: r for r in record.get("references", [])}
+    for policy, part in dict.fromkeys((c.policy, c.part) for c in cells):
+        row = {c.arm: c.cell() for c in cells if c.policy == policy and c.part == part}
+        ref = _reference(references, part)
+        lines.append(
+            f"| {policy} | {part} | "
+            + " | ".join(row.get(a, "-") for a in arms)
+            + f" | {ref['expert']} | {ref['hold']} |"
+        )
+    lines.append("")
+    for policy, tests in verdicts(cells).items():
+        lines.append(f"Goal, {policy} (all parts): " + "; ".join(tests) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def _reference(references: dict[str, dict[str, Any]], part: str) -> dict[str, str]:
+    chosen = list(references.values()) if part == ALL_PARTS else [references.get(part, {})]
+    out = {}
+    for name in ("expert", "hold"):
+        counts = [r[name] for r in chosen if name in r]
+        wins, n = sum(c[0] for c in counts), sum(c[1] for c in counts)
+        out[name] = f"{wins}/{n}" if n else "-"
+    return out
+
+
+def plot(record: dict[str, Any], path: Path) -> Path:
+    """Bars per part (and all parts) per arm with Wilson intervals; one panel per policy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = pooled(record["results"])
+    policies = list(dict.fromkeys(c.policy for c in cells))
+    arms = list(dict.fromkeys(c.arm for c in cells))
+    parts = list(dict.fromkeys(c.part for c in cells))
+    fig, axes = plt.subplots(1, len(policies), figsize=(1.6 + 2.2 * len(parts) * len(policies), 4))
+    width = 0.8 / len(arms)
+    for ax, policy in zip(list(getattr(axes, "flat", [axes])), policies, strict=True):
+        for j, arm in enumerate(arms):
+            chosen = [
+                next(c for c in cells if (c.policy, c.part, c.arm) == (policy, p, arm))
+                for p in parts
+            ]
+            xs = [i + (j - (len(arms) - 1) / 2) * width for i in range(len(parts))]
+            rates = [c.rate for c in chosen]
+            errors = [
+                [c.rate - c.interval[0] for c in chosen],
+                [c.interval[1] - c.rate for c in chosen],
+            ]
+            ax.bar(xs, rates, width, yerr=errors, capsize=3, label=arm)
+        ax.axhline(GOAL_RATE, color="k", lw=0.8, ls="--")
+        ax.set(xticks=range(len(parts)), xticklabels=parts, ylim=(0, 1.05), title=policy)
+        ax.set_ylabel("success rate (95% Wilson CI)")
+        ax.legend(fontsize=8)
+    fig.suptitle("tactile insertion, 0.4 mm clearance: pooled over seeds")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_report(record: dict[str, Any], out: Path) -> None:
+    """<out>/tactile_insertion.json (the record), .md (table and verdicts), .png (plot)."""
+    (out / f"{STEM}.json").write_text(json.dumps(record, indent=1) + "\n")
+    (out / f"{STEM}.md").write_text(markdown(record))
+    plot(record, out / f"{STEM}.png")
