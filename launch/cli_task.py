@@ -53,6 +53,13 @@ def add_task_parser(sub: Any) -> None:
         help="probe one of the task's named expert variants (vitac task report lists them) "
         "instead of its default expert",
     )
+    probe.add_argument(
+        "--encoder",
+        type=Path,
+        metavar="DIR",
+        help="also probe this tactile encoder's features of both pads (tactile_t3) and those of "
+        "its architecture untrained (tactile_t3_init): does the trunk keep the information?",
+    )
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(handler=_task_probe)
     report = tsub.add_parser(
@@ -120,6 +127,8 @@ def _task_probe(args: argparse.Namespace) -> int:
     command = f"vitac task probe {args.task} --episodes {args.episodes} --seed {args.seed} "
     if args.expert:
         command += f"--expert {args.expert} "
+    if args.encoder:
+        command += f"--encoder {args.encoder} "
     report = run_probe(
         args.task,
         args.episodes,
@@ -128,6 +137,7 @@ def _task_probe(args: argparse.Namespace) -> int:
         command + f"--out {out}",
         progress=not args.no_progress,
         variant=args.expert,
+        encoder=args.encoder,
     )
     print(format_table(report.results))
     print(f"samples:  {report.samples} per phase ({report.skipped} episode(s) without a decision)")

@@ -32,15 +32,19 @@ from launch.experiment_plan import Arm, arm_data
 from launch.experiment_report import Row, write_report
 from launch.jobs import run_collect, run_train
 from launch.launch_file import Launch, launch_from_data, task_config
+from policies import read_checkpoint_config
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore, EpisodeWriter
 from training.actors import ActorSpec, BaselineSpec, PolicySpec
 from training.evaluate import evaluate_parallel
-from training.run_dir import latest_checkpoint
+from training.resume import flat_diff
+from training.run_dir import latest_checkpoint, resolve_checkpoint
 from training.transfer import ensure_pretrained, ensure_tactile_data
 
 TASK = "tactile_insertion"
 DONE = "done.json"  # a finished stage's marker (and what it produced)
+SETTINGS = "settings.json"  # the launch file's tables as the run in <out> began
+CHANGEABLE = (".experiment.seeds", ".experiment.episodes", ".experiment.videos", ".eval.workers")
 Log = Callable[[str], None]
 
 
@@ -54,10 +58,12 @@ def run_experiment(
     record: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every stage not yet done; returns the record written to tactile_insertion.json (which
-    starts with `record`: the command and the commit)."""
+    starts with `record`: the command and the commit). The report is rewritten after every
+    run's evaluation, so a run cut short shows what it has."""
     launch = launch_from_data(data, source)
     exp = launch.config.experiment
     _check(launch, data, source)
+    _same_settings(data, out / SETTINGS)
     clock = _Clock(out / "seconds.json")
     with clock("demonstrations"):
         demos = _demonstrations(launch, out / "demos", log, progress)
@@ -80,6 +86,7 @@ def run_experiment(
     with clock("references"):
         references = [_reference(launch, part, out / "references", log) for part in exp.parts]
     rows: list[Row] = []
+    record = {**(record or {}), "settings": exp.model_dump(mode="json"), "references": references}
     for policy in exp.policies:
         for arm in exp.arms:
             for seed in range(exp.seeds):
@@ -93,13 +100,12 @@ def run_experiment(
                             launch, arm_launch, checkpoint, part, seed, run, log, device
                         )
                     rows.append(Row(policy, part, arm, seed, *result))
-    full = {
-        **(record or {}),
-        "settings": exp.model_dump(mode="json"),
-        "seconds": clock.totals(),
-        "references": references,
-        "results": [row.json() for row in rows],
-    }
+                record = _report(record, clock, rows, out)  # so far: a cut-short run shows it
+    return record
+
+
+def _report(record: dict[str, Any], clock: _Clock, rows: list[Row], out: Path) -> dict[str, Any]:
+    full = {**record, "seconds": clock.totals(), "results": [row.json() for row in rows]}
     write_report(full, out)
     return full
 
@@ -116,6 +122,23 @@ def _check(launch: Launch, data: dict[str, Any], source: str) -> None:
     for policy in exp.policies:
         for arm in exp.arms:
             _arm_launch(data, source, policy, arm, 0, Path("pretrain/run"), keys)
+
+
+def _same_settings(data: dict[str, Any], path: Path) -> None:
+    """Record the settings of a new run; refuse to resume one made with others (its finished
+    stages would be mixed with new ones), except for more seeds, episodes or workers."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+        return
+    before = json.loads(path.read_text())
+    now = json.loads(json.dumps(data, default=str))
+    changed = [d for d in flat_diff(before, now, "") if not d.startswith(CHANGEABLE)]
+    if changed:
+        raise ConfigError(
+            f"{path.parent} was run with other settings ({'; '.join(d[1:] for d in changed)}); "
+            "resume it with the settings it began with, or choose a new --out"
+        )
 
 
 def _arm_launch(
@@ -191,10 +214,10 @@ def _resumable(path: Path) -> bool:
 def _reference(launch: Launch, part: str, root: Path, log: Log) -> dict[str, Any]:
     """The task's expert and zero motion on the evaluation seeds of `part`."""
     path = root / f"{part}.json"
-    if path.is_file():
-        found: dict[str, Any] = json.loads(path.read_text())
-        return found
     exp, workers = launch.config.experiment, launch.config.eval.workers
+    found: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    if found.get("expert", [0, 0])[1] == exp.episodes:
+        return found  # done before, with as many episodes as asked now
     log(f"experiment: references on {part} ({exp.episodes} episodes)")
     kinds = ["expert", "hold"]
     actors: list[ActorSpec] = [BaselineSpec(kind) for kind in kinds]
@@ -211,14 +234,19 @@ def _reference(launch: Launch, part: str, root: Path, log: Log) -> dict[str, Any
 
 
 def _trained(launch: Launch, demos: Path, run: Path, log: Log, progress: bool, device: str) -> Path:
-    """The run's final checkpoint: trained, continued, or found finished."""
+    """The run's final checkpoint: trained, continued, or found finished (an evaluation of
+    the run made before it was trained on is removed)."""
     done = run / DONE
     if done.is_file():
         return Path(json.loads(done.read_text())["checkpoint"])
-    resume = latest_checkpoint(run) is not None
-    log(f"experiment: training {run}" + " (resumed)" * resume)
-    result = run_train(launch, demos, run, resume=resume, progress=progress, log=log, device=device)
-    checkpoint = result.best or result.checkpoint
+    latest = latest_checkpoint(run)
+    steps = read_checkpoint_config(latest)["metadata"]["step"] if latest is not None else 0
+    if steps < launch.config.train.steps:
+        shutil.rmtree(run.parent / "eval", ignore_errors=True)  # of an earlier model: stale
+        log(f"experiment: training {run}" + " (resumed)" * (latest is not None))
+        run_train(launch, demos, run, resume=latest is not None, progress=progress, log=log,
+                  device=device)  # fmt: skip
+    checkpoint = resolve_checkpoint(run)  # the rollouts' best when they ran, else the last
     done.write_text(json.dumps({"checkpoint": str(checkpoint.resolve())}) + "\n")
     return checkpoint
 
@@ -236,10 +264,10 @@ def _evaluated(
     """(successes, episodes) of the checkpoint on `part` as the experiment (`launch`) says,
     run as its policy's launch (`arm`) deploys it; seed 0's runs keep videos."""
     path = run / "eval" / f"{part}.json"
-    if path.is_file():
-        found = json.loads(path.read_text())
-        return int(found["successes"]), int(found["episodes"])
     exp, inference = launch.config.experiment, arm.config.eval.inference
+    found = json.loads(path.read_text()) if path.is_file() else {}
+    if found.get("episodes") == exp.episodes:  # done before, with as many episodes as now
+        return int(found["successes"]), int(found["episodes"])
     log(f"experiment: evaluating {run} on {part} ({exp.episodes} episodes)")
     videos = exp.videos if seed == 0 else 0
     (result,) = evaluate_parallel(

@@ -58,29 +58,30 @@ class Pooled:
 
 
 def pooled(rows: list[dict[str, Any]]) -> list[Pooled]:
-    """Rows summed over seeds, per (policy, part, arm), then per (policy, arm) over parts."""
-    keys = list(dict.fromkeys((r["policy"], r["part"], r["arm"]) for r in rows))
-    parts = list(dict.fromkeys(r["part"] for r in rows))
-    for policy, arm in dict.fromkeys((r["policy"], r["arm"]) for r in rows):
-        if len(parts) > 1:
-            keys.append((policy, ALL_PARTS, arm))
+    """Rows summed over seeds per (policy, part, arm), and per (policy, arm) over all parts
+    when there are several; ordered by policy, then part (all parts last), then arm."""
+
+    def unique(key: str) -> list[str]:
+        return list(dict.fromkeys(r[key] for r in rows))
+
+    parts = unique("part")
+    scopes = parts + [ALL_PARTS] * (len(parts) > 1)
     out = []
-    for policy, part, arm in keys:
-        chosen = [
-            r
-            for r in rows
-            if r["policy"] == policy and r["arm"] == arm and part in (r["part"], ALL_PARTS)
-        ]
-        out.append(
-            Pooled(
-                policy,
-                part,
-                arm,
-                sum(r["successes"] for r in chosen),
-                sum(r["episodes"] for r in chosen),
-                len({r["seed"] for r in chosen}),
-            )
-        )
+    for policy in unique("policy"):
+        for part in scopes:
+            for arm in unique("arm"):
+                chosen = [
+                    r
+                    for r in rows
+                    if (r["policy"], r["arm"]) == (policy, arm) and part in (r["part"], ALL_PARTS)
+                ]
+                if chosen:
+                    wins, n = (
+                        sum(r["successes"] for r in chosen),
+                        sum(r["episodes"] for r in chosen),
+                    )
+                    seeds = len({r["seed"] for r in chosen})
+                    out.append(Pooled(policy, part, arm, wins, n, seeds))
     return out
 
 

@@ -40,19 +40,31 @@ def run_probe(
     command: str,
     progress: bool = True,
     variant: str | None = None,
+    encoder: Path | None = None,
 ) -> ProbeReport:
     """The information probe (training.probe) on `task`'s expert (or `variant`); writes
-    `out/probe.json`."""
+    `out/probe.json`. With `encoder` (a tactile encoder directory) its features and those of
+    the same architecture untrained are probed too (training.probe_encoder)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not an empty directory; choose a new --out")
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; available: {sorted(TASKS)}")
     if episodes < 3 or seed < 0:
         raise ConfigError(f"need --episodes >= 3 and --seed >= 0, got {episodes} and {seed}")
+    extra = None
+    if encoder is not None:
+        from training.probe_encoder import encoder_inputs
+
+        try:
+            extra = encoder_inputs(encoder)
+        except ValueError as err:
+            raise ConfigError(f"--encoder: {err}") from err
     started = time.perf_counter()
     try:
         check_task(task, variant)
-        data = collect_probe_data(task, episodes, seed, progress=progress, variant=variant)
+        data = collect_probe_data(
+            task, episodes, seed, progress=progress, variant=variant, extra=extra
+        )
         results = fit_and_score(data)
     except ProbeError as err:
         raise ConfigError(str(err)) from err
@@ -70,6 +82,7 @@ def run_probe(
         "commit": commit,
         "dirty": dirty,
         "command": command,
+        "encoder": None if encoder is None else str(encoder),
         "features": data.layouts,
         "seconds": seconds,
         "results": [r.to_json() for r in results],

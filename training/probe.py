@@ -27,8 +27,8 @@ arm tasks). Numpy only (no torch).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -56,6 +56,9 @@ CHANGES: dict[str, str] = {"tactile_change": "tactile", "cameras_change": "camer
 FEATURE_BUDGET = 768  # features per image group (about; the grid is rounded)
 DESCENT_TOL_M = 1e-5  # a step lower than the previous by more than this is descending
 HEIGHT_KEY = "proprio.ee_pose"  # (x, y, z, rot6d): the TCP height is element 2
+
+
+Extractor = Callable[[Obs], NDArray[Any]]  # observation -> a feature vector (an extra input)
 
 
 class ProbeError(ValueError):
@@ -179,6 +182,7 @@ class ProbeData:
     attempted: int
     skipped: int  # episodes without a decision before their last step
     layouts: dict[str, str]  # group -> feature layout
+    changes: dict[str, str] = field(default_factory=lambda: dict(CHANGES))  # name -> group
 
 
 def collect_probe_data(
@@ -188,8 +192,16 @@ def collect_probe_data(
     groups: Sequence[str] = tuple(GROUPS),
     progress: bool = True,
     variant: str | None = None,
+    extra: Mapping[str, Extractor] | None = None,
 ) -> ProbeData:
-    """Run the task's expert (or `variant`) for seeds `seed`..`seed + episodes - 1`."""
+    """Run the task's expert (or `variant`) for seeds `seed`..`seed + episodes - 1`.
+
+    `extra`: more inputs, each a function of the observation (e.g. a tactile encoder's
+    features); each is also scored as its change between the two frames (`<name>_change`)."""
+    extra = dict(extra or {})
+    clash = sorted(set(extra) & set(GROUPS))
+    if clash:
+        raise ProbeError(f"extra inputs {clash} have the names of built-in ones; rename them")
     check_task(task, variant)
     factory, kwargs = expert_for(task, variant)  # known to exist now
     env = make_env(task)
@@ -197,7 +209,8 @@ def collect_probe_data(
         expert = factory(env, **kwargs)
         if not isinstance(expert, DecidingExpert):
             raise ProbeError(f"the expert of {task!r} has no decision()")
-        rows: dict[str, dict[str, list[F64]]] = {p: {g: [] for g in groups} for p in PHASES}
+        names = [*groups, *extra]
+        rows: dict[str, dict[str, list[F64]]] = {p: {g: [] for g in names} for p in PHASES}
         targets: list[F64] = []
         kept: list[int] = []
         layouts: dict[str, str] = {}
@@ -211,7 +224,12 @@ def collect_probe_data(
             for phase, obs in zip(PHASES, (before, at), strict=True):
                 for g in groups:
                     rows[phase][g].append(group_features(obs, g))
-            layouts = layouts or {g: feature_layout(at, g) for g in groups}
+                for name, extract in extra.items():
+                    rows[phase][name].append(np.asarray(extract(obs), dtype=np.float64).ravel())
+            layouts = layouts or {g: feature_layout(at, g) for g in groups} | {
+                name: f"{getattr(extract, 'layout', name)} ({rows['at_contact'][name][0].size})"
+                for name, extract in extra.items()
+            }
             targets.append(np.asarray(decision, dtype=np.float64))
             kept.append(seed + i)
         shown.close()
@@ -220,12 +238,13 @@ def collect_probe_data(
     if not kept:
         raise ProbeError(f"no decision in {episodes} episode(s) of {task!r}")
     return ProbeData(
-        {p: {g: np.stack(rows[p][g]) for g in groups} for p in PHASES},
+        {p: {g: np.stack(rows[p][g]) for g in names} for p in PHASES},
         np.stack(targets),
         np.array(kept, dtype=np.int64),
         episodes,
         episodes - len(kept),
         layouts,
+        dict(CHANGES) | {f"{name}_change": name for name in extra},
     )
 
 
@@ -284,7 +303,7 @@ def fit_and_score(data: ProbeData, folds: int = 5) -> list[ProbeResult]:
             x = data.features[phase][group]
             cv = cross_validated_predictions(x, data.targets, data.episodes, folds, folds)
             results.append(ProbeResult(group, phase, score(data.targets, cv.predictions)))
-    for name, group in CHANGES.items():
+    for name, group in data.changes.items():
         if group in data.features["at_contact"]:
             x = data.features["at_contact"][group] - data.features["before_contact"][group]
             cv = cross_validated_predictions(x, data.targets, data.episodes, folds, folds)
@@ -294,11 +313,11 @@ def fit_and_score(data: ProbeData, folds: int = 5) -> list[ProbeResult]:
 
 def format_table(results: Sequence[ProbeResult]) -> str:
     """The results as a fixed-width text table."""
-    lines = [f"{'input':<14} {'phase':<15} {'R^2':>7} {'cosine':>7} {'quadrant':>8} {'n':>5}"]
+    lines = [f"{'input':<22} {'phase':<15} {'R^2':>7} {'cosine':>7} {'quadrant':>8} {'n':>5}"]
     for r in results:
         s = r.scores
         lines.append(
-            f"{r.input:<14} {r.phase:<15} {s.r2:>7.3f} {s.cosine:>7.3f} "
+            f"{r.input:<22} {r.phase:<15} {s.r2:>7.3f} {s.cosine:>7.3f} "
             f"{s.quadrant_acc:>8.1%} {s.n:>5d}"
         )
     return "\n".join(lines)

@@ -76,6 +76,38 @@ def test_append_via_open_keeps_and_extends(tmp_path: Path) -> None:
         check_episode(store, ep, ep, n)
 
 
+def test_copy_episode_keeps_frames_timestamps_and_metadata(tmp_path: Path) -> None:
+    sources = [tmp_path / "a.zarr", tmp_path / "b.zarr"]
+    for k, path in enumerate(sources):
+        with EpisodeWriter.create(path, SCHEMA) as w:
+            for ep in range(2):
+                write_episode(w, 10 * k + ep, length_of(ep), notes=f"src{k}", part=f"p{k}")
+    merged = tmp_path / "all.zarr"
+    with EpisodeWriter.create(merged, SCHEMA) as w:
+        for k, path in enumerate(sources):
+            store = EpisodeStore.open(path)
+            for i in range(store.n_episodes):
+                assert w.copy_episode(store, i, origin=k) == 2 * k + i
+    store = EpisodeStore.open(merged)
+    for k in range(2):
+        for i in range(2):
+            check_episode(store, 2 * k + i, 10 * k + i, length_of(i))
+            meta = store.episode_meta(2 * k + i)
+            assert (meta["notes"], meta["part"], meta["origin"]) == (f"src{k}", f"p{k}", k)
+            assert meta["success"] == ((10 * k + i) % 3 != 1) and meta["task"] == "insert"
+            assert meta["index"] == 2 * k + i  # derived fields are the copy's own
+
+
+def test_copy_episode_refuses_another_schema(tmp_path: Path) -> None:
+    other = {**SCHEMA, "proprio.extra": FieldSpec(shape=(2,), dtype="float32")}
+    with EpisodeWriter.create(tmp_path / "a.zarr", other) as w:
+        write_episode(w, 0, 8)
+    with EpisodeWriter.create(tmp_path / "b.zarr", SCHEMA) as w:
+        with pytest.raises(DatasetError, match="another schema"):
+            w.copy_episode(EpisodeStore.open(tmp_path / "a.zarr"), 0)
+        assert w.n_episodes == 0 and w.n_steps == 0
+
+
 def test_layout_is_zarr_v2_with_exact_lengths(tmp_path: Path) -> None:
     path = tmp_path / "demo.zarr"
     with EpisodeWriter.create(path, SCHEMA) as w:

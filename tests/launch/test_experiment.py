@@ -1,0 +1,108 @@
+"""`vitac experiment tactile-insertion --quick`: every stage runs at toy sizes and the table
+comes out (its numbers are not the point); a second run resumes only what is missing, and
+operator mistakes are one line and exit 2."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from launch.cli import main
+from launch.cli_experiment import EXPERIMENT_FILE
+from launch.experiment_plan import ARMS
+from sensing.store import EpisodeStore
+
+QUICK = ["experiment", "tactile-insertion", "--quick", "--no-progress"]
+STAGES = {"demonstrations", "pretraining data", "pretraining", "references"}
+
+
+@pytest.mark.slow
+def test_quick_makes_the_table_and_a_second_run_redoes_only_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "exp"
+    assert main([*QUICK, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads((out / "tactile_insertion.json").read_text())
+    keys = {(r["policy"], r["part"], r["arm"], r["seed"]) for r in record["results"]}
+    assert keys == set(itertools.product(["bc", "diffusion"], ["switch3", "usb12"], ARMS, [0]))
+    assert len(record["results"]) == len(keys)
+    for row in record["results"]:
+        assert set(row) == {"policy", "part", "arm", "seed", "successes", "episodes"}
+        assert row["episodes"] == 2 and 0 <= row["successes"] <= 2
+    assert record["command"] == (
+        f"vitac experiment tactile-insertion --config {EXPERIMENT_FILE} --out {out} --quick"
+    )
+    assert len(record["commit"]) == 40
+    assert set(record["seconds"]) == STAGES | {f"{s} {p}" for s in ("train", "eval") for p in (
+        "bc", "diffusion")}  # fmt: skip
+    assert [r["part"] for r in record["references"]] == ["switch3", "usb12"]
+    table = (out / "tactile_insertion.md").read_text()
+    assert printed.startswith(table) and "| bc | all | " in table and "Goal, diffusion" in table
+    assert (out / "tactile_insertion.png").read_bytes()[:4] == b"\x89PNG"
+
+    store = EpisodeStore.open(out / "demos" / "all.zarr")  # every arm's data: both parts
+    parts = [store.episode_meta(i)["part"] for i in range(store.n_episodes)]
+    assert parts == ["switch3"] * 3 + ["usb12"] * 3 and store.attrs["parts"] == ["switch3", "usb12"]
+    runs = out / "runs" / "diffusion"
+    configs = {a: tomllib.loads((runs / a / "s0/train/config.toml").read_text()) for a in ARMS}
+    assert configs["scratch"]["policy"]["t3"]["mode"] == "scratch"
+    assert configs["pretrained"]["policy"]["t3"]["mode"] == "frozen"
+    assert not any(k.startswith("tactile.") for k in configs["no_touch"]["train"]["obs_keys"])
+    for arm in ARMS:  # seed 0 of every arm keeps a video per part
+        assert len(list((runs / arm / "s0/videos/usb12").rglob("*.mp4"))) == 1
+
+    assert main([*QUICK, "--out", str(out)]) == 2
+    assert "holds a run; pass --resume" in capsys.readouterr().err
+    (out / "runs/bc/scratch/s0/eval/usb12.json").unlink()
+    (out / "runs/bc/pretrained/s0/train/done.json").unlink()  # cut short after its last save
+    shutil.rmtree(out / "runs/bc/no_touch/s0/train")  # cut short before its first save
+    assert main([*QUICK, "--out", str(out), "--resume"]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("experiment")]
+    no_touch = out / "runs/bc/no_touch/s0"
+    assert said == [
+        f"experiment: evaluating {out / 'runs/bc/scratch/s0'} on usb12 (2 episodes)",
+        f"experiment: training {no_touch / 'train'}",
+        f"experiment: evaluating {no_touch} on switch3 (2 episodes)",  # a new model: again
+        f"experiment: evaluating {no_touch} on usb12 (2 episodes)",
+    ]
+    again = json.loads((out / "tactile_insertion.json").read_text())
+    assert again["results"] == record["results"]
+
+    assert main([*QUICK, "--out", str(out), "--resume", "--set", "collect.episodes=4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "collect.episodes: 3 -> 4" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "task.name=lift"], "task.name is 'lift'; expected 'tactile_insertion'"),
+        (["--set", "experiment.policies={}"], "experiment.policies is empty"),
+        (["--set", "experiment.arms=['touchy']"], "experiment.arms"),
+        (["--set", "experiment.policies.bc.policy.horizon=0"], "experiment.policies.bc"),
+        (["--set", "train.obs_keys=['rgb.scene']"], "has no tactile input"),
+    ],
+)
+def test_bad_settings_are_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    out = tmp_path / "exp"
+    assert main([*QUICK, "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("vitac experiment: error:") and message in err
+    assert not out.exists()
+
+
+def test_an_output_that_is_a_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "f").write_text("mine")
+    assert main([*QUICK, "--out", str(tmp_path / "f")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert (tmp_path / "f").read_text() == "mine"

@@ -1,0 +1,83 @@
+"""The experiment's table: seeds pooled per part and over parts, Wilson intervals, and the
+goal's verdict with its three tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from launch.experiment_report import Row, markdown, plot, pooled, verdicts
+from training.eval_stats import wilson_interval
+
+
+def rows(counts: dict[tuple[str, str, str], list[int]], episodes: int = 50) -> list[dict[str, Any]]:
+    """{(policy, part, arm): successes per seed} -> rows."""
+    return [
+        Row(policy, part, arm, seed, wins, episodes).json()
+        for (policy, part, arm), per_seed in counts.items()
+        for seed, wins in enumerate(per_seed)
+    ]
+
+
+def record(counts: dict[tuple[str, str, str], list[int]]) -> dict[str, Any]:
+    seeds = len(next(iter(counts.values())))
+    return {
+        "settings": {"seeds": seeds, "episodes": 50},
+        "references": [{"part": "a", "expert": [48, 50], "hold": [0, 50]}],
+        "results": rows(counts),
+    }
+
+
+def test_seeds_pool_per_part_and_over_parts() -> None:
+    cells = pooled(rows({("bc", "a", "x"): [10, 20, 30], ("bc", "b", "x"): [1, 2, 3]}))
+    by = {(c.part, c.arm): c for c in cells}
+    assert [c.part for c in cells] == ["a", "b", "all"]
+    assert (by["a", "x"].successes, by["a", "x"].episodes, by["a", "x"].seeds) == (60, 150, 3)
+    assert (by["all", "x"].successes, by["all", "x"].episodes) == (66, 300)
+    assert by["all", "x"].interval == wilson_interval(66, 300)
+    one = pooled(rows({("bc", "a", "x"): [5]}))
+    assert [c.part for c in one] == ["a"]  # no "all" row for a single part
+
+
+ARMS_MET = {
+    ("p", "a", "pretrained"): [45, 44, 46],
+    ("p", "a", "scratch"): [30, 31, 29],
+    ("p", "a", "no_touch"): [10, 9, 12],
+}
+
+
+def test_the_goal_passes_only_when_every_test_does() -> None:
+    (lines,) = verdicts(pooled(record(ARMS_MET)["results"])).values()
+    assert [line.split()[0] for line in lines] == ["PASS", "PASS", "PASS"]
+    close = dict(ARMS_MET) | {("p", "a", "scratch"): [38, 39, 37]}  # +12 points, too little
+    (lines,) = verdicts(pooled(record(close)["results"])).values()
+    assert [line.split()[0] for line in lines] == ["PASS", "FAIL", "PASS"]
+    low = {k: [w - 6 for w in v] for k, v in ARMS_MET.items()}  # 78%: under 80
+    (lines,) = verdicts(pooled(record(low)["results"])).values()
+    assert lines[0].startswith("FAIL pretrained 78%")
+
+
+def test_a_large_gap_with_overlapping_intervals_fails() -> None:
+    few = {("p", "a", "pretrained"): [5], ("p", "a", "scratch"): [3]}  # of 50: 10% vs 6%
+    tiny = [dict(r, episodes=6) for r in rows(few)]  # 5/6 vs 3/6: +33 points, 6 episodes each
+    (lines,) = verdicts(pooled(tiny)).values()
+    assert lines[1].startswith("FAIL pretrained - scratch = +33 points") and "overlap" in lines[1]
+    assert "no_touch arm did not run" in lines[2]
+
+
+def test_markdown_has_a_line_per_policy_and_part_and_the_references(tmp_path: Path) -> None:
+    text = markdown(record(ARMS_MET))
+    assert "| policy | part | pretrained | scratch | no_touch | expert | hold |" in text
+    assert "| p | a | 90% (84%-94%; 135/150) | 60% (52%-67%; 90/150) |" in text
+    assert text.rstrip().endswith("intervals apart.") and "pooled over 3 seeds" in text
+    assert "| 48/50 | 0/50 |" in text
+    path = plot(record(ARMS_MET), tmp_path / "x.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("missing", ["pretrained"])
+def test_no_verdict_without_the_pretrained_arm(missing: str) -> None:
+    counts = {k: v for k, v in ARMS_MET.items() if k[2] != missing}
+    assert verdicts(pooled(rows(counts))) == {"p": ["the pretrained arm did not run: no verdict"]}

@@ -1,0 +1,57 @@
+"""A tactile encoder's features as inputs of the information probe (training.probe).
+
+Does the pretrained trunk keep what the tactile images say about the expert's correction?
+`encoder_inputs(path)` gives two extra probe inputs of the same size: `tactile_t3`, the
+pooled features of both pads through the trunk in `path` (its sensor's tokenizer), and
+`tactile_t3_init`, the same architecture with fresh weights (seeded): what the architecture
+alone keeps. Each is also scored as its change between the two frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from policies.encoders import EncoderMode, PolicyEncoder, load_encoder, policy_encoder
+from policies.encoders.transformer import Pool
+from training.probe import GROUPS, Extractor, Obs
+
+PADS = GROUPS["tactile"]
+
+
+class EncoderFeatures:
+    """obs -> (len(PADS) x D,): each pad's image through `encoder`, pooled, concatenated."""
+
+    def __init__(self, encoder: PolicyEncoder, sensor: str, pool: Pool, layout: str) -> None:
+        self.encoder, self.sensor, self.pool, self.layout = encoder.eval(), sensor, pool, layout
+
+    @torch.no_grad()
+    def __call__(self, obs: Obs) -> NDArray[Any]:
+        images = torch.from_numpy(np.stack([obs[k] for k in PADS]))  # (2, H, W, 3) uint8
+        features = self.encoder.encode(images, self.sensor, self.pool)  # (2, D)
+        return features.reshape(-1).numpy().astype(np.float64)
+
+
+def encoder_inputs(
+    path: Path, sensor: str = "mini", pool: Pool = "cls", seed: int = 0
+) -> dict[str, Extractor]:
+    """{"tactile_t3": the trunk in `path`, "tactile_t3_init": its architecture, fresh}."""
+    saved = load_encoder(path)
+    if sensor not in saved.preprocessing:
+        raise ValueError(f"{path}: no tokenizer for sensor {sensor!r}; it has {saved.sensors}")
+    width = saved.config.width
+    modes: tuple[tuple[str, EncoderMode, str], ...] = (
+        ("tactile_t3", "frozen", f"trunk {path.name}"),
+        ("tactile_t3_init", "scratch", "fresh trunk"),
+    )
+    return {
+        name: EncoderFeatures(
+            policy_encoder(path, mode, seed), sensor, pool, f"{' + '.join(PADS)} -> {how}, "
+            f"{pool} {width} each"
+        )
+        for name, mode, how in modes
+    }  # fmt: skip
