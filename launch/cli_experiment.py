@@ -44,6 +44,13 @@ def add_experiment_parser(sub: Any, lazy: Any) -> None:
         help="toy sizes (launch.experiment_plan.QUICK; a minute): checks the pipeline, "
         "not the result",
     )
+    ti.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="POLICY",
+        help="run and report only this policy of experiment.policies (repeatable)",
+    )
     ti.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_device_arg(ti)
     ti.set_defaults(handler=lazy("launch.cli_experiment:tactile_insertion"))
@@ -64,7 +71,7 @@ def tactile_insertion(args: argparse.Namespace) -> int:
     quick = quick_overrides(data) if args.quick else []
     data = apply_overrides(data, quick + args.overrides)  # the user's overrides win
     command = command_line("experiment tactile-insertion", args, out=args.out)
-    command += ["--quick"] * args.quick
+    command += ["--quick"] * args.quick + [f"--only={name}" for name in args.only]
     commit, dirty = git_state()
     try:
         run_experiment(
@@ -75,10 +82,12 @@ def tactile_insertion(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             device=resolve_device(args.device),
             record={"command": shlex.join(command), "commit": commit, "dirty": dirty},
+            only=args.only,
         )
     except Interrupted as stop:
         resume = continue_command("experiment tactile-insertion", args, out=args.out)
-        stop.hint = "resume: " + resume + " --quick" * args.quick
+        extra = ["--quick"] * args.quick + [f"--only={name}" for name in args.only]
+        stop.hint = "resume: " + shlex.join([*shlex.split(resume), *extra])
         raise
     print((args.out / f"{STEM}.md").read_text(), end="")
     print(f"rows: {args.out / f'{STEM}.json'}\nplot: {args.out / f'{STEM}.png'}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,13 +56,18 @@ def run_experiment(
     progress: bool = True,
     device: str = "cpu",
     record: Mapping[str, Any] | None = None,
+    only: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Every stage not yet done; returns the record written to tactile_insertion.json (which
     starts with `record`: the command and the commit). The report is rewritten after every
-    run's evaluation, so a run cut short shows what it has."""
+    run's evaluation, so a run cut short shows what it has. `only`: run (and report) these
+    policies' arms alone (the shared stages are the same either way)."""
     launch = launch_from_data(data, source)
     exp = launch.config.experiment
     _check(launch, data, source)
+    unknown = sorted(set(only) - set(exp.policies))
+    if unknown:
+        raise ConfigError(f"--only {unknown}: not in experiment.policies ({sorted(exp.policies)})")
     _same_settings(data, out / SETTINGS)
     clock = _Clock(out / "seconds.json")
     with clock("demonstrations"):
@@ -87,7 +92,7 @@ def run_experiment(
         references = [_reference(launch, part, out / "references", log) for part in exp.parts]
     rows: list[Row] = []
     record = {**(record or {}), "settings": exp.model_dump(mode="json"), "references": references}
-    for policy in exp.policies:
+    for policy in [p for p in exp.policies if not only or p in only]:
         for arm in exp.arms:
             for seed in range(exp.seeds):
                 run = out / "runs" / policy / arm / f"s{seed}"

@@ -111,9 +111,12 @@ class Policy(nn.Module, ABC):
         """The noise a sampling policy starts a chunk from; None for a deterministic one."""
         return None
 
-    @abstractmethod
     def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
-        """Fit normalisation statistics from training data: key -> (N, ...) arrays."""
+        """Fit normalisation statistics from training data: key -> (N, ...) arrays (the
+        action's never-varying dimensions pinned to their value); none without a normalizer."""
+        normalizer = getattr(self, "normalizer", None)
+        if normalizer is not None:
+            normalizer.fit({k: data[k] for k in normalizer.keys}, pin=(ACTION_KEY,))
 
     def load_pretrained(self) -> None:
         """Load pretrained components from their own checkpoints (a new run calls this once,

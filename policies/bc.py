@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -46,9 +45,6 @@ class BCPolicy(Policy):
             if config.head == "transformer"
             else _mlp(features * config.n_obs_steps, io.action_dim, config)
         )
-
-    def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
-        self.normalizer.fit({k: data[k] for k in self.normalizer.keys})
 
     def _chunk(self, obs: Mapping[str, Tensor], augment: bool) -> Tensor:
         """-> normalised action chunk (B, T_p, D_a)."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
@@ -119,9 +118,6 @@ class DiffusionPolicy(Policy):
         )
         if self.ddim is not None:
             self.ddim.to(device)
-
-    def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
-        self.normalizer.fit({k: data[k] for k in self.normalizer.keys})
 
     def _condition(self, obs: Mapping[str, Tensor], augment: bool) -> Tensor:
         """obs keys (B, >= T_o, ...) -> (B, T_o, features_per_step)."""

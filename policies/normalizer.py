@@ -4,11 +4,19 @@ Low-dim streams and actions map their [min, max] range to [-1, 1] ("limits", as 
 diffusion_policy); uint8 images map [0, 255] to [-1, 1] and depth maps a fixed range of
 millimetres to [-1, 1], without fitting. A key the
 normaliser was not fitted on is an error, never silently passed through.
+
+A dimension that never varies in the data is shifted to 0. An observation keeps scale 1
+there (a value never seen stays in range); an action is pinned (`fit(..., pin=...)`): its
+scale is that of a `_MIN_RANGE`-wide range, so whatever a policy outputs there comes back
+within `_MIN_RANGE / 2` of the constant. With scale 1, as diffusion_policy keeps it, an
+output error of 0.05 is 0.05 in data units: 5 cm of gripper opening on a gripper that the
+demonstrations never opened (it dropped the part), or a tilt of the tool from a rotation
+entry that never changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import torch
@@ -27,17 +35,19 @@ class Normalizer(nn.Module):
             self.register_buffer(_name(key, "scale"), torch.ones(dim))
             self.register_buffer(_name(key, "offset"), torch.zeros(dim))
 
-    def fit(self, data: Mapping[str, np.ndarray]) -> None:
-        """Fit every key from `data[key]` of shape (N, D): [min, max] -> [-1, 1]."""
+    def fit(self, data: Mapping[str, np.ndarray], pin: Collection[str] = ()) -> None:
+        """Fit every key from `data[key]` of shape (N, D): [min, max] -> [-1, 1]; the keys
+        in `pin` get their never-varying dimensions pinned (see the module docstring)."""
         missing = [k for k in self.keys if k not in data]
         if missing:
             raise KeyError(f"cannot fit normalizer: no data for {missing}")
         for key in self.keys:
             values = np.asarray(data[key], dtype=np.float64).reshape(len(data[key]), -1)
             lo, hi = values.min(axis=0), values.max(axis=0)
-            const = hi - lo < _MIN_RANGE  # never varies: shift to 0, keep scale 1
-            scale = np.where(const, 1.0, 2.0 / np.where(const, 1.0, hi - lo))
-            offset = np.where(const, -lo, -1.0 - lo * scale)
+            const = hi - lo < _MIN_RANGE  # never varies: shift to 0, scale 1 or pinned
+            fixed = 2.0 / _MIN_RANGE if key in pin else 1.0
+            scale = np.where(const, fixed, 2.0 / np.where(const, 1.0, hi - lo))
+            offset = np.where(const, -lo * scale, -1.0 - lo * scale)
             self._buffer(key, "scale").copy_(torch.from_numpy(scale))
             self._buffer(key, "offset").copy_(torch.from_numpy(offset))
 

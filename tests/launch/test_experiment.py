@@ -74,6 +74,12 @@ def test_quick_makes_the_table_and_a_second_run_redoes_only_what_is_missing(
     again = json.loads((out / "tactile_insertion.json").read_text())
     assert again["results"] == record["results"]
 
+    assert main([*QUICK, "--out", str(out), "--resume", "--only", "bc"]) == 0
+    assert "experiment: " not in capsys.readouterr().err  # nothing left to run
+    only = json.loads((out / "tactile_insertion.json").read_text())
+    assert only["results"] == [r for r in record["results"] if r["policy"] == "bc"]
+    assert only["command"].endswith("--quick --only=bc")
+
     assert main([*QUICK, "--out", str(out), "--resume", "--set", "collect.episodes=4"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "collect.episodes: 3 -> 4" in err
@@ -87,6 +93,7 @@ def test_quick_makes_the_table_and_a_second_run_redoes_only_what_is_missing(
         (["--set", "experiment.arms=['touchy']"], "experiment.arms"),
         (["--set", "experiment.policies.bc.policy.horizon=0"], "experiment.policies.bc"),
         (["--set", "train.obs_keys=['rgb.scene']"], "has no tactile input"),
+        (["--only", "lstm"], "--only ['lstm']: not in experiment.policies (['bc', 'diffusion'])"),
     ],
 )
 def test_bad_settings_are_refused_before_anything_runs(

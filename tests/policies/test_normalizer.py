@@ -28,6 +28,22 @@ def test_constant_dimension_maps_to_zero_without_blowing_up() -> None:
     assert y[1, 1].item() == pytest.approx(0.01, abs=1e-6)
 
 
+def test_a_pinned_constant_comes_back_whatever_the_output_there() -> None:
+    """An action dimension the demonstrations never changed (a closed gripper, a top-down
+    rotation entry) comes back within 0.05 mm of its value from any output in [-1, 1]; a
+    varying dimension keeps its range, and an unpinned key keeps scale 1."""
+    data = np.stack([np.linspace(0, 1, 10), np.full(10, 0.04)], axis=1)
+    norm = Normalizer({"action": 2, "obs": 2})
+    norm.fit({"action": data, "obs": data}, pin=("action",))
+    assert norm.normalize("action", torch.tensor([[0.5, 0.04]]))[0, 1].item() == 0.0
+    outputs = torch.tensor([[-1.0, -1.0], [0.0, 0.07], [1.0, 1.0]])
+    actions = norm.unnormalize("action", outputs)
+    assert torch.all((actions[:, 1] - 0.04).abs() <= 0.51e-4)  # float32
+    np.testing.assert_allclose(actions[:, 0].numpy(), [0.0, 0.5, 1.0], atol=1e-6)
+    loose = norm.unnormalize("obs", outputs)[:, 1]  # scale 1: the output's error, in units
+    np.testing.assert_allclose(loose.numpy(), [-0.96, 0.11, 1.04], atol=1e-6)
+
+
 def test_missing_key_is_an_error_not_a_pass_through() -> None:
     norm = Normalizer({"a": 1, "b": 1})
     with pytest.raises(KeyError, match=r"no data for \['b'\]"):
