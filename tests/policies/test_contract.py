@@ -69,3 +69,24 @@ def test_fitting_without_a_key_is_an_error(name: str) -> None:
     policy = make_policy(tiny_policy_config(name), IO)
     with pytest.raises(KeyError, match=r"proprio\.ee_pos"):
         policy.fit_normalizer({"action": np.zeros((5, IO.action_dim))})
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_an_action_dimension_the_demonstrations_never_changed_comes_out_unchanged(
+    name: str,
+) -> None:
+    """The gripper closed in every demonstration stays closed, whatever an untrained (or
+    out-of-distribution) network outputs there; an observation's constant keeps scale 1."""
+    data = fit_data()
+    data["action"][:, -1] = 0.02  # e.g. a gripper command that never varies
+    data["proprio.ee_pos"][:, 0] = 0.5
+    torch.manual_seed(0)
+    policy = make_policy(tiny_policy_config(name), IO)
+    policy.fit_normalizer(data)
+    torch.manual_seed(7)
+    with torch.no_grad():
+        chunk = policy.eval().predict_action_chunk(make_batch(4, policy.config))
+    assert torch.all((chunk[..., -1] - 0.02).abs() <= 0.51e-4)
+    assert chunk[..., 0].std() > 0.01  # the varying dimensions are not pinned
+    scale = policy.normalizer.normalize("proprio.ee_pos", torch.tensor([[1.5, 0.0, 0.0]]))
+    assert scale[0, 0].item() == pytest.approx(1.0)  # 1 unit from the constant -> 1
