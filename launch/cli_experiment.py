@@ -20,6 +20,7 @@ def add_experiment_parser(sub: Any, lazy: Any) -> None:
         "experiment",
         help="experiments that answer a question end to end (one command each)",
         description="Experiments: every stage from data to the table, resumable.",
+        epilog="example: vitac experiment tactile-insertion --out runs/experiment",
     )
     esub = p.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
     ti = esub.add_parser(

@@ -171,11 +171,14 @@ def plot(record: dict[str, Any], path: Path) -> Path:
     width = 0.8 / len(arms)
     for ax, policy in zip(list(getattr(axes, "flat", [axes])), policies, strict=True):
         for j, arm in enumerate(arms):
-            chosen = [
-                next(c for c in cells if (c.policy, c.part, c.arm) == (policy, p, arm))
-                for p in parts
+            found = {(c.policy, c.part, c.arm): c for c in cells}
+            at = [
+                (i, found[policy, p, arm]) for i, p in enumerate(parts) if (policy, p, arm) in found
             ]
-            xs = [i + (j - (len(arms) - 1) / 2) * width for i in range(len(parts))]
+            if not at:  # this arm has not run for this policy yet
+                continue
+            xs = [i + (j - (len(arms) - 1) / 2) * width for i, _ in at]
+            chosen = [c for _, c in at]
             rates = [c.rate for c in chosen]
             errors = [
                 [c.rate - c.interval[0] for c in chosen],

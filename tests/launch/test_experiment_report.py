@@ -81,3 +81,11 @@ def test_markdown_has_a_line_per_policy_and_part_and_the_references(tmp_path: Pa
 def test_no_verdict_without_the_pretrained_arm(missing: str) -> None:
     counts = {k: v for k, v in ARMS_MET.items() if k[2] != missing}
     assert verdicts(pooled(rows(counts))) == {"p": ["the pretrained arm did not run: no verdict"]}
+
+
+def test_the_plot_takes_a_table_with_arms_still_missing(tmp_path: Path) -> None:
+    """Written after every run: one policy has every arm, the other only its first so far."""
+    partial = dict(ARMS_MET) | {("q", "a", "pretrained"): [20, 21, 22]}
+    path = plot(record(partial), tmp_path / "partial.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert "| q | a | 42% (34%-50%; 63/150) | - | - |" in markdown(record(partial))
