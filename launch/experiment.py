@@ -96,7 +96,7 @@ def run_experiment(
         for arm in exp.arms:
             for seed in range(exp.seeds):
                 run = out / "runs" / policy / arm / f"s{seed}"
-                arm_launch = _arm_launch(data, source, policy, arm, seed, trunk, obs_keys)
+                arm_launch = _arm_launch(launch, data, policy, arm, seed, trunk, obs_keys)
                 with clock(f"train {policy}"):
                     checkpoint = _trained(arm_launch, demos, run / "train", log, progress, device)
                 for part in exp.parts:
@@ -126,7 +126,7 @@ def _check(launch: Launch, data: dict[str, Any], source: str) -> None:
     keys = ["tactile.left", "tactile.right", "rgb.scene"]  # placeholders: only keys matter here
     for policy in exp.policies:
         for arm in exp.arms:
-            _arm_launch(data, source, policy, arm, 0, Path("pretrain/run"), keys)
+            _arm_launch(launch, data, policy, arm, 0, Path("pretrain/run"), keys)
 
 
 def _same_settings(data: dict[str, Any], path: Path) -> None:
@@ -147,15 +147,16 @@ def _same_settings(data: dict[str, Any], path: Path) -> None:
 
 
 def _arm_launch(
+    launch: Launch,
     data: dict[str, Any],
-    source: str,
     policy: str,
     arm: Arm,
     seed: int,
     trunk: Path,
     obs_keys: list[str],
 ) -> Launch:
-    mode = launch_from_data(data, source).config.experiment.pretrained_mode
+    """The validated launch of one run (`launch`: the experiment's, from `data`)."""
+    source, mode = launch.source, launch.config.experiment.pretrained_mode
     try:
         derived = arm_data(data, policy, arm, seed, trunk, obs_keys, mode)
     except ValueError as err:
