@@ -225,8 +225,9 @@ def _reference(launch: Launch, part: str, root: Path, log: Log) -> dict[str, Any
     if found.get("expert", [0, 0])[1] == exp.episodes:
         return found  # done before, with as many episodes as asked now
     log(f"experiment: references on {part} ({exp.episodes} episodes)")
-    kinds = ["expert", "hold"]
-    actors: list[ActorSpec] = [BaselineSpec(kind) for kind in kinds]
+    kinds = ["expert", "hold"]  # the expert: the demonstrator (collect.expert)
+    demonstrator = BaselineSpec("expert", launch.config.collect.expert)
+    actors: list[ActorSpec] = [demonstrator, BaselineSpec("hold")]
     results = evaluate_parallel(
         TASK, _part_config(launch, part), actors, exp.episodes, exp.eval_seed, workers, None,
         0, False,

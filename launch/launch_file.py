@@ -23,6 +23,7 @@ from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, apply_overrides, rea
 from launch.experiment_plan import ExperimentConfig
 from policies import BCConfig, DiffusionConfig
 from sim import TASKS
+from sim.experts import expert_for
 from training.collect import CollectConfig
 from training.evaluate import EvalConfig
 from training.pretrain_plan import PretrainConfig
@@ -81,7 +82,13 @@ def load_launch(path: Path | None, overrides: list[str] | None = None) -> Launch
 def launch_from_data(data: dict[str, Any], source: str) -> Launch:
     """A launch file's parsed tables (overrides applied), validated; errors name `source`."""
     config = validate(LaunchConfig, data, source)
-    return Launch(config, task_config(config.task.name, config.task.params, source), source)
+    launch = Launch(config, task_config(config.task.name, config.task.params, source), source)
+    if config.collect.expert is not None:
+        try:
+            expert_for(config.task.name, config.collect.expert)
+        except ValueError as e:
+            raise ConfigError(f"{source}: collect.expert: {e}") from None
+    return launch
 
 
 def task_config(name: str, params: dict[str, Any], source: str) -> BaseModel:

@@ -333,6 +333,8 @@ EXPERT_VARIANTS: dict[str, dict[str, ExpertVariant]] = {
         "oracle": (TactileInsertionExpert, {"feel": True}),
         # the default expert, searching by contact alone (the images are not read)
         "blind": (TouchInsertionExpert, {"read": False}),
+        # the default expert deciding each move from the current press alone (no belief kept)
+        "memoryless": (TouchInsertionExpert, {"memory": False}),
         # the default expert with no correction: keeps pressing at the socket estimate
         "open_loop": (TouchInsertionExpert, {"correct": False}),
     },

@@ -27,7 +27,9 @@ lights), the touch readout's calibration, and its own previous commands. It neve
    steps anywhere counts as blocked).
 
 Variants: `read=False` ignores the images at a press (touch as a contact switch only: the
-belief learns only where the socket is not); `correct=False` never moves off the estimate
+belief learns only where the socket is not); `memory=False` forgets earlier presses (each move
+follows from the prior, the current offset and this press alone: what a policy that sees a
+few frames can know); `correct=False` never moves off the estimate
 (open loop). The readout is fitted by `vitac task calibrate tactile_insertion` on seeds apart
 from the report's.
 """
@@ -67,12 +69,13 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         lift_m: float = 0.0006,
         read: bool = True,
         correct: bool = True,
+        memory: bool = True,
         readout: TouchReadout | None = None,
     ) -> None:
         super().__init__(env, TactileInsertionEnv, noise_std)
         self.speed, self.descend_speed, self.hover_m = speed, descend_speed, hover_m
         self.block_m, self.lift_m = block_m, lift_m
-        self.correct = correct
+        self.correct, self.memory = correct, memory
         self.readout = (readout or TouchReadout.load()) if read and correct else None
         if self.readout is not None:
             self.readout.check_sensor(self.env.sensors[0], any_size=True)
@@ -88,6 +91,7 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         self._before: Obs | None = None  # the frame at the top of the current press
         self._offset: F64 = np.zeros(2)  # this press's offset from the first target (TCP x, y)
         self.belief: SocketBelief | None = None
+        self._prior = (0.0, 0.0)  # the belief's prior: (radius, spread along x), metres
         self._decision: F64 | None = None
         self._rim_z: float | None = None  # TCP height at the first press on the rim
         self._stalled = 0  # consecutive blocked steps
@@ -159,6 +163,7 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         self._grasp_x = float(np.mean(centres)) if centres else 0.0
         spread = 0.0 if centres else cfg.grasp_offset_mm / 1000.0
         radius = cfg.socket_error_mm / 1000.0 + self.env.clearance / 2
+        self._prior = (radius, spread)
         self.belief = SocketBelief(radius, self.env.clearance, spread_x=spread)
         estimate = obs["task.socket_estimate"].astype(np.float64)
         self._target = estimate[:2].copy()
@@ -176,6 +181,9 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         beyond = None
         if self.readout is not None:
             beyond = self.readout.beyond(pad_features(self._before, obs, self.profile))
+        if not self.memory:  # this press alone: what a policy seeing a few frames can know
+            radius, spread = self._prior
+            self.belief = SocketBelief(radius, self.env.clearance, spread_x=spread)
         self.belief.blocked(self._offset, beyond)
         move = self.belief.best(near=self._offset) - self._offset
         self._offset = self._offset + move

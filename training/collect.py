@@ -18,7 +18,7 @@ from policies import ACTION_KEY
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore, EpisodeWriter
 from sim import TASKS, make_env
-from sim.experts import EXPERTS
+from sim.experts import expert_for
 from sim.tasks import task_env
 from training.interrupt import Interrupted, stop_on_signals
 from training.progress import Progress
@@ -32,6 +32,11 @@ class CollectConfig(BaseModel):
     seed: int = Field(0, ge=0, description="episode i uses seed + i")
     noise_std: float = Field(0.0, ge=0.0, description="executed-action noise, metres")
     keep_failures: bool = Field(False, description="also store episodes the expert failed")
+    expert: str | None = Field(
+        None,
+        description="a named variant of the task's expert (sim.experts.EXPERT_VARIANTS, e.g. "
+        "memoryless) as the demonstrator; default: the task's expert",
+    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,8 @@ def collect(
         task_api = task_env(env)
         schema = {**task_api.observation_spec(), **task_api.action_spec()}
         dt = 1.0 / task_api.control_hz
-        expert = EXPERTS[task](env, noise_std=config.noise_std)
+        factory, kwargs = expert_for(task, config.expert)
+        expert = factory(env, noise_std=config.noise_std, **kwargs)
         attrs = {
             "task": task,
             "task_config": task_config.model_dump(mode="json"),

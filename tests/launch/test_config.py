@@ -108,3 +108,17 @@ def test_every_shipped_launch_file_is_valid(path: Path) -> None:
 
     launch = load_launch(path)
     assert launch.config.task.name in path.read_text()
+
+
+def test_a_demonstrator_variant_must_exist_for_the_task() -> None:
+    from launch.launch_file import launch_from_data
+
+    data = {"task": {"name": "tactile_insertion"}, "collect": {"expert": "memoryless"}}
+    assert launch_from_data(data, "x.toml").config.collect.expert == "memoryless"
+    with pytest.raises(ConfigError) as err:
+        launch_from_data(data | {"collect": {"expert": "psychic"}}, "x.toml")
+    assert str(err.value).startswith("x.toml: collect.expert: no expert variant 'psychic'")
+    assert "memoryless" in str(err.value)  # names what exists
+    lift = {"task": {"name": "lift"}, "collect": {"expert": "memoryless"}}
+    with pytest.raises(ConfigError, match="collect.expert: no expert variant 'memoryless'"):
+        launch_from_data(lift, "x.toml")  # a variant of another task's expert

@@ -77,3 +77,34 @@ def test_reading_the_images_shortens_the_search() -> None:
             presses[read] += expert.corrections
     assert presses[True] < 0.6 * presses[False], presses
     env.close()
+
+
+def test_without_memory_each_move_follows_from_one_press(monkeypatch: pytest.MonkeyPatch) -> None:
+    """memory=False: every correction starts from a fresh prior and this press alone (the
+    default keeps one belief over the whole search)."""
+    import sim.touch_expert
+
+    presses: dict[int, int] = {}  # belief id -> presses it was updated with
+    real_blocked = sim.touch_expert.SocketBelief.blocked
+
+    def count(self: sim.touch_expert.SocketBelief, *args: Any) -> None:
+        presses[id(self)] = presses.get(id(self), 0) + 1
+        real_blocked(self, *args)
+
+    monkeypatch.setattr(sim.touch_expert.SocketBelief, "blocked", count)
+    env = TactileInsertionEnv({"part": "vga17"})
+    for memory in (True, False):
+        presses.clear()
+        expert = TouchInsertionExpert(env, memory=memory)
+        beliefs = []  # kept alive, so that no id is reused
+        obs, _ = env.reset(seed=100001)
+        expert.reset(100001)
+        for _ in range(env.config.max_steps):
+            obs, _, terminated, truncated, _ = env.step(expert.act(obs))
+            beliefs.append(expert.belief)
+            if terminated or truncated:
+                break
+        assert expert.corrections >= 2
+        counts = sorted(presses.values())
+        assert counts == ([expert.corrections] if memory else [1] * expert.corrections)
+    env.close()

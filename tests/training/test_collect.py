@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import training.collect
+import sim.experts
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore
 from sim import PegInsertionConfig, TactileInsertionConfig, make_env
@@ -119,11 +119,11 @@ def test_an_interrupted_collection_keeps_its_episodes_and_resumes_to_the_same_st
     assert straight.stored == 3
     before = signal.getsignal(signal.SIGINT)  # default, or SIG_IGN in a background job
 
-    real = training.collect.EXPERTS["peg_insertion"]
+    real = sim.experts.EXPERTS["peg_insertion"]
     first_length = EpisodeStore.open(straight.path).episode_slice(0).stop
     with monkeypatch.context() as patch:  # Ctrl-C a few steps into the second episode
         patch.setitem(
-            training.collect.EXPERTS,
+            sim.experts.EXPERTS,
             "peg_insertion",
             lambda env, **kw: _SignalAt(real(env, **kw), at=first_length + 3),
         )
@@ -153,3 +153,29 @@ def test_resume_with_another_collect_config_is_refused(demo_store: Path) -> None
     ):
         collect("peg_insertion", task, other, demo_store, progress=False, resume=True)
     assert EpisodeStore.open(demo_store).n_episodes == 4
+
+
+def test_the_demonstrator_can_be_a_named_expert_variant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """collect.expert picks a variant of the task's expert, built with its arguments."""
+    import sim.touch_expert
+
+    built: list[dict[str, object]] = []
+    real_init = sim.touch_expert.TouchInsertionExpert.__init__
+
+    def spy(self: object, env: object, **kwargs: object) -> None:
+        built.append(kwargs)
+        real_init(self, env, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sim.touch_expert.TouchInsertionExpert, "__init__", spy)
+    config = TactileInsertionConfig(image_size=32)
+    result = collect(
+        "tactile_insertion",
+        config,
+        CollectConfig(episodes=1, expert="memoryless"),
+        tmp_path / "memoryless.zarr",
+        progress=False,
+    )
+    assert built == [{"noise_std": 0.0, "memory": False}]
+    assert EpisodeStore.open(result.path).attrs["collect"]["expert"] == "memoryless"
