@@ -120,5 +120,5 @@ def test_a_demonstrator_variant_must_exist_for_the_task() -> None:
     assert str(err.value).startswith("x.toml: collect.expert: no expert variant 'psychic'")
     assert "memoryless" in str(err.value)  # names what exists
     lift = {"task": {"name": "lift"}, "collect": {"expert": "memoryless"}}
-    with pytest.raises(ConfigError, match="collect.expert: no expert variant 'memoryless'"):
+    with pytest.raises(ConfigError, match=r"collect\.expert: no expert variant 'memoryless'"):
         launch_from_data(lift, "x.toml")  # a variant of another task's expert
