@@ -48,6 +48,14 @@ def add_task_parser(sub: Any) -> None:
         help="where probe.json goes (new or empty); default runs/probe/<task>-<date-time>",
     )
     probe.add_argument(
+        "--decision",
+        type=int,
+        default=1,
+        metavar="K",
+        help="the target is each episode's K-th correction (default 1, the first; later ones "
+        "ask what a few frames tell of a search under way)",
+    )
+    probe.add_argument(
         "--expert",
         metavar="VARIANT",
         help="probe one of the task's named expert variants (vitac task report lists them) "
@@ -125,6 +133,8 @@ def _task_probe(args: argparse.Namespace) -> int:
 
     out = args.out or Path("runs/probe") / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = f"vitac task probe {args.task} --episodes {args.episodes} --seed {args.seed} "
+    if args.decision != 1:
+        command += f"--decision {args.decision} "
     if args.expert:
         command += f"--expert {args.expert} "
     if args.encoder:
@@ -138,6 +148,7 @@ def _task_probe(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         variant=args.expert,
         encoder=args.encoder,
+        decision=args.decision,
     )
     print(format_table(report.results))
     print(f"samples:  {report.samples} per phase ({report.skipped} episode(s) without a decision)")

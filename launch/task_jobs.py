@@ -41,16 +41,21 @@ def run_probe(
     progress: bool = True,
     variant: str | None = None,
     encoder: Path | None = None,
+    decision: int = 1,
 ) -> ProbeReport:
     """The information probe (training.probe) on `task`'s expert (or `variant`); writes
     `out/probe.json`. With `encoder` (a tactile encoder directory) its features and those of
-    the same architecture untrained are probed too (training.probe_encoder)."""
+    the same architecture untrained are probed too (training.probe_encoder). `decision`: which
+    of each episode's decisions is the target (1: the first)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not an empty directory; choose a new --out")
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; available: {sorted(TASKS)}")
-    if episodes < 3 or seed < 0:
-        raise ConfigError(f"need --episodes >= 3 and --seed >= 0, got {episodes} and {seed}")
+    if episodes < 3 or seed < 0 or decision < 1:
+        raise ConfigError(
+            f"need --episodes >= 3, --seed >= 0 and --decision >= 1, got {episodes}, {seed} "
+            f"and {decision}"
+        )
     extra = None
     if encoder is not None:
         from training.probe_encoder import encoder_inputs
@@ -63,8 +68,9 @@ def run_probe(
     try:
         check_task(task, variant)
         data = collect_probe_data(
-            task, episodes, seed, progress=progress, variant=variant, extra=extra
-        )
+            task, episodes, seed, progress=progress, variant=variant, extra=extra,
+            decision=decision,
+        )  # fmt: skip
         results = fit_and_score(data)
     except ProbeError as err:
         raise ConfigError(str(err)) from err
@@ -75,6 +81,7 @@ def run_probe(
     report = {
         "task": task,
         "expert": variant or "expert",
+        "decision": decision,
         "episodes": episodes,
         "seed": seed,
         "samples": len(data.targets),

@@ -3,9 +3,9 @@
 An expert that makes discrete corrections exposes `decision()`: the correction it decided at
 its last `act()` (a vector, e.g. the xy goal change in the TCP frame), or None. The probe runs
 the task's expert for N seeded episodes and keeps two samples per episode, each labelled with
-the episode's first decision:
+the episode's k-th decision (`decision`, default 1: the first):
 
-- `at_contact`: the observation the expert acted on when it made its first decision;
+- `at_contact`: the observation the expert acted on when it made that decision;
 - `before_contact`: the observation at the first step of the descent that led there: walking
   back from the decision step, the last step before it at which the measured TCP height
   (`proprio.ee_pose` z) was not more than `DESCENT_TOL_M` below the previous step's, i.e. the
@@ -13,10 +13,12 @@ the episode's first decision:
   way from there). For `TactileInsertionExpert` this is the step after its approach ends,
   hovering over the estimate with the pin tips 3 mm above the rim.
 
-Episodes without a decision (or whose decision comes at their first step) are counted and
-skipped. For each input group (`GROUPS`) a ridge regression predicts the decision from the
-observation (`probe_ridge`: standardised features, strength by inner CV, 5-fold CV split by
-episode), and `score` reports R^2, cosine and quadrant accuracy on held-out episodes. The
+Episodes without a k-th decision (or whose decision comes at their first step) are counted
+and skipped. A later decision (k > 1) asks what a policy seeing a few frames can know of a
+search that is already under way: the expert may also use what it felt at earlier presses.
+For each input group (`GROUPS`) a ridge regression predicts the decision from the observation
+(`probe_ridge`: standardised features, strength by inner CV, 5-fold CV split by episode), and
+`score` reports R^2, cosine and quadrant accuracy on held-out episodes. The
 `CHANGES` inputs are a group's change between the two frames (at minus before contact), what
 a reader of a sensor compares; they are scored at contact.
 
@@ -49,6 +51,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "scene": ("rgb.scene",),
     "cameras": ("rgb.wrist", "rgb.scene"),
     "proprio": ("proprio.*",),
+    # what a policy without cameras sees: both pads, the arm and the vision system's estimate
+    "tactile_pose": ("tactile.left", "tactile.right", "proprio.*", "task.*"),
 }
 # Inputs made of two frames: a group's change from the before-contact to the at-contact frame
 # (what a reader of the sensor compares), scored at contact only.
@@ -177,7 +181,7 @@ class ProbeData:
     """Features of the kept samples, their targets and episodes, and what was skipped."""
 
     features: dict[str, dict[str, F64]]  # phase -> group -> (n, d)
-    targets: F64  # (n, d_y): each episode's first decision (the same for both phases)
+    targets: F64  # (n, d_y): each episode's k-th decision (the same for both phases)
     episodes: NDArray[np.int64]  # (n,): the episode's seed
     attempted: int
     skipped: int  # episodes without a decision before their last step
@@ -193,8 +197,10 @@ def collect_probe_data(
     progress: bool = True,
     variant: str | None = None,
     extra: Mapping[str, Extractor] | None = None,
+    decision: int = 1,
 ) -> ProbeData:
-    """Run the task's expert (or `variant`) for seeds `seed`..`seed + episodes - 1`.
+    """Run the task's expert (or `variant`) for seeds `seed`..`seed + episodes - 1`; the
+    target is each episode's `decision`-th decision (1: the first).
 
     `extra`: more inputs, each a function of the observation (e.g. a tactile encoder's
     features); each is also scored as its change between the two frames (`<name>_change`)."""
@@ -216,11 +222,11 @@ def collect_probe_data(
         layouts: dict[str, str] = {}
         shown = Progress("probe", episodes, "ep", bar=progress)
         for i in range(episodes):
-            found = _first_decision(env, expert, seed + i)
+            found = _kth_decision(env, expert, seed + i, decision)
             shown.update(1, kept=len(kept) + (found is not None))
             if found is None:
                 continue
-            before, at, decision = found
+            before, at, target = found
             for phase, obs in zip(PHASES, (before, at), strict=True):
                 for g in groups:
                     rows[phase][g].append(group_features(obs, g))
@@ -230,7 +236,7 @@ def collect_probe_data(
                 name: f"{getattr(extract, 'layout', name)} ({rows['at_contact'][name][0].size})"
                 for name, extract in extra.items()
             }
-            targets.append(np.asarray(decision, dtype=np.float64))
+            targets.append(np.asarray(target, dtype=np.float64))
             kept.append(seed + i)
         shown.close()
     finally:
@@ -248,8 +254,14 @@ def collect_probe_data(
     )
 
 
-def _first_decision(env: Any, expert: DecidingExpert, seed: int) -> tuple[Obs, Obs, F64] | None:
-    """(before-contact obs, at-contact obs, decision) of one episode, or None without one."""
+def _kth_decision(
+    env: Any, expert: DecidingExpert, seed: int, k: int
+) -> tuple[Obs, Obs, F64] | None:
+    """(before-contact obs, at-contact obs, decision) of one episode's `k`-th decision, or
+    None without one."""
+    if k < 1:
+        raise ProbeError(f"decisions count from 1, got {k}")
+    made = 0
     obs, _ = env.reset(seed=seed)
     expert.reset(seed)
     start: Obs | None = None  # the last step before now at which the TCP was not descending
@@ -261,7 +273,8 @@ def _first_decision(env: Any, expert: DecidingExpert, seed: int) -> tuple[Obs, O
         z = float(obs[HEIGHT_KEY][2])
         action = expert.act(obs)
         decision = expert.decision()
-        if decision is not None:
+        made += decision is not None
+        if decision is not None and made == k:
             return None if start is None else (start, obs, decision)
         if previous_z is None or previous_z <= z + DESCENT_TOL_M:
             start = {k: np.array(v, copy=True) for k, v in obs.items()}

@@ -28,6 +28,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         (["peg_insertion"], "has no decision()"),
         (["tactile_insertion", "--episodes", "2"], "--episodes >= 3"),
         (["tactile_insertion", "--seed", "-1"], "--seed >= 0"),
+        (["tactile_insertion", "--decision", "0"], "--decision >= 1"),
         (["tactile_insertion", "--expert", "psychic"], "no expert variant 'psychic'"),
     ],
 )
@@ -44,12 +45,12 @@ def test_probe_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     printed = capsys.readouterr().out
     report = json.loads((out / "probe.json").read_text())
     assert report["task"] == "tactile_insertion"
-    assert (report["episodes"], report["seed"]) == (4, 0)
+    assert (report["episodes"], report["seed"], report["decision"]) == (4, 0, 1)
     assert report["samples"] + report["skipped"] == 4
     assert report["command"].startswith("vitac task probe tactile_insertion --episodes 4")
     assert "commit" in report
     rows = {(r["input"], r["phase"]): r for r in report["results"]}
-    inputs = ("tactile", "wrist", "scene", "cameras", "proprio")
+    inputs = ("tactile", "wrist", "scene", "cameras", "proprio", "tactile_pose")
     changes = {("tactile_change", "at_contact"), ("cameras_change", "at_contact")}
     assert set(rows) == {(i, p) for i in inputs for p in ("before_contact", "at_contact")} | changes
     for row in rows.values():
@@ -60,10 +61,12 @@ def test_probe_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_probe_of_a_named_expert_variant(tmp_path: Path) -> None:
-    """`--expert blind` probes the contact-only search's own corrections."""
+    """`--expert blind --decision 2` probes the contact-only search's own second corrections."""
     out = tmp_path / "probe"
     args = ["task", "probe", "tactile_insertion", "--episodes", "4", "--expert", "blind"]
+    args += ["--decision", "2"]
     assert main([*args, "--seed", "100001", "--out", str(out), "--no-progress"]) == 0
     report = json.loads((out / "probe.json").read_text())
     assert report["expert"] == "blind" and "--expert blind" in report["command"]
+    assert report["decision"] == 2 and "--decision 2" in report["command"]
     assert report["samples"] >= 3  # it corrected in (nearly) every episode

@@ -163,3 +163,31 @@ def test_collection_keeps_the_descent_start_and_the_contact() -> None:
     assert np.all(z_before > z_at + 0.003)  # the descent starts above the rim: pins + 3 mm
     for phase in PHASES:
         assert set(data.features[phase]) == set(GROUPS)
+
+
+def test_a_later_decision_is_the_target_when_asked() -> None:
+    """decision=2: the target is each episode's second correction, made from the frame at the
+    second press; the before frame is the top of that press (lifted off the rim)."""
+    from sim import make_env
+    from sim.touch_expert import TouchInsertionExpert
+
+    data = collect_probe_data("tactile_insertion", 4, seed=100000, progress=False, decision=2)
+    assert len(data.targets) >= 2
+    env = make_env("tactile_insertion")
+    expert = TouchInsertionExpert(env)
+    for seed, target in zip(data.episodes, data.targets, strict=True):
+        obs, _ = env.reset(seed=int(seed))
+        expert.reset(int(seed))
+        decisions = []
+        while len(decisions) < 2:
+            obs, *_ = env.step(expert.act(obs))
+            if (d := expert.decision()) is not None:
+                decisions.append(d)
+        np.testing.assert_allclose(target, decisions[1])
+        assert not np.allclose(target, decisions[0])
+    env.close()
+    z_before = data.features["before_contact"]["proprio"][:, 2]
+    z_at = data.features["at_contact"]["proprio"][:, 2]
+    assert np.all(z_before > z_at)  # the top of the second press, lifted off the rim
+    with pytest.raises(ProbeError, match="count from 1"):
+        collect_probe_data("tactile_insertion", 3, progress=False, decision=0)
