@@ -252,6 +252,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     view.set_defaults(handler=_lazy("launch.cli_dataset:view"))
 
+    error = dsub.add_parser(
+        "action-error",
+        help="how far a checkpoint's commanded TCP positions land from the store's recorded "
+        "actions (mm), beside standing still",
+        description="Replay a checkpoint on the store's own windows (a seeded sample, and the "
+        "frames where the demonstrator lifts to correct) and print the median xy distance, in "
+        "mm, between the positions it commands and the recorded ones over each executed chunk, "
+        "beside commanding the measured position (standing still).",
+        epilog="example: vitac dataset action-error runs/exp/demos/all.zarr --checkpoint RUN_DIR",
+    )
+    error.add_argument("path", type=Path, metavar="STORE", help="episode store (zarr dir)")
+    error.add_argument("--checkpoint", type=Path, required=True, help="checkpoint or run directory")
+    error.add_argument("--windows", type=int, default=512, help="sampled windows (default 512)")
+    error.add_argument("--seed", type=int, default=0, help="seed of the window sample")
+    error.add_argument("--json", type=Path, metavar="FILE", help="also write the rows here")
+    error.set_defaults(handler=_lazy("launch.cli_dataset:action_error"))
+
     add_task_parser(sub)
     add_encoders_parser(sub, _lazy)
     add_experiment_parser(sub, _lazy)

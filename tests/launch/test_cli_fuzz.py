@@ -61,6 +61,13 @@ CASES: list[list[str]] = [
     ),
     ["dataset", "view", "{full}", "--out", "{file}"],
     *(
+        ["dataset", "action-error", p, "--checkpoint", c]
+        for p in ("{missing}", "{file}", "{empty}", "{garbage}")
+        for c in ("{missing}", "{full}")
+    ),
+    ["dataset", "action-error", "{full}", "--checkpoint", "{full}", "--json", "{under}"],
+    ["dataset", "action-error", "{full}", "--checkpoint", "{full}", "--windows", "0"],
+    *(
         ["encoders", "import-t3", p, "--out", "{missing}"]
         for p in ("{missing}", "{file}", "{full}")
     ),

@@ -1,0 +1,77 @@
+"""`action_error` lines the policy's executed actions up with the recorded ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pytest
+import torch
+
+from policies import BCConfig
+from policies.base import PolicyIO
+from training.action_error import action_error, decision_frames
+
+ENDS = np.array([12, 30], dtype=np.int64)  # two episodes of 12 and 18 frames
+
+
+def _data() -> dict[str, np.ndarray]:
+    """A search: the TCP position wanders in xy; each action is the next measured position, and the
+    recorded plan (`task.plan`) lets a fake policy read the action of its current frame."""
+    rng = np.random.default_rng(0)
+    n = int(ENDS[-1])
+    pose = np.zeros((n, 9), np.float32)
+    pose[:, :2] = np.cumsum(rng.normal(0, 0.001, (n, 2)), axis=0)  # at one height
+    action = np.zeros((n, 10), np.float32)
+    action[:-1, :3] = pose[1:, :3]
+    action[-1, :3] = pose[-1, :3]
+    action[[5, 20], 2] = action[[4, 19], 2] + 0.001  # two lifts
+    action[[6, 21], 2] = action[[5, 20], 2] - 0.0002
+    return {"proprio.ee_pose": pose, "task.plan": action.copy(), "action": action}
+
+
+class _Fake:
+    """Reads its chunk from the observation: `plan` (the current frame's recorded action at
+    every step) or `hold` (the measured position)."""
+
+    def __init__(self, mode: str, offset_m: float = 0.0) -> None:
+        self.config = BCConfig(n_obs_steps=2, horizon=6, n_action_steps=3)
+        shapes = {"proprio.ee_pose": (9,), "task.plan": (10,)}
+        self.io = PolicyIO(obs_shapes=shapes, image_keys=[], action_dim=10)
+        self.mode, self.offset = mode, offset_m
+
+    def predict_action_chunk(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        now = obs["task.plan"][:, -1].clone()  # (B, 10): the current frame's action
+        if self.mode == "hold":
+            now[:, :3] = obs["proprio.ee_pose"][:, -1, :3]
+        now[:, 0] += self.offset
+        return now[:, None].expand(-1, self.config.horizon, -1)  # (B, T_p, 10)
+
+
+def test_decision_frames_are_where_the_recorded_action_lifts() -> None:
+    lifts = decision_frames(_data()["action"].astype(np.float64), ENDS)
+    assert np.flatnonzero(lifts).tolist() == [5, 20]
+
+
+def test_standing_still_scores_as_the_hold_column_and_a_known_offset_adds_up() -> None:
+    data = _data()
+    hold = action_error(_Fake("hold"), data, ENDS, samples=10_000)
+    for row in hold:  # a policy commanding the measured position is the baseline itself
+        assert row.policy_first_mm == pytest.approx(row.hold_first_mm)
+        assert row.policy_chunk_mm == pytest.approx(row.hold_chunk_mm)
+        assert row.hold_first_mm > 0.5  # the positions wander about 1.4 mm a step
+    # the current frame's own action: exact for the first executed step, off later
+    plan = action_error(_Fake("plan"), data, ENDS, samples=10_000)
+    assert [r.n for r in plan] == [30 - 2 * 2, 2]  # every window of L - 2; the two lifts
+    for row in plan:
+        assert row.policy_first_mm == pytest.approx(0.0, abs=1e-6)
+        assert row.policy_chunk_mm > 0.5
+    shifted = action_error(_Fake("plan", offset_m=0.002), data, ENDS, samples=10_000)
+    assert all(r.policy_first_mm == pytest.approx(2.0, abs=1e-3) for r in shifted)
+
+
+def test_the_sample_is_seeded_and_capped() -> None:
+    data = _data()
+    a = action_error(_Fake("hold"), data, ENDS, samples=5, seed=1)
+    b = action_error(_Fake("hold"), data, ENDS, samples=5, seed=1)
+    assert a == b and a[0].n == 5

@@ -1,0 +1,149 @@
+"""Action error on recorded data: how far a checkpoint's commanded positions land from the
+demonstrator's, in millimetres.
+
+Closed-loop success hides why a policy fails. This replays the policy on a store's own windows
+(those it trained on, or others) and measures the distance between the TCP positions it
+commands and those the demonstrator commanded, over the executed part of each chunk (its
+`n_action_steps` actions from the current frame on), beside the same distance for commanding
+the position the current frame measured (standing still). A policy whose error is larger than
+standing still's cannot put a part within a clearance smaller than that error, whatever its
+inputs carry.
+
+Windows: a seeded sample of all of them, and the decision frames: where the recorded action
+lifts the TCP (z up by more than `LIFT_M`), i.e. where the touch expert decided to correct
+(on other tasks, where any demonstrator lifts). Actions' first three numbers are the TCP
+position in metres (the arm tasks' absolute-pose actions), as is `POSITION_KEY`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from policies.base import ACTION_KEY, PolicyConfig, PolicyIO
+from sensing.store import WindowSampler
+
+POSITION_KEY = "proprio.ee_pose"  # (x, y, z, rot6d): the TCP position the frame measured
+LIFT_M = 0.0003  # a recorded action this much above the previous one lifts the TCP
+F64 = NDArray[np.float64]
+
+
+class ChunkPolicy(Protocol):
+    config: PolicyConfig
+    io: PolicyIO
+
+    def predict_action_chunk(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """Median (and 90th percentile) xy distance in mm over `n` windows."""
+
+    windows: str  # "all (sampled)" or "decisions"
+    n: int
+    policy_first_mm: float  # the chunk's first executed action
+    policy_first_p90_mm: float
+    policy_chunk_mm: float  # every executed action of the chunk
+    hold_first_mm: float  # commanding the measured position instead
+    hold_chunk_mm: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def decision_frames(action: F64, episode_ends: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """(N,) True where the frame's recorded action lifts the TCP above the previous action."""
+    lifts = np.zeros(len(action), dtype=bool)
+    starts = np.concatenate([[0], episode_ends[:-1]])
+    for s, e in zip(starts, episode_ends, strict=True):
+        lifts[s + 1 : e] = np.diff(action[s:e, 2]) > LIFT_M
+    return lifts
+
+
+def action_error(
+    policy: ChunkPolicy,
+    data: Mapping[str, NDArray[Any]],
+    episode_ends: NDArray[np.int64],
+    samples: int = 512,
+    seed: int = 0,
+    batch: int = 64,
+) -> list[ErrorRow]:
+    """Rows for a seeded sample of `samples` windows and for every decision window.
+
+    `data`: key -> (N, ...) frames of the concatenated episodes, with the policy's inputs,
+    `POSITION_KEY` and the action."""
+    cfg = policy.config
+    keys = list(policy.io.obs_shapes)
+    t_o, n_act = cfg.n_obs_steps, cfg.n_action_steps
+    sampler = WindowSampler(episode_ends, cfg.horizon, t_o - 1, n_act - 1)
+    table = sampler.indices  # (W, 4): episode, start, first, last frame
+    current = table[:, 1] + t_o - 1  # the frame the policy acts on
+    whole = (current >= table[:, 2]) & (current + n_act - 1 <= table[:, 3])  # no padding used
+    chosen = np.zeros(len(table), dtype=bool)
+    candidates = np.flatnonzero(whole)
+    rng = np.random.default_rng(seed)
+    chosen[rng.choice(candidates, min(samples, len(candidates)), replace=False)] = True
+    lifts = decision_frames(np.asarray(data[ACTION_KEY], np.float64), episode_ends)
+    rows = []
+    for name, pick in (("all (sampled)", chosen), ("decisions", whole & lifts[current])):
+        policy_mm, hold_mm = _errors(policy, data, sampler, np.flatnonzero(pick), keys, batch)
+        rows.append(
+            ErrorRow(
+                name,
+                len(policy_mm),
+                _median(policy_mm[:, 0]),
+                float(np.percentile(policy_mm[:, 0], 90)) if len(policy_mm) else float("nan"),
+                _median(policy_mm),
+                _median(hold_mm[:, 0]),
+                _median(hold_mm),
+            )
+        )
+    return rows
+
+
+def _errors(
+    policy: ChunkPolicy,
+    data: Mapping[str, NDArray[Any]],
+    sampler: WindowSampler,
+    windows: NDArray[np.intp],
+    keys: Sequence[str],
+    batch: int,
+) -> tuple[F64, F64]:
+    """(n, n_action_steps) xy distances in mm: the policy's and standing still's."""
+    t_o, n_act = policy.config.n_obs_steps, policy.config.n_action_steps
+    executed = slice(t_o - 1, t_o - 1 + n_act)
+    first = {k: t_o for k in keys}
+    policy_mm, hold_mm = [np.zeros((0, n_act))], [np.zeros((0, n_act))]
+    for i in range(0, len(windows), batch):
+        arrays = sampler.sample_batch(data, windows[i : i + batch], [*keys, ACTION_KEY], first)
+        obs = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])) for k in keys}
+        with torch.no_grad():
+            chunk = policy.predict_action_chunk(obs).double().numpy()  # (B, T_p, D_a)
+        true = arrays[ACTION_KEY][:, executed, :2].astype(np.float64)  # (B, n_act, 2)
+        measured = data[POSITION_KEY][sampler.frame_indices(windows[i : i + batch])[:, t_o - 1]]
+        here = np.asarray(measured, np.float64)[:, None, :2]  # (B, 1, 2)
+        policy_mm.append(1000 * np.linalg.norm(chunk[:, executed, :2] - true, axis=-1))
+        hold_mm.append(1000 * np.linalg.norm(here - true, axis=-1))
+    return np.concatenate(policy_mm), np.concatenate(hold_mm)
+
+
+def _median(values: F64) -> float:
+    return float(np.median(values)) if values.size else float("nan")
+
+
+def format_table(rows: Sequence[ErrorRow]) -> str:
+    lines = [
+        "windows          n   policy: first action (p90)  whole chunk | standing still: first  "
+        "chunk   (xy error, mm)"
+    ]
+    for r in rows:
+        lines.append(
+            f"{r.windows:<14} {r.n:>4}   {r.policy_first_mm:>8.2f} ({r.policy_first_p90_mm:5.2f})"
+            f"  {r.policy_chunk_mm:>10.2f} | {r.hold_first_mm:>20.2f}  {r.hold_chunk_mm:>6.2f}"
+        )
+    return "\n".join(lines)
