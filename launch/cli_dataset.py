@@ -89,14 +89,12 @@ def bench(args: argparse.Namespace) -> int:
 def action_error(args: argparse.Namespace) -> int:
     import json
 
+    from launch.jobs import check_policy_fits_schema
     from policies.base import ACTION_KEY
     from policies.checkpoint import load_policy
-    from policies.errors import CheckpointError
     from sensing.errors import DatasetError
     from training.action_error import POSITION_KEY, format_table
     from training.action_error import action_error as measure
-    from training.dataset import policy_io_from_schema
-    from training.resume import flat_diff
     from training.run_dir import resolve_checkpoint
 
     if args.json is not None:
@@ -107,19 +105,10 @@ def action_error(args: argparse.Namespace) -> int:
     checkpoint = resolve_checkpoint(args.checkpoint)
     policy = load_policy(checkpoint).eval()
     keys = list(policy.io.obs_shapes)
-    missing = sorted({*keys, POSITION_KEY, ACTION_KEY} - set(store.schema))
+    check_policy_fits_schema(checkpoint, policy.io, store.schema, f"store {args.path}")
+    missing = sorted({POSITION_KEY, ACTION_KEY} - set(store.schema))
     if missing:
-        raise DatasetError(
-            f"{args.path}: has no {missing} (the policy's inputs, {POSITION_KEY} and the "
-            f"action are needed); it has {store.keys}"
-        )
-    given = policy_io_from_schema(store.schema, keys).model_dump(mode="json")
-    problems = flat_diff(policy.io.model_dump(mode="json"), given, "io")
-    if problems:
-        raise CheckpointError(
-            f"{checkpoint}: the policy does not fit {args.path} (policy -> store): "
-            + "; ".join(problems)
-        )
+        raise DatasetError(f"{args.path}: has no {missing}; it has {store.keys}")
     data = store.load([*keys, *{POSITION_KEY, ACTION_KEY} - set(keys)])
     rows = measure(policy, data, np.asarray(store.episode_ends), args.windows, args.seed)
     print(format_table(rows))

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from drivers.spec import FieldSpec
 from launch.config import ConfigError
 from launch.launch_file import RESOLVED_LAUNCH, Launch, resolved_toml, task_config
 from policies import (
@@ -184,10 +185,18 @@ def check_policy_fits_task(checkpoint: Path, io: PolicyIO, task: str, config: Ba
         schema = {**api.observation_spec(), **api.action_spec()}
     finally:
         env.close()
+    check_policy_fits_schema(checkpoint, io, schema, f"task {task!r}")
+
+
+def check_policy_fits_schema(
+    checkpoint: Path, io: PolicyIO, schema: dict[str, FieldSpec], source: str
+) -> None:
+    """CheckpointError unless `schema` (of `source`: a task as configured, a store) has every
+    input the policy reads, at the shape it was trained on, and actions of its size."""
     missing = sorted(k for k in io.obs_shapes if k not in schema)
     if missing:
         raise CheckpointError(
-            f"{checkpoint}: the policy reads {missing}, which task {task!r} does not observe "
+            f"{checkpoint}: the policy reads {missing}, which {source} does not have "
             f"(it gives {sorted(k for k in schema if k != ACTION_KEY)})"
         )
     wanted = io.model_dump(mode="json")
@@ -195,8 +204,8 @@ def check_policy_fits_task(checkpoint: Path, io: PolicyIO, task: str, config: Ba
     problems = flat_diff(wanted, given, "io")
     if problems:
         raise CheckpointError(
-            f"{checkpoint}: the policy does not fit task {task!r} as configured (policy -> "
-            f"task): {'; '.join(problems)}"
+            f"{checkpoint}: the policy does not fit {source} (policy -> {source}): "
+            f"{'; '.join(problems)}"
         )
 
 
