@@ -12,12 +12,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor, nn
+
+from policies.action_frame import to_absolute, to_relative
 
 if TYPE_CHECKING:
     from policies.timing import InferenceTiming
@@ -39,6 +41,18 @@ class PolicyConfig(BaseModel):
         ge=0,
         description="None: execute T_a actions per chunk; k: predict every step and execute "
         "the average of every chunk's action for now, weights exp(-k i), i = 0 the oldest (ACT)",
+    )
+    relative_to: str | None = Field(
+        None,
+        description="an input whose first 3 numbers are the measured TCP position (e.g. "
+        "proprio.ee_pose): the chunk's positions are predicted relative to it at the current "
+        "frame (policies/action_frame.py); None: absolute",
+    )
+    action_norm: Literal["limits", "gaussian"] = Field(
+        "limits",
+        description="the action's normalisation: limits ([min, max] -> [-1, 1], as "
+        "diffusion_policy) or gaussian (mean 0, std 1: the rare large moves of an approach "
+        "do not set the scale of the small ones)",
     )
 
     @model_validator(mode="after")
@@ -111,12 +125,37 @@ class Policy(nn.Module, ABC):
         """The noise a sampling policy starts a chunk from; None for a deterministic one."""
         return None
 
-    def fit_normalizer(self, data: Mapping[str, np.ndarray]) -> None:
+    def fit_normalizer(
+        self, data: Mapping[str, np.ndarray], chunks: Mapping[str, Tensor] | None = None
+    ) -> None:
         """Fit normalisation statistics from training data: key -> (N, ...) arrays (the
-        action's never-varying dimensions pinned to their value); none without a normalizer."""
+        action's never-varying dimensions pinned to their value); none without a normalizer.
+        With `relative_to`, the action's come from `chunks`: every training window's action
+        (W, T_p, D_a) and `relative_to` input (W, T_o, ...)."""
         normalizer = getattr(self, "normalizer", None)
-        if normalizer is not None:
-            normalizer.fit({k: data[k] for k in normalizer.keys}, pin=(ACTION_KEY,))
+        if normalizer is None:
+            return
+        fit = {k: data[k] for k in normalizer.keys}
+        if self.config.relative_to is not None:
+            if chunks is None:
+                raise ValueError("policy.relative_to: fitting the normaliser needs the windows")
+            actions = self.training_actions(chunks)  # (W, T_p, D_a)
+            fit[ACTION_KEY] = actions.reshape(-1, actions.shape[-1]).double().numpy()
+        gaussian = (ACTION_KEY,) if self.config.action_norm == "gaussian" else ()
+        normalizer.fit(fit, pin=(ACTION_KEY,), gaussian=gaussian)
+
+    def training_actions(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """batch[action] (B, T_p, D_a) in the frame the network predicts (`relative_to`)."""
+        actions = batch[ACTION_KEY].float()
+        if self.config.relative_to is None:
+            return actions
+        return to_relative(actions, batch, self.config.relative_to)
+
+    def absolute_actions(self, obs: Mapping[str, Tensor], chunk: Tensor) -> Tensor:
+        """A predicted chunk (B, T_p, D_a) back in data units' absolute frame."""
+        if self.config.relative_to is None:
+            return chunk
+        return to_absolute(chunk, obs, self.config.relative_to)
 
     def load_pretrained(self) -> None:
         """Load pretrained components from their own checkpoints (a new run calls this once,

@@ -57,7 +57,9 @@ class BCPolicy(Policy):
         return out.reshape(-1, self.config.horizon, self.io.action_dim)
 
     def compute_loss(self, batch: Mapping[str, Tensor]) -> Tensor:
-        target = self.normalizer.normalize(ACTION_KEY, batch[ACTION_KEY].float())  # (B, T_p, D_a)
+        target = self.normalizer.normalize(
+            ACTION_KEY, self.training_actions(batch)
+        )  # (B, T_p, D_a)
         predicted = self._chunk(batch, augment=self.training)  # (B, T_p, D_a)
         if self.config.loss == "l1":
             return F.l1_loss(predicted, target)
@@ -70,7 +72,8 @@ class BCPolicy(Policy):
         noise: Tensor | None = None,
     ) -> Tensor:
         """Deterministic: `generator` and `noise` are accepted for the contract, not used."""
-        return self.normalizer.unnormalize(ACTION_KEY, self._chunk(obs, augment=False))
+        chunk = self.normalizer.unnormalize(ACTION_KEY, self._chunk(obs, augment=False))
+        return self.absolute_actions(obs, chunk)
 
 
 def _mlp(inputs: int, action_dim: int, config: BCConfig) -> nn.Sequential:

@@ -92,6 +92,11 @@ class DiffusionConfig(VisuomotorConfig):
                 "the ddpm sampler takes every training step: set inference_steps = "
                 f"num_train_steps ({self.num_train_steps}), or use sampler = 'ddim'"
             )
+        if self.clip_sample and self.action_norm == "gaussian":
+            raise ValueError(
+                "clip_sample clips chunks to [-1, 1], where action_norm 'gaussian' puts only "
+                "one standard deviation: set clip_sample = false, or action_norm = 'limits'"
+            )
         return self
 
 
@@ -126,7 +131,7 @@ class DiffusionPolicy(Policy):
         return features
 
     def compute_loss(self, batch: Mapping[str, Tensor]) -> Tensor:
-        chunk = self.normalizer.normalize(ACTION_KEY, batch[ACTION_KEY].float())  # (B, T_p, D_a)
+        chunk = self.normalizer.normalize(ACTION_KEY, self.training_actions(batch))  # (B, T_p, D_a)
         cond = self._condition(batch, augment=self.training)  # (B, T_o, F)
         noise = torch.randn_like(chunk)  # (B, T_p, D_a)
         if self.config.objective == "flow":  # the straight path noise -> chunk, its velocity
@@ -172,8 +177,7 @@ class DiffusionPolicy(Policy):
             chunk = self.ddim(self.denoiser, noise, cond)
         else:
             chunk = self._ddpm(noise, cond, generator)
-        out: Tensor = self.normalizer.unnormalize(ACTION_KEY, chunk)
-        return out
+        return self.absolute_actions(obs, self.normalizer.unnormalize(ACTION_KEY, chunk))
 
     def _ddpm(self, chunk: Tensor, cond: Tensor, generator: torch.Generator | None) -> Tensor:
         """diffusers' DDPM sampler over every training step (stochastic: it draws noise at

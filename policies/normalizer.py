@@ -1,9 +1,10 @@
 """Per-key affine normalisation, fitted from data and saved inside the model's weights.
 
 Low-dim streams and actions map their [min, max] range to [-1, 1] ("limits", as in
-diffusion_policy); uint8 images map [0, 255] to [-1, 1] and depth maps a fixed range of
-millimetres to [-1, 1], without fitting. A key the
-normaliser was not fitted on is an error, never silently passed through.
+diffusion_policy), or on request ("gaussian") their mean to 0 and standard deviation to 1;
+uint8 images map [0, 255] to [-1, 1] and depth maps a fixed range of millimetres to [-1, 1],
+without fitting. A key the normaliser was not fitted on is an error, never silently passed
+through.
 
 A dimension that never varies in the data is shifted to 0. An observation keeps scale 1
 there (a value never seen stays in range); an action is pinned (`fit(..., pin=...)`): its
@@ -35,9 +36,15 @@ class Normalizer(nn.Module):
             self.register_buffer(_name(key, "scale"), torch.ones(dim))
             self.register_buffer(_name(key, "offset"), torch.zeros(dim))
 
-    def fit(self, data: Mapping[str, np.ndarray], pin: Collection[str] = ()) -> None:
-        """Fit every key from `data[key]` of shape (N, D): [min, max] -> [-1, 1]; the keys
-        in `pin` get their never-varying dimensions pinned (see the module docstring)."""
+    def fit(
+        self,
+        data: Mapping[str, np.ndarray],
+        pin: Collection[str] = (),
+        gaussian: Collection[str] = (),
+    ) -> None:
+        """Fit every key from `data[key]` of shape (N, D): [min, max] -> [-1, 1], or for the
+        keys in `gaussian` mean -> 0 and std -> 1; the keys in `pin` get their never-varying
+        dimensions pinned (see the module docstring)."""
         missing = [k for k in self.keys if k not in data]
         if missing:
             raise KeyError(f"cannot fit normalizer: no data for {missing}")
@@ -46,8 +53,13 @@ class Normalizer(nn.Module):
             lo, hi = values.min(axis=0), values.max(axis=0)
             const = hi - lo < _MIN_RANGE  # never varies: shift to 0, scale 1 or pinned
             fixed = 2.0 / _MIN_RANGE if key in pin else 1.0
-            scale = np.where(const, fixed, 2.0 / np.where(const, 1.0, hi - lo))
-            offset = np.where(const, -lo * scale, -1.0 - lo * scale)
+            if key in gaussian:
+                mean, std = values.mean(axis=0), values.std(axis=0)
+                scale = np.where(const, fixed, 1.0 / np.where(const, 1.0, std))
+                offset = np.where(const, -lo, -mean) * scale
+            else:
+                scale = np.where(const, fixed, 2.0 / np.where(const, 1.0, hi - lo))
+                offset = np.where(const, -lo * scale, -1.0 - lo * scale)
             self._buffer(key, "scale").copy_(torch.from_numpy(scale))
             self._buffer(key, "offset").copy_(torch.from_numpy(offset))
 

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from drivers.spec import FieldSpec
 from policies import ACTION_KEY, PolicyConfig, PolicyIO
+from policies.action_frame import POSITION_DIMS
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore, WindowSampler, split_episodes
 
@@ -45,6 +46,15 @@ class WindowDataset:
     def __len__(self) -> int:
         return len(self.sampler)
 
+    def chunks(self, key: str | None) -> dict[str, Tensor] | None:
+        """Every window's action (W, T_p, D_a) and `key` (W, T_o, ...); None without a key."""
+        if key is None:
+            return None
+        arrays = self.sampler.sample_batch(
+            self.data, np.arange(len(self)), [key, ACTION_KEY], {key: self.n_first[key]}
+        )
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
     def batch(self, indices: np.ndarray) -> dict[str, Tensor]:
         arrays = self.sampler.sample_batch(
             self.data, indices, keys=[*self.obs_keys, ACTION_KEY], n_first=self.n_first
@@ -67,6 +77,12 @@ def load_datasets(
     unknown = [k for k in keys if k not in store.schema]
     if unknown:
         raise DatasetError(f"{path}: obs keys {unknown} not in the dataset; it has {store.keys}")
+    ref = config.relative_to
+    if ref is not None and (ref not in keys or store.schema[ref].shape[-1:] < (POSITION_DIMS,)):
+        raise DatasetError(
+            f"policy.relative_to {ref!r} must be one of the policy's inputs with at least "
+            f"{POSITION_DIMS} numbers (the measured TCP position first); inputs: {keys}"
+        )
     io = policy_io_from_schema(store.schema, keys)
     train_ids, val_ids = split_episodes(store.n_episodes, val_ratio, seed)
     data = store.load([*keys, ACTION_KEY])

@@ -30,6 +30,7 @@ def test_defaults_are_diffusion_policys() -> None:
         ({"inference_steps": 30, "num_train_steps": 20}, "inference_steps \\(30\\) must be <="),
         ({"sampler": "ddpm", "inference_steps": 5}, "takes every training step"),
         ({"prediction": "v"}, "prediction"),
+        ({"action_norm": "gaussian"}, "set clip_sample = false"),
     ],
 )
 def test_config_refuses_what_cannot_run(overrides: dict[str, object], message: str) -> None:

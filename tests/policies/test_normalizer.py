@@ -72,3 +72,17 @@ def test_depth_maps_a_millimetre_range_to_plus_minus_one_with_a_channel_axis() -
     assert out.shape == (1, 1, 2, 3) and out.dtype == torch.float32
     expected = [[-1.0, -1.0, 0.0], [1.0, 1.0, 1.0]]  # missing (0) reads as near; far clips
     torch.testing.assert_close(out[0, 0], torch.tensor(expected))
+
+
+def test_gaussian_maps_mean_and_std_and_keeps_the_pin() -> None:
+    rng = np.random.default_rng(0)
+    data = np.stack([rng.normal(5.0, 0.01, 500), np.full(500, 0.04)], axis=1)
+    norm = Normalizer({"action": 2})
+    norm.fit({"action": data}, pin=("action",), gaussian=("action",))
+    y = norm.normalize("action", torch.from_numpy(data)).numpy()
+    assert y[:, 0].mean() == pytest.approx(0.0, abs=1e-4)  # float32 buffers
+    assert y[:, 0].std() == pytest.approx(1.0, abs=1e-4)
+    assert np.all(y[:, 1] == 0.0)
+    back = norm.unnormalize("action", torch.tensor([[3.0, 1.0]]))  # 3 std out; pinned dim
+    assert back[0, 0].item() == pytest.approx(data[:, 0].mean() + 3 * data[:, 0].std(), abs=1e-5)
+    assert abs(back[0, 1].item() - 0.04) <= 0.51e-4

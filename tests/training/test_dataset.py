@@ -12,6 +12,7 @@ import torch
 from policies import load_policy
 from policies.encoders import Preprocessing, TactileTransformer, save_encoder
 from policies.tactile import T3Streams
+from sensing.errors import DatasetError
 from sensing.store import EpisodeStore
 from sim import make_env
 from sim.tasks.lift import LiftConfig
@@ -88,3 +89,34 @@ def test_a_frozen_tactile_transformer_is_run_once_per_frame_not_per_step(
     assert sum(encoded) == 2 * frames  # both pads' frames, once; none in the 3 steps
     loaded = load_policy(result.checkpoint)
     assert loaded.config.t3 is not None and loaded.config.t3.model == arch
+
+
+def test_a_relative_policy_trains_on_its_windows_and_acts_in_absolute_poses(
+    tmp_path: Path,
+) -> None:
+    """policy.relative_to: the trainer fits the normaliser on every window's chunk relative to
+    its current pose; the policy acts near the arm, not near the origin."""
+    task = TASK.model_copy(update={"depth_cameras": ()})
+    store = collect("lift", task, CollectConfig(episodes=2), tmp_path / "d.zarr", False).path
+    keys = ["rgb.scene", "proprio.ee_pose", "proprio.gripper"]
+    for ref, problem in (("proprio.gripper", "at least 3 numbers"), ("task.none", "inputs")):
+        with pytest.raises(DatasetError, match=problem):
+            load_datasets(store, tiny_policy_config("bc", relative_to=ref), keys, 0.0, 0)
+    policy_config = tiny_policy_config("bc", relative_to="proprio.ee_pose")
+    config = TrainConfig(steps=2, batch_size=4, val_ratio=0.0, warmup_steps=1, obs_keys=keys)
+    result = train(policy_config, config, store, tmp_path / "run", progress=False)
+    policy = load_policy(result.checkpoint)
+    train_set, _, _, _ = load_datasets(store, policy_config, keys, 0.0, 0)
+    windows = train_set.chunks("proprio.ee_pose")
+    assert windows is not None
+    relative = policy.training_actions(windows)  # (W, T_p, D_a)
+    normalised = policy.normalizer.normalize("action", relative)[..., :3]
+    assert normalised.min() == pytest.approx(-1.0, abs=1e-5)  # fitted on these, not frames
+    assert normalised.max() == pytest.approx(1.0, abs=1e-5)
+    env = make_env("lift", task)
+    try:
+        obs, _ = env.reset(seed=5)
+        action = policy.select_action(obs)
+        assert np.abs(action[:3] - obs["proprio.ee_pose"][:3]).max() < 0.1  # near the TCP
+    finally:
+        env.close()
