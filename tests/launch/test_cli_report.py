@@ -94,7 +94,7 @@ def test_tactile_insertion_report_covers_every_part(
 ) -> None:
     short = ["--set", "task.params.max_steps=40"]  # the expert needs about 31 steps
     report, _ = _report(tmp_path, capsys, ["tactile_insertion", *TINY, *short])
-    keys = ["expert", "oracle", "blind", "open_loop", "hold"]
+    keys = ["expert", "oracle", "blind", "memoryless", "open_loop", "hold"]
     parts = ["switch3", "usb12", "vga17"]
     assert [(r["part"], r["baseline"]) for r in report["results"]] == [
         (p, k) for p in parts for k in keys

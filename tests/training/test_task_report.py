@@ -24,12 +24,20 @@ from training.task_report import (
 def test_baselines_are_the_expert_its_variants_and_hold() -> None:
     assert [s.key for s in report_baselines("lift")] == ["expert", "hold"]
     specs = report_baselines("tactile_insertion")
-    assert [s.key for s in specs] == ["expert", "oracle", "blind", "open_loop", "hold"]
+    assert [s.key for s in specs] == [
+        "expert",
+        "oracle",
+        "blind",
+        "memoryless",
+        "open_loop",
+        "hold",
+    ]
     described = {s.key: describe("tactile_insertion", s) for s in specs}
     assert described == {
         "expert": "TouchInsertionExpert",
         "oracle": "TactileInsertionExpert(feel=True)",
         "blind": "TouchInsertionExpert(read=False)",
+        "memoryless": "TouchInsertionExpert(memory=False)",
         "open_loop": "TouchInsertionExpert(correct=False)",
         "hold": "zero motion",
     }
@@ -68,7 +76,7 @@ def test_every_part_runs_every_baseline_on_the_same_seeds(monkeypatch: pytest.Mo
     monkeypatch.setattr(task_report, "evaluate_parallel", fake_evaluate)
     config = TactileInsertionConfig(clearance_mm=0.6)
     report = run_task_report("tactile_insertion", config, episodes=3, seed=7, workers=2)
-    keys = ["expert", "oracle", "blind", "open_loop", "hold"]
+    keys = ["expert", "oracle", "blind", "memoryless", "open_loop", "hold"]
     assert calls == [("tactile_insertion", p, keys, 3, 7, 2) for p in ("switch3", "usb12", "vga17")]
     assert [(r.part, r.baseline) for r in report.rows] == [
         (p, k) for p in ("switch3", "usb12", "vga17") for k in keys
@@ -85,11 +93,11 @@ def test_every_part_runs_every_baseline_on_the_same_seeds(monkeypatch: pytest.Mo
     }
     data = report.to_json()
     assert (data["task"], data["episodes"], data["seed"]) == ("tactile_insertion", 3, 7)
-    assert data["task_config"]["part"] == "switch3" and len(data["results"]) == 15
+    assert data["task_config"]["part"] == "switch3" and len(data["results"]) == 18
     table = [" ".join(line.split()) for line in format_table(report).splitlines()]
     assert table[0] == "task part baseline success rate 95% CI mean steps"
     assert table[1] == "tactile_insertion switch3 expert 2/3 67% 21%-94% 10.0"
-    assert table[-1] == "tactile_insertion vga17 hold 2/3 67% 21%-94% 50.0"  # 5th fake actor
+    assert table[-1] == "tactile_insertion vga17 hold 0/3 0% 0%-56% 60.0"  # 6th fake actor
 
 
 def test_lift_expert_succeeds_and_hold_fails() -> None:
