@@ -5,9 +5,12 @@ Closed-loop success hides why a policy fails. This replays the policy on a store
 (those it trained on, or others) and measures the distance between the TCP positions it
 commands and those the demonstrator commanded, over the executed part of each chunk (its
 `n_action_steps` actions from the current frame on), beside the same distance for commanding
-the position the current frame measured (standing still). A policy whose error is larger than
-standing still's cannot put a part within a clearance smaller than that error, whatever its
-inputs carry.
+the position the current frame measured (standing still) and for repeating the
+demonstrator's previous command (its last action, which the policy does not observe). A
+policy whose error is larger than standing still's cannot put a part within a clearance
+smaller than that error, whatever its inputs carry; where repeating the last command is far
+closer than standing still, the demonstrator moves relative to a command the policy cannot
+see.
 
 Windows: a seeded sample of all of them, and the decision frames: where the recorded action
 lifts the TCP (z up by more than `LIFT_M`), i.e. where the touch expert decided to correct
@@ -51,6 +54,8 @@ class ErrorRow:
     policy_chunk_mm: float  # every executed action of the chunk
     hold_first_mm: float  # commanding the measured position instead
     hold_chunk_mm: float
+    last_first_mm: float  # repeating the demonstrator's previous command instead
+    last_chunk_mm: float
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,7 +88,8 @@ def action_error(
     sampler = WindowSampler(episode_ends, cfg.horizon, t_o - 1, n_act - 1)
     table = sampler.indices  # (W, 4): episode, start, first, last frame
     current = table[:, 1] + t_o - 1  # the frame the policy acts on
-    whole = (current >= table[:, 2]) & (current + n_act - 1 <= table[:, 3])  # no padding used
+    # no padding used, and a previous command exists
+    whole = (current > table[:, 2]) & (current + n_act - 1 <= table[:, 3])
     chosen = np.zeros(len(table), dtype=bool)
     candidates = np.flatnonzero(whole)
     rng = np.random.default_rng(seed)
@@ -91,7 +97,9 @@ def action_error(
     lifts = decision_frames(np.asarray(data[ACTION_KEY], np.float64), episode_ends)
     rows = []
     for name, pick in (("all (sampled)", chosen), ("decisions", whole & lifts[current])):
-        policy_mm, hold_mm = _errors(policy, data, sampler, np.flatnonzero(pick), keys, batch)
+        policy_mm, hold_mm, last_mm = _errors(
+            policy, data, sampler, np.flatnonzero(pick), keys, batch
+        )
         rows.append(
             ErrorRow(
                 name,
@@ -101,6 +109,8 @@ def action_error(
                 _median(policy_mm),
                 _median(hold_mm[:, 0]),
                 _median(hold_mm),
+                _median(last_mm[:, 0]),
+                _median(last_mm),
             )
         )
     return rows
@@ -113,23 +123,26 @@ def _errors(
     windows: NDArray[np.intp],
     keys: Sequence[str],
     batch: int,
-) -> tuple[F64, F64]:
-    """(n, n_action_steps) xy distances in mm: the policy's and standing still's."""
+) -> tuple[F64, F64, F64]:
+    """(n, n_action_steps) xy distances in mm: the policy's, standing still's and repeating
+    the previous command's."""
     t_o, n_act = policy.config.n_obs_steps, policy.config.n_action_steps
     executed = slice(t_o - 1, t_o - 1 + n_act)
     first = {k: t_o for k in keys}
-    policy_mm, hold_mm = [np.zeros((0, n_act))], [np.zeros((0, n_act))]
+    policy_mm, hold_mm, last_mm = ([np.zeros((0, n_act))] for _ in range(3))
     for i in range(0, len(windows), batch):
         arrays = sampler.sample_batch(data, windows[i : i + batch], [*keys, ACTION_KEY], first)
         obs = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])) for k in keys}
         with torch.no_grad():
             chunk = policy.predict_action_chunk(obs).double().numpy()  # (B, T_p, D_a)
         true = arrays[ACTION_KEY][:, executed, :2].astype(np.float64)  # (B, n_act, 2)
-        measured = data[POSITION_KEY][sampler.frame_indices(windows[i : i + batch])[:, t_o - 1]]
-        here = np.asarray(measured, np.float64)[:, None, :2]  # (B, 1, 2)
+        now = sampler.frame_indices(windows[i : i + batch])[:, t_o - 1]  # (B,) current frames
+        here = np.asarray(data[POSITION_KEY][now], np.float64)[:, None, :2]  # (B, 1, 2)
+        last = np.asarray(data[ACTION_KEY][now - 1], np.float64)[:, None, :2]  # (B, 1, 2)
         policy_mm.append(1000 * np.linalg.norm(chunk[:, executed, :2] - true, axis=-1))
         hold_mm.append(1000 * np.linalg.norm(here - true, axis=-1))
-    return np.concatenate(policy_mm), np.concatenate(hold_mm)
+        last_mm.append(1000 * np.linalg.norm(last - true, axis=-1))
+    return np.concatenate(policy_mm), np.concatenate(hold_mm), np.concatenate(last_mm)
 
 
 def _median(values: F64) -> float:
@@ -138,12 +151,13 @@ def _median(values: F64) -> float:
 
 def format_table(rows: Sequence[ErrorRow]) -> str:
     lines = [
-        "windows          n   policy: first action (p90)  whole chunk | standing still: first  "
-        "chunk   (xy error, mm)"
+        "xy error, mm (median)   policy: first action (p90)  chunk | standing still: first  "
+        "chunk | last command: first  chunk"
     ]
     for r in rows:
         lines.append(
-            f"{r.windows:<14} {r.n:>4}   {r.policy_first_mm:>8.2f} ({r.policy_first_p90_mm:5.2f})"
-            f"  {r.policy_chunk_mm:>10.2f} | {r.hold_first_mm:>20.2f}  {r.hold_chunk_mm:>6.2f}"
+            f"{r.windows:<14} {r.n:>5}   {r.policy_first_mm:>12.2f} ({r.policy_first_p90_mm:5.2f})"
+            f"  {r.policy_chunk_mm:>5.2f} | {r.hold_first_mm:>21.2f}  {r.hold_chunk_mm:>5.2f} |"
+            f" {r.last_first_mm:>19.2f}  {r.last_chunk_mm:>5.2f}"
         )
     return "\n".join(lines)

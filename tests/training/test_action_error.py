@@ -62,7 +62,10 @@ def test_standing_still_scores_as_the_hold_column_and_a_known_offset_adds_up() -
         assert row.hold_first_mm > 0.5  # the positions wander about 1.4 mm a step
     # the current frame's own action: exact for the first executed step, off later
     plan = action_error(_Fake("plan"), data, ENDS, samples=10_000)
-    assert [r.n for r in plan] == [30 - 2 * 2, 2]  # every window of L - 2; the two lifts
+    assert [r.n for r in plan] == [30 - 2 * 3, 2]  # windows with a previous command; lifts
+    a = data["action"].astype(np.float64)
+    steps = [np.linalg.norm(a[f, :2] - a[f - 1, :2]) * 1000 for f in (5, 20)]
+    assert plan[1].last_first_mm == pytest.approx(np.median(steps), rel=1e-6)  # a[t - 1]
     for row in plan:
         assert row.policy_first_mm == pytest.approx(0.0, abs=1e-6)
         assert row.policy_chunk_mm > 0.5
