@@ -4,7 +4,10 @@ Observation (dict; keys and layout from `ArmObserver.spec`):
     rgb.<camera> (S, S, 3) uint8 for each of `config.cameras`; depth.<camera> (S, S) uint16
     millimetres (as a RealSense streams it) for each of `config.depth_cameras`;
     tactile.left / tactile.right (H, W, 3) uint8; proprio.ee_pose (9,) float32 [TCP position,
-    rot6d]; proprio.gripper (1,) pad opening (m); proprio.joints (6,) arm joint angles (rad).
+    rot6d]; proprio.gripper (1,) pad opening (m); proprio.joints (6,) arm joint angles (rad);
+    proprio.ee_command (9,) the TCP pose the servos are commanded to (the last action as the
+    controller took it, after clipping and rate limits; FK of the joint targets), what a real
+    arm's goal registers hold.
 The pads' readings behind the last tactile images (depth maps, normal forces) stay available
 until the next observation.
 """
@@ -86,6 +89,9 @@ class ArmObserver:
             shape=(1,), dtype="float32", units="m", sensor="gripper"
         )
         spec["proprio.joints"] = FieldSpec(shape=(6,), dtype="float32", units="rad", sensor="arm")
+        spec["proprio.ee_command"] = FieldSpec(
+            shape=(9,), dtype="float32", units="m,rot6d", sensor="arm"
+        )
         return spec
 
     def bounds(self) -> dict[str, tuple[F64, F64]]:
@@ -95,6 +101,7 @@ class ArmObserver:
             "proprio.ee_pose": (np.full(9, -1.5), np.full(9, 1.5)),
             "proprio.gripper": (np.array([-0.01]), np.array([MAX_OPENING_M + 0.02])),
             "proprio.joints": (lim[:, 0] - 0.3, lim[:, 1] + 0.3),
+            "proprio.ee_command": (np.full(9, -1.5), np.full(9, 1.5)),
         }
 
     def observe(self, noise_rng: np.random.Generator | None) -> Obs:
@@ -117,6 +124,8 @@ class ArmObserver:
         obs["proprio.ee_pose"] = np.concatenate([pos, rot6d_from_matrix(rot)]).astype(np.float32)
         obs["proprio.gripper"] = np.array([self.controller.opening()], dtype=np.float32)
         obs["proprio.joints"] = self.data.qpos[self.controller.arm_qpos].astype(np.float32)
+        command = [self.controller.pos_cmd, rot6d_from_matrix(self.controller.rot_cmd)]
+        obs["proprio.ee_command"] = np.concatenate(command).astype(np.float32)
         return obs
 
     def pad_forces(self) -> dict[str, float]:

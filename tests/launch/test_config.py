@@ -98,7 +98,7 @@ def test_errors_in_a_policy_section_name_launch_file_keys(tmp_path: Path) -> Non
         load(LaunchConfig, path)
     message = str(err.value)
     assert "\n  policy.horizon: Input should be greater than or equal to 1 (got 0)" in message
-    assert "\n  policy.colour: unknown key; allowed keys here: backbone, beta_schedule, " in message
+    assert "\n  policy.colour: unknown key; allowed keys here: action_norm, backbone, " in message
     assert "down_widths" in message and "hidden_dim" not in message
 
 
