@@ -1,13 +1,14 @@
-"""Where a chunk's positions are expressed: absolute, or relative to the measured TCP position.
+"""Where a chunk's positions are expressed: absolute, or relative to an observed TCP position.
 
 An arm task's action starts with the TCP's target position (metres, world frame). Absolute
 targets spread over the whole workspace: on the insertion task the sockets lie anywhere in a
 100 mm square, so a policy whose output is good to 1% of that range still misses a 0.4 mm
 clearance (`vitac dataset action-error` measures it). With `policy.relative_to = KEY` the
-network predicts every position of the chunk minus the position `KEY` (e.g. proprio.ee_pose,
-whose first three numbers are the measured TCP position) held at the chunk's current frame,
-the last observed one (UMI's relative trajectories); the absolute targets are restored before
-the chunk leaves the policy, so executing it is unchanged and nothing drifts within a chunk.
+network predicts every position of the chunk minus the position `KEY` held at the chunk's
+current frame, the last observed one (UMI's relative trajectories). KEY's first three numbers
+are a TCP position: proprio.ee_pose's the measured one, proprio.ee_command's the commanded one,
+which the touch expert's moves start from. The absolute targets are restored before the chunk
+leaves the policy, so executing it is unchanged and nothing drifts within a chunk.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ POSITION_DIMS = 3  # the action's and the reference key's first numbers: x, y, z
 
 def reference(obs: Mapping[str, Tensor], key: str) -> Tensor:
     """(B, 1, 3): the position `key` measured at the current (last observed) frame."""
-    return obs[key][:, -1, None, :POSITION_DIMS].to(dtype=obs[key].dtype)
+    return obs[key][:, -1, None, :POSITION_DIMS]
 
 
 def to_relative(actions: Tensor, obs: Mapping[str, Tensor], key: str) -> Tensor:
