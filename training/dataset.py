@@ -81,7 +81,7 @@ def load_datasets(
     if ref is not None and (ref not in keys or store.schema[ref].shape[-1:] < (POSITION_DIMS,)):
         raise DatasetError(
             f"policy.relative_to {ref!r} must be one of the policy's inputs with at least "
-            f"{POSITION_DIMS} numbers (the measured TCP position first); inputs: {keys}"
+            f"{POSITION_DIMS} numbers (a TCP position first); inputs: {keys}"
         )
     io = policy_io_from_schema(store.schema, keys)
     train_ids, val_ids = split_episodes(store.n_episodes, val_ratio, seed)
