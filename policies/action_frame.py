@@ -9,12 +9,19 @@ current frame, the last observed one (UMI's relative trajectories). KEY's first 
 are a TCP position: proprio.ee_pose's the measured one, proprio.ee_command's the commanded one,
 which the touch expert's moves start from. The absolute targets are restored before the chunk
 leaves the policy, so executing it is unchanged and nothing drifts within a chunk.
+
+Relative moves still span scales: an insertion approaches at 10 mm a step and searches in
+steps under 1 mm, and a normaliser fitted on both gives the search a few hundredths of the
+network's range. With a `scale` s (metres) each relative position p is predicted as
+s asinh(p / s): unchanged below s, logarithmic above (the smooth form of DreamerV3's symlog),
+so small moves keep their resolution and large ones their sign and rough size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor
 
 POSITION_DIMS = 3  # the action's and the reference key's first numbers: x, y, z
@@ -25,15 +32,24 @@ def reference(obs: Mapping[str, Tensor], key: str) -> Tensor:
     return obs[key][:, -1, None, :POSITION_DIMS]
 
 
-def to_relative(actions: Tensor, obs: Mapping[str, Tensor], key: str) -> Tensor:
-    """actions (B, T_p, D_a) absolute -> positions relative to the current frame's."""
+def to_relative(
+    actions: Tensor, obs: Mapping[str, Tensor], key: str, scale: float | None = None
+) -> Tensor:
+    """actions (B, T_p, D_a) absolute -> positions relative to the current frame's (with
+    `scale`: s asinh(relative / s))."""
     out = actions.clone()
-    out[..., :POSITION_DIMS] -= reference(obs, key).to(actions.dtype)
+    relative = out[..., :POSITION_DIMS] - reference(obs, key).to(actions.dtype)
+    out[..., :POSITION_DIMS] = relative if scale is None else scale * torch.asinh(relative / scale)
     return out
 
 
-def to_absolute(actions: Tensor, obs: Mapping[str, Tensor], key: str) -> Tensor:
+def to_absolute(
+    actions: Tensor, obs: Mapping[str, Tensor], key: str, scale: float | None = None
+) -> Tensor:
     """Inverse of `to_relative`."""
     out = actions.clone()
-    out[..., :POSITION_DIMS] += reference(obs, key).to(actions.dtype)
+    relative = out[..., :POSITION_DIMS]
+    if scale is not None:
+        relative = scale * torch.sinh(relative / scale)
+    out[..., :POSITION_DIMS] = relative + reference(obs, key).to(actions.dtype)
     return out

@@ -48,6 +48,13 @@ class PolicyConfig(BaseModel):
         "proprio.ee_pose): the chunk's positions are predicted relative to it at the current "
         "frame (policies/action_frame.py); None: absolute",
     )
+    relative_scale: float | None = Field(
+        None,
+        gt=0,
+        description="metres, with relative_to: each relative position p is predicted as "
+        "s asinh(p / s), so moves below s keep their resolution beside much larger ones "
+        "(policies/action_frame.py); None: linear",
+    )
     action_norm: Literal["limits", "gaussian"] = Field(
         "limits",
         description="the action's normalisation: limits ([min, max] -> [-1, 1], as "
@@ -57,6 +64,8 @@ class PolicyConfig(BaseModel):
 
     @model_validator(mode="after")
     def _chunk_fits(self) -> PolicyConfig:
+        if self.relative_scale is not None and self.relative_to is None:
+            raise ValueError("relative_scale compresses relative positions: set relative_to too")
         if self.n_obs_steps - 1 + self.n_action_steps > self.horizon:
             raise ValueError(
                 f"n_obs_steps - 1 + n_action_steps must be <= horizon "
@@ -149,13 +158,13 @@ class Policy(nn.Module, ABC):
         actions = batch[ACTION_KEY].float()
         if self.config.relative_to is None:
             return actions
-        return to_relative(actions, batch, self.config.relative_to)
+        return to_relative(actions, batch, self.config.relative_to, self.config.relative_scale)
 
     def absolute_actions(self, obs: Mapping[str, Tensor], chunk: Tensor) -> Tensor:
         """A predicted chunk (B, T_p, D_a) back in data units' absolute frame."""
         if self.config.relative_to is None:
             return chunk
-        return to_absolute(chunk, obs, self.config.relative_to)
+        return to_absolute(chunk, obs, self.config.relative_to, self.config.relative_scale)
 
     def load_pretrained(self) -> None:
         """Load pretrained components from their own checkpoints (a new run calls this once,

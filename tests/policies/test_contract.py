@@ -3,6 +3,7 @@ load, closed-loop stepping, and the normaliser's refusal of a missing key."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -92,32 +93,44 @@ def test_an_action_dimension_the_demonstrations_never_changed_comes_out_unchange
     assert scale[0, 0].item() == pytest.approx(1.0)  # 1 unit from the constant -> 1
 
 
+@pytest.mark.parametrize("scale", [None, 2.0])
 @pytest.mark.parametrize("name", KINDS)
 def test_relative_chunks_are_fitted_on_the_current_pose_and_returned_absolute(
-    name: str, monkeypatch: pytest.MonkeyPatch
+    name: str, scale: float | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """relative_to: the network's targets are positions minus the current frame's measured
-    one (the normaliser is fitted on those), and a predicted chunk comes back absolute."""
+    one (asinh-compressed with relative_scale; the normaliser is fitted on those), and a
+    predicted chunk comes back absolute."""
     extra = {"clip_sample": False} if name.startswith("diffusion") else {}
-    config = tiny_policy_config(name, relative_to="proprio.ee_pos", action_norm="gaussian", **extra)
+    config = tiny_policy_config(
+        name,
+        relative_to="proprio.ee_pos",
+        relative_scale=scale,
+        action_norm="gaussian",
+        **extra,
+    )
     policy = make_policy(config, IO)
     windows = make_batch(64, config, seed=1)
     here = windows["proprio.ee_pos"][:, -1:, :].float()  # (64, 1, 3) the current frame
     windows["action"][..., :3] += here + 100.0  # absolute: 100 m off; relative: about 100
     policy.fit_normalizer(fit_data(), windows)
     relative = policy.training_actions(windows)
-    torch.testing.assert_close(relative[..., :3], windows["action"][..., :3] - here)
+    expected = windows["action"][..., :3] - here
+    if scale is not None:
+        expected = scale * torch.asinh(expected / scale)
+    torch.testing.assert_close(relative[..., :3], expected)
     normalised = policy.normalizer.normalize("action", relative).reshape(-1, IO.action_dim)
     torch.testing.assert_close(normalised.mean(0), torch.zeros(4), atol=1e-4, rtol=0)
     torch.testing.assert_close(normalised.std(0, correction=0), torch.ones(4), atol=1e-4, rtol=0)
-    # whatever the network says (here: zero relative motion), positions come back absolute
-    monkeypatch.setattr(policy.normalizer, "unnormalize", lambda key, y: torch.zeros_like(y))
+    # whatever the network says (here: 1 in every dimension), positions come back absolute
+    monkeypatch.setattr(policy.normalizer, "unnormalize", lambda key, y: torch.ones_like(y))
     batch = make_batch(3, config, seed=2)
     with torch.no_grad():
         chunk = policy.eval().predict_action_chunk(batch)
     current = batch["proprio.ee_pos"][:, -1, None, :].float().expand(-1, config.horizon, -1)
-    torch.testing.assert_close(chunk[..., :3], current)
-    assert torch.all(chunk[..., 3] == 0)
+    move = 1.0 if scale is None else scale * math.sinh(1.0 / scale)
+    torch.testing.assert_close(chunk[..., :3], current + move)
+    assert torch.all(chunk[..., 3] == 1)
 
 
 def test_relative_chunks_need_the_windows_to_fit() -> None:
