@@ -16,6 +16,12 @@ Windows: a seeded sample of all of them, and the decision frames: where the reco
 lifts the TCP (z up by more than `LIFT_M`), i.e. where the touch expert decided to correct
 (on other tasks, where any demonstrator lifts). Actions' first three numbers are the TCP
 position in metres (the arm tasks' absolute-pose actions), as is `POSITION_KEY`'s.
+
+The move columns compare displacements instead of positions: where the executed chunk's last
+action lies from its first, the policy's against the demonstrator's, beside making no move.
+A demonstrator recorded with DART noise labels the position it meant, while the observed
+command carries that step's noise; the positions then differ by the noise (unobservable, so
+no policy can do better), and the move is what remains to learn: at a decision, the correction.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ class ErrorRow:
     hold_chunk_mm: float
     last_first_mm: float  # repeating the demonstrator's previous command instead
     last_chunk_mm: float
+    policy_move_mm: float  # (last - first executed action): the policy's against the recorded
+    still_move_mm: float  # making no move instead
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,7 +105,7 @@ def action_error(
     lifts = decision_frames(np.asarray(data[ACTION_KEY], np.float64), episode_ends)
     rows = []
     for name, pick in (("all (sampled)", chosen), ("decisions", whole & lifts[current])):
-        policy_mm, hold_mm, last_mm = _errors(
+        policy_mm, hold_mm, last_mm, move_mm, still_mm = _errors(
             policy, data, sampler, np.flatnonzero(pick), keys, batch
         )
         rows.append(
@@ -111,6 +119,8 @@ def action_error(
                 _median(hold_mm),
                 _median(last_mm[:, 0]),
                 _median(last_mm),
+                _median(move_mm),
+                _median(still_mm),
             )
         )
     return rows
@@ -123,13 +133,15 @@ def _errors(
     windows: NDArray[np.intp],
     keys: Sequence[str],
     batch: int,
-) -> tuple[F64, F64, F64]:
+) -> tuple[F64, F64, F64, F64, F64]:
     """(n, n_action_steps) xy distances in mm: the policy's, standing still's and repeating
-    the previous command's."""
+    the previous command's; (n,) xy move errors in mm: the policy's and no move's."""
     t_o, n_act = policy.config.n_obs_steps, policy.config.n_action_steps
     executed = slice(t_o - 1, t_o - 1 + n_act)
     first = {k: t_o for k in keys}
     policy_mm, hold_mm, last_mm = ([np.zeros((0, n_act))] for _ in range(3))
+    move_mm: list[F64] = [np.zeros(0)]
+    still_mm: list[F64] = [np.zeros(0)]
     for i in range(0, len(windows), batch):
         arrays = sampler.sample_batch(data, windows[i : i + batch], [*keys, ACTION_KEY], first)
         obs = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])) for k in keys}
@@ -139,10 +151,20 @@ def _errors(
         now = sampler.frame_indices(windows[i : i + batch])[:, t_o - 1]  # (B,) current frames
         here = np.asarray(data[POSITION_KEY][now], np.float64)[:, None, :2]  # (B, 1, 2)
         last = np.asarray(data[ACTION_KEY][now - 1], np.float64)[:, None, :2]  # (B, 1, 2)
-        policy_mm.append(1000 * np.linalg.norm(chunk[:, executed, :2] - true, axis=-1))
+        mine = chunk[:, executed, :2]  # (B, n_act, 2)
+        policy_mm.append(1000 * np.linalg.norm(mine - true, axis=-1))
         hold_mm.append(1000 * np.linalg.norm(here - true, axis=-1))
         last_mm.append(1000 * np.linalg.norm(last - true, axis=-1))
-    return np.concatenate(policy_mm), np.concatenate(hold_mm), np.concatenate(last_mm)
+        true_move = true[:, -1] - true[:, 0]  # (B, 2)
+        move_mm.append(1000 * np.linalg.norm(mine[:, -1] - mine[:, 0] - true_move, axis=-1))
+        still_mm.append(1000 * np.linalg.norm(true_move, axis=-1))
+    return (
+        np.concatenate(policy_mm),
+        np.concatenate(hold_mm),
+        np.concatenate(last_mm),
+        np.concatenate(move_mm),
+        np.concatenate(still_mm),
+    )
 
 
 def _median(values: F64) -> float:
@@ -152,12 +174,13 @@ def _median(values: F64) -> float:
 def format_table(rows: Sequence[ErrorRow]) -> str:
     lines = [
         "xy error, mm (median)   policy: first action (p90)  chunk | standing still: first  "
-        "chunk | last command: first  chunk"
+        "chunk | last command: first  chunk | move: policy  none"
     ]
     for r in rows:
         lines.append(
             f"{r.windows:<14} {r.n:>5}   {r.policy_first_mm:>12.2f} ({r.policy_first_p90_mm:5.2f})"
             f"  {r.policy_chunk_mm:>5.2f} | {r.hold_first_mm:>21.2f}  {r.hold_chunk_mm:>5.2f} |"
-            f" {r.last_first_mm:>19.2f}  {r.last_chunk_mm:>5.2f}"
+            f" {r.last_first_mm:>19.2f}  {r.last_chunk_mm:>5.2f} |"
+            f" {r.policy_move_mm:>12.2f}  {r.still_move_mm:>4.2f}"
         )
     return "\n".join(lines)

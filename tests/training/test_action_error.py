@@ -27,16 +27,26 @@ def _data() -> dict[str, np.ndarray]:
     action[-1, :3] = pose[-1, :3]
     action[[5, 20], 2] = action[[4, 19], 2] + 0.001  # two lifts
     action[[6, 21], 2] = action[[5, 20], 2] - 0.0002
-    return {"proprio.ee_pose": pose, "task.plan": action.copy(), "action": action}
+    nxt = np.zeros((n, 3, 2), np.float32)  # the frame's action and the next two, xy
+    for f in range(n):
+        end = int(ENDS[np.searchsorted(ENDS, f, side="right")]) - 1
+        nxt[f] = action[[min(f + k, end) for k in range(3)], :2]
+    plan = action.copy()
+    return {
+        "proprio.ee_pose": pose,
+        "task.plan": plan,
+        "task.next": nxt.reshape(n, 6),
+        "action": action,
+    }
 
 
 class _Fake:
     """Reads its chunk from the observation: `plan` (the current frame's recorded action at
-    every step) or `hold` (the measured position)."""
+    every step), `hold` (the measured position) or `replay` (the recorded executed actions)."""
 
     def __init__(self, mode: str, offset_m: float = 0.0) -> None:
         self.config = BCConfig(n_obs_steps=2, horizon=6, n_action_steps=3)
-        shapes = {"proprio.ee_pose": (9,), "task.plan": (10,)}
+        shapes = {"proprio.ee_pose": (9,), "task.plan": (10,), "task.next": (6,)}
         self.io = PolicyIO(obs_shapes=shapes, image_keys=[], action_dim=10)
         self.mode, self.offset = mode, offset_m
 
@@ -45,7 +55,11 @@ class _Fake:
         if self.mode == "hold":
             now[:, :3] = obs["proprio.ee_pose"][:, -1, :3]
         now[:, 0] += self.offset
-        return now[:, None].expand(-1, self.config.horizon, -1)  # (B, T_p, 10)
+        chunk = now[:, None].repeat(1, self.config.horizon, 1)  # (B, T_p, 10)
+        if self.mode == "replay":  # the executed actions (chunk index 1, 2, 3) as recorded
+            chunk[:, 1:4, :2] = obs["task.next"][:, -1].reshape(-1, 3, 2)
+            chunk[:, :, 0] += self.offset
+        return chunk
 
 
 def test_decision_frames_are_where_the_recorded_action_lifts() -> None:
@@ -71,6 +85,20 @@ def test_standing_still_scores_as_the_hold_column_and_a_known_offset_adds_up() -
         assert row.policy_chunk_mm > 0.5
     shifted = action_error(_Fake("plan", offset_m=0.002), data, ENDS, samples=10_000)
     assert all(r.policy_first_mm == pytest.approx(2.0, abs=1e-3) for r in shifted)
+
+
+def test_the_move_columns_compare_displacements_so_a_constant_offset_cancels() -> None:
+    """A policy that replays the recorded executed actions 2 mm off makes the recorded move
+    exactly (position error 2 mm, move error 0); one that holds still makes no move (its move
+    error is the no-move column: the recorded move's size)."""
+    data = _data()
+    replay = action_error(_Fake("replay", offset_m=0.002), data, ENDS, samples=10_000)
+    for row in replay:
+        assert row.policy_first_mm == pytest.approx(2.0, abs=1e-3)
+        assert row.policy_move_mm == pytest.approx(0.0, abs=1e-4)
+        assert row.still_move_mm > 0.5  # the positions wander about 1.4 mm a step
+    for row in action_error(_Fake("hold"), data, ENDS, samples=10_000):
+        assert row.policy_move_mm == pytest.approx(row.still_move_mm)
 
 
 def test_the_sample_is_seeded_and_capped() -> None:
