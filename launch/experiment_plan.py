@@ -103,9 +103,10 @@ def arm_data(
     mode: Literal["frozen", "finetune"] = "frozen",
 ) -> dict[str, Any]:
     """The launch-file data one run trains with (validated by the caller): `data` (the
-    experiment's launch file) without its experiment tables, `policy`'s tables merged in,
-    the training seed, and the arm's change. `obs_keys`: the demonstrations' observations."""
-    base = {k: v for k, v in data.items() if k not in ("experiment", "pretrain", "transfer")}
+    experiment's launch file) without its experiment table, `policy`'s tables merged in,
+    the training seed, and the arm's change. `obs_keys`: the demonstrations' observations.
+    The pretrain table stays: the run's resolved config then records how its trunk was made."""
+    base = {k: v for k, v in data.items() if k not in ("experiment", "transfer")}
     run = merge(base, data.get("experiment", {}).get("policies", {}).get(policy, {}))
     run.setdefault("train", {})["seed"] = seed
     if arm == "no_touch":

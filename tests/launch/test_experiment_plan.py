@@ -47,6 +47,9 @@ def test_a_policys_tables_win_over_the_files_and_the_seed_is_the_runs() -> None:
     assert diffusion["train"]["batch_size"] == shipped["train"]["batch_size"]  # from the file
     assert (diffusion["train"]["seed"], bc["train"]["seed"]) == (2, 0)
     assert diffusion["task"] == bc["task"] and diffusion["collect"] == bc["collect"]
+    # the resolved config records the trunk the file pretrains, not pretrain's defaults
+    assert bc["pretrain"]["model"]["width"] == shipped["pretrain"]["model"]["width"] == 64
+    assert bc["pretrain"]["mae_steps"] == shipped["pretrain"]["mae_steps"]
 
 
 def test_an_arm_with_touch_needs_a_tactile_input() -> None:
