@@ -15,6 +15,13 @@ steps under 1 mm, and a normaliser fitted on both gives the search a few hundred
 network's range. With a `scale` s (metres) each relative position p is predicted as
 s asinh(p / s): unchanged below s, logarithmic above (the smooth form of DreamerV3's symlog),
 so small moves keep their resolution and large ones their sign and rough size.
+
+The same holds for the inputs: whether the part sits on the rim is the measured TCP 0.5 mm
+above its command, and where to press is the TCP's offset from the socket estimate, both a
+few thousandths of the 100 mm ranges a normaliser maps absolute positions from. With
+`policy.relative_inputs = {KEY: n}` the policy also reads KEY's first n numbers, at every
+observed frame, minus the reference's at the current frame (`relative_inputs`, compressed with
+the same scale), as an input of its own named `relative.KEY`.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import torch
 from torch import Tensor
 
 POSITION_DIMS = 3  # the action's and the reference key's first numbers: x, y, z
+RELATIVE_PREFIX = "relative."  # an input's offset from the reference: "relative.<input key>"
 
 
 def reference(obs: Mapping[str, Tensor], key: str) -> Tensor:
@@ -39,7 +47,7 @@ def to_relative(
     `scale`: s asinh(relative / s))."""
     out = actions.clone()
     relative = out[..., :POSITION_DIMS] - reference(obs, key).to(actions.dtype)
-    out[..., :POSITION_DIMS] = relative if scale is None else scale * torch.asinh(relative / scale)
+    out[..., :POSITION_DIMS] = compress(relative, scale)
     return out
 
 
@@ -53,3 +61,20 @@ def to_absolute(
         relative = scale * torch.sinh(relative / scale)
     out[..., :POSITION_DIMS] = relative + reference(obs, key).to(actions.dtype)
     return out
+
+
+def compress(relative: Tensor, scale: float | None) -> Tensor:
+    """s asinh(relative / s); unchanged without a scale."""
+    return relative if scale is None else scale * torch.asinh(relative / scale)
+
+
+def relative_inputs(
+    obs: Mapping[str, Tensor], key: str, inputs: Mapping[str, int], scale: float | None = None
+) -> dict[str, Tensor]:
+    """For each input k with n position numbers, "relative.k" (B, T_o, n): k's first n numbers
+    at every frame minus `key`'s at the current frame (compressed with `scale`)."""
+    ref = reference(obs, key).float()  # (B, 1, 3)
+    return {
+        RELATIVE_PREFIX + k: compress(obs[k][..., :n].float() - ref[..., :n], scale)
+        for k, n in inputs.items()
+    }

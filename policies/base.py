@@ -19,7 +19,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor, nn
 
-from policies.action_frame import to_absolute, to_relative
+from policies.action_frame import (
+    POSITION_DIMS,
+    RELATIVE_PREFIX,
+    relative_inputs,
+    to_absolute,
+    to_relative,
+)
 
 if TYPE_CHECKING:
     from policies.timing import InferenceTiming
@@ -55,6 +61,12 @@ class PolicyConfig(BaseModel):
         "s asinh(p / s), so moves below s keep their resolution beside much larger ones "
         "(policies/action_frame.py); None: linear",
     )
+    relative_inputs: dict[str, int] = Field(
+        default_factory=dict,
+        description="with relative_to: input key -> n; the policy also reads the key's first n "
+        "numbers (positions, metres) minus relative_to's at the current frame, as input "
+        "'relative.<key>' (policies/action_frame.py)",
+    )
     action_norm: Literal["limits", "gaussian"] = Field(
         "limits",
         description="the action's normalisation: limits ([min, max] -> [-1, 1], as "
@@ -64,8 +76,16 @@ class PolicyConfig(BaseModel):
 
     @model_validator(mode="after")
     def _chunk_fits(self) -> PolicyConfig:
-        if self.relative_scale is not None and self.relative_to is None:
-            raise ValueError("relative_scale compresses relative positions: set relative_to too")
+        if self.relative_to is None and (self.relative_scale or self.relative_inputs):
+            raise ValueError(
+                "relative_scale and relative_inputs are relative to relative_to: set it too"
+            )
+        bad = {k: n for k, n in self.relative_inputs.items() if not 1 <= n <= POSITION_DIMS}
+        if bad:
+            raise ValueError(
+                f"relative_inputs: each key's count of position numbers must be 1 to "
+                f"{POSITION_DIMS} (x, y, z); got {bad}"
+            )
         if self.n_obs_steps - 1 + self.n_action_steps > self.horizon:
             raise ValueError(
                 f"n_obs_steps - 1 + n_action_steps must be <= horizon "
@@ -144,14 +164,24 @@ class Policy(nn.Module, ABC):
         normalizer = getattr(self, "normalizer", None)
         if normalizer is None:
             return
-        fit = {k: data[k] for k in normalizer.keys}
+        fit = {k: data[k] for k in normalizer.keys if not k.startswith(RELATIVE_PREFIX)}
         if self.config.relative_to is not None:
             if chunks is None:
                 raise ValueError("policy.relative_to: fitting the normaliser needs the windows")
             actions = self.training_actions(chunks)  # (W, T_p, D_a)
             fit[ACTION_KEY] = actions.reshape(-1, actions.shape[-1]).double().numpy()
+            for key, values in self.relative_inputs(chunks).items():  # (W, T_o, n)
+                fit[key] = values.reshape(-1, values.shape[-1]).double().numpy()
         gaussian = (ACTION_KEY,) if self.config.action_norm == "gaussian" else ()
         normalizer.fit(fit, pin=(ACTION_KEY,), gaussian=gaussian)
+
+    def relative_inputs(self, obs: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The derived inputs of `relative_inputs`: "relative.<key>" (B, T_o, n); obs keys
+        (B, T_o, ...), the current frame last."""
+        cfg = self.config
+        if not cfg.relative_inputs or cfg.relative_to is None:
+            return {}
+        return relative_inputs(obs, cfg.relative_to, cfg.relative_inputs, cfg.relative_scale)
 
     def training_actions(self, batch: Mapping[str, Tensor]) -> Tensor:
         """batch[action] (B, T_p, D_a) in the frame the network predicts (`relative_to`)."""

@@ -37,7 +37,7 @@ class BCPolicy(Policy):
 
     def __init__(self, config: BCConfig, io: PolicyIO) -> None:
         super().__init__(config, io)
-        self.normalizer = make_normalizer(io)
+        self.normalizer = make_normalizer(io, config)
         self.observations = ObservationEncoder(config, io)
         features = self.observations.features_per_step
         self.head = (

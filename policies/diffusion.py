@@ -105,7 +105,7 @@ class DiffusionPolicy(Policy):
 
     def __init__(self, config: DiffusionConfig, io: PolicyIO) -> None:
         super().__init__(config, io)
-        self.normalizer = make_normalizer(io)
+        self.normalizer = make_normalizer(io, config)
         self.observations = ObservationEncoder(config, io)
         self.denoiser = _denoiser(config, io.action_dim, self.observations.features_per_step)
         self.noise_scheduler = _scheduler("ddpm", config)

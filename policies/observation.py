@@ -21,6 +21,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
+from policies.action_frame import RELATIVE_PREFIX, relative_inputs
 from policies.base import ACTION_KEY, PolicyConfig, PolicyIO, module_key
 from policies.encoders import ConvEncoder, ResNetEncoder, random_shift
 from policies.normalizer import Normalizer, normalize_depth, normalize_image
@@ -56,10 +57,17 @@ class VisuomotorConfig(PolicyConfig):
         return self
 
 
-def make_normalizer(io: PolicyIO) -> Normalizer:
-    """Statistics for every low-dim input and the action (images need none)."""
+def make_normalizer(io: PolicyIO, config: PolicyConfig) -> Normalizer:
+    """Statistics for every low-dim input (`config.relative_inputs`' too) and the action
+    (images need none)."""
+    return Normalizer(lowdim_dims(io, config) | {ACTION_KEY: io.action_dim})
+
+
+def lowdim_dims(io: PolicyIO, config: PolicyConfig) -> dict[str, int]:
+    """Low-dim input key -> numbers per frame: the stored ones, then the derived relative
+    ones (policies/action_frame.py), in the order the encoder concatenates them."""
     dims = {k: int(np.prod(io.obs_shapes[k])) for k in io.lowdim_keys}
-    return Normalizer(dims | {ACTION_KEY: io.action_dim})
+    return dims | {RELATIVE_PREFIX + k: n for k, n in sorted(config.relative_inputs.items())}
 
 
 class ObservationEncoder(nn.Module):
@@ -81,7 +89,9 @@ class ObservationEncoder(nn.Module):
         self.t3 = None
         if self.t3_keys and config.t3 is not None:
             self.t3 = T3Streams(config.t3, self.t3_keys, config.image_features)
-        lowdim = sum(int(np.prod(io.obs_shapes[k])) for k in io.lowdim_keys)
+        self.lowdim_keys = list(lowdim_dims(io, config))
+        self.relative = config.relative_to, config.relative_inputs, config.relative_scale
+        lowdim = sum(lowdim_dims(io, config).values())
         self.features_per_step = config.image_features * len(io.image_keys) + lowdim
 
     def load_pretrained(self) -> None:
@@ -105,7 +115,10 @@ class ObservationEncoder(nn.Module):
             if augment:
                 x = random_shift(x, self.shift_pixels)
             parts.append(self.encoders[module_key(key)](x).reshape(b, t, -1))  # (B, T, F)
-        for key in self.io.lowdim_keys:
+        reference, inputs, scale = self.relative
+        if reference is not None and inputs:
+            obs = {**obs, **relative_inputs(obs, reference, inputs, scale)}
+        for key in self.lowdim_keys:
             values = obs[key].float().flatten(2)  # (B, T, D)
             parts.append(normalizer.normalize(key, values))
         return torch.cat(parts, dim=-1)  # (B, T, features_per_step)

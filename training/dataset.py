@@ -46,12 +46,14 @@ class WindowDataset:
     def __len__(self) -> int:
         return len(self.sampler)
 
-    def chunks(self, key: str | None) -> dict[str, Tensor] | None:
-        """Every window's action (W, T_p, D_a) and `key` (W, T_o, ...); None without a key."""
-        if key is None:
+    def chunks(self, config: PolicyConfig) -> dict[str, Tensor] | None:
+        """Every window's action (W, T_p, D_a), `config.relative_to` and the keys of
+        `config.relative_inputs` (W, T_o, ...); None without relative_to."""
+        if config.relative_to is None:
             return None
+        keys = list(dict.fromkeys([config.relative_to, *config.relative_inputs]))
         arrays = self.sampler.sample_batch(
-            self.data, np.arange(len(self)), [key, ACTION_KEY], {key: self.n_first[key]}
+            self.data, np.arange(len(self)), [*keys, ACTION_KEY], {k: self.n_first[k] for k in keys}
         )
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
 
@@ -83,6 +85,12 @@ def load_datasets(
             f"policy.relative_to {ref!r} must be one of the policy's inputs with at least "
             f"{POSITION_DIMS} numbers (a TCP position first); inputs: {keys}"
         )
+    for key, n in config.relative_inputs.items():
+        if key not in keys or len(store.schema[key].shape) != 1 or store.schema[key].shape[0] < n:
+            raise DatasetError(
+                f"policy.relative_inputs {key!r}: must be one of the policy's low-dim inputs "
+                f"with at least {n} numbers (positions first); inputs: {keys}"
+            )
     io = policy_io_from_schema(store.schema, keys)
     train_ids, val_ids = split_episodes(store.n_episodes, val_ratio, seed)
     data = store.load([*keys, ACTION_KEY])

@@ -195,7 +195,7 @@ def _train(
     else:
         torch.manual_seed(config.seed)
         policy, start = make_policy(policy_config, io), 0
-        policy.fit_normalizer(train_set.data, train_set.chunks(policy_config.relative_to))
+        policy.fit_normalizer(train_set.data, train_set.chunks(policy_config))
         policy.load_pretrained()
         ema = Ema(policy, config.ema) if config.ema.enabled else None
     policy.to(device)

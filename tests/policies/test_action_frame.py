@@ -60,7 +60,7 @@ def test_resolution_near_zero_is_what_the_scale_buys() -> None:
 
 
 def test_a_scale_needs_relative_to() -> None:
-    with pytest.raises(ValidationError, match="set relative_to too"):
+    with pytest.raises(ValidationError, match="set it too"):
         tiny_policy_config("bc", relative_scale=0.001)
     config = tiny_policy_config("bc", relative_to=KEY, relative_scale=0.001)
     assert config.relative_scale == 0.001

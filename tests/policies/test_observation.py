@@ -12,7 +12,7 @@ from tests.policies.conftest import IO, fit_data, make_batch, tiny_config, tiny_
 def test_features_per_frame_in_image_then_lowdim_order() -> None:
     config = tiny_config()
     encoder = ObservationEncoder(config, IO)
-    normalizer = make_normalizer(IO)
+    normalizer = make_normalizer(IO, tiny_config())
     normalizer.fit(fit_data())
     batch = make_batch(3, config)
     features = encoder({k: v for k, v in batch.items() if k != "action"}, normalizer, False)
@@ -23,10 +23,34 @@ def test_features_per_frame_in_image_then_lowdim_order() -> None:
     torch.testing.assert_close(features[..., -3:], expected)
 
 
+def test_relative_inputs_follow_the_stored_ones_as_offsets_from_the_current_frame() -> None:
+    """relative_inputs: after the stored low-dim inputs, each frame's position minus the
+    reference's at the current frame (asinh-compressed with relative_scale), normalised."""
+    config = tiny_config(
+        relative_to="proprio.ee_pos", relative_inputs={"proprio.ee_pos": 2}, relative_scale=0.5
+    )
+    encoder = ObservationEncoder(config, IO)
+    assert encoder.features_per_step == 2 * config.image_features + 3 + 2
+    normalizer = make_normalizer(IO, config)
+    batch = make_batch(3, config)
+    obs = {k: v for k, v in batch.items() if k != "action"}
+    pos = obs["proprio.ee_pos"].float()  # (3, T_o, 3)
+    offsets = 0.5 * torch.asinh((pos[..., :2] - pos[:, -1:, :2]) / 0.5)  # (3, T_o, 2)
+    normalizer.fit(fit_data() | {"relative.proprio.ee_pos": offsets.reshape(-1, 2).numpy()})
+    features = encoder(obs, normalizer, False)
+    torch.testing.assert_close(features[..., -5:-2], normalizer.normalize("proprio.ee_pos", pos))
+    expected = normalizer.normalize("relative.proprio.ee_pos", offsets)
+    torch.testing.assert_close(features[..., -2:], expected)
+    with pytest.raises(ValidationError, match="set it too"):
+        tiny_config(relative_inputs={"proprio.ee_pos": 2})
+    with pytest.raises(ValidationError, match="1 to 3"):
+        tiny_config(relative_to="proprio.ee_pos", relative_inputs={"proprio.ee_pos": 4})
+
+
 def test_augmentation_moves_image_features_only() -> None:
     config = tiny_config(shift_pixels=2)
     encoder = ObservationEncoder(config, IO)
-    normalizer = make_normalizer(IO)
+    normalizer = make_normalizer(IO, tiny_config())
     normalizer.fit(fit_data())
     obs = {k: v for k, v in make_batch(4, config).items() if k != "action"}
     torch.manual_seed(0)

@@ -95,24 +95,37 @@ def test_a_relative_policy_trains_on_its_windows_and_acts_in_absolute_poses(
     tmp_path: Path,
 ) -> None:
     """policy.relative_to: the trainer fits the normaliser on every window's chunk relative to
-    its current pose; the policy acts near the arm, not near the origin."""
+    its current pose (and relative_inputs' on every window's offsets); the policy acts near
+    the arm, not near the origin."""
     task = TASK.model_copy(update={"depth_cameras": ()})
     store = collect("lift", task, CollectConfig(episodes=2), tmp_path / "d.zarr", False).path
     keys = ["rgb.scene", "proprio.ee_pose", "proprio.gripper"]
     for ref, problem in (("proprio.gripper", "at least 3 numbers"), ("task.none", "inputs")):
         with pytest.raises(DatasetError, match=problem):
             load_datasets(store, tiny_policy_config("bc", relative_to=ref), keys, 0.0, 0)
-    policy_config = tiny_policy_config("bc", relative_to="proprio.ee_pose")
+    for inputs, problem in (({"proprio.gripper": 2}, "at least 2"), ({"task.none": 1}, "inputs")):
+        config = tiny_policy_config("bc", relative_to="proprio.ee_pose", relative_inputs=inputs)
+        with pytest.raises(DatasetError, match=problem):
+            load_datasets(store, config, keys, 0.0, 0)
+    policy_config = tiny_policy_config(
+        "bc", relative_to="proprio.ee_pose", relative_inputs={"proprio.ee_pose": 3}
+    )
     config = TrainConfig(steps=2, batch_size=4, val_ratio=0.0, warmup_steps=1, obs_keys=keys)
     result = train(policy_config, config, store, tmp_path / "run", progress=False)
     policy = load_policy(result.checkpoint)
     train_set, _, _, _ = load_datasets(store, policy_config, keys, 0.0, 0)
-    windows = train_set.chunks("proprio.ee_pose")
+    windows = train_set.chunks(policy_config)
     assert windows is not None
     relative = policy.training_actions(windows)  # (W, T_p, D_a)
     normalised = policy.normalizer.normalize("action", relative)[..., :3]
     assert normalised.min() == pytest.approx(-1.0, abs=1e-5)  # fitted on these, not frames
     assert normalised.max() == pytest.approx(1.0, abs=1e-5)
+    # the previous frame's position from the current one's: fitted on the windows' offsets
+    offsets = policy.relative_inputs(windows)["relative.proprio.ee_pose"]  # (W, T_o, 3)
+    assert offsets[:, -1].abs().max() == 0 and offsets[:, 0].abs().max() > 1e-3
+    normalised = policy.normalizer.normalize("relative.proprio.ee_pose", offsets)
+    assert normalised.amin((0, 1)).tolist() == pytest.approx([-1.0] * 3, abs=1e-5)
+    assert normalised.amax((0, 1)).tolist() == pytest.approx([1.0] * 3, abs=1e-5)
     env = make_env("lift", task)
     try:
         obs, _ = env.reset(seed=5)
