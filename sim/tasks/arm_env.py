@@ -27,7 +27,7 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
-from drivers.kinematics import ARM_MJCF
+from drivers.kinematics import ARM_MJCF, PAD_SITES, named_id
 from drivers.spec import FieldSpec
 from sim.tactile import TactileReading, TactileSensor
 from sim.tasks import check_render_mode, observation_space, physics_diverged, validated_config
@@ -106,6 +106,7 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
             self.scene_xml(), {ARM_MJCF.name: ARM_MJCF.read_bytes()}
         )
         self.data = mujoco.MjData(self.model)
+        self._pad_geoms = [named_id(self.model, mujoco.mjtObj.mjOBJ_GEOM, p) for p in PAD_SITES]
         self.controller = ArmController(self.model, self.data, config)
         self.observer = ArmObserver(self.model, self.data, config, self.controller)
         self.randomizer = DomainRandomizer(
@@ -244,6 +245,24 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
         return list(self.observer.readings)
 
     # ------------------------------------------------------------------ internals
+    def grasped(self, geoms: int | set[int]) -> bool:
+        """Both pads touch `geoms` (a geom id, or the ids of one body's geoms)."""
+        return len(self._pads_touching(geoms)) == 2
+
+    def touches_pad(self, geoms: int | set[int]) -> bool:
+        """Some pad touches `geoms`."""
+        return bool(self._pads_touching(geoms))
+
+    def _pads_touching(self, geoms: int | set[int]) -> set[int]:
+        wanted = {geoms} if isinstance(geoms, int) else geoms
+        touching = set()
+        for i in range(self.data.ncon):
+            con = self.data.contact[i]
+            pair = {int(con.geom1), int(con.geom2)}
+            if pair & wanted:
+                touching |= pair & set(self._pad_geoms)
+        return touching
+
     def _observe(self) -> Obs:
         noise_rng = self.np_random if self.config.tactile_noise else None
         return self.observer.observe(noise_rng) | self.task_observation()

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field
 
-from drivers.kinematics import PAD_SITES, named_id, top_down_rotation
+from drivers.kinematics import named_id, top_down_rotation
 from drivers.rotations import quat_from_yaw
 from sim.tasks.arm_config import ArmTaskConfig
 from sim.tasks.arm_env import ArmTaskEnv
@@ -55,7 +55,6 @@ class CubeTaskEnv(ArmTaskEnv):
         self._cube = named_id(m, mujoco.mjtObj.mjOBJ_BODY, "cube")
         self._cube_qpos = m.jnt_qposadr[named_id(m, mujoco.mjtObj.mjOBJ_JOINT, "cube")]
         self._cube_geom = named_id(m, mujoco.mjtObj.mjOBJ_GEOM, "cube")
-        self._pad_geoms = [named_id(m, mujoco.mjtObj.mjOBJ_GEOM, p) for p in PAD_SITES]
 
     @property
     def cube_half(self) -> float:
@@ -71,26 +70,6 @@ class CubeTaskEnv(ArmTaskEnv):
             "cube_yaw": np.array([body_yaw(self, self._cube)]),
             "cube_half": np.array([self.cube_half]),
         }
-
-    def grasped(self, geom: int) -> bool:
-        """Both pads touch `geom`."""
-        touching = set()
-        for i in range(self.data.ncon):
-            con = self.data.contact[i]
-            pair = (int(con.geom1), int(con.geom2))
-            for pad in self._pad_geoms:
-                if pad in pair and geom in pair:
-                    touching.add(pad)
-        return len(touching) == 2
-
-    def touches_pad(self, geom: int) -> bool:
-        """Some pad touches `geom`."""
-        for i in range(self.data.ncon):
-            con = self.data.contact[i]
-            pair = (int(con.geom1), int(con.geom2))
-            if geom in pair and any(p in pair for p in self._pad_geoms):
-                return True
-        return False
 
 
 class LiftEnv(CubeTaskEnv):

@@ -7,7 +7,8 @@ socket stands at a random position and yaw. The socket's pose as the cameras wou
 disk); at 84x84 the scene camera sees about 5 mm per pixel, so vision cannot resolve that
 error, and with a clearance of a few tenths of a millimetre the part jams on the rim unless the
 robot feels the contact and corrects. Success: the housing is `success_depth_mm` into the
-cavity, which needs the pins in their slots, within the time limit.
+cavity, which needs the pins in their slots, within the time limit, with the part still in
+the grasp (both pads touching it).
 
 Geometry (socket frame: origin on the table under the cavity centre, z up; part frame: origin at
 the housing centre, x along the pin rows, y across them, z up). The housing is a box grasped on
@@ -253,7 +254,10 @@ class TactileInsertionEnv(ArmTaskEnv):
         m.cam_quat[cam] = quat_from_matrix(np.column_stack([x_axis, y_axis, -look]))
 
     def _is_success(self) -> bool:
-        return self._insertion_depth() >= self.config.success_depth_mm / 1000.0
+        """In to the success depth, still held by both pads (a part let go of that drops in
+        does not count)."""
+        deep = self._insertion_depth() >= self.config.success_depth_mm / 1000.0
+        return deep and self.grasped(self._part_geoms)
 
     # ------------------------------------------------------------------ observation
     def task_observation_spec(self) -> dict[str, FieldSpec]:

@@ -76,14 +76,19 @@ def test_socket_estimate_error_is_bounded_by_the_config(env: TactileInsertionEnv
     assert np.mean(errors) > 0.4 * limit  # uniform in the disk: mean radius is 2/3 of it
 
 
-def test_success_needs_the_housing_inside_the_cavity(env: TactileInsertionEnv) -> None:
+def test_success_needs_the_housing_inside_the_cavity_and_in_the_grasp(
+    env: TactileInsertionEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env.reset(seed=0, options={"socket_xy": [0.3, 0.0]})
-    assert not env._is_success()
-    adr = env._part_qpos  # put the part into the socket by hand, 7 mm deep
+    assert env.grasped(env._part_geoms) and not env._is_success()
+    adr = env._part_qpos  # put the part into the socket by hand, 7 mm deep, out of the grasp
     rim = env.socket_height
     env.data.qpos[adr : adr + 3] = [0.3, 0.0, rim - 0.007 + PARTS["switch3"].housing[2] / 2]
     env.data.qpos[adr + 3 : adr + 7] = [1, 0, 0, 0]
     mujoco.mj_forward(env.model, env.data)
+    assert env._insertion_depth() > 0.006 and not env.grasped(env._part_geoms)
+    assert not env._is_success()  # let go of and dropped in: not inserted
+    monkeypatch.setattr(env, "grasped", lambda geoms: True)
     assert env._is_success()
     env.data.qpos[adr] += 0.01  # same depth beside the cavity: not a success
     mujoco.mj_forward(env.model, env.data)
