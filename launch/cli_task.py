@@ -66,7 +66,8 @@ def add_task_parser(sub: Any) -> None:
         type=Path,
         metavar="DIR",
         help="also probe this tactile encoder's features of both pads (tactile_t3) and those of "
-        "its architecture untrained (tactile_t3_init): does the trunk keep the information?",
+        "its architecture untrained (tactile_t3_init), CLS and mean-pooled (_mean): does the "
+        "trunk keep the information?",
     )
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(handler=_task_probe)

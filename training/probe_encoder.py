@@ -4,7 +4,9 @@ Does the pretrained trunk keep what the tactile images say about the expert's co
 `encoder_inputs(path)` gives two extra probe inputs of the same size: `tactile_t3`, the
 pooled features of both pads through the trunk in `path` (its sensor's tokenizer), and
 `tactile_t3_init`, the same architecture with fresh weights (seeded): what the architecture
-alone keeps. Each is also scored as its change between the two frames.
+alone keeps; each also pooled by the mean over tokens (`tactile_t3_mean`,
+`tactile_t3_init_mean`), since one token may keep less of where a pad is pressed than all of
+them. Each is also scored as its change between the two frames.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ class EncoderFeatures:
 
 
 def encoder_inputs(
-    path: Path, sensor: str = "mini", pool: Pool = "cls", seed: int = 0
+    path: Path, sensor: str = "mini", pools: tuple[Pool, ...] = ("cls", "mean"), seed: int = 0
 ) -> dict[str, Extractor]:
-    """{"tactile_t3": the trunk in `path`, "tactile_t3_init": its architecture, fresh}."""
+    """{"tactile_t3": the trunk in `path`, "tactile_t3_init": its architecture, fresh}, for
+    the first of `pools`; the others' names end in "_<pool>"."""
     saved = load_encoder(path)
     if sensor not in saved.preprocessing:
         raise ValueError(f"{path}: no tokenizer for sensor {sensor!r}; it has {saved.sensors}")
@@ -48,10 +51,12 @@ def encoder_inputs(
         ("tactile_t3", "frozen", f"trunk {path.name}"),
         ("tactile_t3_init", "scratch", "fresh trunk"),
     )
-    return {
-        name: EncoderFeatures(
-            policy_encoder(path, mode, seed), sensor, pool, f"{' + '.join(PADS)} -> {how}, "
-            f"{pool} {width} each"
-        )
-        for name, mode, how in modes
-    }  # fmt: skip
+    encoders = {mode: policy_encoder(path, mode, seed) for _, mode, _ in modes}
+    inputs: dict[str, Extractor] = {}
+    for i, pool in enumerate(pools):
+        for name, mode, how in modes:
+            layout = f"{' + '.join(PADS)} -> {how}, {pool} {width} each"
+            inputs[name + ("" if i == 0 else f"_{pool}")] = EncoderFeatures(
+                encoders[mode], sensor, pool, layout
+            )
+    return inputs

@@ -38,9 +38,11 @@ def obs(seed: int) -> dict[str, np.ndarray]:
 
 def test_the_features_are_both_pads_through_the_saved_trunk(encoder_dir: Path) -> None:
     inputs = encoder_inputs(encoder_dir)
-    assert list(inputs) == ["tactile_t3", "tactile_t3_init"]
+    assert list(inputs) == [
+        "tactile_t3", "tactile_t3_init", "tactile_t3_mean", "tactile_t3_init_mean"
+    ]  # fmt: skip
     frame = obs(0)
-    trained, fresh = (inputs[k](frame) for k in inputs)
+    trained, fresh = (inputs[k](frame) for k in ("tactile_t3", "tactile_t3_init"))
     assert trained.shape == fresh.shape == (2 * ARCH.width,)
     assert not np.allclose(trained, fresh)  # the saved weights, not a fresh draw
     model = load_encoder(encoder_dir).eval()
@@ -48,6 +50,12 @@ def test_the_features_are_both_pads_through_the_saved_trunk(encoder_dir: Path) -
         expected = model.encode(torch.from_numpy(frame["tactile.right"])[None], "mini", "cls")
     np.testing.assert_allclose(trained[ARCH.width :], expected[0].numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(inputs["tactile_t3"](frame), trained)  # deterministic
+    with torch.no_grad():
+        mean = model.encode(torch.from_numpy(frame["tactile.left"])[None], "mini", "mean")
+    np.testing.assert_allclose(
+        inputs["tactile_t3_mean"](frame)[: ARCH.width], mean[0].numpy(), rtol=1e-5, atol=1e-6
+    )
+    assert not np.allclose(inputs["tactile_t3_mean"](frame), trained)
     assert torch.is_grad_enabled()  # nothing global changed
 
 
