@@ -71,6 +71,32 @@ def add_task_parser(sub: Any) -> None:
     )
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(handler=_task_probe)
+    trace = tsub.add_parser(
+        "trace",
+        help="how a checkpoint searches in closed loop (lifts, moves, pressed steps) beside the "
+        "task's expert",
+        epilog="example: vitac task trace runs/insert --set task.params.part=usb12 --episodes 20",
+        description="Run a checkpoint and its task's scripted expert for N seeded episodes each "
+        "(episode i uses seed S+i) and count, per episode, the steps that lift the commanded "
+        "TCP, that move it a search step in xy (0.2-5 mm) and that press (the measured TCP "
+        "0.5 mm above its command): the expert's search lifts and moves together.",
+    )
+    trace.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="checkpoint or run")
+    trace.add_argument("--episodes", type=int, default=20, help="episodes per actor (default 20)")
+    trace.add_argument(
+        "--seed", type=int, default=100_000, help="episode i uses seed + i (default 100000)"
+    )
+    trace.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change the checkpoint's task, e.g. --set task.params.part=usb12 (repeatable)",
+    )
+    trace.add_argument("--json", type=Path, default=None, metavar="FILE", help="write FILE too")
+    trace.add_argument("--no-progress", action="store_true", help="no progress bar")
+    trace.set_defaults(handler=_task_trace)
     report = tsub.add_parser(
         "report",
         help="success rates of the task's scripted baselines, per part, with 95%% CIs",
@@ -126,6 +152,37 @@ def add_task_parser(sub: Any) -> None:
     calibrate.add_argument("--out", type=Path, required=True, metavar="FILE", help="a new file")
     calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
     calibrate.set_defaults(handler=_task_calibrate)
+
+
+def _task_trace(args: argparse.Namespace) -> int:
+    from launch.config import ConfigError, check_output_file
+    from launch.task_jobs import run_trace
+    from training.run_dir import resolve_checkpoint
+    from training.search_trace import format_summaries
+
+    bad = [o for o in args.overrides if not o.startswith("task.")]
+    if bad:
+        raise ConfigError(f"--set takes task.* keys here (the checkpoint's task), got {bad}")
+    if args.json is not None:
+        check_output_file(args.json, "--json")
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    sets = "".join(f"--set {shlex.quote(o)} " for o in args.overrides)
+    command = (
+        f"vitac task trace {args.checkpoint} {sets}--episodes {args.episodes} --seed {args.seed}"
+    )
+    rows = run_trace(
+        checkpoint,
+        args.overrides,
+        args.episodes,
+        args.seed,
+        args.json,
+        command,
+        progress=not args.no_progress,
+    )
+    print(format_summaries(rows))
+    if args.json is not None:
+        print(f"json: {args.json}")
+    return 0
 
 
 def _task_probe(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""The jobs behind `vitac task`: the information probe, the task report, the touch calibration.
+"""The jobs behind `vitac task`: the information probe, the task report, the touch calibration,
+the search trace.
 
 Each writes a JSON record naming the command, the commit and whether the checkout was dirty, so
 that every number the docs quote can be traced to one re-runnable command.
@@ -17,6 +18,7 @@ from launch.launch_file import task_config
 from sim import TASKS
 from training.probe import ProbeError, ProbeResult, check_task, collect_probe_data, fit_and_score
 from training.progress import Progress
+from training.search_trace import TraceSummary
 from training.task_report import TaskReport, TaskReportError, run_task_report
 from training.touch_calibration import PARTS as CALIBRATION_PARTS
 from training.touch_calibration import calibrate, collect_presses, write_readout
@@ -200,3 +202,62 @@ def run_calibrate(
     meta = {"command": command, "commit": commit, "dirty": dirty, "seed": seed}
     write_readout(out, readout, accuracy, presses, meta | {"seconds": round(seconds, 1)})
     return CalibrationReport(len(presses.features), accuracy, out, seconds)
+
+
+def run_trace(
+    checkpoint: Path,
+    task_sets: list[str],
+    episodes: int,
+    seed: int,
+    json_path: Path | None,
+    command: str,
+    progress: bool = True,
+) -> list[TraceSummary]:
+    """The search trace (training.search_trace) of a checkpoint and of its task's expert on
+    the same seeds; writes `json_path` when given."""
+    from launch.jobs import check_policy_fits_task, checkpoint_task
+    from policies import load_policy
+    from sim import make_env
+    from sim.tasks import task_env
+    from training.actors import ExpertActor, PolicyActor
+    from training.search_trace import EpisodeTrace, summarise, trace_episode
+
+    if episodes < 1 or seed < 0:
+        raise ConfigError(f"need --episodes >= 1 and --seed >= 0, got {episodes} and {seed}")
+    name, task_cfg = checkpoint_task(checkpoint, apply_overrides({}, task_sets).get("task"))
+    policy = load_policy(checkpoint)
+    check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
+    env = make_env(name, task_cfg)
+    try:
+        api = task_env(env)
+        needed = {"proprio.ee_pose", "proprio.ee_command"} - set(api.observation_spec())
+        if needed or env.action_space.shape != (10,):
+            raise ConfigError(
+                f"task {name!r}: the trace needs absolute-pose actions (10 numbers) and "
+                f"observations proprio.ee_pose and proprio.ee_command (an arm task)"
+            )
+        traces: dict[str, list[EpisodeTrace]] = {}
+        actors = (PolicyActor(policy), ExpertActor())
+        with Progress("trace", episodes * len(actors), "ep", bar=progress) as shown:
+            for actor in actors:
+                traces[actor.name] = []
+                for i in range(episodes):
+                    traces[actor.name].append(trace_episode(env, actor, seed + i))
+                    shown.update(1)
+    finally:
+        env.close()
+    rows = [summarise(actor, episodes_) for actor, episodes_ in traces.items()]
+    if json_path is not None:
+        commit, dirty = git_state()
+        data = {
+            "command": command,
+            "commit": commit,
+            "dirty": dirty,
+            "checkpoint": str(checkpoint),
+            "task": name,
+            "task_config": task_cfg.model_dump(mode="json"),
+            "summaries": [r.to_json() for r in rows],
+            "episodes": {a: [vars(t) for t in ts] for a, ts in traces.items()},
+        }
+        json_path.write_text(json.dumps(data, indent=2))
+    return rows

@@ -8,24 +8,6 @@ from pathlib import Path
 import pytest
 
 from launch.cli import main
-from sim import TactileInsertionConfig
-from tests.policies.conftest import tiny_config
-from training.collect import CollectConfig, collect
-from training.trainer import TrainConfig, train
-
-
-@pytest.fixture(scope="module")
-def insertion(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Two touch-expert episodes of the arm task (absolute TCP poses) and a 2-step policy."""
-    root = tmp_path_factory.mktemp("action_error")
-    task = TactileInsertionConfig(image_size=32)
-    store = collect("tactile_insertion", task, CollectConfig(episodes=2), root / "d.zarr", False)
-    keys = ["proprio.ee_pose", "task.socket_estimate", "tactile.left"]
-    config = TrainConfig(
-        steps=2, batch_size=4, warmup_steps=1, val_ratio=0.0, threads=1, obs_keys=keys
-    )
-    run = train(tiny_config(), config, store.path, root / "run", progress=False)
-    return store.path, run.checkpoint
 
 
 def test_prints_and_writes_both_rows(
