@@ -38,6 +38,12 @@ class VisuomotorConfig(PolicyConfig):
     conv_widths: tuple[int, ...] = Field((16, 32, 32), min_length=1)
     num_keypoints: int = Field(32, ge=1)
     shift_pixels: int = Field(4, ge=0, description="random-shift augmentation, pixels")
+    tactile_shift_pixels: int | None = Field(
+        None,
+        ge=0,
+        description="the same for tactile.* images (None: shift_pixels); a pad is fixed to its"
+        " finger and each frame is shifted apart, so a shift hides a press's sub-pixel change",
+    )
     depth_range_mm: tuple[float, float] = Field(
         (100.0, 2000.0), description="depth images: [near, far] millimetres -> [-1, 1], clipped"
     )
@@ -75,7 +81,14 @@ class ObservationEncoder(nn.Module):
 
     def __init__(self, config: VisuomotorConfig, io: PolicyIO) -> None:
         super().__init__()
-        self.io, self.shift_pixels = io, config.shift_pixels
+        self.io = io
+        tactile_shift = config.tactile_shift_pixels
+        self.shifts = {  # image key -> random-shift augmentation, pixels
+            k: config.shift_pixels
+            if tactile_shift is None or not k.startswith(TACTILE_PREFIX)
+            else tactile_shift
+            for k in io.image_keys
+        }
         self.depth_range = config.depth_range_mm
         touch = [k for k in io.image_keys if k.startswith(TACTILE_PREFIX)]
         self.t3_keys = touch if config.tactile_encoder == "t3" else []
@@ -113,7 +126,7 @@ class ObservationEncoder(nn.Module):
             else:
                 x = normalize_image(images.flatten(0, 1))  # (B * T, C, H, W)
             if augment:
-                x = random_shift(x, self.shift_pixels)
+                x = random_shift(x, self.shifts[key])
             parts.append(self.encoders[module_key(key)](x).reshape(b, t, -1))  # (B, T, F)
         reference, inputs, scale = self.relative
         if reference is not None and inputs:

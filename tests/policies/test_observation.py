@@ -60,6 +60,23 @@ def test_augmentation_moves_image_features_only() -> None:
     torch.testing.assert_close(shifted[..., -3:], plain[..., -3:])
 
 
+def test_tactile_shift_pixels_zero_keeps_the_pads_unshifted_while_the_camera_moves() -> None:
+    """Features are image stream by stream: rgb.scene first, then tactile.left."""
+    config = tiny_config(shift_pixels=2, tactile_shift_pixels=0)
+    encoder = ObservationEncoder(config, IO)
+    normalizer = make_normalizer(IO, config)
+    normalizer.fit(fit_data())
+    obs = {k: v for k, v in make_batch(4, config).items() if k != "action"}
+    torch.manual_seed(0)
+    shifted = encoder(obs, normalizer, True)
+    plain = encoder(obs, normalizer, False)
+    f = config.image_features
+    assert (shifted[..., :f] - plain[..., :f]).abs().max() > 1e-4  # the camera moved
+    torch.testing.assert_close(shifted[..., f : 2 * f], plain[..., f : 2 * f])  # the pad did not
+    # None: the pads follow shift_pixels
+    assert ObservationEncoder(tiny_config(shift_pixels=2), IO).shifts["tactile.left"] == 2
+
+
 def test_the_resnet_option_builds_resnets() -> None:
     encoder = ObservationEncoder(BCConfig(image_encoder="resnet18", image_features=8), IO)
     assert {type(m).__name__ for m in encoder.encoders.values()} == {"ResNetEncoder"}
