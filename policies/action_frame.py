@@ -14,7 +14,10 @@ Relative moves still span scales: an insertion approaches at 10 mm a step and se
 steps under 1 mm, and a normaliser fitted on both gives the search a few hundredths of the
 network's range. With a `scale` s (metres) each relative position p is predicted as
 s asinh(p / s): unchanged below s, logarithmic above (the smooth form of DreamerV3's symlog),
-so small moves keep their resolution and large ones their sign and rough size.
+so small moves keep their resolution and large ones their sign and rough size. Going back,
+sinh grows exponentially: an output a few s past the training range would decode to metres,
+so `to_absolute` saturates each decoded coordinate at `MAX_RELATIVE_M`, more than any move
+within the rig's workspace.
 
 The same holds for the inputs: whether the part sits on the rim is the measured TCP 0.5 mm
 above its command, and where to press is the TCP's offset from the socket estimate, both a
@@ -26,6 +29,7 @@ the same scale), as an input of its own named `relative.KEY`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import torch
@@ -33,6 +37,7 @@ from torch import Tensor
 
 POSITION_DIMS = 3  # the action's and the reference key's first numbers: x, y, z
 RELATIVE_PREFIX = "relative."  # an input's offset from the reference: "relative.<input key>"
+MAX_RELATIVE_M = 0.25  # with a scale: the largest decoded relative coordinate, metres
 
 
 def reference(obs: Mapping[str, Tensor], key: str) -> Tensor:
@@ -58,7 +63,8 @@ def to_absolute(
     out = actions.clone()
     relative = out[..., :POSITION_DIMS]
     if scale is not None:
-        relative = scale * torch.sinh(relative / scale)
+        bound = scale * math.asinh(MAX_RELATIVE_M / scale)
+        relative = scale * torch.sinh(relative.clamp(-bound, bound) / scale)
     out[..., :POSITION_DIMS] = relative + reference(obs, key).to(actions.dtype)
     return out
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from policies.action_frame import to_absolute, to_relative
+from policies.action_frame import MAX_RELATIVE_M, to_absolute, to_relative
 from tests.policies.conftest import tiny_policy_config
 
 KEY = "proprio.ee_pose"
@@ -42,6 +42,19 @@ def test_a_scale_keeps_small_moves_and_compresses_large_ones() -> None:
     assert p[2].item() == pytest.approx(s * 0.8814, rel=1e-4)  # asinh(1)
     assert p[3].item() == pytest.approx(0.04)
     torch.testing.assert_close(to_absolute(relative, obs, KEY, scale=s), actions)
+
+
+def test_an_output_past_the_training_range_saturates_instead_of_exploding() -> None:
+    """sinh is exponential: 3 s past a 100 mm move would decode to about 2 m; the decoded
+    coordinate stops at MAX_RELATIVE_M, either sign, while in-range moves stay exact."""
+    s = 0.001
+    obs = _obs([0.5, -0.5, 0.2])
+    far = s * (5.2983 + 3.0)
+    outputs = torch.tensor([[[far, -far, s * 5.2983, 0.0]]], dtype=torch.float64)
+    absolute = to_absolute(outputs, obs, KEY, scale=s)[0, 0, :3] - obs[KEY][0, -1, :3]
+    assert absolute[0].item() == pytest.approx(MAX_RELATIVE_M)
+    assert absolute[1].item() == pytest.approx(-MAX_RELATIVE_M)
+    assert absolute[2].item() == pytest.approx(0.1, rel=1e-4)  # 100 mm, in range: exact
 
 
 def test_resolution_near_zero_is_what_the_scale_buys() -> None:
