@@ -75,10 +75,16 @@ def compress(relative: Tensor, scale: float | None) -> Tensor:
 
 
 def relative_inputs(
-    obs: Mapping[str, Tensor], key: str, inputs: Mapping[str, int], scale: float | None = None
+    obs: Mapping[str, Tensor],
+    key: str | None,
+    inputs: Mapping[str, int],
+    scale: float | None = None,
 ) -> dict[str, Tensor]:
     """For each input k with n position numbers, "relative.k" (B, T_o, n): k's first n numbers
-    at every frame minus `key`'s at the current frame (compressed with `scale`)."""
+    at every frame minus `key`'s at the current frame (compressed with `scale`); none without
+    a `key` (a policy's relative_to) or inputs."""
+    if key is None or not inputs:
+        return {}
     ref = reference(obs, key).float()  # (B, 1, 3)
     return {
         RELATIVE_PREFIX + k: compress(obs[k][..., :n].float() - ref[..., :n], scale)

@@ -179,8 +179,6 @@ class Policy(nn.Module, ABC):
         """The derived inputs of `relative_inputs`: "relative.<key>" (B, T_o, n); obs keys
         (B, T_o, ...), the current frame last."""
         cfg = self.config
-        if not cfg.relative_inputs or cfg.relative_to is None:
-            return {}
         return relative_inputs(obs, cfg.relative_to, cfg.relative_inputs, cfg.relative_scale)
 
     def training_actions(self, batch: Mapping[str, Tensor]) -> Tensor:

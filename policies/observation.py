@@ -102,10 +102,10 @@ class ObservationEncoder(nn.Module):
         self.t3 = None
         if self.t3_keys and config.t3 is not None:
             self.t3 = T3Streams(config.t3, self.t3_keys, config.image_features)
-        self.lowdim_keys = list(lowdim_dims(io, config))
+        lowdim = lowdim_dims(io, config)
+        self.lowdim_keys = list(lowdim)
         self.relative = config.relative_to, config.relative_inputs, config.relative_scale
-        lowdim = sum(lowdim_dims(io, config).values())
-        self.features_per_step = config.image_features * len(io.image_keys) + lowdim
+        self.features_per_step = config.image_features * len(io.image_keys) + sum(lowdim.values())
 
     def load_pretrained(self) -> None:
         """Pretrained weights of the tactile transformer (a new run calls this once)."""
@@ -128,9 +128,7 @@ class ObservationEncoder(nn.Module):
             if augment:
                 x = random_shift(x, self.shifts[key])
             parts.append(self.encoders[module_key(key)](x).reshape(b, t, -1))  # (B, T, F)
-        reference, inputs, scale = self.relative
-        if reference is not None and inputs:
-            obs = {**obs, **relative_inputs(obs, reference, inputs, scale)}
+        obs = {**obs, **relative_inputs(obs, *self.relative)}
         for key in self.lowdim_keys:
             values = obs[key].float().flatten(2)  # (B, T, D)
             parts.append(normalizer.normalize(key, values))

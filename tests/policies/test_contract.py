@@ -122,15 +122,15 @@ def test_relative_chunks_are_fitted_on_the_current_pose_and_returned_absolute(
     normalised = policy.normalizer.normalize("action", relative).reshape(-1, IO.action_dim)
     torch.testing.assert_close(normalised.mean(0), torch.zeros(4), atol=1e-4, rtol=0)
     torch.testing.assert_close(normalised.std(0, correction=0), torch.ones(4), atol=1e-4, rtol=0)
-    # whatever the network says (here: 1 in every dimension), positions come back absolute
-    monkeypatch.setattr(policy.normalizer, "unnormalize", lambda key, y: torch.ones_like(y))
+    # whatever the network says (here: 0.1 in every dimension), positions come back absolute
+    monkeypatch.setattr(policy.normalizer, "unnormalize", lambda key, y: torch.full_like(y, 0.1))
     batch = make_batch(3, config, seed=2)
     with torch.no_grad():
         chunk = policy.eval().predict_action_chunk(batch)
     current = batch["proprio.ee_pos"][:, -1, None, :].float().expand(-1, config.horizon, -1)
-    move = 1.0 if scale is None else scale * math.sinh(1.0 / scale)
+    move = 0.1 if scale is None else scale * math.sinh(0.1 / scale)
     torch.testing.assert_close(chunk[..., :3], current + move)
-    assert torch.all(chunk[..., 3] == 1)
+    assert torch.allclose(chunk[..., 3], torch.tensor(0.1))
 
 
 def test_relative_chunks_need_the_windows_to_fit() -> None:
