@@ -166,10 +166,9 @@ def _task_trace(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_output_file(args.json, "--json")
     checkpoint = resolve_checkpoint(args.checkpoint)
-    sets = "".join(f"--set {shlex.quote(o)} " for o in args.overrides)
-    command = (
-        f"vitac task trace {args.checkpoint} {sets}--episodes {args.episodes} --seed {args.seed}"
-    )
+    sets = [w for o in args.overrides for w in ("--set", o)]
+    words = ["task", "trace", str(args.checkpoint), *sets, "--episodes", str(args.episodes)]
+    command = shlex.join(["vitac", *words, "--seed", str(args.seed)])
     rows = run_trace(
         checkpoint,
         args.overrides,
