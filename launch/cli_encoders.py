@@ -90,6 +90,11 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
         help="only this sensor (repeatable; default both)",
     )
     data.add_argument("--shard-size", type=int, default=1000, help="samples per tar shard")
+    data.add_argument(
+        "--shear",
+        action="store_true",
+        help="every press also pushes sideways and twists (for the shear and twist tasks)",
+    )
     data.add_argument("--no-progress", action="store_true", help="no progress bar")
     data.set_defaults(handler=lazy("launch.cli_encoders:make_data_command"))
     tr = esub.add_parser(
@@ -171,6 +176,7 @@ def make_data_command(args: argparse.Namespace) -> int:
         sensors=args.sensors or tuple(SENSORS),
         shard_size=args.shard_size,
         progress=not args.no_progress,
+        shear=args.shear,
     )
     for name, splits in counts.items():
         print(f"{args.out / name}: {splits['train']} train, {splits['val']} val samples")

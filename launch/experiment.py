@@ -37,6 +37,7 @@ from sensing.errors import DatasetError
 from sensing.store import EpisodeStore, EpisodeWriter
 from training.actors import ActorSpec, BaselineSpec, PolicySpec
 from training.evaluate import evaluate_parallel
+from training.pretrain_data import needs_shear
 from training.resume import flat_diff
 from training.run_dir import latest_checkpoint, resolve_checkpoint
 from training.transfer import ensure_pretrained, ensure_tactile_data
@@ -82,6 +83,7 @@ def run_experiment(
             log,
             progress,
             "experiment",
+            shear=needs_shear(pretraining.tasks),
         )
     with clock("pretraining"):
         trunk = ensure_pretrained(

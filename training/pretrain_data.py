@@ -10,7 +10,7 @@ batches, which is how a resume restores the position without saving iterator sta
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -55,7 +55,18 @@ TASKS: dict[str, Task] = {
     ),
     "location": Task(HeadConfig(kind="regression", outputs=2), ("x_mm", "y_mm"), "rmse", "mm"),
     "force": Task(HeadConfig(kind="regression", outputs=1), ("normal_force_n",), "rmse", "N"),
+    # the push along the pad and the twist about its normal: data made with sideways pushes
+    # (`vitac encoders make-data --shear`; otherwise both measure about 0)
+    "shear": Task(
+        HeadConfig(kind="regression", outputs=2), ("shear_x_n", "shear_y_n"), "rmse", "N"
+    ),
+    "twist": Task(HeadConfig(kind="regression", outputs=1), ("torque_nmm",), "rmse", "N mm"),
 }
+
+
+def needs_shear(tasks: Sequence[str]) -> bool:
+    """Whether pretraining `tasks` need data made with sideways pushes (shear, twist)."""
+    return bool({"shear", "twist"} & set(tasks))
 
 
 def sensor_of(dataset: str) -> str:

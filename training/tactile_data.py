@@ -12,6 +12,13 @@ each with `train/` and `val/` (every VAL_EVERY-th sample). Labels, per sample:
     normal_force_n  the force it pressed with, newtons   (regression)
     depth_mm        the deepest indentation of the gel   (regression)
     angle_deg       its turn about the pad normal
+    shear_x_n, shear_y_n, torque_nmm   the tangential force (image x, y) and the torque
+                    about the normal it exerts on the pad, as measured (regression)
+
+With `shear=True` every press also pushes sideways (up to SHEAR_SHARE of its force, any
+direction) and twists (up to TWIST_M x its force, either way), inside the gel's friction
+limits: the marker fields of a push and a twist, which a grasped part shows when a rim
+pushes it up or tilts it between the pads. Without it those labels measure about 0.
 
 The images also serve masked autoencoding (labels unused). Deterministic in the seed.
 """
@@ -39,6 +46,8 @@ SHAPES: dict[str, str] = {  # name -> MJCF geoms (lowest point at the body origi
 SENSORS = {"mini": "gelsight_mini", "digit": "digit"}  # FoTa sensor name -> vitac profile
 FORCE_N = (0.5, 3.0)
 OFFSET_MM = 4.0  # presses land within +-4 mm of the pad centre
+SHEAR_SHARE = 0.6  # shear=True: sideways push up to this share of the normal force (mu 1.5)
+TWIST_M = 0.002  # shear=True: torque up to this x the normal force, N m per N (torsion 0.005)
 VAL_EVERY = 10
 
 
@@ -49,13 +58,17 @@ def make_tactile_data(
     sensors: Sequence[str] = tuple(SENSORS),
     shard_size: int = 1000,
     progress: bool = True,
+    shear: bool = False,
 ) -> dict[str, dict[str, int]]:
-    """Write `samples` presses per sensor under `root/sim_<sensor>/{train,val}`."""
+    """Write `samples` presses per sensor under `root/sim_<sensor>/{train,val}` (`shear`:
+    with sideways pushes and twists)."""
     counts: dict[str, dict[str, int]] = {}
     for sensor in sensors:
         name = f"sim_{sensor}"
         rigs = {shape: PressRig(geoms, SENSORS[sensor]) for shape, geoms in SHAPES.items()}
         rng = np.random.default_rng([seed, list(SENSORS).index(sensor)])
+        # the pushes draw from a stream of their own: with or without them, the same presses
+        pushes = np.random.default_rng([seed, list(SENSORS).index(sensor), 1]) if shear else None
         counts[name] = {"train": 0, "val": 0}
         with (
             FotaWriter(root / name / "train", shard_size) as train,
@@ -63,7 +76,7 @@ def make_tactile_data(
             Progress(f"make-data {sensor}", samples, "press", bar=progress) as shown,
         ):
             for i in range(samples):
-                image, labels = _sample(rigs, rng)
+                image, labels = _sample(rigs, rng, pushes)
                 split = "val" if i % VAL_EVERY == VAL_EVERY - 1 else "train"
                 (val if split == "val" else train).add(f"{sensor}_{i:07d}", image, labels)
                 counts[name][split] += 1
@@ -81,15 +94,28 @@ class PressRig:
 
 
 def _sample(
-    rigs: dict[str, PressRig], rng: np.random.Generator
+    rigs: dict[str, PressRig], rng: np.random.Generator, pushes: np.random.Generator | None
 ) -> tuple[np.ndarray, dict[str, object]]:
     shape = list(SHAPES)[int(rng.integers(len(SHAPES)))]
     force = float(rng.uniform(*FORCE_N))
     x_mm, y_mm = (float(v) for v in rng.uniform(-OFFSET_MM, OFFSET_MM, 2))
     angle = float(rng.uniform(-math.pi, math.pi))
+    push, twist = (0.0, 0.0), 0.0
+    if pushes is not None:
+        size = force * SHEAR_SHARE * float(pushes.uniform())
+        heading = float(pushes.uniform(0, 2 * math.pi))
+        push = (size * math.cos(heading), size * math.sin(heading))
+        twist = force * TWIST_M * float(pushes.uniform(-1.0, 1.0))
     rig = rigs[shape]
     reading = press(
-        rig.sensor, rig.model, rig.data, force, xy_m=(x_mm / 1000, y_mm / 1000), turn_rad=angle
+        rig.sensor,
+        rig.model,
+        rig.data,
+        force,
+        xy_m=(x_mm / 1000, y_mm / 1000),
+        push_n=push,
+        torque_nm=twist,
+        turn_rad=angle,
     )
     labels: dict[str, object] = {
         "contact_class": list(SHAPES).index(shape),
@@ -99,5 +125,8 @@ def _sample(
         "normal_force_n": round(float(reading.normal_force), 5),
         "depth_mm": round(float(reading.depth.max()) * 1000, 5),
         "angle_deg": round(math.degrees(angle), 3),
+        "shear_x_n": round(float(reading.shear_force[0]), 5),
+        "shear_y_n": round(float(reading.shear_force[1]), 5),
+        "torque_nmm": round(float(reading.torque) * 1000, 5),
     }
     return reading.image, labels

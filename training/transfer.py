@@ -28,13 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from training.fota import FotaError, FotaSplit
 from training.pretrain import pretrain
-from training.pretrain_data import TASKS, sensor_of
+from training.pretrain_data import TASKS, needs_shear, sensor_of
 from training.pretrain_plan import PretrainConfig, check_config
 from training.run_dir import latest_checkpoint
 from training.tactile_data import SENSORS, VAL_EVERY, make_tactile_data
 
 Arm = Literal["pretrained", "frozen", "scratch"]
 RESULT_FILE = "result.json"
+MADE = "made.json"  # how ensure_tactile_data made a data root: {"samples": N, "shear": bool}
 
 
 class TransferConfig(BaseModel):
@@ -81,7 +82,8 @@ def run_transfer(
     if data is None:
         data = out / "data"
         sets = (config.source, config.target)
-        ensure_tactile_data(data, sets, config.data_samples, log, progress)
+        shear = needs_shear(base.tasks)
+        ensure_tactile_data(data, sets, config.data_samples, log, progress, shear=shear)
     trunk = ensure_pretrained(base, data, out / "pretrain", log, progress, device)
     validation = _last_validation(trunk)
     rows = [_zero_shot(config, validation, task) for task in config.tasks]
@@ -130,18 +132,26 @@ def ensure_tactile_data(
     log: Callable[[str], None],
     progress: bool,
     who: str = "transfer",
+    shear: bool = False,
 ) -> None:
     """The FoTa data sets `sets` (sim_<sensor>) under `root`, made unless an earlier run
-    finished them (a set cut short is made again: every set of `root` is)."""
+    finished them the same way (`shear`: with sideways pushes, `make_tactile_data`); a set
+    cut short, or made otherwise, is made again: every set of `root` is."""
+    made = root / MADE
     try:
         for name in sets:
             FotaSplit(root / name / "train"), FotaSplit(root / name / "val")
-        return  # made by an earlier run
+        before = json.loads(made.read_text()) if made.is_file() else {}
+        if before.get("shear", False) == shear:
+            return  # made by an earlier run
+        log(f"{who}: {root} was made with shear={not shear}; making it again")
     except FotaError:
-        shutil.rmtree(root, ignore_errors=True)  # absent or cut short: make it again
-    log(f"{who}: making {samples} presses per sensor in {root}")
+        pass  # absent or cut short
+    shutil.rmtree(root, ignore_errors=True)
+    log(f"{who}: making {samples} presses per sensor in {root}" + (" (shear)" if shear else ""))
     sensors = tuple(sensor_of(name) for name in sets)
-    make_tactile_data(root, samples, seed=0, sensors=sensors, progress=progress)
+    make_tactile_data(root, samples, seed=0, sensors=sensors, progress=progress, shear=shear)
+    made.write_text(json.dumps({"samples": samples, "shear": shear}) + "\n")
 
 
 def ensure_pretrained(

@@ -35,6 +35,9 @@ def test_each_sensor_is_a_fota_data_set_at_its_native_size(root: Path) -> None:
             "normal_force_n",
             "depth_mm",
             "angle_deg",
+            "shear_x_n",
+            "shear_y_n",
+            "torque_nmm",
         }
 
 
@@ -98,3 +101,29 @@ def test_the_command_writes_and_never_overwrites(
     assert said[0] == f"{out / 'sim_digit'}: 9 train, 1 val samples"
     assert main(["encoders", "make-data", "--out", str(out)]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_shear_pushes_and_twists_the_same_presses(root: Path, tmp_path: Path) -> None:
+    """shear=True: the same indenters, places and turns (the seed's other draws are kept),
+    now pushed sideways and twisted; the measured push and twist are the labels (about 0
+    without)."""
+    make_tactile_data(
+        tmp_path / "s", 24, 3, sensors=["mini"], shard_size=10, progress=False, shear=True
+    )
+
+    def labels(where: Path) -> list[dict[str, float]]:
+        split = FotaSplit(where / "sim_mini" / "train")
+        return [s.labels for s in split.samples(seed=0, shuffle=False)]
+
+    plain, pushed = labels(root), labels(tmp_path / "s")
+    for a, b in zip(plain, pushed, strict=True):
+        assert (a["object_name"], a["x_mm"], a["angle_deg"]) == (
+            b["object_name"],
+            b["x_mm"],
+            b["angle_deg"],
+        )
+    push = [np.hypot(x["shear_x_n"], x["shear_y_n"]) for x in pushed]
+    still = [np.hypot(x["shear_x_n"], x["shear_y_n"]) for x in plain]
+    assert max(still) < 0.05 and np.median(push) > 0.2, (still, push)
+    assert max(abs(x["torque_nmm"]) for x in plain) < 0.05
+    assert np.median([abs(x["torque_nmm"]) for x in pushed]) > 0.3

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from training.fota import FotaSplit
 from training.pretrain_plan import PretrainConfig
-from training.transfer import TransferConfig, run_transfer
+from training.transfer import MADE, TransferConfig, ensure_tactile_data, run_transfer
 
 MODEL = dict(width=32, heads=2, tokenizer_depth=1, trunk_depth=1, image_size=32, patch_size=8)
 PRETRAIN = PretrainConfig(
@@ -66,3 +67,17 @@ def test_the_command_refuses_to_overwrite_a_run_and_continues_one(
     assert "holds a run; pass --resume" in capsys.readouterr().err
     assert main(["encoders", "transfer", "--out", str(out), *SETS, "--resume"]) == 0
     assert "fine-tuning" not in capsys.readouterr().err  # every stage was done
+
+
+def test_data_made_without_pushes_is_made_again_when_shear_is_asked_for(tmp_path: Path) -> None:
+    """ensure_tactile_data keeps finished data made the same way, remakes it otherwise."""
+    root, said = tmp_path / "data", []
+    for shear in (False, False, True, True):
+        ensure_tactile_data(root, ["sim_mini"], 10, said.append, False, "t", shear=shear)
+        labels = [s.labels for s in FotaSplit(root / "sim_mini" / "train").samples(seed=0)]
+        pushed = max(abs(x["shear_x_n"]) + abs(x["shear_y_n"]) for x in labels)
+        assert (pushed > 0.1) == shear, pushed
+        assert json.loads((root / MADE).read_text()) == {"samples": 10, "shear": shear}
+    assert len(said) == 3, said  # made, kept, made again (said why), kept
+    assert said[1].endswith("was made with shear=False; making it again")
+    assert said[2].endswith("(shear)")
