@@ -82,12 +82,10 @@ class ObservationEncoder(nn.Module):
     def __init__(self, config: VisuomotorConfig, io: PolicyIO) -> None:
         super().__init__()
         self.io = io
-        tactile_shift = config.tactile_shift_pixels
+        pads = config.tactile_shift_pixels
+        pads = config.shift_pixels if pads is None else pads
         self.shifts = {  # image key -> random-shift augmentation, pixels
-            k: config.shift_pixels
-            if tactile_shift is None or not k.startswith(TACTILE_PREFIX)
-            else tactile_shift
-            for k in io.image_keys
+            k: pads if k.startswith(TACTILE_PREFIX) else config.shift_pixels for k in io.image_keys
         }
         self.depth_range = config.depth_range_mm
         touch = [k for k in io.image_keys if k.startswith(TACTILE_PREFIX)]
