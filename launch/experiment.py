@@ -38,6 +38,7 @@ from sensing.store import EpisodeStore, EpisodeWriter
 from training.actors import ActorSpec, BaselineSpec, PolicySpec
 from training.evaluate import evaluate_parallel
 from training.pretrain_data import needs_shear
+from training.pretrain_plan import check_config
 from training.resume import flat_diff
 from training.run_dir import latest_checkpoint, resolve_checkpoint
 from training.transfer import ensure_pretrained, ensure_tactile_data
@@ -118,9 +119,10 @@ def _report(record: dict[str, Any], clock: _Clock, rows: list[Row], out: Path) -
 
 
 def _check(launch: Launch, data: dict[str, Any], source: str) -> None:
-    """Refuse before any work what would fail later: another task, no policies, an arm
-    whose launch file does not validate."""
+    """Refuse before any work what would fail later: another task, no policies, unknown
+    pretraining tasks, an arm whose launch file does not validate."""
     exp = launch.config.experiment
+    check_config(launch.config.pretrain)
     if launch.config.task.name != TASK:
         raise ConfigError(f"{source}: task.name is {launch.config.task.name!r}; expected {TASK!r}")
     if not exp.policies:

@@ -94,6 +94,7 @@ def test_quick_makes_the_table_and_a_second_run_redoes_only_what_is_missing(
         (["--set", "experiment.policies.bc.policy.horizon=0"], "experiment.policies.bc"),
         (["--set", "train.obs_keys=['rgb.scene']"], "has no tactile input"),
         (["--only", "lstm"], "--only ['lstm']: not in experiment.policies (['bc', 'diffusion'])"),
+        (["--set", "pretrain.tasks=['shear','wobble']"], "unknown tasks ['wobble']"),
     ],
 )
 def test_bad_settings_are_refused_before_anything_runs(
