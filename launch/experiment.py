@@ -46,7 +46,13 @@ from training.transfer import ensure_pretrained, ensure_tactile_data
 TASK = "tactile_insertion"
 DONE = "done.json"  # a finished stage's marker (and what it produced)
 SETTINGS = "settings.json"  # the launch file's tables as the run in <out> began
-CHANGEABLE = (".experiment.seeds", ".experiment.episodes", ".experiment.videos", ".eval.workers")
+CHANGEABLE = (  # none of these changes a finished stage: runs are added, or left out
+    ".experiment.seeds",
+    ".experiment.arms",
+    ".experiment.episodes",
+    ".experiment.videos",
+    ".eval.workers",
+)
 Log = Callable[[str], None]
 
 
@@ -135,7 +141,7 @@ def _check(launch: Launch, data: dict[str, Any], source: str) -> None:
 
 def _same_settings(data: dict[str, Any], path: Path) -> None:
     """Record the settings of a new run; refuse to resume one made with others (its finished
-    stages would be mixed with new ones), except for more seeds, episodes or workers."""
+    stages would be mixed with new ones), except for seeds, arms, episodes or workers."""
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=1, default=str) + "\n")

@@ -9,6 +9,8 @@ then only what makes the arm:
                 fine-tuned with `pretrained_mode = "finetune"`)
     scratch     the same transformer, fresh weights, trained with the policy
     no_touch    train.obs_keys = every observation but the tactile images
+    conv        a reference beside the goal's three: touch through the policy's own conv
+                encoders, trained with it (the launch file unchanged)
 
 So vision, proprioception, data, steps and batch are the same in every arm by construction;
 each run directory keeps the resolved launch file (`config.toml`) that repeats it.
@@ -22,9 +24,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Arm = Literal["pretrained", "scratch", "no_touch"]
+Arm = Literal["pretrained", "scratch", "no_touch", "conv"]
 Part = Literal["switch3", "usb12", "vga17"]
-ARMS: tuple[Arm, ...] = ("pretrained", "scratch", "no_touch")
+ARMS: tuple[Arm, ...] = ("pretrained", "scratch", "no_touch")  # the goal's arms (the default)
 TACTILE_PREFIX = "tactile."
 
 
@@ -58,6 +60,7 @@ QUICK = [
     "task.params.max_steps=12",
     "eval.workers=1",
     "experiment.seeds=1",
+    "experiment.arms=['pretrained', 'scratch', 'no_touch']",
     "experiment.parts=['switch3', 'usb12']",
     "experiment.episodes=2",
     "experiment.data_samples=40",
@@ -114,6 +117,8 @@ def arm_data(
         return run
     if not any(k.startswith(TACTILE_PREFIX) for k in run["train"].get("obs_keys") or obs_keys):
         raise ValueError(f"the {arm} arm of {policy} has no tactile input (train.obs_keys)")
+    if arm == "conv":
+        return run
     t3 = {"checkpoint": str(encoder), "mode": "scratch" if arm == "scratch" else mode}
     run.setdefault("policy", {}).update(tactile_encoder="t3", t3=t3)
     return run

@@ -80,6 +80,16 @@ def test_quick_makes_the_table_and_a_second_run_redoes_only_what_is_missing(
     assert only["results"] == [r for r in record["results"] if r["policy"] == "bc"]
     assert only["command"].endswith("--quick --only=bc")
 
+    # arms may be added on resume: only the new arm's run is trained and evaluated
+    conv = ["--set", "experiment.arms=['no_touch', 'conv']"]
+    assert main([*QUICK, "--out", str(out), "--resume", "--only", "bc", *conv]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("experiment")]
+    assert said[0] == f"experiment: training {out / 'runs/bc/conv/s0/train'}" and len(said) == 3
+    arms = json.loads((out / "tactile_insertion.json").read_text())["results"]
+    assert [r["arm"] for r in arms] == ["no_touch"] * 2 + ["conv"] * 2
+    conv_config = tomllib.loads((out / "runs/bc/conv/s0/train/config.toml").read_text())
+    assert conv_config["policy"]["tactile_encoder"] == "conv" and "t3" not in conv_config["policy"]
+
     assert main([*QUICK, "--out", str(out), "--resume", "--set", "collect.episodes=4"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "collect.episodes: 3 -> 4" in err

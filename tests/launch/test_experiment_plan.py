@@ -37,6 +37,17 @@ def test_the_arms_differ_only_in_the_tactile_encoder_and_inputs(policy: str) -> 
     assert no_touch["train"]["obs_keys"] == ["rgb.scene", "rgb.wrist", "proprio.joints"]
 
 
+@pytest.mark.parametrize("policy", ["bc", "diffusion"])
+def test_the_conv_arm_is_the_launch_file_with_touch_through_the_policys_own_encoders(
+    policy: str,
+) -> None:
+    conv, pretrained = resolved(policy, "conv"), resolved(policy, "pretrained")
+    assert conv["policy"]["tactile_encoder"] == "conv"
+    changed = {line.split(":")[0] for line in flat_diff(pretrained, conv, "")}
+    assert changed == {".policy.tactile_encoder", ".policy.t3"}
+    assert conv["train"].get("obs_keys") == pretrained["train"].get("obs_keys")
+
+
 def test_a_policys_tables_win_over_the_files_and_the_seed_is_the_runs() -> None:
     diffusion = resolved("diffusion", "pretrained", seed=2)
     bc = resolved("bc", "pretrained")
