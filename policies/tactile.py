@@ -46,6 +46,9 @@ class T3Options(BaseModel):
     mode: EncoderMode = "frozen"
     sensor: str = Field("mini", description="the tokenizer the tactile streams go through")
     pool: Literal["cls", "mean"] = "cls"
+    lr_scale: float = Field(
+        1.0, gt=0, description="the encoder's learning rate = train.lr x this (finetune, scratch)"
+    )
     model: TransformerConfig | None = Field(None, description="filled from the checkpoint")
     preprocessing: Preprocessing | None = Field(None, description="filled from the checkpoint")
 

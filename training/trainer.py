@@ -209,7 +209,7 @@ def _train(
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / name).write_text(text)
     optimizer = torch.optim.AdamW(
-        policy.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        param_groups(policy), lr=config.lr, weight_decay=config.weight_decay
     )
     if latest is not None:
         restore_trainer(
@@ -309,8 +309,7 @@ def _step(
 ) -> float:
     """One optimiser step; its batch and augmentation are a function of (seed, step). Each
     process takes every world.size-th window of the global batch; gradients are averaged."""
-    for group in optimizer.param_groups:
-        group["lr"] = cosine_lr(step, config.lr, config.warmup_steps, config.steps)
+    set_lr(optimizer, cosine_lr(step, config.lr, config.warmup_steps, config.steps))
     generator = np.random.default_rng([config.seed, step])
     torch.manual_seed(config.seed * 1_000_003 + step)  # augmentation noise for this step
     indices = generator.integers(0, len(train_set), config.batch_size)[world.rank :: world.size]
@@ -324,6 +323,28 @@ def _step(
     torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
     optimizer.step()
     return float(loss.item())
+
+
+def param_groups(policy: Policy) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: one, or, when a trained T3 encoder has its own
+    `policy.t3.lr_scale`, the encoder's parameters apart with that scale of the lr (a
+    pretrained trunk fine-tuned gently beside a fresh head)."""
+    streams = getattr(getattr(policy, "observations", None), "t3", None)
+    if streams is None or streams.frozen or streams.options.lr_scale == 1.0:
+        return [{"params": list(policy.parameters()), "scale": 1.0}]
+    encoder = list(streams.encoder.parameters())
+    mine = {id(p) for p in encoder}
+    rest = [p for p in policy.parameters() if id(p) not in mine]
+    return [
+        {"params": rest, "scale": 1.0},
+        {"params": encoder, "scale": streams.options.lr_scale},
+    ]
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Every group's lr: `lr` x the group's scale (param_groups)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("scale", 1.0)
 
 
 def cosine_lr(step: int, lr: float, warmup: int, total: int) -> float:

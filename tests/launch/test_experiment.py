@@ -52,7 +52,7 @@ def test_quick_makes_the_table_and_a_second_run_redoes_only_what_is_missing(
     runs = out / "runs" / "diffusion"
     configs = {a: tomllib.loads((runs / a / "s0/train/config.toml").read_text()) for a in ARMS}
     assert configs["scratch"]["policy"]["t3"]["mode"] == "scratch"
-    assert configs["pretrained"]["policy"]["t3"]["mode"] == "frozen"
+    assert configs["pretrained"]["policy"]["t3"]["mode"] == "finetune"  # the shipped file's
     assert not any(k.startswith("tactile.") for k in configs["no_touch"]["train"]["obs_keys"])
     for arm in ARMS:  # seed 0 of every arm keeps a video per part
         assert len(list((runs / arm / "s0/videos/usb12").rglob("*.mp4"))) == 1

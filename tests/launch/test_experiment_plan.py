@@ -20,7 +20,9 @@ TRUNK = Path("/runs/x/pretrain/run/checkpoints/step_0000900")
 def resolved(policy: str, arm: str, seed: int = 0) -> dict:
     import tomllib
 
-    data = arm_data(read_toml(EXPERIMENT_FILE), policy, arm, seed, TRUNK, KEYS)  # type: ignore[arg-type]
+    shipped = read_toml(EXPERIMENT_FILE)
+    mode = shipped["experiment"]["pretrained_mode"]
+    data = arm_data(shipped, policy, arm, seed, TRUNK, KEYS, mode)  # type: ignore[arg-type]
     return tomllib.loads(resolved_toml(launch_from_data(data, "test")))
 
 
@@ -28,10 +30,11 @@ def resolved(policy: str, arm: str, seed: int = 0) -> dict:
 def test_the_arms_differ_only_in_the_tactile_encoder_and_inputs(policy: str) -> None:
     pretrained, scratch, no_touch = (resolved(policy, arm) for arm in ARMS)
     assert pretrained["policy"]["name"] == policy
-    assert pretrained["policy"]["t3"] == {"checkpoint": str(TRUNK), "mode": "frozen"} | {
-        k: pretrained["policy"]["t3"][k] for k in ("sensor", "pool")
+    mode = read_toml(EXPERIMENT_FILE)["experiment"]["pretrained_mode"]
+    assert pretrained["policy"]["t3"] == {"checkpoint": str(TRUNK), "mode": mode} | {
+        k: pretrained["policy"]["t3"][k] for k in ("sensor", "pool", "lr_scale")
     }
-    assert flat_diff(pretrained, scratch, "") == [".policy.t3.mode: 'frozen' -> 'scratch'"]
+    assert flat_diff(pretrained, scratch, "") == [f".policy.t3.mode: '{mode}' -> 'scratch'"]
     changed = {line.split(":")[0] for line in flat_diff(pretrained, no_touch, "")}
     assert changed == {".policy.tactile_encoder", ".policy.t3", ".train.obs_keys"}
     assert no_touch["train"]["obs_keys"] == ["rgb.scene", "rgb.wrist", "proprio.joints"]

@@ -10,15 +10,17 @@ import pytest
 import torch
 
 from drivers.spec import FieldSpec
-from policies import CheckpointError
+from policies import CheckpointError, make_policy
+from policies.encoders import Preprocessing, TactileTransformer, TransformerConfig, save_encoder
 from policies.files import read_tensors
+from policies.tactile import T3Options, complete_t3
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore, EpisodeWriter
-from tests.policies.conftest import tiny_config
+from tests.policies.conftest import IO, fit_data, make_batch, tiny_config, tiny_policy_config
 from training.dataset import load_datasets
 from training.interrupt import Interrupted
 from training.run_dir import latest_checkpoint
-from training.trainer import TrainConfig, train
+from training.trainer import TrainConfig, param_groups, set_lr, train
 
 POLICY = tiny_config(shift_pixels=2)
 
@@ -239,3 +241,29 @@ def test_bf16_autocast_trains_close_to_float32(demo_store: Path, tmp_path: Path)
     half = train(POLICY, _config(precision="bf16"), demo_store, tmp_path / "bf16", progress=False)
     assert half.train_loss != plain.train_loss  # the forward really ran in bf16
     assert abs(half.train_loss - plain.train_loss) < 0.05 * plain.train_loss
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-3])
+def test_a_t3_encoders_lr_scale_slows_only_the_encoder(tmp_path: Path, scale: float) -> None:
+    arch = TransformerConfig(
+        width=16, heads=2, tokenizer_depth=1, trunk_depth=1, patch_size=4, image_size=16
+    )
+    contract = Preprocessing(resize=16, crop=16)
+    encoder = save_encoder(TactileTransformer(arch, {"mini": contract}), tmp_path / "encoder")
+    options = complete_t3(T3Options(checkpoint=str(encoder), mode="finetune", lr_scale=scale))
+    config = tiny_policy_config("bc", tactile_encoder="t3", t3=options.model_dump())
+    policy = make_policy(config, IO)
+    policy.fit_normalizer(fit_data())
+    policy.load_pretrained()
+    groups = param_groups(policy)
+    assert len(groups) == (1 if scale == 1.0 else 2)
+    optimizer = torch.optim.AdamW(groups, lr=1.0, weight_decay=0.0)
+    set_lr(optimizer, 1e-2)
+    before = {n: p.detach().clone() for n, p in policy.named_parameters()}
+    policy.compute_loss(make_batch(2, policy.config)).backward()
+    optimizer.step()
+    moved = {n: (p.detach() - before[n]).abs().max().item() for n, p in policy.named_parameters()}
+    trunk = max(v for n, v in moved.items() if ".t3.encoder." in n)
+    head = max(v for n, v in moved.items() if ".t3.encoder." not in n)
+    assert 0.9e-2 <= head <= 1.1e-2  # Adam's first step moves a weight by about the lr
+    assert 0.9e-2 * scale <= trunk <= 1.1e-2 * scale
