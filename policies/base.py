@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from policies.timing import InferenceTiming
 
 ACTION_KEY = "action"
+BASE_PREFIX = "base."  # "base.<key>": the episode's first frame of image stream <key>
 
 
 class PolicyConfig(BaseModel):
@@ -66,6 +67,12 @@ class PolicyConfig(BaseModel):
         description="with relative_to: input key -> n; the policy also reads the key's first n "
         "numbers (positions, metres) minus relative_to's at the current frame, as input "
         "'relative.<key>' (policies/action_frame.py)",
+    )
+    base_frame_keys: list[str] = Field(
+        default_factory=list,
+        description="image inputs whose frame at the episode's start also feeds the policy, "
+        "through the same encoder, beside each of the T_o frames (T3's insertion policy gives "
+        "its pads the frame taken after the grasp): the reference a press is seen against",
     )
     action_norm: Literal["limits", "gaussian"] = Field(
         "limits",
@@ -128,6 +135,7 @@ class Policy(nn.Module, ABC):
         self.config = config
         self.io = io
         self._obs_queue: deque[dict[str, Tensor]] = deque(maxlen=config.n_obs_steps)
+        self._base: dict[str, Tensor] = {}  # the episode's first frame of base_frame_keys
         self._action_queue: deque[np.ndarray] = deque()
         self._ensemble: deque[tuple[int, np.ndarray]] = deque()  # (step made, actions from it)
         self._steps = 0
@@ -216,6 +224,7 @@ class Policy(nn.Module, ABC):
         With a seed, the episode's chunks draw their noise from a generator seeded with it,
         so an episode acts the same whichever process runs it and whatever ran before."""
         self._obs_queue.clear()
+        self._base = {}
         self._action_queue.clear()
         self._ensemble.clear()
         self._steps = 0
@@ -233,6 +242,9 @@ class Policy(nn.Module, ABC):
         frame = {k: torch.as_tensor(np.asarray(obs[k]), device=device) for k in self.io.obs_shapes}
         if not self._obs_queue:  # episode start: pad the history with the first frame
             self._obs_queue.extend([frame] * self.config.n_obs_steps)
+            self._base = {
+                BASE_PREFIX + k: frame[k][None, None] for k in self.config.base_frame_keys
+            }
         else:
             self._obs_queue.append(frame)
         self._steps += 1
@@ -248,6 +260,7 @@ class Policy(nn.Module, ABC):
         stacked = {  # (1, T_o, ...)
             k: torch.stack([f[k] for f in self._obs_queue])[None] for k in self.io.obs_shapes
         }
+        stacked |= self._base  # (1, 1, ...) each
         chunk = self.predict_action_chunk(stacked, self._generator)[0]  # (T_p, D_a)
         ahead: np.ndarray = chunk[self.config.n_obs_steps - 1 :].cpu().numpy()
         return np.asarray(ahead, dtype=np.float32)

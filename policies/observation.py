@@ -1,6 +1,8 @@
 """The observation side every visuomotor policy shares: one image encoder per image stream
 (scene camera, wrist camera, each tactile pad), low-dim streams normalised to [-1, 1], and
-the features of each of the last T_o frames side by side.
+the features of each of the last T_o frames side by side. A stream of `base_frame_keys` also
+gives its episode's first frame ("base.<key>", (B, 1, ...)) through its own encoder, and
+those features sit beside every frame's.
 
 Tactile streams go through the same kind of image encoder, or with `tactile_encoder = "t3"`
 through one shared tactile transformer (policies/tactile.py). Depth maps ((H, W) uint16
@@ -22,7 +24,7 @@ from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from policies.action_frame import RELATIVE_PREFIX, relative_inputs
-from policies.base import ACTION_KEY, PolicyConfig, PolicyIO, module_key
+from policies.base import ACTION_KEY, BASE_PREFIX, PolicyConfig, PolicyIO, module_key
 from policies.encoders import ConvEncoder, ResNetEncoder, random_shift
 from policies.normalizer import Normalizer, normalize_depth, normalize_image
 from policies.tactile import TACTILE_PREFIX, T3Options, T3Streams
@@ -82,6 +84,13 @@ class ObservationEncoder(nn.Module):
     def __init__(self, config: VisuomotorConfig, io: PolicyIO) -> None:
         super().__init__()
         self.io = io
+        stray = sorted(set(config.base_frame_keys) - set(io.image_keys))
+        if stray:
+            raise ValueError(
+                f"policy.base_frame_keys {stray}: not image inputs of this policy; they are "
+                f"{io.image_keys}"
+            )
+        self.base_keys = list(config.base_frame_keys)
         pads = config.tactile_shift_pixels
         pads = config.shift_pixels if pads is None else pads
         self.shifts = {  # image key -> random-shift augmentation, pixels
@@ -103,7 +112,8 @@ class ObservationEncoder(nn.Module):
         lowdim = lowdim_dims(io, config)
         self.lowdim_keys = list(lowdim)
         self.relative = config.relative_to, config.relative_inputs, config.relative_scale
-        self.features_per_step = config.image_features * len(io.image_keys) + sum(lowdim.values())
+        images = len(io.image_keys) + len(self.base_keys)
+        self.features_per_step = config.image_features * images + sum(lowdim.values())
 
     def load_pretrained(self) -> None:
         """Pretrained weights of the tactile transformer (a new run calls this once)."""
@@ -111,26 +121,33 @@ class ObservationEncoder(nn.Module):
             self.t3.load_pretrained()
 
     def forward(self, obs: Mapping[str, Tensor], normalizer: Normalizer, augment: bool) -> Tensor:
-        parts = []
-        depth_keys = self.io.depth_keys
-        for key in self.io.image_keys:
-            images = obs[key]  # (B, T, H, W, C) uint8 or (B, T, H, W) uint16 depth
-            b, t = images.shape[:2]
-            if self.t3 is not None and key in self.t3_keys:  # images, or cached features
-                parts.append(self.t3(images.flatten(0, 1), key).reshape(b, t, -1))
-                continue
-            if key in depth_keys:
-                x = normalize_depth(images.flatten(0, 1), *self.depth_range)  # (B * T, 1, H, W)
-            else:
-                x = normalize_image(images.flatten(0, 1))  # (B * T, C, H, W)
-            if augment:
-                x = random_shift(x, self.shifts[key])
-            parts.append(self.encoders[module_key(key)](x).reshape(b, t, -1))  # (B, T, F)
+        parts = [self.image_features(key, obs[key], augment) for key in self.io.image_keys]
+        t = parts[0].shape[1] if parts else 0
+        for key in self.base_keys:  # (B, 1, F) -> beside every frame's: (B, T, F)
+            parts.append(
+                self.image_features(key, obs[BASE_PREFIX + key], augment).expand(-1, t, -1)
+            )
         obs = {**obs, **relative_inputs(obs, *self.relative)}
         for key in self.lowdim_keys:
             values = obs[key].float().flatten(2)  # (B, T, D)
             parts.append(normalizer.normalize(key, values))
         return torch.cat(parts, dim=-1)  # (B, T, features_per_step)
+
+    def image_features(self, key: str, images: Tensor, augment: bool) -> Tensor:
+        """(B, T, H, W, C) uint8 or (B, T, H, W) uint16 depth of stream `key` (or a frozen
+        T3's cached features (B, T, D)) -> (B, T, image_features)."""
+        b, t = images.shape[:2]
+        if self.t3 is not None and key in self.t3_keys:
+            out: Tensor = self.t3(images.flatten(0, 1), key).reshape(b, t, -1)
+            return out
+        if key in self.io.depth_keys:
+            x = normalize_depth(images.flatten(0, 1), *self.depth_range)  # (B * T, 1, H, W)
+        else:
+            x = normalize_image(images.flatten(0, 1))  # (B * T, C, H, W)
+        if augment:
+            x = random_shift(x, self.shifts[key])
+        out = self.encoders[module_key(key)](x).reshape(b, t, -1)  # (B, T, F)
+        return out
 
 
 def _channels(io: PolicyIO, key: str) -> int:

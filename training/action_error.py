@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 
 from policies.base import ACTION_KEY, PolicyConfig, PolicyIO
 from sensing.store import WindowSampler
+from training.dataset import base_frames
 
 POSITION_KEY = "proprio.ee_pose"  # (x, y, z, rot6d): the TCP position the frame measured
 LIFT_M = 0.0003  # a recorded action this much above the previous one lifts the TCP
@@ -145,6 +146,8 @@ def _errors(
     for i in range(0, len(windows), batch):
         arrays = sampler.sample_batch(data, windows[i : i + batch], [*keys, ACTION_KEY], first)
         obs = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])) for k in keys}
+        bases = base_frames(data, sampler, windows[i : i + batch], policy.config.base_frame_keys)
+        obs |= {k: torch.from_numpy(v) for k, v in bases.items()}
         with torch.no_grad():
             chunk = policy.predict_action_chunk(obs).double().numpy()  # (B, T_p, D_a)
         true = arrays[ACTION_KEY][:, executed, :2].astype(np.float64)  # (B, n_act, 2)

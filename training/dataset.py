@@ -7,8 +7,9 @@ through the store's `WindowSampler`, observation keys cut to their first T_o ste
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from torch import Tensor
 from drivers.spec import FieldSpec
 from policies import ACTION_KEY, PolicyConfig, PolicyIO
 from policies.action_frame import POSITION_DIMS
+from policies.base import BASE_PREFIX
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore, WindowSampler, split_episodes
 
@@ -35,6 +37,7 @@ class WindowDataset:
         self.obs_keys = list(obs_keys)
         self.data = data
         self.n_first = {k: config.n_obs_steps for k in self.obs_keys}
+        self.base_keys = list(config.base_frame_keys)
         self.sampler = WindowSampler(
             store.episode_ends,
             horizon=config.horizon,
@@ -61,7 +64,17 @@ class WindowDataset:
         arrays = self.sampler.sample_batch(
             self.data, indices, keys=[*self.obs_keys, ACTION_KEY], n_first=self.n_first
         )
+        arrays |= base_frames(self.data, self.sampler, indices, self.base_keys)
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+
+def base_frames(
+    data: Mapping[str, Any], sampler: WindowSampler, windows: np.ndarray, keys: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """ "base.<key>" (B, 1, ...): the first frame of each window's episode, for `keys` (a
+    policy's base_frame_keys)."""
+    starts = sampler.episode_starts(windows)
+    return {BASE_PREFIX + k: np.asarray(data[k][starts])[:, None] for k in keys}
 
 
 def load_datasets(
@@ -84,6 +97,12 @@ def load_datasets(
         raise DatasetError(
             f"policy.relative_to {ref!r} must be one of the policy's inputs with at least "
             f"{POSITION_DIMS} numbers (a TCP position first); inputs: {keys}"
+        )
+    images = [k for k in keys if store.schema[k].is_image]
+    stray = [k for k in config.base_frame_keys if k not in images]
+    if stray:
+        raise DatasetError(
+            f"policy.base_frame_keys {stray}: must be image inputs of the policy; they are {images}"
         )
     for key, n in config.relative_inputs.items():
         if key not in keys or len(store.schema[key].shape) != 1 or store.schema[key].shape[0] < n:

@@ -109,6 +109,10 @@ class WindowSampler:
         frames = rows[:, START, None] + self._steps[None, :]
         return np.asarray(np.clip(frames, rows[:, FIRST, None], rows[:, LAST, None]))
 
+    def episode_starts(self, idxs: Sequence[int] | np.ndarray) -> np.ndarray:
+        """(B,) the first frame of each window's episode."""
+        return np.asarray(self._table[np.asarray(idxs), FIRST])
+
     def sample(
         self,
         data: Mapping[str, FrameSource],

@@ -137,3 +137,35 @@ def test_relative_chunks_need_the_windows_to_fit() -> None:
     policy = make_policy(tiny_policy_config("bc", relative_to="proprio.ee_pos"), IO)
     with pytest.raises(ValueError, match="needs the windows"):
         policy.fit_normalizer(fit_data())
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_a_base_frame_stream_feeds_its_episodes_first_frame(name: str) -> None:
+    torch.manual_seed(0)
+    policy = make_policy(tiny_policy_config(name, base_frame_keys=["tactile.left"]), IO).eval()
+    policy.fit_normalizer(fit_data())
+    batch = make_batch(2, policy.config)
+    batch["base.tactile.left"] = batch["tactile.left"][:, :1].clone()  # (B, 1, H, W, 3)
+    other = {**batch, "base.tactile.left": 255 - batch["base.tactile.left"]}
+    with torch.no_grad():
+        chunks = [policy.predict_action_chunk(b, torch.Generator().manual_seed(1)) for b in (
+            batch, other)]  # fmt: skip
+    assert not torch.allclose(chunks[0], chunks[1])  # the base frame is read
+
+    seen = []
+    original = policy.predict_action_chunk
+    policy.predict_action_chunk = lambda obs, g=None: seen.append(obs) or original(obs, g)  # type: ignore[method-assign]
+    for episode in range(2):
+        frames = make_batch(1, policy.config.model_copy(update={"n_obs_steps": 7}), episode)
+        policy.reset()
+        for t in range(7):  # re-plans at steps 0, 3 and 6
+            policy.select_action({k: v[0, t].numpy() for k, v in frames.items() if k != "action"})
+        first = frames["tactile.left"][0, 0]
+        assert len(seen) == 3 * (episode + 1)
+        for obs in seen[-3:]:
+            assert torch.equal(obs["base.tactile.left"], first[None, None])
+
+
+def test_base_frame_keys_must_be_image_inputs() -> None:
+    with pytest.raises(ValueError, match=r"base_frame_keys \['proprio.ee_pos'\]: not image"):
+        make_policy(tiny_policy_config("bc", base_frame_keys=["proprio.ee_pos"]), IO)
