@@ -133,3 +133,31 @@ def test_a_relative_policy_trains_on_its_windows_and_acts_in_absolute_poses(
         assert np.abs(action[:3] - obs["proprio.ee_pose"][:3]).max() < 0.1  # near the TCP
     finally:
         env.close()
+
+
+def test_base_frames_are_each_windows_episode_start_and_train_a_policy(tmp_path: Path) -> None:
+    task = TASK.model_copy(update={"depth_cameras": ()})
+    store = collect("lift", task, CollectConfig(episodes=2), tmp_path / "d.zarr", False).path
+    keys = ["rgb.scene", "proprio.ee_pose", "proprio.gripper"]
+    bad = tiny_policy_config("bc", base_frame_keys=["proprio.gripper"])
+    with pytest.raises(DatasetError, match=r"base_frame_keys \['proprio.gripper'\]: must be image"):
+        load_datasets(store, bad, keys, 0.0, 0)
+    policy_config = tiny_policy_config("bc", base_frame_keys=["rgb.scene"])
+    train_set, _, _, opened = load_datasets(store, policy_config, keys, 0.0, 0)
+    windows = np.arange(len(train_set))
+    base = train_set.batch(windows)["base.rgb.scene"].numpy()  # (W, 1, H, W, 3)
+    episodes = train_set.sampler.indices[:, 0]
+    starts = np.concatenate([[0], opened.episode_ends[:-1]])
+    frames = train_set.data["rgb.scene"]
+    assert base.shape == (len(windows), 1, *frames.shape[1:])
+    assert np.array_equal(base[:, 0], frames[starts[episodes]])
+    assert not np.array_equal(frames[starts[0]], frames[starts[1]])  # two episodes, two bases
+    config = TrainConfig(steps=2, batch_size=4, val_ratio=0.0, warmup_steps=1, obs_keys=keys)
+    result = train(policy_config, config, store, tmp_path / "run", progress=False)
+    policy = load_policy(result.checkpoint)
+    env = make_env("lift", task)
+    try:
+        obs, _ = env.reset(seed=5)
+        assert np.isfinite(policy.select_action(obs)).all()
+    finally:
+        env.close()
