@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from policies import load_policy
+from policies import PolicyConfig, load_policy
 from policies.encoders import Preprocessing, TactileTransformer, save_encoder
 from policies.tactile import T3Streams
 from sensing.errors import DatasetError
@@ -41,10 +41,17 @@ def test_depth_images_train_a_policy_that_then_acts(tmp_path: Path) -> None:
     batch = train_set.batch(np.arange(3))
     assert batch["depth.scene"].dtype == torch.uint16
     assert batch["depth.scene"].shape == (3, policy_config.n_obs_steps, 32, 32)
-    config = TrainConfig(steps=2, batch_size=4, val_ratio=0.0, warmup_steps=1, obs_keys=KEYS)
+    _trains_and_acts(policy_config, store, KEYS, TASK, tmp_path)
+
+
+def _trains_and_acts(
+    policy_config: PolicyConfig, store: Path, keys: list[str], task: LiftConfig, tmp_path: Path
+) -> None:
+    """Two training steps on `store`, then the saved policy acts in the env: a finite action."""
+    config = TrainConfig(steps=2, batch_size=4, val_ratio=0.0, warmup_steps=1, obs_keys=keys)
     result = train(policy_config, config, store, tmp_path / "run", progress=False)
     policy = load_policy(result.checkpoint)
-    env = make_env("lift", TASK)
+    env = make_env("lift", task)
     try:
         obs, _ = env.reset(seed=5)
         action = policy.select_action(obs)
@@ -152,12 +159,4 @@ def test_base_frames_are_each_windows_episode_start_and_train_a_policy(tmp_path:
     assert base.shape == (len(windows), 1, *frames.shape[1:])
     assert np.array_equal(base[:, 0], frames[starts[episodes]])
     assert not np.array_equal(frames[starts[0]], frames[starts[1]])  # two episodes, two bases
-    config = TrainConfig(steps=2, batch_size=4, val_ratio=0.0, warmup_steps=1, obs_keys=keys)
-    result = train(policy_config, config, store, tmp_path / "run", progress=False)
-    policy = load_policy(result.checkpoint)
-    env = make_env("lift", task)
-    try:
-        obs, _ = env.reset(seed=5)
-        assert np.isfinite(policy.select_action(obs)).all()
-    finally:
-        env.close()
+    _trains_and_acts(policy_config, store, keys, task, tmp_path)
