@@ -199,7 +199,7 @@ def _train(
         policy.load_pretrained()
         ema = Ema(policy, config.ema) if config.ema.enabled else None
     policy.to(device)
-    streams = getattr(getattr(policy, "observations", None), "t3", None)
+    streams = _t3_streams(policy)
     if streams is not None and streams.frozen:  # a frozen encoder's features, once per frame
         cache_features(train_set.data, streams.keys, streams.features, device)
     if ema is not None:
@@ -325,11 +325,16 @@ def _step(
     return float(loss.item())
 
 
+def _t3_streams(policy: Policy) -> Any:
+    """The policy's tactile transformer streams (policies.tactile.T3Streams), or None."""
+    return getattr(getattr(policy, "observations", None), "t3", None)
+
+
 def param_groups(policy: Policy) -> list[dict[str, Any]]:
     """The optimiser's parameter groups: one, or, when a trained T3 encoder has its own
     `policy.t3.lr_scale`, the encoder's parameters apart with that scale of the lr (a
     pretrained trunk fine-tuned gently beside a fresh head)."""
-    streams = getattr(getattr(policy, "observations", None), "t3", None)
+    streams = _t3_streams(policy)
     if streams is None or streams.frozen or streams.options.lr_scale == 1.0:
         return [{"params": list(policy.parameters()), "scale": 1.0}]
     encoder = list(streams.encoder.parameters())
