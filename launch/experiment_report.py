@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from training.eval_stats import wilson_interval
+from training.video import contact_sheet, read_frames
 
 ALL_PARTS = "all"
 GOAL_RATE, GOAL_OVER_SCRATCH, GOAL_OVER_NO_TOUCH = 0.80, 0.15, 0.30
-STEM = "tactile_insertion"  # <out>/tactile_insertion.{json,md,png}
+STEM = "tactile_insertion"  # <out>/tactile_insertion.{json,md,png}, <out>/..._videos.png
+SHEET_COLUMNS, SHEET_HEIGHT = 6, 120  # frames per example episode, pixels each
 
 
 @dataclass(frozen=True)
@@ -197,8 +199,39 @@ def plot(record: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def example_sheet(record: dict[str, Any], out: Path) -> Path | None:
+    """<out>/tactile_insertion_videos.png: the first evaluation episode of every seed-0 run
+    (<out>/runs/<policy>/<arm>/s0), a row per part, policy and arm, each a strip of frames
+    from its first step to its last, labelled with its outcome. None when no run kept one."""
+    rows = []
+    chosen = [r for r in record["results"] if r["seed"] == 0]
+    for r in sorted(chosen, key=lambda r: (r["part"], r["policy"])):
+        run = out / "runs" / r["policy"] / r["arm"] / "s0"
+        found = run / "eval" / f"{r['part']}.json"
+        result = json.loads(found.read_text()) if found.is_file() else {}
+        if not result.get("videos"):
+            continue
+        seed = result["seeds"][0]
+        video = next((run / "videos" / r["part"]).rglob(f"seed_{seed}.mp4"), None)
+        if video is None:
+            continue
+        outcome = "inserted" if result["outcomes"][0] else "not inserted"
+        label = f"{r['policy']} {r['arm']}, {r['part']}, seed {seed}: {outcome}, "
+        rows.append((label + f"{result['lengths'][0]} steps", read_frames(video)))
+    if not rows:
+        return None
+    import cv2
+
+    path = out / f"{STEM}_videos.png"
+    sheet = contact_sheet(rows, SHEET_COLUMNS, SHEET_HEIGHT)
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    return path
+
+
 def write_report(record: dict[str, Any], out: Path) -> None:
-    """<out>/tactile_insertion.json (the record), .md (table and verdicts), .png (plot)."""
+    """<out>/tactile_insertion.json (the record), .md (table and verdicts), .png (plot) and
+    _videos.png (example episodes, when the runs kept videos)."""
     (out / f"{STEM}.json").write_text(json.dumps(record, indent=1) + "\n")
     (out / f"{STEM}.md").write_text(markdown(record))
     plot(record, out / f"{STEM}.png")
+    example_sheet(record, out)

@@ -19,6 +19,7 @@ import numpy as np
 
 TILE_HEIGHT = 120  # pixels, each observation image in the tiled view
 STRIP_HEIGHT = 110  # pixels, the plot of low-dim streams under a stored episode
+BAND_HEIGHT = 16  # pixels, the label band above each row of a contact sheet
 _COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
 
 
@@ -106,6 +107,32 @@ def write_video(path: Path, frames: Sequence[np.ndarray], fps: float) -> Path:
         for packet in stream.encode():  # flush the encoder
             container.mux(packet)
     return path
+
+
+def read_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file as RGB (H, W, 3) uint8."""
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def contact_sheet(
+    rows: Sequence[tuple[str, Sequence[np.ndarray]]], columns: int, height: int
+) -> np.ndarray:
+    """(H, W, 3) uint8: a row per (label, frames) of `columns` frames spaced evenly from the
+    first to the last, each scaled to `height` and captioned with its step, under a band with
+    the row's label. An episode shorter than `columns` shows every frame it has."""
+    if columns < 1 or height < 1 or not rows:
+        raise ValueError(f"need rows, columns >= 1 and height >= 1; got {len(rows)} rows, "
+                         f"columns={columns}, height={height}")  # fmt: skip
+    out = []
+    for label, frames in rows:
+        if not frames:
+            raise ValueError(f"{label}: no frames")
+        steps = sorted({round(i) for i in np.linspace(0, len(frames) - 1, columns)})
+        tiles = [_labelled(_to_height(frames[t], height), f"step {t}") for t in steps]
+        row = np.concatenate(tiles, axis=1)
+        out += [_labelled(np.zeros((BAND_HEIGHT, row.shape[1], 3), np.uint8), label), row]
+    return stack_rows(out)
 
 
 def _to_height(image: np.ndarray, height: int) -> np.ndarray:

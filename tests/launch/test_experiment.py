@@ -15,7 +15,9 @@ import pytest
 from launch.cli import main
 from launch.cli_experiment import EXPERIMENT_FILE
 from launch.experiment_plan import ARMS
+from launch.experiment_report import SHEET_HEIGHT
 from sensing.store import EpisodeStore
+from training.video import BAND_HEIGHT
 
 QUICK = ["experiment", "tactile-insertion", "--quick", "--no-progress"]
 STAGES = {"demonstrations", "pretraining data", "pretraining", "references"}
@@ -45,6 +47,9 @@ def test_quick_makes_the_table_and_a_second_run_redoes_only_what_is_missing(
     table = (out / "tactile_insertion.md").read_text()
     assert printed.startswith(table) and "| bc | all | " in table and "Goal, diffusion" in table
     assert (out / "tactile_insertion.png").read_bytes()[:4] == b"\x89PNG"
+    sheet = (out / "tactile_insertion_videos.png").read_bytes()  # an example of every run
+    assert sheet[:4] == b"\x89PNG" and int.from_bytes(sheet[20:24], "big") == len(keys) * (
+        BAND_HEIGHT + SHEET_HEIGHT)  # fmt: skip
 
     store = EpisodeStore.open(out / "demos" / "all.zarr")  # every arm's data: both parts
     parts = [store.episode_meta(i)["part"] for i in range(store.n_episodes)]

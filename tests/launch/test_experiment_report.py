@@ -3,13 +3,26 @@ goal's verdict with its three tests."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
-from launch.experiment_report import Row, markdown, plot, pooled, verdicts
+from launch.experiment_report import (
+    SHEET_COLUMNS,
+    SHEET_HEIGHT,
+    Row,
+    example_sheet,
+    markdown,
+    plot,
+    pooled,
+    verdicts,
+)
 from training.eval_stats import wilson_interval
+from training.video import BAND_HEIGHT, write_video
 
 
 def rows(counts: dict[tuple[str, str, str], list[int]], episodes: int = 50) -> list[dict[str, Any]]:
@@ -89,3 +102,26 @@ def test_the_plot_takes_a_table_with_arms_still_missing(tmp_path: Path) -> None:
     path = plot(record(partial), tmp_path / "partial.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert "| q | a | 42% (34%-50%; 63/150) | - | - |" in markdown(record(partial))
+
+
+def test_the_example_sheet_has_a_row_per_seed_0_run_that_kept_a_video(tmp_path: Path) -> None:
+    """Runs as the experiment leaves them: eval/<part>.json and videos/<part>/<key>/seed_S.mp4;
+    a run without a video (or a later seed) has no row; the row's colour is its video's."""
+    kept = {("bc", "b", "scratch"): 160, ("bc", "a", "pretrained"): 40}  # grey level
+    for (policy, part, arm), grey in kept.items():
+        run = tmp_path / "runs" / policy / arm / "s0"
+        frames = [np.full((40, 60, 3), grey, np.uint8)] * 9
+        write_video(run / "videos" / part / "policy_0" / "seed_7.mp4", frames, fps=10)
+        result = {"outcomes": [True], "lengths": [9], "seeds": [7], "videos": ["elsewhere.mp4"]}
+        (run / "eval").mkdir(parents=True)
+        (run / "eval" / f"{part}.json").write_text(json.dumps(result))
+    counts = {k: [1, 2] for k in kept} | {("bc", "a", "no_touch"): [0, 0]}  # no video kept
+    assert example_sheet(record(counts), tmp_path / "empty") is None
+    path = example_sheet(record(counts), tmp_path)
+    assert path == tmp_path / "tactile_insertion_videos.png"
+    sheet = cv2.imread(str(path))
+    assert sheet.shape[0] == 2 * (BAND_HEIGHT + SHEET_HEIGHT)  # seed 1 adds no row
+    assert sheet.shape[1] == SHEET_COLUMNS * SHEET_HEIGHT * 60 // 40
+    middle = [BAND_HEIGHT + SHEET_HEIGHT * 3 // 4, 2 * BAND_HEIGHT + SHEET_HEIGHT * 7 // 4]
+    greys = [int(sheet[y, 100, 0]) for y in middle]  # first part a, then part b
+    assert np.allclose(greys, [40, 160], atol=4), greys

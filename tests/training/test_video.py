@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 
 from training.video import (
+    BAND_HEIGHT,
     STRIP_HEIGHT,
     TILE_HEIGHT,
+    contact_sheet,
+    read_frames,
     stored_episode_frames,
     tiled_frame,
     write_video,
@@ -63,3 +66,25 @@ def test_a_stored_episode_becomes_one_frame_per_step_with_a_strip_per_stream() -
     assert len(frames) == t
     assert frames[0].shape[0] == TILE_HEIGHT + 2 * STRIP_HEIGHT
     assert not np.array_equal(frames[0], frames[-1])  # the step cursor moves
+
+
+def test_a_contact_sheet_shows_evenly_spaced_frames_from_first_to_last(tmp_path: Path) -> None:
+    # frame t is uniformly grey 10 t: a tile's colour says which frame it shows
+    frames = [np.full((40, 60, 3), 10 * t, np.uint8) for t in range(21)]
+    back = read_frames(write_video(tmp_path / "v.mp4", frames, fps=10))
+    assert len(back) == 21 and abs(int(back[20][20, 30, 0]) - 200) < 4
+    short = frames[:2]
+    sheet = contact_sheet([("long", frames), ("short", short)], columns=5, height=20)
+    tile = 30  # 60 x 40 scaled to height 20
+    assert sheet.shape == (2 * (BAND_HEIGHT + 20), 5 * tile, 3)
+    top = BAND_HEIGHT + 15  # under each tile's caption
+    shown = [int(sheet[top, i * tile + tile // 2, 0]) for i in range(5)]
+    assert shown == [0, 50, 100, 150, 200]  # steps 0, 5, 10, 15, 20
+    second = 2 * BAND_HEIGHT + 20 + 15
+    assert [int(sheet[second, i * tile + tile // 2, 0]) for i in range(2)] == [0, 10]
+    assert not sheet[second, 2 * tile + tile // 2].any()  # a short episode: black after it
+    assert sheet[:BAND_HEIGHT].any()  # the label is written in its band
+    with pytest.raises(ValueError, match="empty: no frames"):
+        contact_sheet([("empty", [])], columns=3, height=20)
+    with pytest.raises(ValueError, match="columns"):
+        contact_sheet([("long", frames)], columns=0, height=20)
