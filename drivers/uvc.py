@@ -1,0 +1,277 @@
+"""UVC cameras through OpenCV's V4L2 backend: GelSight Mini, DIGIT and plain webcams.
+
+Opened by stable id (`/dev/v4l/by-id/...`, or `serial:<text>` matched against those names:
+a GelSight Mini shows two nodes and only `...-video-index0` streams), by `/dev/videoN` or by
+index. Settings go in the order V4L2 needs: FOURCC, then size, then FPS (the rate a driver
+offers depends on the format and size set before it); then fixed exposure and white balance,
+so frames keep their colours and the rate does not sag in low light.
+
+A capture thread reads the device as fast as it delivers and keeps only the newest frame:
+OpenCV's queue of V4L2 buffers otherwise hands out frames that are seconds old. Each frame
+carries the kernel's capture time (V4L2 stamps buffers with CLOCK_MONOTONIC, the clock of
+`time.monotonic()`), its receive time and a sequence number whose gaps are frames lost
+(found from capture times more than a period apart).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from drivers.base import DeviceError, Frame, StreamStats
+
+BY_ID = Path("/dev/v4l/by-id")
+SERIAL_PREFIX = "serial:"
+V4L2_MANUAL_EXPOSURE = 1.0  # V4L2_EXPOSURE_MANUAL, as OpenCV's V4L2 backend takes it
+RECENT = 60  # frames the rate and latency statistics are taken over
+
+
+class UVCConfig(BaseModel):
+    """One UVC camera. `exposure` is in the driver's units (V4L2: 100 us steps)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    device: str | int  # index, /dev/videoN, /dev/v4l/by-id/..., or serial:<text>
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    fps: float = Field(gt=0)
+    fourcc: str = "MJPG"
+    exposure: float | None = None  # None: leave the camera's automatic exposure on
+    white_balance_k: int | None = Field(default=None, ge=2000, le=10000)
+    first_frame_s: float = Field(default=3.0, gt=0)  # how long connect waits for a frame
+
+    @field_validator("fourcc")
+    @classmethod
+    def _four_characters(cls, value: str) -> str:
+        if len(value) != 4:
+            raise ValueError(f"a FOURCC has four characters (e.g. MJPG, YUYV), got {value!r}")
+        return value
+
+
+def fourcc_code(text: str) -> int:
+    """Four characters -> OpenCV's FOURCC number."""
+    return int(cv2.VideoWriter.fourcc(*text))
+
+
+def fourcc_text(code: float) -> str:
+    """OpenCV's FOURCC number (as `get` returns it) -> its four characters."""
+    value = int(code)
+    return "".join(chr((value >> 8 * i) & 0xFF) for i in range(4))
+
+
+def resolve_device(device: str | int, by_id: Path = BY_ID) -> str | int:
+    """What OpenCV opens for `device`: an index as is, a path that exists, or the one
+    by-id capture node (`-video-index0`) whose name contains a `serial:` text."""
+    if isinstance(device, int):
+        return device
+    if device.startswith(SERIAL_PREFIX):
+        serial = device[len(SERIAL_PREFIX) :]
+        nodes = sorted(str(p) for p in by_id.glob("*-video-index0") if serial in p.name)
+        if len(nodes) != 1:
+            plugged = sorted(p.name for p in by_id.glob("*-video-index0")) if by_id.is_dir() else []
+            found = "none" if not nodes else ", ".join(nodes)
+            raise DeviceError(
+                f"{device}: {len(nodes)} capture nodes under {by_id} match ({found}); "
+                f"plugged in: {', '.join(plugged) or 'nothing'}"
+            )
+        return nodes[0]
+    if not Path(device).exists():
+        raise DeviceError(f"{device}: no such device (unplugged? `vitac devices` lists them)")
+    return device
+
+
+class UVCCamera:
+    """A UVC camera kept current by a capture thread; see the module docstring."""
+
+    def __init__(self, config: UVCConfig, by_id: Path = BY_ID) -> None:
+        self.config = config
+        self.name = config.name
+        self._by_id = by_id
+        self._capture: Any = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._new = threading.Condition()
+        self._latest: Frame | None = None
+        self._returned = -1  # seq of the frame async_read last returned
+        self._error: DeviceError | None = None
+        self._frames = self._dropped = 0
+        self._recent: deque[tuple[float, float]] = deque(maxlen=RECENT)  # (t_capture, t_receive)
+
+    def connect(self) -> None:
+        """Open, configure, start the capture thread and wait for the first frame."""
+        if self._thread is not None:
+            raise DeviceError(f"{self.name}: already connected")
+        cfg = self.config
+        target = resolve_device(cfg.device, self._by_id)
+        capture = cv2.VideoCapture(target, cv2.CAP_V4L2)
+        if not capture.isOpened():
+            raise DeviceError(
+                f"{self.name}: cannot open {target} (busy in another program, or not a capture "
+                "node: a GelSight Mini's second /dev/video node carries metadata only)"
+            )
+        self._capture = capture
+        try:
+            self._configure(target)
+        except DeviceError:
+            capture.release()
+            raise
+        self._thread = threading.Thread(target=self._run, name=f"capture-{self.name}", daemon=True)
+        self._thread.start()
+        try:
+            self.async_read(cfg.first_frame_s)
+        except DeviceError as err:
+            self.close()
+            raise DeviceError(f"{err} (on connecting)") from None
+
+    def async_read(self, timeout_s: float = 1.0) -> Frame:
+        """The next frame newer than the one this returned last; waits up to `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        with self._new:
+            while self._error is None and (
+                self._latest is None or self._latest.seq <= self._returned
+            ):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stop.is_set():
+                    raise DeviceError(
+                        f"{self.name}: no new frame in {timeout_s:.2f} s "
+                        f"({self._since_last()}; unplugged or stalled?)"
+                    )
+                self._new.wait(left)
+            if self._error is not None:
+                raise self._error
+            assert self._latest is not None
+            self._returned = self._latest.seq
+            return self._latest
+
+    def read_latest(self, max_age_ms: float) -> Frame:
+        """The newest frame now, without waiting; a DeviceError if it is older than
+        `max_age_ms` (a stale frame is worse than none to a policy)."""
+        with self._new:
+            if self._error is not None:
+                raise self._error
+            frame = self._latest
+        if frame is None:
+            raise DeviceError(f"{self.name}: no frame yet (connect first)")
+        age = frame.age_ms(time.monotonic())
+        if age > max_age_ms:
+            raise DeviceError(
+                f"{self.name}: the newest frame is {age:.0f} ms old, over the "
+                f"{max_age_ms:.0f} ms allowed ({self._since_last()})"
+            )
+        return frame
+
+    def stats(self) -> StreamStats:
+        with self._new:
+            recent = list(self._recent)
+            frames, dropped = self._frames, self._dropped
+        fps = 0.0
+        if len(recent) > 1 and recent[-1][0] > recent[0][0]:
+            fps = (len(recent) - 1) / (recent[-1][0] - recent[0][0])
+        latency = statistics.median((r - c) * 1000.0 for c, r in recent) if recent else 0.0
+        stalled = time.monotonic() - recent[-1][1] if recent else 0.0
+        return StreamStats(frames, dropped, fps, latency, stalled)
+
+    def close(self) -> None:
+        """Stop the capture thread and release the device; safe to call twice."""
+        self._stop.set()
+        with self._new:
+            self._new.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0 + 2.0 / self.config.fps)
+            self._thread = None
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+    def __enter__(self) -> UVCCamera:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _configure(self, target: str | int) -> None:
+        cfg, cap = self.config, self._capture
+        cap.set(cv2.CAP_PROP_FOURCC, fourcc_code(cfg.fourcc))  # the order matters: see above
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, cfg.width)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, cfg.height)
+        cap.set(cv2.CAP_PROP_FPS, cfg.fps)
+        got = (
+            fourcc_text(cap.get(cv2.CAP_PROP_FOURCC)),
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            float(cap.get(cv2.CAP_PROP_FPS)),
+        )
+        asked = (cfg.fourcc, cfg.width, cfg.height, cfg.fps)
+        if got[:3] != asked[:3] or abs(got[3] - cfg.fps) > 0.01 * cfg.fps:
+            raise DeviceError(
+                f"{self.name}: {target} does not offer {_mode(asked)}; it runs {_mode(got)} "
+                "(`v4l2-ctl --list-formats-ext -d DEVICE` lists its modes)"
+            )
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        if cfg.exposure is not None:
+            cap.set(cv2.CAP_PROP_AUTO_EXPOSURE, V4L2_MANUAL_EXPOSURE)
+            cap.set(cv2.CAP_PROP_EXPOSURE, cfg.exposure)
+        if cfg.white_balance_k is not None:
+            cap.set(cv2.CAP_PROP_AUTO_WB, 0)
+            cap.set(cv2.CAP_PROP_WB_TEMPERATURE, cfg.white_balance_k)
+
+    def _run(self) -> None:
+        """The capture thread: read, stamp, count gaps, keep the newest."""
+        cfg, period = self.config, 1.0 / self.config.fps
+        shape = (cfg.height, cfg.width)
+        seq, last_capture = -1, None
+        while not self._stop.is_set():
+            try:
+                ok, image = self._capture.read()
+            except cv2.error as err:  # a driver fault mid-stream: the readers say so
+                self._fail(f"{self.name}: the device failed while streaming ({err})")
+                return
+            t_receive = time.monotonic()
+            if not ok or image is None:
+                time.sleep(period / 4)  # nothing this time: the stall shows in the readers
+                continue
+            if image.shape[:2] != shape:
+                self._fail(
+                    f"{self.name}: delivered a {image.shape[1]}x{image.shape[0]} frame, "
+                    f"configured for {cfg.width}x{cfg.height}"
+                )
+                return
+            t_capture = self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if not 0.0 <= t_receive - t_capture < 1.0:  # not the monotonic clock: unknown
+                t_capture = t_receive
+            missing = 0
+            if last_capture is not None:
+                missing = max(0, round((t_capture - last_capture) / period) - 1)
+            seq, last_capture = seq + 1 + missing, t_capture
+            frame = Frame(np.asarray(image), t_capture, t_receive, seq)
+            with self._new:
+                self._latest = frame
+                self._frames += 1
+                self._dropped += missing
+                self._recent.append((t_capture, t_receive))
+                self._new.notify_all()
+
+    def _fail(self, message: str) -> None:
+        with self._new:
+            self._error = DeviceError(message)
+            self._new.notify_all()
+
+    def _since_last(self) -> str:
+        if self._latest is None:
+            return "no frame received yet"
+        return f"the last arrived {time.monotonic() - self._latest.t_receive:.2f} s ago"
+
+
+def _mode(mode: tuple[str, int, int, float]) -> str:
+    fourcc, w, h, fps = mode
+    return f"{fourcc} {w}x{h} at {fps:g} fps"
