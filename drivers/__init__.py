@@ -1,7 +1,8 @@
 """Device I/O: base protocols and data specs shared by real and simulated devices.
 
 Cameras: `drivers.base` (Frame, DeviceError, the Camera protocol), `drivers.uvc` (UVC
-cameras through OpenCV's V4L2 backend) and `drivers.uvc_replay` (OpenCV's capture replaced by
+cameras through OpenCV's V4L2 backend), `drivers.tactile` and `drivers.tactile_profiles`
+(GelSight Mini, DIGIT: the sensor models the simulated pads share) and `drivers.uvc_replay` (OpenCV's capture replaced by
 a replay: the fake at the SDK boundary that tests and benchmarks use).
 Also the arm's one kinematic description (assets/, `drivers.kinematics`) and the rotation
 conventions (`drivers.rotations`), which the real drivers and the simulated rig both use.

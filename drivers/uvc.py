@@ -19,6 +19,7 @@ import statistics
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +45,25 @@ class UVCConfig(BaseModel):
     width: int = Field(gt=0)
     height: int = Field(gt=0)
     fps: float = Field(gt=0)
-    fourcc: str = "MJPG"
+    fourcc: str | None = "MJPG"  # None: leave the device's format
     exposure: float | None = None  # None: leave the camera's automatic exposure on
     white_balance_k: int | None = Field(default=None, ge=2000, le=10000)
     first_frame_s: float = Field(default=3.0, gt=0)  # how long connect waits for a frame
+    controls: dict[str, float] = {}  # further OpenCV properties by name, e.g. {"zoom": 4095}
 
     @field_validator("fourcc")
     @classmethod
-    def _four_characters(cls, value: str) -> str:
-        if len(value) != 4:
+    def _four_characters(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 4:
             raise ValueError(f"a FOURCC has four characters (e.g. MJPG, YUYV), got {value!r}")
+        return value
+
+    @field_validator("controls")
+    @classmethod
+    def _known_properties(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [k for k in value if not hasattr(cv2, f"CAP_PROP_{k.upper()}")]
+        if unknown:
+            raise ValueError(f"not OpenCV capture properties: {unknown} (CAP_PROP_<NAME>)")
         return value
 
 
@@ -92,10 +102,18 @@ def resolve_device(device: str | int, by_id: Path = BY_ID) -> str | int:
 class UVCCamera:
     """A UVC camera kept current by a capture thread; see the module docstring."""
 
-    def __init__(self, config: UVCConfig, by_id: Path = BY_ID) -> None:
+    def __init__(
+        self,
+        config: UVCConfig,
+        by_id: Path = BY_ID,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        """`transform`: applied to every frame in the capture thread (crop, resize, turn),
+        after the frame's size was checked against the configured one."""
         self.config = config
         self.name = config.name
         self._by_id = by_id
+        self._transform = transform
         self._capture: Any = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -201,7 +219,8 @@ class UVCCamera:
 
     def _configure(self, target: str | int) -> None:
         cfg, cap = self.config, self._capture
-        cap.set(cv2.CAP_PROP_FOURCC, fourcc_code(cfg.fourcc))  # the order matters: see above
+        if cfg.fourcc is not None:  # the order matters: see the module docstring
+            cap.set(cv2.CAP_PROP_FOURCC, fourcc_code(cfg.fourcc))
         cap.set(cv2.CAP_PROP_FRAME_WIDTH, cfg.width)
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, cfg.height)
         cap.set(cv2.CAP_PROP_FPS, cfg.fps)
@@ -211,7 +230,7 @@ class UVCCamera:
             int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
             float(cap.get(cv2.CAP_PROP_FPS)),
         )
-        asked = (cfg.fourcc, cfg.width, cfg.height, cfg.fps)
+        asked = (cfg.fourcc or got[0], cfg.width, cfg.height, cfg.fps)
         if got[:3] != asked[:3] or abs(got[3] - cfg.fps) > 0.01 * cfg.fps:
             raise DeviceError(
                 f"{self.name}: {target} does not offer {_mode(asked)}; it runs {_mode(got)} "
@@ -224,6 +243,8 @@ class UVCCamera:
         if cfg.white_balance_k is not None:
             cap.set(cv2.CAP_PROP_AUTO_WB, 0)
             cap.set(cv2.CAP_PROP_WB_TEMPERATURE, cfg.white_balance_k)
+        for name, value in cfg.controls.items():
+            cap.set(getattr(cv2, f"CAP_PROP_{name.upper()}"), value)
 
     def _run(self) -> None:
         """The capture thread: read, stamp, count gaps, keep the newest."""
@@ -253,6 +274,8 @@ class UVCCamera:
             if last_capture is not None:
                 missing = max(0, round((t_capture - last_capture) / period) - 1)
             seq, last_capture = seq + 1 + missing, t_capture
+            if self._transform is not None:
+                image = self._transform(image)
             frame = Frame(np.asarray(image), t_capture, t_receive, seq)
             with self._new:
                 self._latest = frame

@@ -9,8 +9,9 @@ Image frame: x runs along the image columns (left to right), y down the rows, z 
 towards the object (the pad site's frame, see `sim.scene`). Light azimuths are measured in the
 image plane from +x towards +y (0 deg = right edge, 90 deg = bottom edge).
 
-Sources for the numbers (everything not listed is a hand-tuned visual estimate, not a
-measurement):
+Image size, field of view and frame rate come from the real sensors' description in
+`drivers.tactile_profiles`, which the real driver uses too. Sources for the numbers
+(everything not listed is a hand-tuned visual estimate, not a measurement):
 - GelSight Mini: 320x240 at 25 fps and 0.0634 mm/px at that size (gelsightinc/gsrobotics FAQ,
   gs_sdk `gsmini.yaml`), so the 240x320 (H x W)
   image covers 15.2 x 20.3 mm. Marker gels carry a 7 x 9 dot grid (the grid size GelSight
@@ -29,8 +30,11 @@ measurement):
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from drivers.tactile_profiles import sensor_model
 from sim.gel import GelLayer
 
 RGB = tuple[float, float, float]
@@ -96,13 +100,19 @@ class TactileProfile(BaseModel):
         return 1000.0 / self.fps
 
 
+def _as_delivered(name: str) -> dict[str, Any]:
+    """Size, field of view and rate of the real sensor's frames, from its one description
+    (`drivers.tactile_profiles`), so simulated and real pads deliver the same images."""
+    model = sensor_model(name)
+    return {"image_size": model.image_size, "sensing_area_m": model.sensing_area_m,
+            "fps": model.fps}  # fmt: skip
+
+
 PROFILES: dict[str, TactileProfile] = {
     "gelsight_mini": TactileProfile(
         name="gelsight_mini",
-        image_size=(240, 320),
-        sensing_area_m=(240 * 0.0634e-3, 320 * 0.0634e-3),  # 15.2 x 20.3 mm
+        **_as_delivered("gelsight_mini"),  # 240 x 320 px, 15.2 x 20.3 mm, 25 fps
         gel_thickness_m=0.002,
-        fps=25.0,
         light_azimuth_deg=(180.0, 300.0, 60.0),  # red from the left, green top right, blue
         light_elevation_deg=30.0,
         light_rgb=((1.0, 0.18, 0.22), (0.15, 1.0, 0.3), (0.2, 0.35, 1.0)),
@@ -120,10 +130,8 @@ PROFILES: dict[str, TactileProfile] = {
     ),
     "digit": TactileProfile(
         name="digit",
-        image_size=(320, 240),
-        sensing_area_m=(0.019, 0.016),
+        **_as_delivered("digit"),  # 320 x 240 px (portrait), 19 x 16 mm, 60 fps
         gel_thickness_m=0.002,
-        fps=60.0,
         light_azimuth_deg=(90.0, 210.0, 330.0),  # TACTO's DIGIT light layout
         light_elevation_deg=25.0,
         light_rgb=((1.0, 0.15, 0.15), (0.12, 1.0, 0.2), (0.15, 0.25, 1.0)),
