@@ -2,14 +2,15 @@
 
 Cameras: `drivers.base` (Frame, DeviceError, the Camera protocol), `drivers.uvc` (UVC
 cameras through OpenCV's V4L2 backend), `drivers.tactile` and `drivers.tactile_profiles`
-(GelSight Mini, DIGIT: the sensor models the simulated pads share) and `drivers.uvc_replay` (OpenCV's capture replaced by
-a replay: the fake at the SDK boundary that tests and benchmarks use).
+(GelSight Mini, DIGIT: the sensor models the simulated pads share) and `drivers.uvc_replay`
+(OpenCV's capture replaced by a replay: the fake at the SDK boundary that tests and
+benchmarks use).
 Also the arm's one kinematic description (assets/, `drivers.kinematics`) and the rotation
 conventions (`drivers.rotations`), which the real drivers and the simulated rig both use.
 Nothing in this package imports torch or any other vitac package.
 """
 
-from drivers.base import Camera, DeviceError, Frame, StreamStats
+from drivers.base import Camera, DeviceError, Frame, FrameTimeoutError, StreamStats
 from drivers.spec import FieldSpec
 
-__all__ = ["Camera", "DeviceError", "FieldSpec", "Frame", "StreamStats"]
+__all__ = ["Camera", "DeviceError", "FieldSpec", "Frame", "FrameTimeoutError", "StreamStats"]

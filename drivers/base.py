@@ -18,6 +18,10 @@ class DeviceError(Exception):
     the message names the device, what was expected and what to check."""
 
 
+class FrameTimeoutError(DeviceError):
+    """No new frame arrived within the wait asked for (a slow or stopped stream)."""
+
+
 @dataclass(frozen=True)
 class Frame:
     """One image from a device: (H, W, C) uint8 colour, or (H, W) uint16 depth."""

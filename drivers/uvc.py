@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from drivers.base import DeviceError, Frame, StreamStats
+from drivers.base import DeviceError, Frame, FrameTimeoutError, StreamStats
 
 BY_ID = Path("/dev/v4l/by-id")
 SERIAL_PREFIX = "serial:"
@@ -159,7 +159,7 @@ class UVCCamera:
             ):
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stop.is_set():
-                    raise DeviceError(
+                    raise FrameTimeoutError(
                         f"{self.name}: no new frame in {timeout_s:.2f} s "
                         f"({self._since_last()}; unplugged or stalled?)"
                     )
