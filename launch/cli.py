@@ -18,6 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from launch.cli_args import add_device_arg, add_launch_args
+from launch.cli_devices import add_devices_parser
 from launch.cli_encoders import add_encoders_parser
 from launch.cli_experiment import add_experiment_parser
 from launch.cli_task import add_task_parser
@@ -30,10 +31,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 def operator_errors() -> tuple[type[Exception], ...]:
     """Errors an operator can fix: one line, exit 2 (imported late: policies imports torch)."""
+    from drivers.base import DeviceError
     from policies.errors import CheckpointError
     from training.fota import FotaError
 
-    return (ConfigError, DatasetError, CheckpointError, FotaError)
+    return (ConfigError, DatasetError, CheckpointError, FotaError, DeviceError)
 
 
 def _lazy(target: str) -> Handler:
@@ -272,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_task_parser(sub)
     add_encoders_parser(sub, _lazy)
     add_experiment_parser(sub, _lazy)
+    add_devices_parser(sub, _lazy)
 
     p = sub.add_parser(
         "bench",

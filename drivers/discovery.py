@@ -1,0 +1,129 @@
+"""What is plugged in: UVC video nodes (with their stable by-id names, USB ids and the tactile
+sensor model a USB id says they are), RealSense cameras and serial ports. Nothing is opened.
+
+Video nodes come from sysfs: /sys/class/video4linux/videoN/{name,index} (index 0 is the
+node that streams; a GelSight Mini's second node carries metadata) and, up its `device` link,
+the USB device's idVendor, idProduct and serial; /dev/v4l/by-id links name the nodes stably.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from drivers.tactile_profiles import SENSORS
+
+SYS_VIDEO = Path("/sys/class/video4linux")
+DEV = Path("/dev")
+
+
+@dataclass(frozen=True)
+class VideoNode:
+    path: str  # /dev/videoN
+    name: str
+    index: int  # 0: the node that streams frames
+    by_id: str | None  # /dev/v4l/by-id/... (stable across re-plugging)
+    usb_id: str | None  # VID:PID
+    serial: str | None
+    sensor: str | None  # the tactile sensor model with that USB id, if any
+
+
+@dataclass(frozen=True)
+class SerialPort:
+    path: str
+    usb_id: str | None
+    serial: str | None
+    description: str
+
+
+def video_nodes(sys_video: Path = SYS_VIDEO, dev: Path = DEV) -> list[VideoNode]:
+    """Every V4L2 node, in numeric order (empty when there are none)."""
+    if not sys_video.is_dir():
+        return []
+    stable = _by_id(dev / "v4l" / "by-id")
+    models = {m.usb_id: m.name for m in SENSORS.values() if m.usb_id}
+    nodes = []
+    for node in sorted(sys_video.glob("video*"), key=lambda p: _number(p.name)):
+        usb = _usb_device(node / "device")
+        usb_id = serial = None
+        if usb is not None:
+            usb_id = f"{_text(usb / 'idVendor')}:{_text(usb / 'idProduct')}"
+            serial = _text(usb / "serial") or None
+        nodes.append(
+            VideoNode(
+                path=str(dev / node.name),
+                name=_text(node / "name"),
+                index=int(_text(node / "index") or 0),
+                by_id=stable.get(node.name),
+                usb_id=usb_id,
+                serial=serial,
+                sensor=models.get(usb_id or ""),
+            )
+        )
+    return nodes
+
+
+def serial_ports() -> list[SerialPort]:
+    """Serial ports pyserial sees (USB adapters with their ids)."""
+    from serial.tools import list_ports
+
+    ports = []
+    for port in sorted(list_ports.comports(), key=lambda p: p.device):
+        usb_id = f"{port.vid:04x}:{port.pid:04x}" if port.vid is not None else None
+        ports.append(SerialPort(port.device, usb_id, port.serial_number, port.description))
+    return ports
+
+
+def realsense_cameras() -> tuple[list[dict[str, str]], str]:
+    """(cameras, note): serial, name and firmware of each RealSense; the note says why the
+    list is necessarily empty (the SDK or libusb missing), else is empty."""
+    try:
+        import pyrealsense2 as rs
+    except ImportError as err:
+        return [], f"pyrealsense2 unavailable ({err}); pip install 'vitac[realsense]'"
+    info = rs.camera_info
+    cameras = [
+        {
+            "serial": device.get_info(info.serial_number),
+            "name": device.get_info(info.name),
+            "firmware": device.get_info(info.firmware_version),
+        }
+        for device in rs.context().devices
+    ]
+    return cameras, ""
+
+
+def as_json(items: list[Any]) -> list[dict[str, Any]]:
+    return [asdict(item) for item in items]
+
+
+def _by_id(folder: Path) -> dict[str, str]:
+    """videoN -> its by-id link."""
+    if not folder.is_dir():
+        return {}
+    return {link.readlink().name: str(link) for link in sorted(folder.iterdir())
+            if link.is_symlink()}  # fmt: skip
+
+
+def _usb_device(link: Path) -> Path | None:
+    """The USB device folder (the one with idVendor) at or above `link`'s target."""
+    if not link.exists():
+        return None
+    for folder in [link.resolve(), *link.resolve().parents]:
+        if (folder / "idVendor").is_file():
+            return folder
+    return None
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _number(name: str) -> int:
+    digits = re.sub(r"\D", "", name)
+    return int(digits) if digits else -1
