@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from drivers.uvc import fourcc_code, fourcc_text
+from drivers.uvc import UVCCamera, UVCConfig, fourcc_code, fourcc_text
 
 
 @dataclass
@@ -155,3 +155,11 @@ class ReplayCapture:
         if self._source.wrong_size_at is not None and index >= self._source.wrong_size_at:
             image = image[: h // 2, : w // 2]
         return image.copy()
+
+
+def replay_camera(config: UVCConfig, sources: dict[str | int, ReplaySource]) -> UVCCamera:
+    """A UVC camera whose OpenCV capture, in this process, is a replay of `sources`: a
+    picklable factory for a capture process (`functools.partial(replay_camera, config,
+    sources)`); it replaces `cv2.VideoCapture` for the whole process it runs in."""
+    cv2.VideoCapture = ReplayDevices(sources).video_capture  # type: ignore[misc,assignment]
+    return UVCCamera(config)

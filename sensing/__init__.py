@@ -1,6 +1,6 @@
 """Streams to observations, and the episode store that records them.
 
-Live streams: a capture worker per device (`sensing.capture`) moves its frames into a
+Live streams: a capture worker (thread or process) per device (`sensing.capture`) moves its frames into a
 shared-memory ring buffer (`sensing.ring_buffer`); the aligner (`sensing.aligner`) takes every
 stream's newest frame at or before each observation time, with its age.
 

@@ -3,7 +3,9 @@ path of a live observation, at two rates, and a device fault reaching the caller
 
 from __future__ import annotations
 
+import contextlib
 import time
+from functools import partial
 
 import cv2
 import numpy as np
@@ -11,9 +13,9 @@ import pytest
 
 from drivers.base import DeviceError
 from drivers.uvc import UVCCamera, UVCConfig
-from drivers.uvc_replay import ReplayDevices, ReplaySource
+from drivers.uvc_replay import ReplayDevices, ReplaySource, replay_camera
 from sensing.aligner import Aligner, observation_times
-from sensing.capture import CaptureThread
+from sensing.capture import CaptureProcess, CaptureThread
 from sensing.ring_buffer import RingBuffer
 
 SHAPE = (24, 32, 3)
@@ -77,5 +79,37 @@ def test_a_device_fault_ends_the_worker_and_reaches_the_caller(devices: ReplayDe
         assert 0 < ring.count <= 10
     finally:
         camera.close()
+        ring.close()
+        ring.unlink()
+
+
+def test_a_capture_process_fills_the_buffer_and_reports_faults() -> None:
+    images = [np.full(SHAPE, i, np.uint8) for i in range(10)]
+    config = UVCConfig(name="pad", device=0, width=32, height=24, fps=60.0)
+    ring = RingBuffer.create(16, SHAPE, "uint8")
+    try:
+        good = {0: ReplaySource(images, 60.0)}
+        worker = CaptureProcess("pad", partial(replay_camera, config, good), ring).start()
+        deadline = time.monotonic() + 20.0  # a spawned process imports numpy and OpenCV first
+        while ring.count < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker.check()
+        stats = worker.stats()
+        worker.stop()
+        assert stats.frames >= 30 and abs(stats.fps - 60.0) < 6.0 and stats.dropped >= 0
+        assert [int(f.image[0, 0, 0]) for f in ring.latest(3)] == [
+            f.seq % 10 for f in ring.latest(3)]  # fmt: skip
+
+        bad = {0: ReplaySource(images, 60.0, wrong_size_at=5)}
+        worker = CaptureProcess("pad", partial(replay_camera, config, bad), ring).start()
+        deadline = time.monotonic() + 20.0
+        while worker.error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with contextlib.suppress(DeviceError):
+                worker.check()
+        with pytest.raises(DeviceError, match="pad: delivered a 16x12 frame"):
+            worker.check()
+        worker.stop()
+    finally:
         ring.close()
         ring.unlink()
