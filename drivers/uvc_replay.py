@@ -38,6 +38,7 @@ class ReplaySource:
     unplug_at: int | None = None
     wrong_size_at: int | None = None
     busy: bool = False
+    jpeg_quality: int | None = None  # MJPG: frames travel compressed and `read` decodes them
     buffers: int = 4  # V4L2's default queue in OpenCV: frames wait here, oldest first
     seed: int = 0
     modes: list[tuple[str, int, int, float]] = field(default_factory=list)  # extra modes
@@ -74,6 +75,7 @@ class ReplayCapture:
         self._t0 = 0.0
         self._lock = threading.Lock()
         self._pos_ms = 0.0
+        self._jpeg: dict[int, np.ndarray] = {}  # image index -> its encoded bytes
         self.read_frames: list[int] = []  # indices read, for tests
 
     def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
@@ -152,6 +154,12 @@ class ReplayCapture:
         image = self._source.images[index % len(self._source.images)]
         if image.shape[:2] != (h, w):
             image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        if self._source.jpeg_quality is not None:  # decoded on every read, as OpenCV does
+            key = index % len(self._source.images)
+            if key not in self._jpeg:
+                quality = [cv2.IMWRITE_JPEG_QUALITY, self._source.jpeg_quality]
+                self._jpeg[key] = cv2.imencode(".jpg", image, quality)[1]
+            image = cv2.imdecode(self._jpeg[key], cv2.IMREAD_COLOR)
         if self._source.wrong_size_at is not None and index >= self._source.wrong_size_at:
             image = image[: h // 2, : w // 2]
         return image.copy()

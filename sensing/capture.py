@@ -102,6 +102,13 @@ class CaptureProcess:
             self._process.join()
         self._collect()
 
+    @property
+    def pid(self) -> int:
+        """The capture process's id (after `start`)."""
+        if self._process.pid is None:
+            raise RuntimeError(f"{self.key}: the capture process has not started")
+        return self._process.pid
+
     def stats(self) -> StreamStats:
         return stream_stats(self.buffer)
 

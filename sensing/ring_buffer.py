@@ -84,14 +84,28 @@ class RingBuffer:
 
     def latest(self, n: int) -> list[Frame]:
         """Up to the `n` newest frames, oldest first (copies)."""
-        return self._read(n)
+        first = int(self._count[0])
+        wanted = list(range(max(0, first - min(n, self.spec.capacity - 1)), first))
+        frames = self._copy(wanted)
+        valid = self._valid_from(first)
+        return [frames[i] for i in wanted if i >= valid]
 
     def at_or_before(self, times: Sequence[float]) -> list[Frame | None]:
-        """For each time, the newest kept frame captured at or before it (None: none is)."""
-        frames = self._read(self.spec.capacity)
-        captured = np.array([f.t_capture for f in frames])
-        found = np.searchsorted(captured, np.asarray(times, np.float64), side="right") - 1
-        return [frames[i] if i >= 0 else None for i in found]
+        """For each time, the newest kept frame captured at or before it (None: none is).
+        Only the chosen frames' images are copied; if the writer lapped one of them meanwhile
+        (a reader stalled for a whole buffer), the choice is made again, up to 3 times."""
+        k, grid = self.spec.capacity, np.asarray(times, np.float64)
+        for _ in range(3):
+            first = int(self._count[0])
+            kept = np.arange(max(0, first - (k - 1)), first)
+            captured = self._t_capture[kept % k].copy()
+            found = np.searchsorted(captured, grid, side="right") - 1
+            chosen = [int(kept[i]) if i >= 0 else None for i in found]
+            frames = self._copy(sorted({i for i in chosen if i is not None}))
+            valid = self._valid_from(first)
+            if all(i is None or i >= valid for i in chosen):
+                return [None if i is None else frames[i] for i in chosen]
+        return [None if i is None or i < valid else frames[i] for i in chosen]
 
     def close(self) -> None:
         """Drop this view (the block stays for the others until its owner unlinks it)."""
@@ -102,19 +116,21 @@ class RingBuffer:
         """Free the block (the owner, once every user has closed it)."""
         self._block.unlink()
 
-    def _read(self, n: int) -> list[Frame]:
+    def _copy(self, indices: list[int]) -> dict[int, Frame]:
+        """Frames `indices` (counting from the first put) as the slots hold them now: a
+        slot the writer reused meanwhile is caught by `_valid_from` afterwards."""
         k = self.spec.capacity
-        first_count = int(self._count[0])
-        start = max(0, first_count - min(n, k - 1))
-        slots = [i % k for i in range(start, first_count)]
+        slots = [i % k for i in indices]
         images = self._images[slots].copy()
-        t_capture = self._t_capture[slots].copy()
-        t_receive = self._t_receive[slots].copy()
+        t_capture, t_receive = self._t_capture[slots].copy(), self._t_receive[slots].copy()
         seq = self._seq[slots].copy()
+        return {
+            index: Frame(images[j], float(t_capture[j]), float(t_receive[j]), int(seq[j]))
+            for j, index in enumerate(indices)
+        }
+
+    def _valid_from(self, first_count: int) -> int:
+        """After a copy that began at `first_count`: the oldest index the writer cannot
+        have touched since (it may be writing the slot after the newest)."""
         second_count = int(self._count[0])
-        valid = max(start, second_count - k + 1)  # older ones may have been overwritten
-        return [
-            Frame(images[j], float(t_capture[j]), float(t_receive[j]), int(seq[j]))
-            for j, index in enumerate(range(start, first_count))
-            if index >= valid
-        ]
+        return max(first_count - (self.spec.capacity - 1), second_count - self.spec.capacity + 1)

@@ -36,6 +36,7 @@ class Task:
     metric: Metric
     unit: str  # of the metric: "", "mm", "N", ...
     crop_safe: bool = False  # labels survive a random resized crop (training.augment)
+    needs_markers: bool = False  # the images show the labels only on a gel with markers
 
 
 TASKS: dict[str, Task] = {
@@ -56,11 +57,23 @@ TASKS: dict[str, Task] = {
     "location": Task(HeadConfig(kind="regression", outputs=2), ("x_mm", "y_mm"), "rmse", "mm"),
     "force": Task(HeadConfig(kind="regression", outputs=1), ("normal_force_n",), "rmse", "N"),
     # the push along the pad and the twist about its normal: data made with sideways pushes
-    # (`vitac encoders make-data --shear`; otherwise both measure about 0)
+    # (`vitac encoders make-data --shear`; otherwise both measure about 0). Only markers show
+    # them: from a GelSight Mini's pixels a ridge regression reads the push with R^2 0.79 and
+    # the twist 0.55, from a DIGIT's (no markers) 0.00 (docs/results.md)
     "shear": Task(
-        HeadConfig(kind="regression", outputs=2), ("shear_x_n", "shear_y_n"), "rmse", "N"
+        HeadConfig(kind="regression", outputs=2),
+        ("shear_x_n", "shear_y_n"),
+        "rmse",
+        "N",
+        needs_markers=True,
     ),
-    "twist": Task(HeadConfig(kind="regression", outputs=1), ("torque_nmm",), "rmse", "N mm"),
+    "twist": Task(
+        HeadConfig(kind="regression", outputs=1),
+        ("torque_nmm",),
+        "rmse",
+        "N mm",
+        needs_markers=True,
+    ),
 }
 
 

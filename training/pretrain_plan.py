@@ -72,6 +72,21 @@ def check_config(config: PretrainConfig) -> None:
         )
     if config.supervised_steps and not trained_pairs(config):
         raise CheckpointError("pretrain.exclude leaves stage II no pair to train")
+    unseen = [f"{d}/{t}" for d, t in trained_pairs(config)
+              if TASKS[t].needs_markers and d in markerless_sets()]  # fmt: skip
+    if unseen:
+        raise CheckpointError(
+            f"pretrain: {unseen}: these sensors' gels have no markers, so their images do not "
+            f"show a sideways push or twist (nothing to learn); add them to pretrain.exclude"
+        )
+
+
+def markerless_sets() -> set[str]:
+    """The simulated data sets (`sim_<sensor>`) whose gel has no markers."""
+    from sim.tactile import PROFILES  # the sim only when asked: pretraining runs without it
+    from training.tactile_data import SENSORS
+
+    return {f"sim_{name}" for name, profile in SENSORS.items() if not PROFILES[profile].markers}
 
 
 def pairs(config: PretrainConfig, step: int) -> list[Pair]:

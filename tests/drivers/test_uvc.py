@@ -155,3 +155,15 @@ def test_bad_settings_name_the_field() -> None:
         UVCConfig(name="a", device=0, width=1, height=1, fps=1, fourcc="MJPEG")
     with pytest.raises(ValueError, match="fps"):
         UVCConfig(name="a", device=0, width=1, height=1, fps=0)
+
+
+def test_an_mjpg_replay_decodes_every_frame(devices: ReplayDevices) -> None:
+    rng = np.random.default_rng(0)
+    smooth = [cv2.GaussianBlur(rng.integers(0, 255, (24, 32, 3), np.uint8), (9, 9), 3)]
+    devices.sources[5] = ReplaySource(smooth, fps=FPS, jpeg_quality=90)
+    raw = ReplayDevices({5: ReplaySource(smooth, fps=FPS)}).video_capture(5)
+    coded = devices.video_capture(5)
+    (_, exact), (_, decoded) = raw.read(), coded.read()
+    assert exact is not None and decoded is not None and decoded.shape == exact.shape
+    error = np.abs(decoded.astype(int) - exact.astype(int))
+    assert 0 < error.mean() < 3  # lossy, so it went through the codec, and close

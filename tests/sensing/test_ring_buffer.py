@@ -46,6 +46,25 @@ def test_the_frame_at_or_before_each_time(ring: RingBuffer) -> None:
     assert [f.seq if f else None for f in found] == [2, 4, 4, None]
 
 
+def test_a_choice_the_writer_lapped_is_made_again(
+    ring: RingBuffer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(5):
+        ring.put(frame(i))
+    copy, laps = ring._copy, [4]  # the writer puts 4 frames (a whole buffer) during 1st copy
+
+    def lapped_copy(indices: list[int]) -> dict[int, Frame]:
+        got = copy(indices)
+        for _ in range(laps.pop() if laps else 0):
+            ring.put(frame(ring.count))
+        return got
+
+    monkeypatch.setattr(ring, "_copy", lapped_copy)
+    found = ring.at_or_before([3.0, 100.0])  # chosen first: 3 and 4, both overwritten since
+    assert [f.seq if f else None for f in found] == [None, 8]  # 3 is gone; 8 is the newest
+    assert all(f is None or f.image.min() == f.seq for f in found)
+
+
 def test_a_frame_of_another_shape_is_refused(ring: RingBuffer) -> None:
     with pytest.raises(DeviceError, match=r"a frame of shape \(2, 2, 3\) uint8 for a ring buffer"):
         ring.put(frame(0, (2, 2, 3)))
@@ -70,7 +89,8 @@ def test_no_torn_frame_while_another_process_writes() -> None:
         writer.start()
         reads = seen = 0
         while writer.is_alive() or reads == 0:
-            for f in ring.latest(2):
+            newest = ring.at_or_before([float(ring.count - 2), 1e9])
+            for f in [*ring.latest(2), *(f for f in newest if f is not None)]:
                 # every pixel and the times belong to the same put
                 assert f.image.min() == f.image.max() == f.seq % 256 and f.t_capture == f.seq
                 seen += 1

@@ -7,8 +7,19 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
+from policies.errors import CheckpointError
 from training.pretrain_data import Source
-from training.pretrain_plan import PretrainConfig, draw, pairs, trained_pairs, validated_pairs
+from training.pretrain_plan import (
+    PretrainConfig,
+    check_config,
+    draw,
+    markerless_sets,
+    pairs,
+    trained_pairs,
+    validated_pairs,
+)
 
 
 class _Sized:
@@ -40,3 +51,12 @@ def test_held_out_pairs_are_scored_but_never_trained() -> None:
     assert ("sim_mini", "mae") not in validated_pairs(config)  # no stage I: no MAE head trained
     sources = _sources(sim_mini=100, sim_digit=100)
     assert ("sim_digit", "force") not in {draw(config, sources, s) for s in range(500)}
+
+
+def test_a_push_or_twist_on_a_gel_without_markers_is_refused() -> None:
+    """DIGIT's gel has no markers: its images do not show shear, so training it is noise."""
+    tasks = ["force", "shear", "twist"]
+    with pytest.raises(CheckpointError, match=r"\['sim_digit/shear', 'sim_digit/twist'\].*exclude"):
+        check_config(PretrainConfig(tasks=tasks))
+    check_config(PretrainConfig(tasks=tasks, exclude=["sim_digit/shear", "sim_digit/twist"]))
+    assert markerless_sets() == {"sim_digit"}
