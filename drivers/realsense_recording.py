@@ -140,6 +140,28 @@ def _frame(
     return frame
 
 
+def recorded_modes(name: str, path: Path) -> dict[str, Mode]:
+    """{"colour": mode, "depth": mode} (width, height, fps) that the recording `path` holds;
+    a DeviceError if it is not a recording."""
+    if not path.is_file():
+        raise DeviceError(f"{name}: recording {path}: no such file")
+    import pyrealsense2 as rs
+
+    try:
+        device = rs.context().load_device(str(path))
+    except RuntimeError as err:
+        raise DeviceError(f"{name}: {path} is not a RealSense recording ({err})") from None
+    kinds = {rs.stream.color: "colour", rs.stream.depth: "depth"}
+    found: dict[str, Mode] = {}
+    for sensor in device.query_sensors():
+        for p in sensor.get_stream_profiles():
+            if p.stream_type() in kinds:
+                v = p.as_video_stream_profile()
+                found[kinds[p.stream_type()]] = (v.width(), v.height(), p.fps())
+    device.as_playback().pause()
+    return found
+
+
 class Playback:
     """A recording played not in real time through the sensor API (see the module
     docstring): `next_pair` gives its colour-depth pairs in order, `ended` says when done."""

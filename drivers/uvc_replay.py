@@ -159,7 +159,7 @@ class ReplayCapture:
             if key not in self._jpeg:
                 quality = [cv2.IMWRITE_JPEG_QUALITY, self._source.jpeg_quality]
                 self._jpeg[key] = cv2.imencode(".jpg", image, quality)[1]
-            image = cv2.imdecode(self._jpeg[key], cv2.IMREAD_COLOR)
+            image = np.asarray(cv2.imdecode(self._jpeg[key], cv2.IMREAD_COLOR))
         if self._source.wrong_size_at is not None and index >= self._source.wrong_size_at:
             image = image[: h // 2, : w // 2]
         return image.copy()

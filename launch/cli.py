@@ -22,6 +22,7 @@ from launch.cli_devices import add_devices_parser
 from launch.cli_encoders import add_encoders_parser
 from launch.cli_experiment import add_experiment_parser
 from launch.cli_task import add_task_parser
+from launch.cli_view import add_view_parser
 from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, read_toml
 from sensing.errors import DatasetError
 from training.interrupt import Interrupted
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_encoders_parser(sub, _lazy)
     add_experiment_parser(sub, _lazy)
     add_devices_parser(sub, _lazy)
+    add_view_parser(sub, _lazy)
 
     p = sub.add_parser(
         "bench",

@@ -24,14 +24,18 @@ def observation_times(now: float, n_obs: int, dt: float) -> list[float]:
 
 @dataclass(frozen=True)
 class Aligned:
-    """One observation: per stream (T_o, ...) frames, their capture times (T_o,) and ages
-    (T_o,) seconds at the observation times, and the frames' seq (T_o,)."""
+    """One observation: per stream (T_o, ...) frames, their capture and receive times (T_o,),
+    their ages (T_o,) seconds at the observation times, and the frames' seq (T_o,)."""
 
     times: np.ndarray  # (T_o,) the observation times, monotonic seconds
     frames: dict[str, np.ndarray]
     t_capture: dict[str, np.ndarray]
     age_s: dict[str, np.ndarray]
     seq: dict[str, np.ndarray]
+    t_receive: dict[str, np.ndarray]
+
+
+FIELDS = ("frames", "t", "age", "seq", "t_receive")
 
 
 class Aligner:
@@ -51,7 +55,7 @@ class Aligner:
 
     def observe(self, times: Sequence[float]) -> Aligned:
         grid = np.asarray(times, np.float64)
-        out: dict[str, dict[str, np.ndarray]] = {"frames": {}, "t": {}, "age": {}, "seq": {}}
+        out: dict[str, dict[str, np.ndarray]] = {k: {} for k in FIELDS}
         for key, buffer in self.buffers.items():
             chosen = buffer.at_or_before(list(grid))
             limit = self.max_age_s[key]
@@ -73,4 +77,5 @@ class Aligner:
             out["t"][key] = np.array([f.t_capture for f in frames])
             out["age"][key] = grid - out["t"][key]
             out["seq"][key] = np.array([f.seq for f in frames])
-        return Aligned(grid, out["frames"], out["t"], out["age"], out["seq"])
+            out["t_receive"][key] = np.array([f.t_receive for f in frames])
+        return Aligned(grid, out["frames"], out["t"], out["age"], out["seq"], out["t_receive"])

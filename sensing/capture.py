@@ -28,14 +28,14 @@ from sensing.ring_buffer import RingBuffer, RingSpec
 def stream_stats(buffer: RingBuffer) -> StreamStats:
     """Frames received, frames lost (gaps in seq: the first frame is seq 0), fps and median
     capture-to-receive latency over the kept frames, seconds since the newest arrived."""
-    kept = buffer.latest(buffer.spec.capacity)
+    kept, count = buffer.snapshot(buffer.spec.capacity)  # count: frames up to kept[-1]
     if not kept:
         return StreamStats(0, 0, 0.0, 0.0, 0.0)
     span = kept[-1].t_capture - kept[0].t_capture
     fps = (len(kept) - 1) / span if span > 0 else 0.0
     latency = float(np.median([(f.t_receive - f.t_capture) * 1000.0 for f in kept]))
-    dropped = kept[-1].seq + 1 - buffer.count
-    return StreamStats(buffer.count, dropped, fps, latency, time.monotonic() - kept[-1].t_receive)
+    dropped = kept[-1].seq + 1 - count
+    return StreamStats(count, dropped, fps, latency, time.monotonic() - kept[-1].t_receive)
 
 
 class CaptureThread:

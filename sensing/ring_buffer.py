@@ -84,11 +84,16 @@ class RingBuffer:
 
     def latest(self, n: int) -> list[Frame]:
         """Up to the `n` newest frames, oldest first (copies)."""
+        return self.snapshot(n)[0]
+
+    def snapshot(self, n: int) -> tuple[list[Frame], int]:
+        """`latest(n)` and how many frames had been put when it was read: the count that
+        goes with the newest frame returned (`count`, read apart, may be newer)."""
         first = int(self._count[0])
         wanted = list(range(max(0, first - min(n, self.spec.capacity - 1)), first))
         frames = self._copy(wanted)
         valid = self._valid_from(first)
-        return [frames[i] for i in wanted if i >= valid]
+        return [frames[i] for i in wanted if i >= valid], first
 
     def at_or_before(self, times: Sequence[float]) -> list[Frame | None]:
         """For each time, the newest kept frame captured at or before it (None: none is).

@@ -7,6 +7,7 @@ from launch.benchmarks.encoder_data import bench_encoder_data
 from launch.benchmarks.encoders import bench_encoders
 from launch.benchmarks.policies import bench_policies
 from launch.benchmarks.policy_data import bench_policy_data
+from launch.benchmarks.sensing import bench_sensing
 from launch.benchmarks.sim import bench_sim
 from launch.benchmarks.store import bench_store
 from launch.benchmarks.tactile import bench_tactile
@@ -19,4 +20,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "encoder-data": bench_encoder_data,
     "policies": bench_policies,
     "policy-data": bench_policy_data,
+    "sensing": bench_sensing,
 }

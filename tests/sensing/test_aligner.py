@@ -45,6 +45,7 @@ def test_each_stream_gives_its_newest_frame_at_or_before_each_time(
         "rgb.wrist": [13, 16],
     }
     np.testing.assert_allclose(aligned.t_capture["tactile.left"], [0.4, 0.5])
+    np.testing.assert_allclose(aligned.t_receive["tactile.left"], [0.402, 0.502])
     np.testing.assert_allclose(aligned.age_s["rgb.wrist"], [0.45 - 13 / 30, 0.55 - 16 / 30])
     assert aligned.frames["rgb.wrist"].shape == (2, 3, 4, 3)
     assert aligned.frames["tactile.left"][:, 0, 0].tolist() == [4, 5]  # the frames themselves

@@ -35,6 +35,7 @@ def test_the_newest_frames_come_oldest_first_as_copies(ring: RingBuffer) -> None
     assert [f.seq for f in got] == [3, 4, 5] and ring.count == 6
     assert [f.t_capture for f in got] == [3.0, 4.0, 5.0] and got[0].t_receive == 3.01
     assert [int(f.image[0, 0, 0]) for f in ring.latest(2)] == [4, 5]
+    assert [f.seq for f in ring.snapshot(2)[0]] == [4, 5] and ring.snapshot(2)[1] == 6
     got[-1].image[:] = 0
     assert ring.latest(1)[0].image.min() == 5  # a copy: the buffer is untouched
 
