@@ -6,6 +6,10 @@ folder holds `count.txt` (the number of samples) and WebDataset-style tar shards
 image) and `<key>.json` (its labels, a JSON object). Shards are streamed one at a time and the
 shuffle buffer holds samples still encoded. Every problem with the files is a `FotaError` naming
 the shard, the sample key where there is one, and what is wrong.
+
+A data set folder may also hold `reference.jpg` (vitac's addition; T3's sets have none): the
+sensor's image with nothing touching it, encoded as the samples are, for encoders that read a
+press as its difference from the resting gel.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 COUNT_FILE = "count.txt"
+REFERENCE_FILE = "reference.jpg"
 SHARD_GLOB = "data-*.tar"
 _KINDS = {"jpg": "image", "jpeg": "image", "json": "labels"}  # member extension -> part
 _END_MARKER = 1024  # a well-formed tar ends with two zero blocks of 512 bytes
@@ -339,6 +344,35 @@ def _shuffled(records: Iterator[_Record], size: int, rng: np.random.Generator) -
         buffer[slot] = record
     for slot in rng.permutation(len(buffer)):
         yield buffer[slot]
+
+
+def write_reference(set_dir: str | Path, image: np.ndarray) -> Path:
+    """Store a data set's no-contact image ((H, W, 3) uint8 RGB) as its samples are stored."""
+    path = Path(set_dir) / REFERENCE_FILE
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        got = f"{image.shape} {image.dtype}"
+        raise FotaError(f"{path}: the reference is {got}, not (H, W, 3) uint8")
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise FotaError(f"{path}: cannot encode the reference")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jpeg.tobytes())
+    return path
+
+
+def read_reference(set_dir: str | Path) -> np.ndarray:
+    """A data set's no-contact image (H, W, 3) uint8 RGB; FotaError if it has none."""
+    path = Path(set_dir) / REFERENCE_FILE
+    if not path.is_file():
+        raise FotaError(
+            f"{path}: no reference image (difference preprocessing needs the resting pad's "
+            "image; data made by `vitac encoders make-data` has one)"
+        )
+    bgr = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FotaError(f"{path}: cannot decode the JPEG")
+    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 def _decode(record: _Record) -> FotaSample:

@@ -75,6 +75,7 @@ from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_fil
 from training.trainer import cosine_lr
 
 PLOT_FILE = "pretrain.png"  # train loss and validation per pair
+DIFFERENCE_STD = 0.25  # pretrain.difference: differences scaled 4x (about unit spread at a press)
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,9 @@ def _model(
     if config.init is None:
         size = config.model.image_size
         contract = Preprocessing(resize=size, crop=size)
+        if config.difference:  # signed, in [-1, 1]; a press moves a few tenths at most
+            contract = Preprocessing(resize=size, crop=size, difference=True, mean=(0.0,) * 3,
+                                     std=(DIFFERENCE_STD,) * 3)  # fmt: skip
         sensors = {sensor_of(d): contract for d in config.datasets}
         return TactileTransformer(config.model, sensors, heads), 0, {}
     init = Path(config.init)
@@ -292,6 +296,8 @@ def _model(
     differs = flat_diff(model.config.model_dump(), config.model.model_dump(), "pretrain.model")
     if differs:
         raise CheckpointError(f"{init}: its architecture differs: {'; '.join(differs)}")
+    if any(p.difference != config.difference for p in model.preprocessing.values()):
+        raise CheckpointError(f"{init}: its preprocessing does not match pretrain.difference")
     lacking = sorted({sensor_of(d) for d in config.datasets} - set(model.sensors))
     if lacking:
         raise CheckpointError(f"{init}: no tokenizer for {lacking}; it has {model.sensors}")

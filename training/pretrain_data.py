@@ -9,6 +9,7 @@ batches, which is how a resume restores the position without saving iterator sta
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from torch import Tensor
 from policies.encoders.heads import HeadConfig
 from policies.encoders.preprocess import Preprocessing, crop_resize, normalise
 from training.augment import AugmentConfig, augment
-from training.fota import FotaError, FotaSample, FotaSplit
+from training.fota import FotaError, FotaSample, FotaSplit, read_reference
 
 Metric = Literal["accuracy", "rmse", "loss"]
 
@@ -134,7 +135,8 @@ def to_batch(
 ) -> Batch:
     """Preprocessed images (augmented when `augmentation` is on) and the task's targets."""
     images = torch.from_numpy(np.stack([s.image for s in samples]))  # (B, H, W, 3) uint8
-    x = crop_resize(images, contract)
+    reference = _reference(where.parent) if contract.difference else None  # (H, W, 3) uint8
+    x = crop_resize(images, contract, reference)
     if augmentation is not None and augmentation.enabled:
         x = augment(x, augmentation, geometric=task.crop_safe, signed=contract.difference)
     x = normalise(x, contract)
@@ -147,6 +149,11 @@ def to_batch(
     else:
         targets = torch.zeros(len(samples))
     return Batch(x, targets)
+
+
+@functools.lru_cache(maxsize=16)
+def _reference(set_dir: Path) -> Tensor:
+    return torch.from_numpy(read_reference(set_dir))
 
 
 class Source(Protocol):

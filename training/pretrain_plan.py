@@ -23,6 +23,11 @@ class PretrainConfig(BaseModel):
     model: TransformerConfig = TransformerConfig(
         width=96, heads=3, tokenizer_depth=2, trunk_depth=4, patch_size=8, image_size=64
     )  # images are resized and centre-cropped to model.image_size
+    difference: bool = Field(
+        False,
+        description="read each image as its difference from the data set's resting pad "
+        "(its reference image); marker motion then shows as signed pairs of spots",
+    )
     datasets: list[str] = ["sim_mini", "sim_digit"]
     tasks: list[str] = ["shape", "location", "force"]
     mae_steps: int = Field(300, ge=0, description="stage I")

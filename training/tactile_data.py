@@ -20,6 +20,10 @@ direction) and twists (up to TWIST_M x its force, either way), inside the gel's 
 limits: the marker fields of a push and a twist, which a grasped part shows when a rim
 pushes it up or tilts it between the pads. Without it those labels measure about 0.
 
+Each data set also holds its reference image (`training.fota.write_reference`): the pad with
+nothing touching it (what a real sensor's `capture_reference` averages), for encoders that read
+a press as its difference from the resting gel (`Preprocessing.difference`).
+
 The images also serve masked autoencoding (labels unused). Deterministic in the seed.
 """
 
@@ -34,7 +38,7 @@ import numpy as np
 
 from sim.tactile import TactileSensor
 from sim.tactile_gallery import SPHERE, SQUARE, edge_geom, pin_geoms, press, rig_xml
-from training.fota import FotaWriter
+from training.fota import FotaWriter, write_reference
 from training.progress import Progress
 
 SHAPES: dict[str, str] = {  # name -> MJCF geoms (lowest point at the body origin)
@@ -75,6 +79,10 @@ def make_tactile_data(
             FotaWriter(root / name / "val", shard_size) as val,
             Progress(f"make-data {sensor}", samples, "press", bar=progress) as shown,
         ):
+            rig = next(iter(rigs.values()))
+            mujoco.mj_resetData(rig.model, rig.data)  # the indenter starts clear of the pad
+            mujoco.mj_forward(rig.model, rig.data)
+            write_reference(root / name, rig.sensor.read(rig.model, rig.data).image)
             for i in range(samples):
                 image, labels = _sample(rigs, rng, pushes)
                 split = "val" if i % VAL_EVERY == VAL_EVERY - 1 else "train"

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from training.fota import FotaError, FotaSplit
+from training.fota import REFERENCE_FILE, FotaError, FotaSplit
 from training.pretrain import pretrain
 from training.pretrain_data import TASKS, needs_shear, sensor_of
 from training.pretrain_plan import PretrainConfig, check_config
@@ -142,9 +142,11 @@ def ensure_tactile_data(
         for name in sets:
             FotaSplit(root / name / "train"), FotaSplit(root / name / "val")
         before = json.loads(made.read_text()) if made.is_file() else {}
-        if before.get("shear", False) == shear:
+        references = all((root / name / REFERENCE_FILE).is_file() for name in sets)
+        if before.get("shear", False) == shear and references:
             return  # made by an earlier run
-        log(f"{who}: {root} was made with shear={not shear}; making it again")
+        why = f"with shear={not shear}" if references else "before data sets had references"
+        log(f"{who}: {root} was made {why}; making it again")
     except FotaError:
         pass  # absent or cut short
     shutil.rmtree(root, ignore_errors=True)
