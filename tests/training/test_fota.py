@@ -13,7 +13,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from training.fota import FotaDataset, FotaError, FotaSample, FotaSplit, FotaWriter
+from training.fota import (
+    FotaDataset,
+    FotaError,
+    FotaSample,
+    FotaSplit,
+    FotaWriter,
+    read_reference,
+    write_reference,
+)
 
 H, W = 24, 32
 
@@ -287,3 +295,15 @@ def test_the_dataset_takes_its_rank_from_torch_distributed(
     keys = [sample.key for sample in FotaDataset(split, seed=2, transform=lambda s: s)]
     assert keys == _keys(split.samples(seed=2, rank=1, world_size=2))
     assert 0 < len(keys) < 25
+
+
+def test_a_reference_image_round_trips_as_the_samples_do(tmp_path: Path) -> None:
+    image = np.zeros((24, 32, 3), np.uint8)
+    image[..., 0], image[8:16, 8:24, 2] = 180, 90  # red, with a blue patch (RGB order kept)
+    write_reference(tmp_path / "sim_x", image)
+    back = read_reference(tmp_path / "sim_x")
+    assert back.shape == image.shape and np.abs(back.astype(int) - image).mean() < 2
+    with pytest.raises(FotaError, match=r"reference.jpg: no reference image"):
+        read_reference(tmp_path / "none")
+    with pytest.raises(FotaError, match=r"not \(H, W, 3\) uint8"):
+        write_reference(tmp_path / "bad", np.zeros((4, 4), np.uint8))

@@ -4,6 +4,7 @@ their sizes, and a resumed run reproduces an uninterrupted one."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import torch
 from policies.encoders import load_encoder
 from policies.errors import CheckpointError
 from training.augment import AugmentConfig
+from training.fota import FotaError
 from training.interrupt import Interrupted
 from training.pretrain import pretrain
 from training.pretrain_plan import PretrainConfig
@@ -54,6 +56,26 @@ def test_validation_improves_on_every_sensor_and_task(data: Path, tmp_path: Path
     assert last["sim_mini/shape"]["accuracy"] > 0.45  # 4 shapes: chance 0.25 (30 val samples)
     assert load_encoder(result.checkpoint).sensors == ["mini", "digit"]
     assert (tmp_path / "run" / "pretrain.png").stat().st_size > 10_000  # both panels drawn
+
+
+def test_a_difference_encoder_learns_from_presses_less_their_resting_pad(
+    data: Path, tmp_path: Path
+) -> None:
+    config = PretrainConfig(
+        **SMALL, tasks=["force"], mae_steps=2, supervised_steps=4, difference=True
+    )
+    result = pretrain(config, data, tmp_path / "run", progress=False)
+    encoder = load_encoder(result.checkpoint)
+    assert all(p.difference for p in encoder.preprocessing.values())
+    bare = tmp_path / "bare"  # the same data without its references
+    shutil.copytree(data, bare)
+    for name in ("sim_mini", "sim_digit"):
+        (bare / name / "reference.jpg").unlink()
+    with pytest.raises(FotaError, match=r"sim_(mini|digit)/reference.jpg: no reference image"):
+        pretrain(config, bare, tmp_path / "run2", progress=False)
+    again = config.model_copy(update={"difference": False, "init": str(result.checkpoint)})
+    with pytest.raises(CheckpointError, match=r"does not match pretrain\.difference"):
+        pretrain(again, data, tmp_path / "run3", progress=False)
 
 
 def _interrupt_at(step: int):  # type: ignore[no-untyped-def]

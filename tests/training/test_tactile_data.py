@@ -9,7 +9,7 @@ import pytest
 
 from launch.cli import main
 from sim.tactile_gallery import press
-from training.fota import FotaSplit
+from training.fota import FotaSplit, read_reference
 from training.tactile_data import SENSORS, SHAPES, PressRig, make_tactile_data
 
 
@@ -39,6 +39,16 @@ def test_each_sensor_is_a_fota_data_set_at_its_native_size(root: Path) -> None:
             "shear_y_n",
             "torque_nmm",
         }
+
+
+def test_each_data_set_keeps_its_resting_pad(root: Path) -> None:
+    """The reference is the pad untouched: a press differs from it only where it pressed."""
+    for name in ("sim_mini", "sim_digit"):
+        reference = read_reference(root / name).astype(int)
+        for sample in list(FotaSplit(root / name / "train").samples(seed=0, shuffle=False))[:4]:
+            change = np.abs(sample.image.astype(int) - reference).max(axis=2)
+            assert change.shape == reference.shape[:2] and change.max() > 30  # the press
+            assert np.median(change) <= 3  # elsewhere the same gel (JPEG's loss aside)
 
 
 def test_labels_describe_the_press_that_made_the_image(root: Path) -> None:

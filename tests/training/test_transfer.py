@@ -81,3 +81,7 @@ def test_data_made_without_pushes_is_made_again_when_shear_is_asked_for(tmp_path
     assert len(said) == 3, said  # made, kept, made again (said why), kept
     assert said[1].endswith("was made with shear=False; making it again")
     assert said[2].endswith("(shear)")
+    (root / "sim_mini" / "reference.jpg").unlink()  # made before data sets kept one
+    ensure_tactile_data(root, ["sim_mini"], 10, said.append, False, "t", shear=True)
+    assert said[3].endswith("was made before data sets had references; making it again")
+    assert (root / "sim_mini" / "reference.jpg").is_file()
