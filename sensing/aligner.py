@@ -57,25 +57,19 @@ class Aligner:
         grid = np.asarray(times, np.float64)
         out: dict[str, dict[str, np.ndarray]] = {k: {} for k in FIELDS}
         for key, buffer in self.buffers.items():
-            chosen = buffer.at_or_before(list(grid))
-            limit = self.max_age_s[key]
-            frames = []
-            for t, frame in zip(grid, chosen, strict=True):
-                if frame is None:
-                    raise DeviceError(
-                        f"{key}: no frame captured at or before the observation time "
-                        f"({buffer.count} received; the stream has not started, or its "
-                        f"{buffer.spec.capacity}-frame buffer is too short for the horizon)"
-                    )
-                if t - frame.t_capture > limit:
-                    raise DeviceError(
-                        f"{key}: stale: its newest frame is {(t - frame.t_capture) * 1000:.0f} ms "
-                        f"old at the observation time, over the {limit * 1000:.0f} ms allowed"
-                    )
-                frames.append(frame)
-            out["frames"][key] = np.stack([f.image for f in frames])
-            out["t"][key] = np.array([f.t_capture for f in frames])
-            out["age"][key] = grid - out["t"][key]
-            out["seq"][key] = np.array([f.seq for f in frames])
-            out["t_receive"][key] = np.array([f.t_receive for f in frames])
+            g = buffer.gather(list(grid))
+            if not g.found.all():
+                raise DeviceError(
+                    f"{key}: no frame captured at or before the observation time "
+                    f"({buffer.count} received; the stream has not started, or its "
+                    f"{buffer.spec.capacity}-frame buffer is too short for the horizon)"
+                )
+            age, limit = grid - g.t_capture, self.max_age_s[key]
+            if (age > limit).any():
+                raise DeviceError(
+                    f"{key}: stale: its newest frame is {age.max() * 1000:.0f} ms old at the "
+                    f"observation time, over the {limit * 1000:.0f} ms allowed"
+                )
+            out["frames"][key], out["t"][key], out["age"][key] = g.images, g.t_capture, age
+            out["seq"][key], out["t_receive"][key] = g.seq, g.t_receive
         return Aligned(grid, out["frames"], out["t"], out["age"], out["seq"], out["t_receive"])

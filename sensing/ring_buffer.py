@@ -33,6 +33,19 @@ class RingSpec:
     dtype: str
 
 
+@dataclass
+class Gathered:
+    """Frames chosen for T times: images (T, *shape), t_capture, t_receive, seq (T,), and
+    `found` (T,): False where no kept frame was captured at or before the time (its row is
+    meaningless)."""
+
+    images: np.ndarray
+    t_capture: np.ndarray
+    t_receive: np.ndarray
+    seq: np.ndarray
+    found: np.ndarray
+
+
 class RingBuffer:
     """See the module docstring. `create` makes the block (and `unlink` frees it);
     `attach` opens one another process made."""
@@ -96,21 +109,40 @@ class RingBuffer:
         return [frames[i] for i in wanted if i >= valid], first
 
     def at_or_before(self, times: Sequence[float]) -> list[Frame | None]:
-        """For each time, the newest kept frame captured at or before it (None: none is).
-        Only the chosen frames' images are copied; if the writer lapped one of them meanwhile
-        (a reader stalled for a whole buffer), the choice is made again, up to 3 times."""
+        """For each time, the newest kept frame captured at or before it (None: none is)."""
+        g = self.gather(times)
+        return [
+            Frame(g.images[i], float(g.t_capture[i]), float(g.t_receive[i]), int(g.seq[i]))
+            if g.found[i]
+            else None
+            for i in range(len(g.found))
+        ]
+
+    def gather(self, times: Sequence[float]) -> Gathered:
+        """`at_or_before` as arrays, the images copied once into (T, *shape). The times are
+        read first and only the chosen slots copied; if the writer lapped one of them
+        meanwhile (a reader stalled for a whole buffer), the choice is made again, up to 3
+        times, and a frame still lapped is reported not found."""
         k, grid = self.spec.capacity, np.asarray(times, np.float64)
         for _ in range(3):
             first = int(self._count[0])
             kept = np.arange(max(0, first - (k - 1)), first)
-            captured = self._t_capture[kept % k].copy()
-            found = np.searchsorted(captured, grid, side="right") - 1
-            chosen = [int(kept[i]) if i >= 0 else None for i in found]
-            frames = self._copy(sorted({i for i in chosen if i is not None}))
-            valid = self._valid_from(first)
-            if all(i is None or i >= valid for i in chosen):
-                return [None if i is None else frames[i] for i in chosen]
-        return [None if i is None or i < valid else frames[i] for i in chosen]
+            position = np.searchsorted(self._t_capture[kept % k], grid, side="right") - 1
+            found = position >= 0
+            chosen = np.where(found, kept[np.maximum(position, 0)] if kept.size else 0, -1)
+            slots = np.where(found, chosen % k, 0)
+            gathered = Gathered(
+                self._images[slots],  # fancy indexing: one copy, (T, *shape)
+                self._t_capture[slots].copy(),
+                self._t_receive[slots].copy(),
+                self._seq[slots].copy(),
+                found,
+            )
+            lapped = found & (chosen < self._valid_from(first))
+            if not lapped.any():
+                return gathered
+        gathered.found[lapped] = False
+        return gathered
 
     def close(self) -> None:
         """Drop this view (the block stays for the others until its owner unlinks it)."""

@@ -59,8 +59,8 @@ TASKS: dict[str, Task] = {
     "force": Task(HeadConfig(kind="regression", outputs=1), ("normal_force_n",), "rmse", "N"),
     # the push along the pad and the twist about its normal: data made with sideways pushes
     # (`vitac encoders make-data --shear`; otherwise both measure about 0). Only markers show
-    # them: from a GelSight Mini's pixels a ridge regression reads the push with R^2 0.79 and
-    # the twist 0.55, from a DIGIT's (no markers) 0.00 (docs/results.md)
+    # them: a ridge regression on a GelSight Mini's pixels reads both, on a DIGIT's (no
+    # markers) neither
     "shear": Task(
         HeadConfig(kind="regression", outputs=2),
         ("shear_x_n", "shear_y_n"),

@@ -52,18 +52,19 @@ def test_a_choice_the_writer_lapped_is_made_again(
 ) -> None:
     for i in range(5):
         ring.put(frame(i))
-    copy, laps = ring._copy, [4]  # the writer puts 4 frames (a whole buffer) during 1st copy
+    valid_from, laps = ring._valid_from, [4]  # the writer puts 4 frames (a whole buffer)
 
-    def lapped_copy(indices: list[int]) -> dict[int, Frame]:
-        got = copy(indices)
+    def lapped(first_count: int) -> int:  # ... while the reader was copying
         for _ in range(laps.pop() if laps else 0):
             ring.put(frame(ring.count))
-        return got
+        return valid_from(first_count)
 
-    monkeypatch.setattr(ring, "_copy", lapped_copy)
+    monkeypatch.setattr(ring, "_valid_from", lapped)
     found = ring.at_or_before([3.0, 100.0])  # chosen first: 3 and 4, both overwritten since
     assert [f.seq if f else None for f in found] == [None, 8]  # 3 is gone; 8 is the newest
     assert all(f is None or f.image.min() == f.seq for f in found)
+    gathered = ring.gather([7.5, 7.0, 100.0])  # one stacked copy, a frame may repeat
+    assert gathered.images.shape == (3, *SHAPE) and gathered.seq.tolist() == [7, 7, 8]
 
 
 def test_a_frame_of_another_shape_is_refused(ring: RingBuffer) -> None:
