@@ -149,6 +149,8 @@ class UVCCamera:
         except DeviceError as err:
             self.close()
             raise DeviceError(f"{err} (on connecting)") from None
+        with self._new:
+            self._returned = -1  # the first async_read still returns the first frame
 
     def async_read(self, timeout_s: float = 1.0) -> Frame:
         """The next frame newer than the one this returned last; waits up to `timeout_s`."""

@@ -2,13 +2,14 @@
 preprocessing, against a naive loop reading every camera in turn, on replayed cameras.
 
 The rig (issue 12's): two tactile pads, 320x240 at 60 fps, sent as MJPG and decoded on every
-read (a capture process each, the decode off the main interpreter), and two RGB-D cameras at
-30 fps, 640x480, each a colour stream (raw RGB) and a depth stream (uint16), a capture thread
-each. The cameras are `drivers.uvc_replay` replays of OpenCV's capture: frames exposed on the
-camera's clock, a 4-buffer V4L2 queue that goes stale when nobody reads, frames lost when it
-is full. Both paths run for the same time, one after the other, at a policy's 10 Hz, and
-preprocess the newest frame of every stream alike (area resize to the policy's sizes,
-float32 in [0, 1]; depth in metres).
+read, and two RGB-D cameras at 30 fps, 640x480, each a colour stream (raw RGB) and a depth
+stream (uint16); a capture process per stream (on capture threads in the loop's process, the
+RGB-D frames' copies contend with the loop for the interpreter lock, and on 2 cores the
+latency's p99 went over the tactile frame period). The cameras are `drivers.uvc_replay`
+replays of OpenCV's capture: frames exposed on the camera's clock, a 4-buffer V4L2 queue that
+goes stale when nobody reads, frames lost when it is full. Both paths run for the same time,
+one after the other, at a policy's 10 Hz, and preprocess the newest frame of every stream
+alike (area resize to the policy's sizes, float32 in [0, 1]; depth in metres).
 
 - pipeline: a worker per stream keeps its ring buffer current; each tick the aligner picks,
   for the observation times (2 steps of 0.1 s ending now), every stream's newest frame at or
@@ -70,8 +71,8 @@ class Stream:
 RIG = (
     *(Stream(f"tactile_{side}", "tactile", (240, 320), 60.0, jpeg=True, process=True,
              policy_size=(60, 80)) for side in ("left", "right")),
-    *(Stream(f"rgbd_{cam}.{part}", "rgbd", (480, 640), 30.0, depth=part == "depth")
-      for cam in ("a", "b") for part in ("colour", "depth")),
+    *(Stream(f"rgbd_{cam}.{part}", "rgbd", (480, 640), 30.0, depth=part == "depth",
+             process=True) for cam in ("a", "b") for part in ("colour", "depth")),
 )  # fmt: skip
 
 

@@ -167,3 +167,9 @@ def test_an_mjpg_replay_decodes_every_frame(devices: ReplayDevices) -> None:
     assert exact is not None and decoded is not None and decoded.shape == exact.shape
     error = np.abs(decoded.astype(int) - exact.astype(int))
     assert 0 < error.mean() < 3  # lossy, so it went through the codec, and close
+
+
+def test_connecting_leaves_the_first_frame_to_the_first_read(devices: ReplayDevices) -> None:
+    """A capture worker pumping from a fresh camera gets frame 0: no drop at the start."""
+    with camera(devices, ReplaySource(images(), fps=5.0)) as cam:
+        assert [cam.async_read(1.0).seq for _ in range(2)] == [0, 1]
