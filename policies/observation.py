@@ -109,6 +109,13 @@ class ObservationEncoder(nn.Module):
         self.t3 = None
         if self.t3_keys and config.t3 is not None:
             self.t3 = T3Streams(config.t3, self.t3_keys, config.image_features)
+            unbased = [k for k in self.t3_keys if k not in self.base_keys]
+            if self.t3.difference and unbased:
+                raise ValueError(
+                    f"policy.t3: {config.t3.checkpoint} reads each press as its difference from "
+                    f"the pad's resting image; add {unbased} to policy.base_frame_keys (the "
+                    "episode's first frame, after the grasp, is the reference)"
+                )
         lowdim = lowdim_dims(io, config)
         self.lowdim_keys = list(lowdim)
         self.relative = config.relative_to, config.relative_inputs, config.relative_scale
@@ -121,24 +128,32 @@ class ObservationEncoder(nn.Module):
             self.t3.load_pretrained()
 
     def forward(self, obs: Mapping[str, Tensor], normalizer: Normalizer, augment: bool) -> Tensor:
-        parts = [self.image_features(key, obs[key], augment) for key in self.io.image_keys]
+        parts = [
+            self.image_features(key, obs[key], augment, self._reference(obs, key))
+            for key in self.io.image_keys
+        ]
         t = parts[0].shape[1] if parts else 0
         for key in self.base_keys:  # (B, 1, F) -> beside every frame's: (B, T, F)
-            parts.append(
-                self.image_features(key, obs[BASE_PREFIX + key], augment).expand(-1, t, -1)
-            )
+            base = obs[BASE_PREFIX + key]
+            reference = self._reference(obs, key)
+            parts.append(self.image_features(key, base, augment, reference).expand(-1, t, -1))
         obs = {**obs, **relative_inputs(obs, *self.relative)}
         for key in self.lowdim_keys:
             values = obs[key].float().flatten(2)  # (B, T, D)
             parts.append(normalizer.normalize(key, values))
         return torch.cat(parts, dim=-1)  # (B, T, features_per_step)
 
-    def image_features(self, key: str, images: Tensor, augment: bool) -> Tensor:
+    def image_features(
+        self, key: str, images: Tensor, augment: bool, reference: Tensor | None = None
+    ) -> Tensor:
         """(B, T, H, W, C) uint8 or (B, T, H, W) uint16 depth of stream `key` (or a frozen
-        T3's cached features (B, T, D)) -> (B, T, image_features)."""
+        T3's cached features (B, T, D)) -> (B, T, image_features). `reference` (B, 1, H, W,
+        C): each sample's resting image, for a T3 encoder that reads differences."""
         b, t = images.shape[:2]
         if self.t3 is not None and key in self.t3_keys:
-            out: Tensor = self.t3(images.flatten(0, 1), key).reshape(b, t, -1)
+            ref = None if reference is None else reference.expand(-1, t, *reference.shape[2:])
+            flat_ref = None if ref is None else ref.flatten(0, 1)  # (B * T, H, W, C)
+            out: Tensor = self.t3(images.flatten(0, 1), key, flat_ref).reshape(b, t, -1)
             return out
         if key in self.io.depth_keys:
             x = normalize_depth(images.flatten(0, 1), *self.depth_range)  # (B * T, 1, H, W)
@@ -148,6 +163,12 @@ class ObservationEncoder(nn.Module):
             x = random_shift(x, self.shifts[key])
         out = self.encoders[module_key(key)](x).reshape(b, t, -1)  # (B, T, F)
         return out
+
+    def _reference(self, obs: Mapping[str, Tensor], key: str) -> Tensor | None:
+        """The episode's first frame of T3 stream `key` when its encoder reads differences."""
+        if self.t3 is None or not self.t3.difference or key not in self.t3_keys:
+            return None
+        return obs[BASE_PREFIX + key]
 
 
 def _channels(io: PolicyIO, key: str) -> int:

@@ -114,13 +114,18 @@ class T3Streams(nn.Module):
     def frozen(self) -> bool:
         return self.options.mode == "frozen"
 
-    def features(self, images: Tensor) -> Tensor:
-        """uint8 (N, H, W, 3) -> the encoder's pooled features (N, D)."""
-        return self.encoder.encode(images, self.options.sensor, self.options.pool)
+    @property
+    def difference(self) -> bool:
+        """Whether the encoder reads each image less a resting reference image."""
+        return self.options.preprocessing is not None and self.options.preprocessing.difference
 
-    def forward(self, x: Tensor, key: str) -> Tensor:
+    def features(self, images: Tensor, reference: Tensor | None = None) -> Tensor:
+        """uint8 (N, H, W, 3) [less reference (N, H, W, 3)] -> pooled features (N, D)."""
+        return self.encoder.encode(images, self.options.sensor, self.options.pool, reference)
+
+    def forward(self, x: Tensor, key: str, reference: Tensor | None = None) -> Tensor:
         """uint8 images (N, H, W, 3), or their cached features (N, D) -> (N, out_features)."""
-        features = x.float() if x.is_floating_point() else self.features(x)
+        features = x.float() if x.is_floating_point() else self.features(x, reference)
         out: Tensor = self.project[module_key(key)](features)
         return out
 

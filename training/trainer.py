@@ -200,7 +200,7 @@ def _train(
         ema = Ema(policy, config.ema) if config.ema.enabled else None
     policy.to(device)
     streams = _t3_streams(policy)
-    if streams is not None and streams.frozen:  # a frozen encoder's features, once per frame
+    if streams is not None and streams.frozen and not streams.difference:  # once per frame
         cache_features(train_set.data, streams.keys, streams.features, device)
     if ema is not None:
         ema.model.to(device)

@@ -97,3 +97,47 @@ def test_a_saved_policy_loads_without_the_encoder_directory(
     options = {"checkpoint": str(encoder_dir), "mode": "finetune"}
     unfilled = tiny_policy_config("bc", tactile_encoder="t3", t3=options)
     assert with_pretrained_architecture(unfilled, saved_policy) == policy.config
+
+
+@pytest.fixture
+def difference_dir(tmp_path: Path) -> Path:
+    torch.manual_seed(3)
+    contract = Preprocessing(resize=16, crop=16, difference=True, mean=(0, 0, 0), std=(0.25,) * 3)
+    return save_encoder(TactileTransformer(ARCH, {"mini": contract}), tmp_path / "difference")
+
+
+def test_a_difference_encoder_reads_each_frame_less_the_episodes_first(
+    difference_dir: Path,
+) -> None:
+    options = complete_t3(T3Options(checkpoint=str(difference_dir), mode="finetune"))
+    plain = tiny_policy_config("bc", tactile_encoder="t3", t3=options.model_dump())
+    with pytest.raises(ValueError, match=r"add \['tactile.left'\] to policy.base_frame_keys"):
+        make_policy(plain, IO)
+    config = plain.model_copy(update={"base_frame_keys": ["tactile.left"]})
+    torch.manual_seed(0)
+    policy = make_policy(config, IO)
+    policy.fit_normalizer(fit_data())
+    policy.eval()
+    streams = policy.observations.t3
+    assert streams is not None and streams.difference
+    batch = make_batch(2, policy.config)
+    frames = batch["tactile.left"]  # (B, T, H, W, 3)
+    batch["base.tactile.left"] = frames[:, :1].clone()
+    brighter = (frames.int() + 40).clamp(max=255).to(torch.uint8)
+    shifted = {**batch, "tactile.left": brighter, "base.tactile.left": brighter[:, :1].clone()}
+    unchanged = {**batch, "base.tactile.left": brighter[:, :1].clone()}  # only the reference
+    with torch.no_grad():
+        seen = [streams.features(b["tactile.left"][:, 1], b["base.tactile.left"][:, 0])
+                for b in (batch, shifted, unchanged)]  # fmt: skip
+        chunks = [policy.predict_action_chunk(b) for b in (batch, unchanged)]
+    # a frame and its reference moved alike read almost the same (clamping at 255 aside) ...
+    assert (seen[0] - seen[1]).abs().mean() < 0.2 * (seen[0] - seen[2]).abs().mean()
+    assert not torch.allclose(chunks[0], chunks[1])  # ... and the reference is read
+    calls: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+    features = streams.features
+    streams.features = lambda x, ref=None: calls.append((x, ref)) or features(x, ref)  # type: ignore[method-assign]
+    with torch.no_grad():
+        policy.predict_action_chunk(unchanged)
+    base = unchanged["base.tactile.left"]  # (B, 1, H, W, 3): every frame's reference
+    current = [ref for x, ref in calls if torch.equal(x, frames.flatten(0, 1))]
+    assert len(current) == 1 and torch.equal(current[0], base.expand_as(frames).flatten(0, 1))
