@@ -32,15 +32,16 @@ def add_view_parser(sub: Any, lazy: Any) -> None:
         description="A live mosaic of the rig's cameras (Rerun viewer when rerun-sdk is "
         "installed, else an OpenCV window; q or Ctrl-C ends), or one frame of each as a PNG. "
         "Without stream flags: every camera `vitac devices` finds.",
-        epilog="examples: vitac view --snapshot rig.png; vitac view --replay take1.db3; "
-        "vitac view --tactile digit=serial:D20001 --uvc /dev/video4@1280x720x30",
+        epilog="example: vitac view --snapshot rig.png (also: vitac view --replay take1.db3; "
+        "vitac view --tactile digit=serial:D20001 --uvc /dev/video4@1280x720x30)",
     )
     p.add_argument("--uvc", action="append", default=[], metavar="DEVICE[@WxHxFPS]",
                    help="a UVC camera (serial:<text>, by-id path, /dev/videoN or index); "
                    "mode default 640x480x30")  # fmt: skip
     p.add_argument("--tactile", action="append", default=[], metavar="MODEL=DEVICE",
                    help="a tactile sensor: gelsight_mini, digit or gelsight_uvc")  # fmt: skip
-    p.add_argument("--realsense", action="append", default=[], metavar="SERIAL")
+    p.add_argument("--realsense", action="append", default=[], metavar="SERIAL",
+                   help="a RealSense camera by serial number")  # fmt: skip
     p.add_argument("--replay", action="append", default=[], type=Path, metavar="FILE.db3",
                    help="a RealSense recording instead of a live camera")  # fmt: skip
     p.add_argument("--snapshot", type=Path, default=None, metavar="FILE.png",
