@@ -149,15 +149,14 @@ def live(cameras: list[Any], seconds: float | None) -> int:
             for camera in cameras:
                 with contextlib.suppress(DeviceError):  # a slow stream keeps its last frame
                     latest[camera.name] = camera.async_read(0.02)
-            for camera in cameras:
-                camera_views = views(camera, latest[camera.name])
-                if not show(camera_views):
-                    return 0
+            if not show([v for c in cameras for v in views(c, latest[c.name])]):
+                return 0
     return 0
 
 
 def _viewer() -> Any:
-    """A function that shows views (False: the operator closed it): Rerun, else OpenCV."""
+    """A function that shows every stream's views at once (False: the operator closed
+    it): Rerun, else an OpenCV window."""
     try:
         import rerun as rr
     except ImportError:
@@ -178,12 +177,8 @@ def _viewer() -> Any:
                           "rerun-sdk (pip install rerun-sdk) for its viewer")  # fmt: skip
     import cv2
 
-    shown_so_far: dict[str, View] = {}
-
     def to_window(shown: list[View]) -> bool:
-        shown_so_far.update({v.name: v for v in shown})
-        picture = mosaic(list(shown_so_far.values()))
-        cv2.imshow("vitac view", picture[..., ::-1])
+        cv2.imshow("vitac view", mosaic(shown)[..., ::-1])
         return (cv2.waitKey(1) & 0xFF) != ord("q")
 
     return to_window

@@ -201,6 +201,7 @@ def run_naive(sources: dict[str, ReplaySource], seconds: float) -> Tally:
     captures = {s.key: devices.video_capture(s.key) for s in RIG}
     latency: dict[str, list[float]] = {s.key: [] for s in RIG}
     stamps: dict[str, list[float]] = {s.key: [] for s in RIG}
+    streams = {s.key: s for s in RIG}
 
     def tick(now: float) -> None:
         got = {}
@@ -210,7 +211,7 @@ def run_naive(sources: dict[str, ReplaySource], seconds: float) -> Tally:
                 got[s.key] = image
                 stamps[s.key].append(captures[s.key].get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
         for key, image in got.items():
-            preprocess(next(s for s in RIG if s.key == key), image)
+            preprocess(streams[key], image)
         done = time.monotonic()
         for key in got:
             latency[key].append((done - stamps[key][-1]) * 1000.0)
@@ -220,7 +221,6 @@ def run_naive(sources: dict[str, ReplaySource], seconds: float) -> Tally:
     cpu, ticks = _ticking(tick, seconds, [], paced=False)
     for capture in captures.values():
         capture.release()
-    streams = {s.key: s for s in RIG}
     drops = {k: _gaps(t, streams[k].fps) for k, t in stamps.items()}
     return Tally({k: len(t) for k, t in stamps.items()}, drops, latency, cpu, ticks)
 
