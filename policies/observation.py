@@ -65,6 +65,23 @@ class VisuomotorConfig(PolicyConfig):
         return self
 
 
+def missing_references(config: PolicyConfig, image_keys: list[str]) -> str | None:
+    """What is wrong when a T3 encoder that reads differences has pads without a reference
+    (their episode's first frame, `base_frame_keys`); None when nothing is."""
+    t3 = getattr(config, "t3", None)
+    if getattr(config, "tactile_encoder", None) != "t3" or t3 is None or t3.preprocessing is None:
+        return None
+    pads = [k for k in image_keys if k.startswith(TACTILE_PREFIX)]
+    unbased = [k for k in pads if k not in config.base_frame_keys]
+    if not t3.preprocessing.difference or not unbased:
+        return None
+    return (
+        f"policy.t3: {t3.checkpoint} reads each press as its difference from the pad's resting "
+        f"image; add {unbased} to policy.base_frame_keys (the episode's first frame, after the "
+        "grasp, is the reference)"
+    )
+
+
 def make_normalizer(io: PolicyIO, config: PolicyConfig) -> Normalizer:
     """Statistics for every low-dim input (`config.relative_inputs`' too) and the action
     (images need none)."""
@@ -109,13 +126,9 @@ class ObservationEncoder(nn.Module):
         self.t3 = None
         if self.t3_keys and config.t3 is not None:
             self.t3 = T3Streams(config.t3, self.t3_keys, config.image_features)
-            unbased = [k for k in self.t3_keys if k not in self.base_keys]
-            if self.t3.difference and unbased:
-                raise ValueError(
-                    f"policy.t3: {config.t3.checkpoint} reads each press as its difference from "
-                    f"the pad's resting image; add {unbased} to policy.base_frame_keys (the "
-                    "episode's first frame, after the grasp, is the reference)"
-                )
+            problem = missing_references(config, io.image_keys)
+            if problem:
+                raise ValueError(problem)
         lowdim = lowdim_dims(io, config)
         self.lowdim_keys = list(lowdim)
         self.relative = config.relative_to, config.relative_inputs, config.relative_scale

@@ -19,6 +19,7 @@ from drivers.spec import FieldSpec
 from policies import ACTION_KEY, PolicyConfig, PolicyIO
 from policies.action_frame import POSITION_DIMS
 from policies.base import BASE_PREFIX
+from policies.observation import missing_references
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore, WindowSampler, split_episodes
 
@@ -104,6 +105,9 @@ def load_datasets(
         raise DatasetError(
             f"policy.base_frame_keys {stray}: must be image inputs of the policy; they are {images}"
         )
+    problem = missing_references(config, images)
+    if problem:
+        raise DatasetError(problem)
     for key, n in config.relative_inputs.items():
         if key not in keys or len(store.schema[key].shape) != 1 or store.schema[key].shape[0] < n:
             raise DatasetError(

@@ -98,6 +98,19 @@ def test_a_frozen_tactile_transformer_is_run_once_per_frame_not_per_step(
     assert loaded.config.t3 is not None and loaded.config.t3.model == arch
 
 
+def test_a_difference_encoder_without_base_frames_is_refused_before_training(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    """Its pads need their episode-first frames as references: an operator error (one line
+    at `vitac train`), found with the data set's other checks."""
+    contract = Preprocessing(resize=16, crop=16, difference=True)
+    encoder = save_encoder(TactileTransformer(ARCH, {"mini": contract}), tmp_path / "enc")
+    policy = tiny_policy_config("bc", tactile_encoder="t3", t3={"checkpoint": str(encoder)})
+    config = TrainConfig(steps=1, batch_size=4, val_ratio=0.25, warmup_steps=1, val_every=1)
+    with pytest.raises(DatasetError, match=r"add \[.*'tactile.left'.*\] to policy.base_frame_keys"):
+        train(policy, config, demo_store, tmp_path / "run", progress=False)
+
+
 def test_a_relative_policy_trains_on_its_windows_and_acts_in_absolute_poses(
     tmp_path: Path,
 ) -> None:
