@@ -8,7 +8,8 @@ then only what makes the arm:
     pretrained  policy.tactile_encoder = "t3", policy.t3 = the pretrained trunk (frozen, or
                 fine-tuned with `pretrained_mode = "finetune"`)
     scratch     the same transformer, fresh weights, trained with the policy
-    no_touch    train.obs_keys = every observation but the tactile images
+    no_touch    train.obs_keys = every observation but the tactile images (nor their
+                episode-first frames in policy.base_frame_keys)
     conv        a reference beside the goal's three: touch through the policy's own conv
                 encoders, trained with it (the launch file unchanged)
 
@@ -114,6 +115,11 @@ def arm_data(
     run.setdefault("train", {})["seed"] = seed
     if arm == "no_touch":
         run["train"]["obs_keys"] = [k for k in obs_keys if not k.startswith(TACTILE_PREFIX)]
+        policy_table = run.get("policy", {})
+        if "base_frame_keys" in policy_table:  # no pads, so no pad at rest either
+            policy_table["base_frame_keys"] = [
+                k for k in policy_table["base_frame_keys"] if not k.startswith(TACTILE_PREFIX)
+            ]
         return run
     if not any(k.startswith(TACTILE_PREFIX) for k in run["train"].get("obs_keys") or obs_keys):
         raise ValueError(f"the {arm} arm of {policy} has no tactile input (train.obs_keys)")

@@ -36,8 +36,12 @@ def test_the_arms_differ_only_in_the_tactile_encoder_and_inputs(policy: str) -> 
     }
     assert flat_diff(pretrained, scratch, "") == [f".policy.t3.mode: '{mode}' -> 'scratch'"]
     changed = {line.split(":")[0] for line in flat_diff(pretrained, no_touch, "")}
-    assert changed == {".policy.tactile_encoder", ".policy.t3", ".train.obs_keys"}
+    assert changed == {
+        ".policy.tactile_encoder", ".policy.t3", ".train.obs_keys", ".policy.base_frame_keys"
+    }  # fmt: skip
     assert no_touch["train"]["obs_keys"] == ["rgb.scene", "rgb.wrist", "proprio.joints"]
+    assert pretrained["policy"]["base_frame_keys"] == ["tactile.left", "tactile.right"]
+    assert no_touch["policy"]["base_frame_keys"] == []
 
 
 @pytest.mark.parametrize("policy", ["bc", "diffusion"])
