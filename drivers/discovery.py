@@ -1,5 +1,6 @@
-"""What is plugged in: UVC video nodes (with their stable by-id names, USB ids and the tactile
-sensor model a USB id says they are), RealSense cameras and serial ports. Nothing is opened.
+"""What is plugged in: UVC video nodes (with their stable by-id names, USB ids, the tactile
+sensor model a USB id says they are, and the capture modes they offer), RealSense cameras and
+serial ports. Nothing streams: a node that streams frames is opened only to enumerate its modes.
 
 Video nodes come from sysfs: /sys/class/video4linux/videoN/{name,index} (index 0 is the
 node that streams; a GelSight Mini's second node carries metadata) and, up its `device` link,
@@ -9,11 +10,13 @@ the USB device's idVendor, idProduct and serial; /dev/v4l/by-id links name the n
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from drivers.tactile_profiles import SENSORS
+from drivers.v4l2 import Mode, NotV4L2Error, read_modes
 
 SYS_VIDEO = Path("/sys/class/video4linux")
 DEV = Path("/dev")
@@ -28,6 +31,8 @@ class VideoNode:
     usb_id: str | None  # VID:PID
     serial: str | None
     sensor: str | None  # the tactile sensor model with that USB id, if any
+    modes: tuple[Mode, ...] = ()  # of the node that streams
+    modes_note: str | None = None  # why a streaming node's modes could not be read
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,13 @@ class SerialPort:
     description: str
 
 
-def video_nodes(sys_video: Path = SYS_VIDEO, dev: Path = DEV) -> list[VideoNode]:
-    """Every V4L2 node, in numeric order (empty when there are none)."""
+def video_nodes(
+    sys_video: Path = SYS_VIDEO,
+    dev: Path = DEV,
+    modes: Callable[[str], list[Mode]] = read_modes,
+) -> list[VideoNode]:
+    """Every V4L2 node, in numeric order (empty when there are none), the modes of each node
+    that streams read with `modes` (its /dev path -> modes)."""
     if not sys_video.is_dir():
         return []
     stable = _by_id(dev / "v4l" / "by-id")
@@ -51,18 +61,32 @@ def video_nodes(sys_video: Path = SYS_VIDEO, dev: Path = DEV) -> list[VideoNode]
         if usb is not None:
             usb_id = f"{_text(usb / 'idVendor')}:{_text(usb / 'idProduct')}"
             serial = _text(usb / "serial") or None
+        index = int(_text(node / "index") or 0)
+        found, note = _modes(str(dev / node.name), modes) if index == 0 else ([], None)
         nodes.append(
             VideoNode(
                 path=str(dev / node.name),
                 name=_text(node / "name"),
-                index=int(_text(node / "index") or 0),
+                index=index,
                 by_id=stable.get(node.name),
                 usb_id=usb_id,
                 serial=serial,
                 sensor=models.get(usb_id or ""),
+                modes=tuple(found),
+                modes_note=note,
             )
         )
     return nodes
+
+
+def _modes(path: str, modes: Callable[[str], list[Mode]]) -> tuple[list[Mode], str | None]:
+    """(modes, None), or ([], why not): a busy, unreadable or odd node is listed anyway."""
+    try:
+        return modes(path), None
+    except NotV4L2Error:
+        return [], "answers no V4L2 capture enumeration"
+    except OSError as err:
+        return [], f"modes not read: {err.strerror or err}"
 
 
 def serial_ports() -> list[SerialPort]:

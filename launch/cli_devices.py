@@ -1,5 +1,6 @@
 """`vitac devices [--json]`: what is plugged in (UVC video nodes with the tactile sensor each
-USB id says it is, RealSense cameras, serial ports); exit 0, with empty lists when nothing is."""
+USB id says it is and their capture modes, RealSense cameras, serial ports); exit 0, with empty
+lists when nothing is."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ def add_devices_parser(sub: Any, lazy: Any) -> None:
         "devices",
         help="list cameras, tactile sensors, RealSense cameras and serial ports",
         description="List UVC video nodes (stable /dev/v4l/by-id names, USB ids, the tactile "
-        "sensor model of a known USB id; index 0 is the node that streams), RealSense cameras "
-        "(serials) and serial ports (USB ids). Opens nothing.",
+        "sensor model of a known USB id; index 0 is the node that streams, with its capture modes: "
+        "pixel format, size, frame rates), RealSense cameras (serials) and serial ports (USB "
+        "ids). Starts no stream.",
         epilog="example: vitac devices --json",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -48,6 +50,11 @@ def _lines(found: dict[str, Any]) -> list[str]:
         lines.append(f"  {v['path']}  {v['name']}{what}  [{stream}]  usb {v['usb_id'] or '-'}")
         if v["by_id"]:
             lines.append(f"    {v['by_id']}")
+        for m in v["modes"]:
+            rates = ", ".join(f"{r:g}" for r in m["fps"]) or "?"
+            lines.append(f"    {m['fourcc']} {m['width']}x{m['height']} at {rates} fps")
+        if v["modes_note"]:
+            lines.append(f"    modes: {v['modes_note']}")
     lines.append(f"realsense cameras: {len(found['realsense'])}")
     lines += [f"  {c['serial']}  {c['name']}  firmware {c['firmware']}" for c in found["realsense"]]
     lines.append(f"serial ports: {len(found['serial'])}")

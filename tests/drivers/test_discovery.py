@@ -37,7 +37,7 @@ def fake_tree(root: Path) -> tuple[Path, Path]:
 
 def test_nodes_carry_their_stable_name_usb_id_and_sensor(tmp_path: Path) -> None:
     sys_video, dev = fake_tree(tmp_path)
-    nodes = video_nodes(sys_video, dev)
+    nodes = video_nodes(sys_video, dev, lambda path: [])
     assert [n.path for n in nodes] == [str(dev / f"video{i}") for i in range(3)]
     mini, meta, webcam = nodes
     assert mini == VideoNode(str(dev / "video0"), "GelSight Mini R0B 28F5-K4RR", 0,
@@ -47,3 +47,30 @@ def test_nodes_carry_their_stable_name_usb_id_and_sensor(tmp_path: Path) -> None
     assert webcam.usb_id == "046d:0825" and webcam.sensor is None and webcam.by_id is None
     assert webcam.serial is None
     assert video_nodes(tmp_path / "nothing", dev) == []
+
+
+def test_modes_are_read_for_nodes_that_stream_and_failures_are_noted(tmp_path: Path) -> None:
+    from drivers.v4l2 import Mode, NotV4L2Error
+
+    sys_video, dev = fake_tree(tmp_path)
+    mjpg = Mode("MJPG", 3280, 2464, (25.0,))
+    asked: list[str] = []
+
+    def modes(path: str) -> list[Mode]:
+        asked.append(path)
+        if path.endswith("video2"):
+            raise PermissionError(13, "Permission denied")
+        return [mjpg]
+
+    mini, meta, webcam = video_nodes(sys_video, dev, modes)
+    assert asked == [str(dev / "video0"), str(dev / "video2")]  # never the metadata node
+    assert (mini.modes, mini.modes_note) == ((mjpg,), None)
+    assert (meta.modes, meta.modes_note) == ((), None)
+    assert (webcam.modes, webcam.modes_note) == ((), "modes not read: Permission denied")
+
+    def not_a_camera(path: str) -> list[Mode]:
+        raise NotV4L2Error(25, "not a V4L2 device")
+
+    assert video_nodes(sys_video, dev, not_a_camera)[0].modes_note == (
+        "answers no V4L2 capture enumeration"
+    )
