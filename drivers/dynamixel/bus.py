@@ -131,6 +131,29 @@ class DynamixelBus:
         replies = self.transact(packet, list(ids), f"sync read {address}")
         return {r.id: _sized(r, length, address) for r in replies}
 
+    def fast_sync_read(self, ids: Sequence[int], address: int, length: int) -> dict[int, bytes]:
+        """As sync_read, in one reply packet for all servos (less time on the wire)."""
+        packet = p.sync_read(ids, address, length, fast=True)
+        return self._fast(packet, [(i, address, length) for i in ids], f"fast sync read {address}")
+
+    def fast_bulk_read(self, items: Sequence[tuple[int, int, int]]) -> dict[int, bytes]:
+        return self._fast(p.bulk_read(items, fast=True), items, "fast bulk read")
+
+    def _fast(
+        self, packet: bytes, items: Sequence[tuple[int, int, int]], what: str
+    ) -> dict[int, bytes]:
+        (reply,) = self.transact(packet, [p.BROADCAST], what, check=False)
+        try:
+            parts = p.fast_parts(reply, [n for _, _, n in items])
+        except p.ProtocolError as err:
+            raise DeviceError(f"{self.port}: {what}: {err}") from err
+        got, asked = [id for id, _, _ in parts], [id for id, _, _ in items]
+        if got != asked:
+            raise DeviceError(f"{self.port}: {what}: parts from servos {got}, asked {asked}")
+        for id, error, _ in parts:
+            self._check(id, error, what, check_alert=True)
+        return {id: data for id, _, data in parts}
+
     def sync_write(self, address: int, length: int, data: Mapping[int, bytes]) -> None:
         self.transact(p.sync_write(address, length, data), [], f"sync write {address}")
 
@@ -158,6 +181,7 @@ class DynamixelBus:
         what: str,
         wait_s: float | None = None,
         check_alert: bool = True,
+        check: bool = True,
     ) -> list[Packet]:
         """Send `packet`; return the status packets of `ids` in that order (None: whoever
         answers within `wait_s`). Retries on a missing or corrupt reply."""
@@ -172,8 +196,8 @@ class DynamixelBus:
                 break
         else:
             raise DeviceError(f"{self.port}: {what}: {problem} after {self.retries + 1} tries")
-        for reply in replies:
-            self._check(reply, what, check_alert)
+        for reply in replies if check else []:
+            self._check(reply.id, reply.error, what, check_alert)
         return replies
 
     def _exchange(
@@ -199,7 +223,7 @@ class DynamixelBus:
             for item in self.reader.feed(data):
                 if isinstance(item, CorruptPacket):
                     corrupt.append(item)
-                elif item.instruction == p.STATUS and item.id != p.BROADCAST:
+                elif item.instruction == p.STATUS:
                     got[item.id] = item
             if not data:
                 time.sleep(0.0002)
@@ -212,20 +236,19 @@ class DynamixelBus:
             return [], f"no reply from servo {missing[0]} within {wait_s * 1000:.0f} ms"
         return [got[i] for i in ids], ""
 
-    def _check(self, reply: Packet, what: str, check_alert: bool) -> None:
-        error = reply.error
+    def _check(self, id: int, error: int, what: str, check_alert: bool) -> None:
         if error & 0x7F:
-            raise DeviceError(f"{self.port}: servo {reply.id} refused {what}: "
+            raise DeviceError(f"{self.port}: servo {id} refused {what}: "
                               f"{p.describe_error(error & 0x7F)}")  # fmt: skip
         if error & p.ALERT and check_alert:
             try:
-                bits = ", ".join(self.hardware_errors(reply.id)) or "none set"
+                bits = ", ".join(self.hardware_errors(id)) or "none set"
             except DeviceError:
                 bits = "unreadable"
             raise ServoHardwareError(
-                f"{self.port}: servo {reply.id} reports a hardware error ({bits}); its torque "
-                "is off until it is rebooted (DynamixelBus.reboot, once the cause is fixed)",
-                reply.id,
+                f"{self.port}: servo {id} reports a hardware error ({bits}); its torque is off "
+                "until it is rebooted (DynamixelBus.reboot, once the cause is fixed)",
+                id,
             )
 
 

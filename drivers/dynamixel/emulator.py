@@ -108,8 +108,9 @@ class ServoState:
         step = max(-speed * dt, min(speed * dt, error))
         self.exact_position += step
         self.set("present_position", round(self.exact_position))
-        self.set("present_velocity", 0 if step == 0 else limit if step > 0 else -limit)
-        self.set("moving", int(step != 0))
+        moving = self.exact_position != self.get("goal_position")
+        self.set("present_velocity", 0 if not moving else limit if step > 0 else -limit)
+        self.set("moving", int(moving))
 
     def reboot(self) -> None:
         self.set("hardware_error_status", 0)
@@ -229,8 +230,7 @@ class EmulatedBus:
             yield self._reply(servo, 0)
 
     def _reads(self, asked: list[tuple[int, int, int]], fast: bool) -> Iterator[bytes]:
-        """Each present servo's reply in the order asked; `fast`: one packet for all, each
-        servo's part as error, id, data and the CRC of the packet up to its part's end."""
+        """Each present servo's reply in the order asked (`fast`: one packet for all)."""
         parts = []
         for id, address, length in asked:
             if id in self.servos:
@@ -241,7 +241,7 @@ class EmulatedBus:
             yield from (self._reply(s, e, d, read=True, error_set=True) for s, e, d in parts)
             return
         if parts:
-            yield fast_reply([(s.id, e, d) for s, e, d in parts])
+            yield p.fast_reply([(s.id, e, d) for s, e, d in parts])
 
     def _targets(self, id: int) -> list[ServoState]:
         if id == p.BROADCAST:
@@ -263,16 +263,3 @@ class EmulatedBus:
 
 def _u16(data: bytes, at: int) -> int:
     return int.from_bytes(data[at : at + 2], "little")
-
-
-def fast_reply(parts: list[tuple[int, int, bytes]]) -> bytes:
-    """A Fast Sync/Bulk Read reply: one status packet from the broadcast id whose
-    parameters are, per servo, its error, its id, its data and a 2-byte CRC field; each CRC
-    field holds the CRC of the packet from its header to just before that field, so the
-    last one is the packet's own CRC."""
-    params = bytearray()
-    for k, (id, error, data) in enumerate(parts):
-        params += (bytes([id]) if k else b"") + bytes([error]) + (b"" if k else bytes([id]))
-        params += data + b"\x00\x00"
-    packet = bytearray(p.encode(p.BROADCAST, p.STATUS, bytes(params[:-2])))
-    return bytes(packet)

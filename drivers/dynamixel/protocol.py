@@ -71,7 +71,7 @@ def _crc_table() -> tuple[int, ...]:
 CRC_TABLE = _crc_table()
 
 
-def crc16(data: bytes) -> int:
+def crc16(data: bytes | bytearray) -> int:
     crc = 0
     for byte in data:
         crc = ((crc << 8) ^ CRC_TABLE[((crc >> 8) ^ byte) & 0xFF]) & 0xFFFF
@@ -156,8 +156,40 @@ def decode(raw: bytes) -> Packet:
     sent, computed = int.from_bytes(raw[-2:], "little"), crc16(raw[:-2])
     if sent != computed:
         raise ProtocolError(f"CRC 0x{sent:04X}, computed 0x{computed:04X}")
-    body = unstuff(raw[7:-2])
+    fast = raw[4] == BROADCAST and raw[7] == STATUS  # a fast read's reply is not stuffed
+    body = raw[7:-2] if fast else unstuff(raw[7:-2])
     return Packet(raw[4], body[0], body[1:])
+
+
+def fast_reply(parts: Sequence[tuple[int, int, bytes]]) -> bytes:
+    """The one reply to a Fast Sync/Bulk Read from every servo asked, (id, error, data) each:
+    a status packet from the broadcast id whose parameters are, per servo, its error, id,
+    data and a 2-byte CRC. Each servo appends its part to what the ones before it sent, and
+    its CRC covers the packet so far, so the last one is the packet's own CRC. Not stuffed."""
+    length = 1 + sum(4 + len(data) for _, _, data in parts)  # instruction, then the parts
+    packet = bytearray(HEADER + bytes([BROADCAST]) + length.to_bytes(2, "little") + b"\x55")
+    for id, error, data in parts:
+        packet += bytes([error, id]) + data
+        packet += crc16(packet).to_bytes(2, "little")
+    return bytes(packet)
+
+
+def fast_parts(reply: Packet, lengths: Sequence[int]) -> list[tuple[int, int, bytes]]:
+    """(id, error, data) of each part of a decoded fast reply, `lengths` the data sizes in
+    the order asked (decode has checked the packet's CRC; the inner ones are not needed)."""
+    parts: list[tuple[int, int, bytes]] = []
+    at = 0
+    for length in lengths:
+        end = at + 2 + length
+        if end > len(reply.params):
+            raise ProtocolError(f"fast reply of {len(reply.params)} bytes ends inside part "
+                                f"{len(parts) + 1} of {len(lengths)}")  # fmt: skip
+        error, id = reply.params[at], reply.params[at + 1]
+        parts.append((id, error, bytes(reply.params[at + 2 : end])))
+        at = end + 2
+    if at - 2 != len(reply.params):
+        raise ProtocolError(f"fast reply of {len(reply.params)} bytes for parts {list(lengths)}")
+    return parts
 
 
 # --- instruction packets -------------------------------------------------------------------

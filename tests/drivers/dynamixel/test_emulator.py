@@ -1,0 +1,111 @@
+"""The emulator as a client other than ours sees it: ROBOTIS's DynamixelSDK (its own packet
+code) over the pseudo-terminal, every instruction it has; and the emulator's motion model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from drivers.dynamixel import protocol as p
+from drivers.dynamixel.bus import DynamixelBus
+from drivers.dynamixel.emulator import EmulatedBus, ServoState
+from drivers.dynamixel.pty_server import PtyServer
+from drivers.dynamixel.tables import RAD_PER_PULSE, RAD_S_PER_VELOCITY, model
+
+sdk = pytest.importorskip("dynamixel_sdk")
+GOAL, PRESENT, TORQUE, LED = 116, 132, 64, 65
+IDS = {1: "xm430-w350", 2: "xm540-w270", 3: "xl330-m288"}
+
+
+@pytest.fixture
+def server() -> Iterator[PtyServer]:
+    with PtyServer(EmulatedBus([ServoState(model(m), i) for i, m in IDS.items()])) as s:
+        yield s
+
+
+@pytest.fixture
+def client(server: PtyServer) -> Iterator[tuple[object, object]]:
+    port = sdk.PortHandler(server.path)
+    assert port.openPort() and port.setBaudRate(1_000_000)
+    yield port, sdk.PacketHandler(2.0)
+    port.closePort()
+
+
+def test_the_sdk_pings_reads_writes_and_reboots(client: tuple, server: PtyServer) -> None:
+    port, packets = client
+    number, result, error = packets.ping(port, 2)
+    assert (number, result, error) == (model("xm540-w270").number, sdk.COMM_SUCCESS, 0)
+    found, result = packets.broadcastPing(port)
+    assert result == sdk.COMM_SUCCESS and {i: v[0] for i, v in found.items()} == {
+        i: model(m).number for i, m in IDS.items()
+    }  # fmt: skip
+    assert packets.write1ByteTxRx(port, 1, TORQUE, 1) == (sdk.COMM_SUCCESS, 0)
+    assert packets.write4ByteTxRx(port, 1, GOAL, 2100) == (sdk.COMM_SUCCESS, 0)
+    assert packets.read4ByteTxRx(port, 1, GOAL) == (2100, sdk.COMM_SUCCESS, 0)
+    assert packets.write4ByteTxRx(port, 1, PRESENT, 0) == (sdk.COMM_SUCCESS, p.StatusError.ACCESS)
+    assert packets.reboot(port, 1) == (sdk.COMM_SUCCESS, 0)
+    assert packets.read1ByteTxRx(port, 1, TORQUE) == (0, sdk.COMM_SUCCESS, 0)
+
+
+def test_the_sdks_group_reads_and_writes(client: tuple) -> None:
+    port, packets = client
+    writes = sdk.GroupSyncWrite(port, packets, LED, 1)
+    for i in IDS:
+        assert writes.addParam(i, [1])
+    assert writes.txPacket() == sdk.COMM_SUCCESS
+    for fast in (False, True):
+        reads = sdk.GroupSyncRead(port, packets, GOAL, 4)
+        for i in IDS:
+            assert reads.addParam(i)
+        assert (reads.fastSyncRead() if fast else reads.txRxPacket()) == sdk.COMM_SUCCESS
+        assert [reads.getData(i, GOAL, 4) for i in IDS] == [2048] * 3
+        bulk = sdk.GroupBulkRead(port, packets)
+        assert bulk.addParam(1, LED, 1) and bulk.addParam(3, 0, 2)
+        assert (bulk.fastBulkRead() if fast else bulk.txRxPacket()) == sdk.COMM_SUCCESS
+        assert (bulk.getData(1, LED, 1), bulk.getData(3, 0, 2)) == (1, model("xl330-m288").number)
+
+
+def test_our_fast_reads_parse_the_emulators_one_packet_replies(server: PtyServer) -> None:
+    with DynamixelBus(server.path) as bus:
+        bus.sync_write(GOAL, 4, {i: (2000 + i).to_bytes(4, "little") for i in IDS})
+        found = bus.fast_sync_read([3, 1, 2], GOAL, 4)
+        assert {i: int.from_bytes(v, "little") for i, v in found.items()} == {
+            1: 2001, 2: 2002, 3: 2003
+        }  # fmt: skip
+        got = bus.fast_bulk_read([(2, GOAL, 4), (1, 0, 2)])
+        assert got == {2: (2002).to_bytes(4, "little"), 1: (1020).to_bytes(2, "little")}
+
+
+def test_the_fast_replys_crcs_each_cover_the_packet_so_far() -> None:
+    reply = p.fast_reply([(1, 0, b"\x01\x02"), (2, 0x80, b"\x03\x04")])
+    first_crc_at = 8 + 2 + 2  # after instruction: error, id, 2 data bytes
+    assert reply[first_crc_at : first_crc_at + 2] == p.crc16(reply[:first_crc_at]).to_bytes(
+        2, "little"
+    )
+    packet = p.decode(reply)  # the last CRC is the packet's
+    assert p.fast_parts(packet, [2, 2]) == [(1, 0, b"\x01\x02"), (2, 0x80, b"\x03\x04")]
+    with pytest.raises(p.ProtocolError, match="ends inside part 2"):
+        p.fast_parts(packet, [2, 4])
+
+
+def test_motion_follows_the_profile_velocity_and_stops_at_the_goal() -> None:
+    now = [0.0]
+    servo = ServoState(model("xm430-w350"), 1, position=1000)
+    bus = EmulatedBus([servo], clock=lambda: now[0])
+    servo.set("torque_enable", 1)
+    servo.set("profile_velocity", 50)  # 11.45 rev/min
+    servo.set("goal_position", 3000)
+    now[0] = 0.5
+    bus.advance()
+    pulses_per_s = 50 * RAD_S_PER_VELOCITY / RAD_PER_PULSE
+    assert servo.get("present_position") == round(1000 + 0.5 * pulses_per_s)
+    assert servo.get("moving") == 1 and servo.get("present_velocity") == 50
+    now[0] = 10.0
+    bus.advance()
+    assert servo.get("present_position") == 3000 and servo.get("moving") == 0
+    servo.set("torque_enable", 0)
+    servo.set("goal_position", 0)
+    now[0] = 20.0
+    bus.advance()
+    assert servo.get("present_position") == 3000  # no torque, no motion
