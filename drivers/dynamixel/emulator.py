@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from drivers.dynamixel import protocol as p
 from drivers.dynamixel.protocol import CorruptPacket, Instruction, Packet, StatusError
 from drivers.dynamixel.tables import (
+    EEPROM_END,
     PULSES_PER_REV,
     HardwareError,
     Model,
@@ -36,7 +37,10 @@ class ServoState:
     def __init__(self, model: Model, id: int, position: int = PULSES_PER_REV // 2) -> None:
         self.model = model
         self.table = bytearray(model.size)
-        for f in model.fields.values():
+        self._initialise(id, position)
+
+    def _initialise(self, id: int, position: int) -> None:
+        for f in self.model.fields.values():
             self.table[f.address : f.address + f.size] = f.encode(int(f.initial))
         self.set("id", id)
         for name in ("present_position", "goal_position", "position_trajectory"):
@@ -79,6 +83,9 @@ class ServoState:
             return StatusError.DATA_LENGTH  # part of a multi-byte field
         before = bytes(self.table)
         self.table[address:end] = data
+        if self.get("operating_mode") not in self.model.operating_modes:
+            self.table[:] = before
+            return StatusError.DATA_RANGE
         if self._goal_out_of_limits():
             self.table[:] = before
             return StatusError.DATA_LIMIT
@@ -111,6 +118,15 @@ class ServoState:
         moving = self.exact_position != self.get("goal_position")
         self.set("present_velocity", 0 if not moving else limit if step > 0 else -limit)
         self.set("moving", int(moving))
+
+    def factory_reset(self, option: int) -> None:
+        """0xFF: every field to its initial value; 0x01: all but the id; 0x02: all but the id
+        and the baud rate."""
+        keep = {"id": self.id, "baud_rate": self.get("baud_rate")}
+        position = self.get("present_position")
+        self._initialise(keep["id"] if option in (0x01, 0x02) else 1, position)
+        if option == 0x02:
+            self.set("baud_rate", keep["baud_rate"])
 
     def reboot(self) -> None:
         self.set("hardware_error_status", 0)
@@ -200,15 +216,17 @@ class EmulatedBus:
         elif inst == Instruction.SYNC_WRITE:
             address, length = _u16(params, 0), _u16(params, 2)
             for k in range(4, len(params) - length, length + 1):
-                if params[k] in self.servos:
-                    self.servos[params[k]].write(address, params[k + 1 : k + 1 + length])
+                self._write(params[k], address, params[k + 1 : k + 1 + length])
         elif inst == Instruction.BULK_WRITE:
             k = 0
             while k + 5 <= len(params):
                 id, address, length = params[k], _u16(params, k + 1), _u16(params, k + 3)
-                if id in self.servos:
-                    self.servos[id].write(address, params[k + 5 : k + 5 + length])
+                self._write(id, address, params[k + 5 : k + 5 + length])
                 k += 5 + length
+        elif inst == Instruction.FACTORY_RESET and len(params) == 1:
+            for s in targets if packet.id != p.BROADCAST else []:
+                yield self._reply(s, 0)
+                s.factory_reset(params[0])
         else:
             for s in targets if packet.id != p.BROADCAST else []:
                 yield self._reply(s, StatusError.INSTRUCTION)
@@ -223,11 +241,25 @@ class EmulatedBus:
             error, data = servo.read(_u16(params, 0), _u16(params, 2))
             yield self._reply(servo, error, data, read=True)
         elif packet.instruction == Instruction.WRITE:
-            yield self._reply(servo, servo.write(_u16(params, 0), params[2:]))
+            written = self._write(packet.id, _u16(params, 0), params[2:])
+            yield self._reply(servo, written or 0)
         else:
-            servo.registered = (_u16(params, 0), params[2:])
-            servo.set("registered_instruction", 1)
+            for s in [servo, *self._shadows(packet.id)]:
+                s.registered = (_u16(params, 0), params[2:])
+                s.set("registered_instruction", 1)
             yield self._reply(servo, 0)
+
+    def _shadows(self, id: int) -> list[ServoState]:
+        """Servos whose Secondary ID is `id`: they carry out what is sent to it, silently."""
+        return [s for s in self.servos.values() if s.get("secondary_id") == id != s.id]
+
+    def _write(self, id: int, address: int, data: bytes) -> int | None:
+        """Write to servo `id` (its error code; None if absent) and to its shadows (RAM only:
+        a Secondary ID cannot write EEPROM)."""
+        if address >= EEPROM_END:
+            for shadow in self._shadows(id):
+                shadow.write(address, data)
+        return self.servos[id].write(address, data) if id in self.servos else None
 
     def _reads(self, asked: list[tuple[int, int, int]], fast: bool) -> Iterator[bytes]:
         """Each present servo's reply in the order asked (`fast`: one packet for all)."""

@@ -224,6 +224,11 @@ def reboot(id: int) -> bytes:
     return encode(id, Instruction.REBOOT)
 
 
+def factory_reset(id: int, option: int) -> bytes:
+    """option 0xFF: every field; 0x01: all but the id; 0x02: all but id and baud rate."""
+    return encode(id, Instruction.FACTORY_RESET, bytes([option]))
+
+
 def sync_read(ids: Sequence[int], address: int, length: int, fast: bool = False) -> bytes:
     """The same field of several devices; each replies in the order of `ids` (fast: one
     packet for all)."""

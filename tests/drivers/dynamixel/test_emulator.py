@@ -109,3 +109,41 @@ def test_motion_follows_the_profile_velocity_and_stops_at_the_goal() -> None:
     now[0] = 20.0
     bus.advance()
     assert servo.get("present_position") == 3000  # no torque, no motion
+
+
+def replies(bus: EmulatedBus, packet: bytes) -> list[p.Packet | p.CorruptPacket]:
+    return p.PacketReader().feed(bus.handle(p.decode(packet)))
+
+
+def test_a_shadow_servo_follows_its_master_silently_in_ram_only() -> None:
+    master, shadow = ServoState(model("xm430-w350"), 2), ServoState(model("xm430-w350"), 3)
+    shadow.set("secondary_id", 2)  # the wx250s shoulder: servo 3 shadows servo 2
+    bus = EmulatedBus([master, shadow])
+    goal = (2500).to_bytes(4, "little")
+    assert [r.id for r in replies(bus, p.write(2, TORQUE, b"\x01"))] == [2]  # master only
+    replies(bus, p.write(2, GOAL, goal))
+    assert shadow.get("torque_enable") == 1 and shadow.get("goal_position") == 2500
+    replies(bus, p.sync_write(GOAL, 4, {2: (2600).to_bytes(4, "little")}))
+    assert shadow.get("goal_position") == 2600
+    replies(bus, p.write(2, TORQUE, b"\x00"))
+    replies(bus, p.write(2, 20, (100).to_bytes(4, "little")))  # homing offset: EEPROM
+    assert master.get("homing_offset") == 100 and shadow.get("homing_offset") == 0
+
+
+def test_a_model_refuses_operating_modes_it_lacks() -> None:
+    xl430, xm430 = ServoState(model("xl430-w250"), 8), ServoState(model("xm430-w350"), 1)
+    bus = EmulatedBus([xl430, xm430])
+    (reply,) = replies(bus, p.write(8, 11, bytes([5])))  # current-based position
+    assert isinstance(reply, p.Packet) and reply.error == p.StatusError.DATA_RANGE
+    assert xl430.get("operating_mode") == 3
+    (reply,) = replies(bus, p.write(1, 11, bytes([5])))
+    assert isinstance(reply, p.Packet) and reply.error == 0 and xm430.get("operating_mode") == 5
+
+
+def test_factory_reset_keeps_what_its_option_says() -> None:
+    servo = ServoState(model("xm430-w350"), 4)
+    bus = EmulatedBus([servo])
+    for option, kept_id in ((0x01, 4), (0xFF, 1)):
+        servo.set("led", 1)
+        replies(bus, p.factory_reset(servo.id, option))
+        assert (servo.get("led"), servo.id) == (0, kept_id)
