@@ -295,3 +295,10 @@ class EmulatedBus:
 
 def _u16(data: bytes, at: int) -> int:
     return int.from_bytes(data[at : at + 2], "little")
+
+
+def arm_servos(servos: dict[int, str]) -> list[ServoState]:
+    """Emulated servos for an arm's id -> model map (ArmLayout.servos()), each at its centre."""
+    from drivers.dynamixel.tables import model
+
+    return [ServoState(model(name), id) for id, name in sorted(servos.items())]
