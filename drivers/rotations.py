@@ -164,6 +164,15 @@ def axis_angle_from_quat(quat: ArrayLike) -> F64:
     return out
 
 
+def slerp(start: ArrayLike, end: ArrayLike, fraction: float) -> F64:
+    """The rotation `fraction` of the way from `start` to `end` (3, 3) along the shortest
+    arc, at constant angular speed (spherical linear interpolation)."""
+    r0, r1 = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+    step = axis_angle_from_matrix(r0.T @ r1)  # in start's frame
+    out: F64 = r0 @ matrix_from_axis_angle(fraction * step)
+    return out
+
+
 def rotation_error(target: ArrayLike, current: ArrayLike) -> F64:
     """World-frame rotation vector taking `current` to `target` (both (..., 3, 3))."""
     t, c = np.asarray(target, dtype=np.float64), np.asarray(current, dtype=np.float64)

@@ -11,21 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from drivers.base import DeviceError
+from drivers.clock import sleep_until
 from drivers.spec import FieldSpec
 from sensing.aligner import Aligner
 from sensing.ring_buffer import RingBuffer
 from sensing.store import EpisodeWriter
-
-SPIN_S = 0.001  # the last stretch before a deadline is spun, not slept (sleep overshoots)
-
-
-def sleep_until(deadline: float) -> None:
-    """Wait until monotonic time `deadline`: sleep to 1 ms before it, then spin."""
-    left = deadline - time.monotonic()
-    if left > SPIN_S:
-        time.sleep(left - SPIN_S)
-    while time.monotonic() < deadline:
-        pass
 
 
 def stream_schema(

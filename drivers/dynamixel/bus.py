@@ -13,6 +13,7 @@ whose alert bit is set means the servo has a hardware error (overload, overheati
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -69,6 +70,7 @@ class DynamixelBus:
         self.serial_factory = serial_factory
         self.serial: Any = None
         self.reader = PacketReader()
+        self.lock = threading.RLock()  # one transaction on the wire at a time, across threads
         self.retried = 0  # transactions tried again (timeouts, CRC errors)
 
     def connect(self) -> DynamixelBus:
@@ -187,18 +189,19 @@ class DynamixelBus:
         answers within `wait_s`). Retries on a missing or corrupt reply."""
         if self.serial is None:
             raise DeviceError(f"{self.port}: the servo bus is not connected")
-        problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.retried += 1
-            replies, problem = self._exchange(packet, ids, wait_s or self.timeout_s)
-            if not problem:
-                break
-        else:
-            raise DeviceError(f"{self.port}: {what}: {problem} after {self.retries + 1} tries")
-        for reply in replies if check else []:
-            self._check(reply.id, reply.error, what, check_alert)
-        return replies
+        with self.lock:
+            problem = ""
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    self.retried += 1
+                replies, problem = self._exchange(packet, ids, wait_s or self.timeout_s)
+                if not problem:
+                    break
+            else:
+                raise DeviceError(f"{self.port}: {what}: {problem} after {self.retries + 1} tries")
+            for reply in replies if check else []:
+                self._check(reply.id, reply.error, what, check_alert)
+            return replies
 
     def _exchange(
         self, packet: bytes, ids: Sequence[int] | None, wait_s: float

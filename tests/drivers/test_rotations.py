@@ -93,3 +93,14 @@ def test_quat_from_yaw_is_a_turn_about_z() -> None:
     for yaw in (0.0, 0.4, -2.5):
         expected = matrix_from_axis_angle(np.array([0.0, 0.0, yaw]))
         np.testing.assert_allclose(matrix_from_quat(quat_from_yaw(yaw)), expected, atol=1e-12)
+
+
+def test_slerp_turns_at_constant_speed_along_the_shortest_arc() -> None:
+    from drivers.rotations import matrix_from_axis_angle, rotation_error, slerp
+
+    start = matrix_from_axis_angle([0.3, -0.2, 0.1])
+    end = start @ matrix_from_axis_angle([0.0, 0.0, 1.2])
+    assert np.allclose(slerp(start, end, 0.0), start) and np.allclose(slerp(start, end, 1.0), end)
+    for f in (0.25, 0.5, 0.9):
+        turned = np.linalg.norm(rotation_error(slerp(start, end, f), start))
+        assert turned == pytest.approx(1.2 * f, abs=1e-9)

@@ -16,7 +16,7 @@ from drivers.uvc import UVCCamera, UVCConfig
 from drivers.uvc_replay import ReplayDevices, ReplaySource
 from sensing.aligner import Aligner
 from sensing.capture import CaptureThread
-from sensing.recorder import LiveRecorder, sleep_until, stream_schema
+from sensing.recorder import LiveRecorder, stream_schema
 from sensing.ring_buffer import RingBuffer
 from sensing.store import EpisodeStore, EpisodeWriter
 
@@ -76,10 +76,3 @@ def test_the_store_must_hold_exactly_the_streams(
     with pytest.raises(DeviceError, match=r"differ in \['rgb\.wrist'\]"):
         LiveRecorder(writer, Aligner(streams, 0.2), hz=10.0)
     writer.close()
-
-
-def test_sleep_until_never_wakes_early() -> None:
-    for wait in (0.0005, 0.02):  # inside the spin, and a sleep then a spin
-        deadline = time.monotonic() + wait
-        sleep_until(deadline)
-        assert time.monotonic() >= deadline
