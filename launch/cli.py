@@ -18,6 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from launch.cli_args import add_device_arg, add_launch_args
+from launch.cli_arm import add_arm_parser
 from launch.cli_devices import add_devices_parser
 from launch.cli_encoders import add_encoders_parser
 from launch.cli_experiment import add_experiment_parser
@@ -276,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_encoders_parser(sub, _lazy)
     add_experiment_parser(sub, _lazy)
     add_devices_parser(sub, _lazy)
+    add_arm_parser(sub, _lazy)
     add_view_parser(sub, _lazy)
 
     p = sub.add_parser(

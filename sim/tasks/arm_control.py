@@ -24,6 +24,7 @@ from drivers.kinematics import (
     FINGER_ACTUATORS,
     FINGER_JOINTS,
     MAX_OPENING_M,
+    POSES,
     ArmKinematics,
     named_id,
 )
@@ -37,7 +38,7 @@ from sim.tasks.arm_config import ArmTaskConfig
 
 F64 = NDArray[np.float64]
 ACTION_DIMS = {"abs_pose": 10, "delta_pose": 7}
-HOME_SEED = np.array([0.0, -0.5, 0.6, 0.0, 1.47, 0.0])  # elbow-up, TCP pointing down
+HOME_SEED = np.array(POSES["home"])  # elbow-up, TCP pointing down
 
 
 class ArmController:
