@@ -35,12 +35,6 @@ PAD_SITES = ("left_pad", "right_pad")  # also the pad geom names
 WRIST_CAMERA = "wrist"
 ROBOT_GROUP = 1  # geom group of every robot geom; tactile rays skip it
 MAX_OPENING_M = 0.074  # largest opening between the pads (2 x finger joint range)
-# named arm poses (rad, ARM_JOINTS order), shared by the sim's controller and `vitac arm move`
-POSES = {
-    "home": (0.0, -0.5, 0.6, 0.0, 1.47, 0.0),  # elbow up, the tool pointing down
-    "sleep": (0.0, -1.80, 1.55, 0.0, 0.8, 0.0),  # folded onto its rest (Interbotix's sleep pose)
-    "zero": (0.0, 0.0, 0.0, 0.0, 0.0, 0.0),  # stretched out level: the calibration pose
-}
 
 
 @dataclass(frozen=True)

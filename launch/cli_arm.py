@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.dynamixel.arm_spec import ARMS
-from drivers.kinematics import POSES
+from drivers.poses import POSES
 
 FAULTS = ("crc", "drop", "hardware-error", "disconnect")
 REACHED_RAD = 0.01  # every joint this close to the pose: reached

@@ -24,10 +24,10 @@ from drivers.kinematics import (
     FINGER_ACTUATORS,
     FINGER_JOINTS,
     MAX_OPENING_M,
-    POSES,
     ArmKinematics,
     named_id,
 )
+from drivers.poses import POSES
 from drivers.rotations import (
     matrix_from_axis_angle,
     matrix_from_rot6d,

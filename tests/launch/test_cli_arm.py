@@ -15,7 +15,7 @@ import pytest
 from drivers.dynamixel.arm_spec import ARMS, load_calibration
 from drivers.dynamixel.emulator import EmulatedBus, arm_servos
 from drivers.dynamixel.pty_server import PtyServer
-from drivers.kinematics import POSES
+from drivers.poses import POSES
 from launch.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
