@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from launch.bench import Benchmark
+from launch.benchmarks.arm import bench_arm
 from launch.benchmarks.encoder_data import bench_encoder_data
 from launch.benchmarks.encoders import bench_encoders
 from launch.benchmarks.policies import bench_policies
@@ -21,4 +22,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "policies": bench_policies,
     "policy-data": bench_policy_data,
     "sensing": bench_sensing,
+    "arm": bench_arm,
 }
