@@ -25,6 +25,7 @@ from drivers.dynamixel.bus import DynamixelBus
 from drivers.dynamixel.emulator import EmulatedBus, ServoState, arm_servos
 from drivers.dynamixel.pty_server import PtyServer
 from drivers.dynamixel.tables import MODELS, RAD_PER_PULSE, model
+from drivers.gripper import Gripper
 from drivers.kinematics import ARM_JOINTS, ArmKinematics
 
 LAYOUT = ARMS["wx250s"]
@@ -80,6 +81,7 @@ def test_the_gripper_closes_in_position_mode_with_a_force_bound(
     robot.grip(1.0)
     time.sleep(1.0)
     assert robot.gripper_closed() == pytest.approx(1.0, abs=0.01)
+    assert isinstance(robot, Gripper)  # what the loop and policies drive
 
 
 def test_a_missing_or_wrong_servo_is_named(tmp_path: Path) -> None:
