@@ -13,33 +13,28 @@ from drivers.dynamixel.emulator import EmulatedBus, ServoState
 from drivers.dynamixel.pty_server import PtyServer
 from drivers.dynamixel.tables import RAD_PER_PULSE, RAD_S_PER_VELOCITY, model
 
+IDS = {1: "xm430-w350", 2: "xm540-w270", 3: "xl330-m288"}
 sdk = pytest.importorskip("dynamixel_sdk")
 GOAL, PRESENT, TORQUE, LED = 116, 132, 64, 65
-IDS = {1: "xm430-w350", 2: "xm540-w270", 3: "xl330-m288"}
+WX250S = {1: "xm430-w350", 8: "xl430-w250", 9: "xl430-w250"}  # some of its nine servos
 
 
 @pytest.fixture
-def server() -> Iterator[PtyServer]:
-    with PtyServer(EmulatedBus([ServoState(model(m), i) for i, m in IDS.items()])) as s:
-        yield s
-
-
-@pytest.fixture
-def client(server: PtyServer) -> Iterator[tuple[object, object]]:
-    port = sdk.PortHandler(server.path)
+def client(emulator_port: str) -> Iterator[tuple[object, object]]:
+    """DynamixelSDK on the emulated wx250s, which runs in its own process."""
+    port = sdk.PortHandler(emulator_port)
     assert port.openPort() and port.setBaudRate(1_000_000)
     yield port, sdk.PacketHandler(2.0)
     port.closePort()
 
 
-def test_the_sdk_pings_reads_writes_and_reboots(client: tuple, server: PtyServer) -> None:
+def test_the_sdk_pings_reads_writes_and_reboots(client: tuple) -> None:
     port, packets = client
-    number, result, error = packets.ping(port, 2)
-    assert (number, result, error) == (model("xm540-w270").number, sdk.COMM_SUCCESS, 0)
+    number, result, error = packets.ping(port, 8)
+    assert (number, result, error) == (model("xl430-w250").number, sdk.COMM_SUCCESS, 0)
     found, result = packets.broadcastPing(port)
-    assert result == sdk.COMM_SUCCESS and {i: v[0] for i, v in found.items()} == {
-        i: model(m).number for i, m in IDS.items()
-    }  # fmt: skip
+    assert result == sdk.COMM_SUCCESS and list(found) == list(range(1, 10))
+    assert {i: found[i][0] for i in WX250S} == {i: model(m).number for i, m in WX250S.items()}
     assert packets.write1ByteTxRx(port, 1, TORQUE, 1) == (sdk.COMM_SUCCESS, 0)
     assert packets.write4ByteTxRx(port, 1, GOAL, 2100) == (sdk.COMM_SUCCESS, 0)
     assert packets.read4ByteTxRx(port, 1, GOAL) == (2100, sdk.COMM_SUCCESS, 0)
@@ -51,23 +46,24 @@ def test_the_sdk_pings_reads_writes_and_reboots(client: tuple, server: PtyServer
 def test_the_sdks_group_reads_and_writes(client: tuple) -> None:
     port, packets = client
     writes = sdk.GroupSyncWrite(port, packets, LED, 1)
-    for i in IDS:
+    for i in WX250S:
         assert writes.addParam(i, [1])
     assert writes.txPacket() == sdk.COMM_SUCCESS
     for fast in (False, True):
         reads = sdk.GroupSyncRead(port, packets, GOAL, 4)
-        for i in IDS:
+        for i in WX250S:
             assert reads.addParam(i)
         assert (reads.fastSyncRead() if fast else reads.txRxPacket()) == sdk.COMM_SUCCESS
-        assert [reads.getData(i, GOAL, 4) for i in IDS] == [2048] * 3
+        assert [reads.getData(i, GOAL, 4) for i in WX250S] == [2048] * 3
         bulk = sdk.GroupBulkRead(port, packets)
-        assert bulk.addParam(1, LED, 1) and bulk.addParam(3, 0, 2)
+        assert bulk.addParam(1, LED, 1) and bulk.addParam(9, 0, 2)
         assert (bulk.fastBulkRead() if fast else bulk.txRxPacket()) == sdk.COMM_SUCCESS
-        assert (bulk.getData(1, LED, 1), bulk.getData(3, 0, 2)) == (1, model("xl330-m288").number)
+        assert (bulk.getData(1, LED, 1), bulk.getData(9, 0, 2)) == (1, model("xl430-w250").number)
 
 
-def test_our_fast_reads_parse_the_emulators_one_packet_replies(server: PtyServer) -> None:
-    with DynamixelBus(server.path) as bus:
+def test_our_fast_reads_parse_the_emulators_one_packet_replies() -> None:
+    servos = [ServoState(model(m), i) for i, m in IDS.items()]
+    with PtyServer(EmulatedBus(servos)) as server, DynamixelBus(server.path) as bus:
         bus.sync_write(GOAL, 4, {i: (2000 + i).to_bytes(4, "little") for i in IDS})
         found = bus.fast_sync_read([3, 1, 2], GOAL, 4)
         assert {i: int.from_bytes(v, "little") for i, v in found.items()} == {
