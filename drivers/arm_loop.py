@@ -30,6 +30,7 @@ from drivers.rotations import slerp
 from drivers.safety import SafetySupervisor
 
 F64 = NDArray[np.float64]
+UNREACHED_M, UNREACHED_RAD = 1e-3, 1e-2  # IK further than this from a target: unreachable
 
 
 class Arm(Protocol):
@@ -62,6 +63,7 @@ class Waypoints:
 class LoopStats:
     ticks: int
     missed: int  # deadlines passed before the loop could serve them
+    unreachable: int  # tool-pose ticks whose target IK could not reach (the closest was used)
     lateness_ms: tuple[float, float]  # p50, p99 of wake-up after each deadline
     clips: dict[str, int]
 
@@ -82,7 +84,7 @@ class ControlLoop:
         self.last_q = supervisor.last.copy()
         self.measured = self.last_q.copy()
         self.lateness: list[float] = []
-        self.ticks = self.missed = 0
+        self.ticks = self.missed = self.unreachable = 0
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="arm-loop", daemon=True)
@@ -177,7 +179,10 @@ class ControlLoop:
             value, rotation = plan.sample(now)
             if rotation is not None:
                 assert self.kinematics is not None
-                value = self.kinematics.ik(value, rotation, seed=self.last_q).q
+                solution = self.kinematics.ik(value, rotation, seed=self.last_q)
+                if not solution.converged(UNREACHED_M, UNREACHED_RAD):
+                    self.unreachable += 1  # outside the arm's reach or limits: the closest
+                value = solution.q
             command, t_command = value, min(now, float(plan.times[-1]))
         decision = self.supervisor.step(command, t_command, self.measured, now)
         if decision.torque_off:
@@ -190,6 +195,6 @@ class ControlLoop:
     def stats(self) -> LoopStats:
         late = np.array(self.lateness or [0.0]) * 1000.0
         clips = {c.value: n for c, n in self.supervisor.counts.items()}
-        return LoopStats(self.ticks, self.missed,
+        return LoopStats(self.ticks, self.missed, self.unreachable,
                          (float(np.percentile(late, 50)), float(np.percentile(late, 99))),
                          clips)  # fmt: skip

@@ -88,6 +88,12 @@ def test_tool_poses_are_reached_through_inverse_kinematics() -> None:
     reached, turned = KIN.fk(arm.q)
     assert np.linalg.norm(reached - target) < 1e-4
     assert np.linalg.norm(rotation_error(turned, rotation)) < 1e-3
+    assert loop.stats().unreachable == 0
+    arm = FakeArm(HOME)
+    with ControlLoop(arm, supervisor(HOME), kinematics=KIN) as loop:  # 2 m away: out of reach
+        loop.send_poses([time.monotonic() + 0.1], [position + np.array([2.0, 0, 0])], [rotation])
+        time.sleep(0.3)
+    assert loop.stats().unreachable > 10
 
 
 def test_an_estop_turns_torque_off_and_ends_the_loop() -> None:

@@ -18,6 +18,7 @@ from drivers.dynamixel.arm_spec import (
     ARMS,
     Calibration,
     JointCalibration,
+    ServoJoint,
     default_calibration,
     load_calibration,
 )
@@ -82,6 +83,16 @@ def test_the_gripper_closes_in_position_mode_with_a_force_bound(
     time.sleep(1.0)
     assert robot.gripper_closed() == pytest.approx(1.0, abs=0.01)
     assert isinstance(robot, Gripper)  # what the loop and policies drive
+
+
+def test_a_gripper_that_senses_current_grips_in_current_based_position_mode() -> None:
+    layout = LAYOUT.model_copy(update={"gripper": ServoJoint(id=9, model="xm430-w350")})
+    with serve(arm_servos(layout.servos())) as server, DynamixelBus(server.path) as bus:
+        robot = DynamixelArm(bus, layout, default_calibration("wx250s"), LIMITS)
+        robot.configure()
+        gripper = server.bus.servos[9]
+        assert gripper.get("operating_mode") == 5  # current-based position
+        assert gripper.get("goal_current") == round(0.3 / 2.69e-3)  # the grip-force bound, A
 
 
 def test_a_missing_or_wrong_servo_is_named(tmp_path: Path) -> None:
