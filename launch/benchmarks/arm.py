@@ -29,16 +29,16 @@ if TYPE_CHECKING:
 SECONDS, QUICK_SECONDS = 10.0, 1.5  # of the control loop
 READS, QUICK_READS = 2000, 200
 PRESENT_POSITION, SIZE = 132, 4
-PERIOD_MS = 10.0
+PERIOD_US = 10_000.0
 
 
-def wire_ms(servos: int, bps: float, fast: bool) -> float:
-    """Milliseconds a sync read of `servos` x 4 bytes occupies the bus: the instruction
+def wire_us(servos: int, bps: float, fast: bool) -> float:
+    """Microseconds a sync read of `servos` x 4 bytes occupies the bus: the instruction
     (10 bytes + 4 parameters + one id each), then the replies (15 bytes each, or one fast
     reply of 8 bytes + 8 per servo), 10 bits per byte (8N1), no return delay."""
     sent = 14 + servos
     replies = 8 + 8 * servos if fast else 15 * servos
-    return (sent + replies) * 10 / bps * 1000.0
+    return (sent + replies) * 10 / bps * 1e6
 
 
 @contextmanager
@@ -57,7 +57,7 @@ def emulated_arm(seconds: float) -> Iterator[str]:
 
 
 def timed(read: Callable[[], object], count: int) -> float:
-    """Median milliseconds of `read`, after a few to warm up."""
+    """Median microseconds of `read`, after a few to warm up."""
     for _ in range(10):
         read()
     times = []
@@ -65,7 +65,7 @@ def timed(read: Callable[[], object], count: int) -> float:
         start = time.perf_counter()
         read()
         times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1000.0
+    return float(np.median(times)) * 1e6
 
 
 def bench_arm(options: BenchOptions) -> list[BenchResult]:
@@ -79,22 +79,22 @@ def bench_arm(options: BenchOptions) -> list[BenchResult]:
         loop = _loop(port, seconds)
     n = len(ids)
     results = [
-        BenchResult("arm.sync_read", ours, "ms", wire_ms(n, 1e6, False),
+        BenchResult("arm.sync_read", ours, "us", wire_us(n, 1e6, False),
                     f"{n} servos' bytes on the wire at 1 Mbps", higher_is_better=False),
-        BenchResult("arm.sync_read_4mbps", ours, "ms", wire_ms(n, 4e6, False),
+        BenchResult("arm.sync_read_4mbps", ours, "us", wire_us(n, 4e6, False),
                     f"{n} servos' bytes on the wire at 4 Mbps", higher_is_better=False),
-        BenchResult("arm.fast_sync_read", fast, "ms", wire_ms(n, 1e6, True),
+        BenchResult("arm.fast_sync_read", fast, "us", wire_us(n, 1e6, True),
                     f"{n} servos' one-packet reply on the wire at 1 Mbps", higher_is_better=False),
     ]  # fmt: skip
     if sdk is not None:
-        results.append(BenchResult("arm.sync_read_vs_sdk", ours, "ms", sdk,
+        results.append(BenchResult("arm.sync_read_vs_sdk", ours, "us", sdk,
                                    "DynamixelSDK GroupSyncRead (same run)",
                                    higher_is_better=False))  # fmt: skip
-    late50, late99 = loop.lateness_ms
+    late50, late99 = (1000.0 * ms for ms in loop.lateness_ms)
     results += [
-        BenchResult("arm.loop_lateness_p50", late50, "ms", PERIOD_MS, "100 Hz period",
+        BenchResult("arm.loop_lateness_p50", late50, "us", PERIOD_US, "100 Hz period",
                     higher_is_better=False),
-        BenchResult("arm.loop_lateness_p99", late99, "ms", PERIOD_MS, "100 Hz period",
+        BenchResult("arm.loop_lateness_p99", late99, "us", PERIOD_US, "100 Hz period",
                     higher_is_better=False, goal=0.5),
         BenchResult("arm.loop_missed", 100.0 * loop.missed / max(loop.ticks, 1), "%", 100.0,
                     "every deadline", higher_is_better=False),
