@@ -82,7 +82,6 @@ class ControlLoop:
         self.lock = threading.Lock()
         self.plan: Waypoints | None = None
         self.last_q = supervisor.last.copy()
-        self.measured = self.last_q.copy()
         self.lateness: list[float] = []
         self.ticks = self.missed = self.unreachable = 0
         self.error: BaseException | None = None
@@ -170,7 +169,7 @@ class ControlLoop:
                 self.arm.torque(False)
 
     def _tick(self, now: float) -> None:
-        self.measured = self.arm.joints()
+        measured = self.arm.joints()
         with self.lock:
             plan = self.plan
         if plan is None:
@@ -184,7 +183,7 @@ class ControlLoop:
                     self.unreachable += 1  # outside the arm's reach or limits: the closest
                 value = solution.q
             command, t_command = value, min(now, float(plan.times[-1]))
-        decision = self.supervisor.step(command, t_command, self.measured, now)
+        decision = self.supervisor.step(command, t_command, measured, now)
         if decision.torque_off:
             self.arm.torque(False)
             self._stop.set()

@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +158,22 @@ def emulate(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def emulator_process(seconds: float) -> Iterator[str]:
+    """`vitac arm emulate` in a process of its own (as a real arm is on the other side of its
+    adapter, sharing no interpreter lock with its client): its port, read from its first line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "launch.cli", "arm", "emulate", "--seconds", str(seconds)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def _fault(text: str) -> tuple[str, int | None, float]:
     from drivers.base import DeviceError
 
@@ -232,13 +251,16 @@ def calibrate(args: argparse.Namespace) -> int:
         Calibration,
         GripperCalibration,
         JointCalibration,
+        default_calibration,
     )
 
     if args.out.exists():
         raise DeviceError(f"{args.out} exists; calibration never overwrites a file")
     layout = ARMS[args.arm]
     with _bus(args) as bus:
-        arm = DynamixelArm(bus, layout, _identity(args.arm), [(-3.14, 3.14)] * len(layout.joints))
+        arm = DynamixelArm(
+            bus, layout, default_calibration(args.arm), [(-3.14, 3.14)] * len(layout.joints)
+        )
         arm.connect()
         arm.torque(False)
         _prompt(args.yes, "put the arm in its zero pose (stretched out level), then press Enter")
@@ -264,18 +286,13 @@ def calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _identity(arm: str) -> Any:
-    from drivers.dynamixel.arm_spec import default_calibration
-
-    return default_calibration(arm)
-
-
 def _prompt(skip: bool, text: str) -> None:
     if not skip:
         input(f"{text}: ")
 
 
 def state(args: argparse.Namespace) -> int:
+    from drivers.dynamixel.tables import MODELS
     from drivers.kinematics import ArmKinematics
 
     with _bus(args) as bus:
@@ -283,10 +300,15 @@ def state(args: argparse.Namespace) -> int:
         q = arm.joints()
         position, _ = ArmKinematics().fk(q)
         servos = {}
-        for id in sorted(arm.layout.servos()):
-            volts, temp = bus.read(id, 144, 2), bus.read(id, 146, 1)
-            servos[id] = {"volts": int.from_bytes(volts, "little") / 10, "celsius": temp[0],
-                          "errors": bus.hardware_errors(id)}  # fmt: skip
+        for id, model in sorted(arm.layout.servos().items()):
+            volts, celsius = (MODELS[model].field(name) for name in
+                              ("present_input_voltage", "present_temperature"))  # fmt: skip
+            raw_volts = volts.decode(bus.read(id, volts.address, volts.size))
+            servos[id] = {
+                "volts": round(volts.to_si(raw_volts), 1),
+                "celsius": celsius.decode(bus.read(id, celsius.address, celsius.size)),
+                "errors": bus.hardware_errors(id),
+            }
         found = {"joints_rad": dict(zip(arm.names, q.round(4).tolist(), strict=True)),
                  "tool_position_m": position.round(4).tolist(),
                  "gripper_closed": round(arm.gripper_closed(), 3), "servos": servos}  # fmt: skip

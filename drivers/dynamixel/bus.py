@@ -22,11 +22,11 @@ from typing import Any
 from drivers.base import DeviceError
 from drivers.dynamixel import protocol as p
 from drivers.dynamixel.protocol import CorruptPacket, Packet, PacketReader
-from drivers.dynamixel.tables import HardwareError
+from drivers.dynamixel.tables import X_SERIES, HardwareError
 
 USB_SERIAL = Path("/sys/bus/usb-serial/devices")
 LATENCY_MS = 1  # what the adapter's latency timer must be (FTDI's default is 16 ms)
-HARDWARE_ERROR_STATUS = 70
+HARDWARE_ERROR_STATUS = X_SERIES["hardware_error_status"].address
 
 
 class ServoHardwareError(DeviceError):

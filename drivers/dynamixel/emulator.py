@@ -22,6 +22,7 @@ from drivers.dynamixel.tables import (
     HardwareError,
     Model,
     OperatingMode,
+    model,
 )
 
 RPM_UNIT = 0.229  # velocity registers count 0.229 rev/min
@@ -268,12 +269,12 @@ class EmulatedBus:
             if id in self.servos:
                 s = self.servos[id]
                 error, data = s.read(address, length)
-                parts.append((s, self._error(s, error), data))
+                parts.append((s, error, data))
         if not fast:
-            yield from (self._reply(s, e, d, read=True, error_set=True) for s, e, d in parts)
+            yield from (self._reply(s, e, d, read=True) for s, e, d in parts)
             return
         if parts:
-            yield p.fast_reply([(s.id, e, d) for s, e, d in parts])
+            yield p.fast_reply([(s.id, self._error(s, e), d) for s, e, d in parts])
 
     def _targets(self, id: int) -> list[ServoState]:
         if id == p.BROADCAST:
@@ -284,13 +285,13 @@ class EmulatedBus:
         return code | (p.ALERT if servo.get("hardware_error_status") else 0)
 
     def _reply(self, servo: ServoState, code: int, data: bytes = b"", ping: bool = False,
-               read: bool = False, error_set: bool = False) -> bytes:  # fmt: skip
+               read: bool = False) -> bytes:  # fmt: skip
         """A status packet, if the servo's Status Return Level sends one (0: ping only;
         1: ping and reads; 2: every instruction)."""
         level = servo.get("status_return_level")
         if not ping and (level == 0 or (level == 1 and not read)):
             return b""
-        return p.status(servo.id, code if error_set else self._error(servo, code), data)
+        return p.status(servo.id, self._error(servo, code), data)
 
 
 def _u16(data: bytes, at: int) -> int:
@@ -299,6 +300,4 @@ def _u16(data: bytes, at: int) -> int:
 
 def arm_servos(servos: dict[int, str]) -> list[ServoState]:
     """Emulated servos for an arm's id -> model map (ArmLayout.servos()), each at its centre."""
-    from drivers.dynamixel.tables import model
-
     return [ServoState(model(name), id) for id, name in sorted(servos.items())]

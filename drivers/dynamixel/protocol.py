@@ -19,7 +19,6 @@ from enum import IntEnum
 
 HEADER = b"\xff\xff\xfd\x00"
 BROADCAST = 0xFE
-MAX_ID = 0xFC  # 253 is reserved, 254 broadcast
 STATUS = 0x55
 ALERT = 0x80  # status error bit 7: the device has a hardware error (Hardware Error Status)
 

@@ -26,7 +26,6 @@ class PtyServer:
         tty.setraw(self.slave)  # bytes as they are: no echo, no line editing
         self.path = os.ttyname(self.slave)
         self.lock = threading.Lock()  # the bus's state, between the thread and callers
-        self.packets = 0  # instruction packets answered
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="dxl-emulator", daemon=True)
 
@@ -45,7 +44,6 @@ class PtyServer:
             for packet in reader.feed(data):
                 with self.lock:
                     reply = self.bus.handle(packet)
-                    self.packets += 1
                 if reply:
                     try:
                         os.write(self.master, reply)

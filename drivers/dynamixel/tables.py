@@ -46,10 +46,6 @@ class HardwareError(IntEnum):
     OVERLOAD = 5
 
 
-BAUD_RATES = {0: 9_600, 1: 57_600, 2: 115_200, 3: 1_000_000, 4: 2_000_000, 5: 3_000_000,
-              6: 4_000_000, 7: 4_500_000}  # fmt: skip
-
-
 @dataclass(frozen=True)
 class Field:
     address: int
@@ -132,6 +128,9 @@ def _x_series() -> dict[str, Field]:
 
 
 ALL_MODES = tuple(OperatingMode)
+
+
+X_SERIES = _x_series()  # where every X-series model keeps each field (initial values differ)
 
 
 @dataclass(frozen=True)

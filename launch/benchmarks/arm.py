@@ -12,23 +12,22 @@ would be on the other side of the adapter. Reported:
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from drivers.dynamixel.tables import X_SERIES
 from launch.bench import BenchOptions, BenchResult
+from launch.cli_arm import emulator_process
 
 if TYPE_CHECKING:
     from drivers.arm_loop import LoopStats
 
 SECONDS, QUICK_SECONDS = 10.0, 1.5  # of the control loop
 READS, QUICK_READS = 2000, 200
-PRESENT_POSITION, SIZE = 132, 4
+PRESENT_POSITION, SIZE = X_SERIES["present_position"].address, X_SERIES["present_position"].size
 PERIOD_US = 10_000.0
 
 
@@ -39,21 +38,6 @@ def wire_us(servos: int, bps: float, fast: bool) -> float:
     sent = 14 + servos
     replies = 8 + 8 * servos if fast else 15 * servos
     return (sent + replies) * 10 / bps * 1e6
-
-
-@contextmanager
-def emulated_arm(seconds: float) -> Iterator[str]:
-    """`vitac arm emulate` in its own process: its port."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "launch.cli", "arm", "emulate", "--seconds", str(seconds)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        yield process.stdout.readline().strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def timed(read: Callable[[], object], count: int) -> float:
@@ -74,7 +58,7 @@ def bench_arm(options: BenchOptions) -> list[BenchResult]:
     count = QUICK_READS if options.quick else READS
     seconds = QUICK_SECONDS if options.quick else SECONDS
     ids = sorted(ARMS["wx250s"].servos())
-    with emulated_arm(seconds * 3 + 60) as port:
+    with emulator_process(seconds * 3 + 60) as port:
         ours, fast, sdk = _reads(port, ids, count)
         loop = _loop(port, seconds)
     n = len(ids)

@@ -4,8 +4,6 @@ scan, calibrate, state and move through it; operator mistakes are one line, exit
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +15,7 @@ from drivers.dynamixel.emulator import EmulatedBus, arm_servos
 from drivers.dynamixel.pty_server import PtyServer
 from drivers.poses import POSES
 from launch.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
+from launch.cli_arm import emulator_process
 
 
 @pytest.fixture
@@ -30,21 +27,12 @@ def port() -> Iterator[str]:
 def test_emulate_prints_its_port_first_and_any_client_can_scan_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "launch.cli", "arm", "emulate", "--seconds", "30"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert emulator.stdout is not None
-        path = emulator.stdout.readline().strip()
+    with emulator_process(30) as path:  # `vitac arm emulate`, its first line read
         assert path.startswith("/dev/pts/")
         assert main(["arm", "scan", "--port", path, "--json"]) == 0
-        found = json.loads(capsys.readouterr().out)
-        assert [s["id"] for s in found["servos"]] == list(range(1, 10))
-        assert {s["model"] for s in found["servos"]} == {"xm430-w350", "xl430-w250"}
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
+    found = json.loads(capsys.readouterr().out)
+    assert [s["id"] for s in found["servos"]] == list(range(1, 10))
+    assert {s["model"] for s in found["servos"]} == {"xm430-w350", "xl430-w250"}
 
 
 def test_calibrate_state_and_move(
