@@ -201,6 +201,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_lazy("launch.cli_run:eval"))
 
     p = sub.add_parser(
+        "run",
+        help="run a trained policy in real time on the sim twin (wall clock)",
+        description="Drive the launch file's task (the sim twin, stepping in real time beside "
+        "the loop) with a trained policy: streams -> aligner -> policy in its own thread -> "
+        "executor (run.join: switch or ensemble) -> arm, on absolute deadlines. A stale "
+        "device holds the arm and ends the episode, naming it. Each episode is recorded to "
+        "OUT/episodes.zarr with per-tick latencies; the end prints success, sensor-to-command "
+        "latency, inference time, held ticks, dropped actions and frames, and the largest "
+        "acceleration at chunk seams, also written to OUT/run.json. Settings: the [run] "
+        "section (launch/run_plan.py), then --set, then the flags below.",
+        epilog="example: vitac run launch/demo.toml --checkpoint runs/demo/X/train "
+        "--episodes 3 --set run.join=ensemble",
+    )
+    p.add_argument("launch", type=Path, metavar="LAUNCH", help="launch file (TOML)")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="checkpoint or training run directory (default: run.checkpoint)",
+    )
+    p.add_argument("--episodes", type=int, default=None, help="episodes (default: run.episodes)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="new directory for run.json and episodes.zarr; default runs/run/<date-time>",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a launch-file key, e.g. --set run.inject.latency_ms=300 (repeatable)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no live status line")
+    add_device_arg(p)
+    p.set_defaults(handler=_lazy("launch.cli_realtime:run"))
+
+    p = sub.add_parser(
         "dataset",
         help="inspect, verify and repair episode stores",
         description="Inspect (info), check every chunk (verify) and repair (repair) a store.",

@@ -8,6 +8,7 @@
 [pretrain] tactile encoder pretraining   -> training.pretrain_plan.PretrainConfig
 [transfer] the encoder transfer table    -> training.transfer.TransferConfig
 [experiment] the tactile-insertion experiment -> launch.experiment_plan.ExperimentConfig
+[run]      `vitac run` in real time on the sim twin -> launch.run_plan.RunConfig
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, apply_overrides, read_toml, validate
 from launch.experiment_plan import ExperimentConfig
+from launch.run_plan import RunConfig
 from policies import BCConfig, DiffusionConfig
 from sim import TASKS
 from sim.experts import expert_for
@@ -55,6 +57,7 @@ class LaunchConfig(BaseModel):
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
 
     @model_validator(mode="before")
     @classmethod

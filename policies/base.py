@@ -255,12 +255,36 @@ class Policy(nn.Module, ABC):
             self._action_queue.extend(executed)
         return self._action_queue.popleft()
 
+    @torch.inference_mode()
+    def plan(
+        self, window: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """The chunk from the current frame on, (T_p - T_o + 1, D_a) float32, from an
+        observation window: per input (T_o, ...) oldest first, and per `base_frame_keys`
+        input the episode's first frame (...). What a real-time loop calls with aligned
+        frames; `select_action` calls it with its own history."""
+        device = next(self.parameters()).device
+        stacked = {  # (1, T_o, ...)
+            k: torch.as_tensor(np.asarray(window[k]), device=device)[None]
+            for k in self.io.obs_shapes
+        }
+        for key in self.config.base_frame_keys:  # (1, 1, ...)
+            frame = (base or {}).get(key)
+            if frame is None:
+                raise ValueError(f"the policy reads {key}'s first frame of the episode: give it")
+            stacked[BASE_PREFIX + key] = torch.as_tensor(np.asarray(frame), device=device)[
+                None, None
+            ]
+        return self._chunk_ahead(stacked)
+
     def _plan(self) -> np.ndarray:
         """The current chunk from now on: (T_p - T_o + 1, D_a) float32."""
         stacked = {  # (1, T_o, ...)
             k: torch.stack([f[k] for f in self._obs_queue])[None] for k in self.io.obs_shapes
         }
-        stacked |= self._base  # (1, 1, ...) each
+        return self._chunk_ahead(stacked | self._base)  # base: (1, 1, ...) each
+
+    def _chunk_ahead(self, stacked: Mapping[str, Tensor]) -> np.ndarray:
         chunk = self.predict_action_chunk(stacked, self._generator)[0]  # (T_p, D_a)
         ahead: np.ndarray = chunk[self.config.n_obs_steps - 1 :].cpu().numpy()
         return np.asarray(ahead, dtype=np.float32)
@@ -272,9 +296,15 @@ class Policy(nn.Module, ABC):
         while now - self._ensemble[0][0] >= len(self._ensemble[0][1]):
             self._ensemble.popleft()  # its actions end before this step
         votes = np.stack([actions[now - made] for made, actions in self._ensemble])  # (n, D_a)
-        weights = np.exp(-k * np.arange(len(votes)))  # oldest first
-        action: np.ndarray = (weights @ votes / weights.sum()).astype(np.float32)  # (D_a,)
-        return action
+        return ensemble_vote(votes, k)
+
+
+def ensemble_vote(votes: np.ndarray, k: float) -> np.ndarray:
+    """ACT's temporal ensemble: votes (n, D_a) for one instant, the oldest chunk's first,
+    averaged with weights exp(-k i) -> (D_a,) float32 (k = 0: a plain mean)."""
+    weights = np.exp(-k * np.arange(len(votes)))  # (n,) oldest first
+    action: np.ndarray = (weights @ votes / weights.sum()).astype(np.float32)
+    return action
 
 
 def module_key(key: str) -> str:

@@ -1,0 +1,161 @@
+"""`vitac run LAUNCH`: a trained policy in real time on the sim twin (imported only when it
+runs, so `vitac --help` never imports torch or MuJoCo).
+
+Everything that can be refused is refused before anything moves: the launch file, the
+checkpoint and whether it fits the task, the output directory, the modelled streams.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from launch.config import ConfigError, check_new_path, resolve_device
+from launch.jobs import check_policy_fits_task, portable
+from launch.launch_file import Launch, load_launch
+from launch.realtime import EpisodeReport, RealtimeRunner, record_schema, summary
+from launch.run_plan import RunConfig
+from policies.checkpoint import load_policy
+from policies.inference import prepare_inference
+from sensing.store import EpisodeWriter
+from sim import make_env
+from sim.rig import SimRig, StreamModel
+from training.run_dir import resolve_checkpoint
+
+RESULTS = "run.json"
+EPISODES = "episodes.zarr"
+EPISODE_FIELDS = ("seed", "ended", "success", "ticks", "sent", "seconds", "over_budget",
+                  "starved", "sim_holds", "sim_overruns")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    launch = load_launch(args.launch, args.overrides)
+    config = launch.config.run
+    if args.episodes is not None:
+        config = config.model_copy(update={"episodes": args.episodes})
+    checkpoint = _checkpoint(args.checkpoint, config, args.launch)
+    out = args.out or Path("runs/run") / time.strftime("%Y%m%d-%H%M%S")
+    check_new_path(out, "--out")
+    policy = load_policy(checkpoint, resolve_device(args.device))
+    try:
+        policy = prepare_inference(policy, config.inference)
+    except ValueError as err:
+        raise ConfigError(f"{args.launch}: run.inference does not fit {checkpoint}: {err}") from err
+    name, task_cfg = launch.config.task.name, launch.task_config
+    check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
+    rig = _rig(launch, config)
+    try:
+        _check_streams(config, set(rig.streams), args.launch)
+        out.mkdir(parents=True)
+        writer = _writer(out, rig, launch, checkpoint) if config.record else None
+        max_s = config.max_seconds or getattr(task_cfg, "max_steps", 100) * rig.period + 1.0
+        status = None if args.no_progress else _status
+        runner = RealtimeRunner(rig, policy, config, writer, status, name)
+        try:
+            reports = _episodes(runner, config, max_s)
+        finally:
+            if writer is not None:
+                writer.close()
+    finally:
+        rig.close()
+    results = summary(reports)
+    (out / RESULTS).write_text(json.dumps(_record(args, checkpoint, out, config, results,
+                                                  reports), indent=2))  # fmt: skip
+    for line in _lines(results, rig.period):
+        print(line)
+    print(f"results: {out / RESULTS}" + (f"; episodes: {out / EPISODES}" if config.record else ""))
+    return 0
+
+
+def _checkpoint(flag: Path | None, config: RunConfig, launch: Path) -> Path:
+    given = flag or (Path(config.checkpoint) if config.checkpoint else None)
+    if given is None:
+        raise ConfigError(f"{launch}: run.checkpoint is not set; give --checkpoint DIR")
+    return resolve_checkpoint(given)
+
+
+def _rig(launch: Launch, config: RunConfig) -> SimRig:
+    models = {
+        key: StreamModel(s.rate_hz, s.latency_ms / 1000.0, s.jitter_ms / 1000.0)
+        for key, s in config.streams.items()
+    }
+    name, task_cfg = launch.config.task.name, launch.task_config
+    try:
+        return SimRig(lambda: make_env(name, task_cfg), models, config.stale_command_ms / 1000.0,
+                      config.seed)  # fmt: skip
+    except ValueError as err:
+        raise ConfigError(f"{launch.source}: run.streams: {err}") from None
+
+
+def _check_streams(config: RunConfig, keys: set[str], launch: Path) -> None:
+    stop = config.inject.stop_stream
+    if stop is not None and stop not in keys:
+        raise ConfigError(
+            f"{launch}: run.inject.stop_stream: no observation {stop!r}; the task has "
+            f"{sorted(keys)}"
+        )
+
+
+def _writer(out: Path, rig: SimRig, launch: Launch, checkpoint: Path) -> EpisodeWriter:
+    attrs = {"task": launch.config.task.name, "checkpoint": str(checkpoint), "rig": "sim"}
+    return EpisodeWriter.create(out / EPISODES, record_schema(rig), attrs)
+
+
+def _episodes(runner: RealtimeRunner, config: RunConfig, max_s: float) -> list[EpisodeReport]:
+    reports = []
+    try:
+        for i in range(config.episodes):
+            report = runner.run_episode(config.seed + i, max_s)
+            reports.append(report)
+            print(f"episode {i + 1}/{config.episodes} (seed {report.seed}): {report.ended}, "
+                  f"{report.ticks} ticks, {report.seconds:.1f} s", flush=True)  # fmt: skip
+    finally:
+        runner.close()
+    return reports
+
+
+def _status(line: str) -> None:
+    print("  " + line, file=sys.stderr, flush=True)
+
+
+def _lines(results: dict[str, Any], period: float) -> list[str]:
+    ms = period * 1000.0
+    s2c, inf = results["sensor_to_command_ms"], results["inference_ms"]
+    return [
+        f"success: {results['successes']}/{results['episodes']}",
+        f"sensor -> command: p50 {s2c['p50']:.0f} ms, p99 {s2c['p99']:.0f} ms "
+        f"(control period {ms:.0f} ms)",
+        f"inference: p50 {inf['p50']:.0f} ms, p99 {inf['p99']:.0f} ms; over the period: "
+        f"{results['over_budget']}",
+        f"held for lack of an action: {results['starved_ticks']} ticks; actions dropped "
+        f"(arrived late): {results['dropped_actions']}; frames dropped: "
+        f"{results['dropped_frames']}; control ticks missed: {results['missed_ticks']}",
+        f"largest acceleration of the commanded position: at chunk seams "
+        f"{results['seam_acceleration']:.2f} m/s^2, within chunks "
+        f"{results['within_chunk_acceleration']:.2f} m/s^2",
+    ]
+
+
+def _record(
+    args: argparse.Namespace,
+    checkpoint: Path,
+    out: Path,
+    config: RunConfig,
+    results: dict[str, Any],
+    reports: list[EpisodeReport],
+) -> dict[str, Any]:
+    command = ["vitac", "run", str(args.launch)]
+    for item in args.overrides:
+        command += ["--set", item]
+    episodes = [{key: getattr(r, key) for key in EPISODE_FIELDS} for r in reports]
+    return {
+        "command": command,
+        "checkpoint": portable(checkpoint, out),
+        "config": config.model_dump(mode="json"),
+        "summary": results,
+        "episodes": episodes,
+    }

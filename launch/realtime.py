@@ -1,0 +1,279 @@
+"""The real-time loop of `vitac run`: sensors -> aligner -> policy -> executor -> arm, on the
+wall clock.
+
+    rig streams -> capture threads -> ring buffers -> aligner ─┬─> inference worker (thread)
+                                                               │        │ timestamped chunks
+    control tick (absolute deadlines, the task's rate) <───────┴── executor (switch | ensemble)
+        -> watchdog (every stream fresh, every worker alive) -> rig: command, or hold
+
+At every tick the loop (1) checks that every stream delivered a frame within its max age
+(the aligner at `now`): a stale or stopped device holds the arm at once and ends the
+episode, naming the device, with what was recorded so far kept; (2) takes a finished chunk;
+(3) sends the executor's action for now, or holds when there is none (never an action whose
+time has passed); (4) asks for the next chunk early enough to hide the expected latency;
+(5) records the tick: every stream's frame, the action sent (NaN when holding) and its
+latencies. The episode ends when the task says so (success or its step limit), at the time
+limit, or on a device error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from drivers.base import DeviceError
+from drivers.clock import sleep_until
+from drivers.spec import FieldSpec
+from launch.executor import ChunkExecutor, SeamStats, seam_acceleration
+from launch.inference_worker import InferenceWorker
+from launch.run_plan import RunConfig, StreamSection
+from policies.base import ACTION_KEY, Policy
+from sensing.aligner import Aligner
+from sensing.capture import CaptureThread
+from sensing.ring_buffer import RingBuffer
+from sensing.store import EpisodeWriter
+from sim.rig import SimRig
+
+RING_FRAMES = 32  # per stream: the policy's window and a recorder's tick with room to spare
+FIRST_FRAME_S = 10.0  # how long an episode waits for every stream's first frame
+TIMING_KEYS = ("timing.obs_age_ms", "timing.inference_ms", "timing.tick_late_ms")
+
+
+def record_schema(rig: SimRig) -> dict[str, FieldSpec]:
+    """What a run records per tick: every stream, the action sent (NaN while holding), and
+    its latencies (ms): the age of the frames behind the command, the inference call that
+    made its chunk, the tick's lateness."""
+    timing = {k: FieldSpec(shape=(1,), dtype="float32", units="ms") for k in TIMING_KEYS}
+    return rig.observation_spec | rig.action_spec | timing
+
+
+@dataclass
+class EpisodeReport:
+    seed: int
+    ended: str  # "success", "task ended", "time limit" or "device: <what happened>"
+    success: bool
+    seconds: float
+    ticks: int
+    sent: int  # ticks that sent an action
+    warm_up_ms: float
+    sensor_to_command_ms: list[float] = field(default_factory=list)  # per chunk: its newest
+    # frames' capture (the oldest stream's) -> its first command sent
+    inference_ms: list[float] = field(default_factory=list)
+    over_budget: int = 0  # inference calls longer than the control period
+    starved: int = 0  # ticks after the first chunk with no action for now: held
+    dropped_actions: int = 0  # actions that arrived after their time
+    dropped_frames: int = 0  # frames the streams lost (gaps in seq)
+    missed_ticks: int = 0  # control deadlines the loop could not serve
+    sim_holds: int = 0
+    sim_overruns: int = 0
+    seams: SeamStats | None = None
+    held_at: float | None = None  # monotonic time the loop held the arm on a device error
+    last_command_t: float = float("-inf")  # the sim's last step that applied a command
+
+
+class RealtimeRunner:
+    """Runs episodes of `policy` on `rig` as `config` says; `writer` records them."""
+
+    def __init__(
+        self,
+        rig: SimRig,
+        policy: Policy,
+        config: RunConfig,
+        writer: EpisodeWriter | None = None,
+        status: Callable[[str], None] | None = None,
+        task: str = "",
+    ) -> None:
+        self.rig, self.policy, self.config, self.writer = rig, policy, config, writer
+        self.task = task
+        self.status = status
+        self.period = rig.period
+        step_hz = 1.0 / self.period
+        self.buffers = {
+            key: RingBuffer.create(RING_FRAMES, spec.shape, spec.dtype)
+            for key, spec in rig.observation_spec.items()
+        }
+        ages = {
+            key: config.streams.get(key, StreamSection()).max_age_s(step_hz) for key in self.buffers
+        }
+        self.watchdog = Aligner(self.buffers, ages)
+        inputs = {k: self.buffers[k] for k in policy.io.obs_shapes}
+        inject = config.inject
+        self.worker = InferenceWorker(
+            policy.eval(),
+            Aligner(inputs, {k: ages[k] for k in inputs}),
+            self.period,
+            inject.latency_ms / 1000.0,
+            (inject.spike_at_s, inject.spike_ms / 1000.0) if inject.spike_ms else None,
+        )
+        self.captures = [
+            CaptureThread(key, rig.streams[key], buffer, poll_s=0.05).start()
+            for key, buffer in self.buffers.items()
+        ]
+        self.action_dim = policy.io.action_dim
+
+    def run_episode(self, seed: int, max_seconds: float) -> EpisodeReport:
+        cfg = self.config
+        t_reset = time.monotonic()
+        self.rig.begin(seed)
+        first = self._wait_first_frames(t_reset)
+        self.worker.begin(first)
+        now = time.monotonic()
+        self.policy.reset(seed)
+        warm = self.worker.warm_up(now)  # the arm holds meanwhile: no command yet
+        executor = ChunkExecutor(
+            self.period,
+            self.policy.config.n_action_steps,
+            cfg.join,
+            cfg.ensemble_k,
+        )
+        t_start = deadline = time.monotonic()
+        report = EpisodeReport(seed, "", False, 0.0, 0, 0, warm * 1000.0)
+        stop_key = cfg.inject.stop_stream
+        late_ms, last_status, first_served = 0.0, t_start, -1
+        while True:
+            sleep_until(deadline)
+            now = time.monotonic()
+            late_ms = (now - deadline) * 1000.0
+            if stop_key is not None and now - t_start >= cfg.inject.stop_at_s:
+                self.rig.streams[stop_key].stop()
+            ended = self._ended(now - t_start, max_seconds)
+            if ended:
+                report.ended = ended
+                break
+            try:
+                self.rig.check()
+                for capture in self.captures:
+                    capture.check()
+                frames = self.watchdog.observe([now]).frames  # a stale device raises here
+                chunk = self.worker.take()
+            except DeviceError as err:
+                self.rig.hold()  # before anything else: the arm stops within this period
+                report.ended, report.held_at = f"device: {err}", time.monotonic()
+                break
+            if chunk is not None:
+                executor.add(chunk, now)
+                report.inference_ms.append(chunk.latency_s * 1000.0)
+                report.over_budget += chunk.latency_s > self.period
+            action = executor.action(now)
+            serving = executor.serving(now)
+            if action is None or serving is None:
+                self.rig.hold()
+                sent = np.full(self.action_dim, np.nan, np.float32)
+                age = inference = np.nan
+            else:
+                self.rig.command(action, now)
+                sent, report.sent = action, report.sent + 1
+                age = (now - serving.t_sensor) * 1000.0
+                inference = serving.latency_s * 1000.0
+                if serving.index != first_served:  # the chunk's first command: its reaction
+                    report.sensor_to_command_ms.append(age)
+                    first_served = serving.index
+            if self.worker.idle and executor.request_due(now, self.worker.expected_latency()):
+                self.worker.request(now)
+            if self.writer is not None:
+                step = {k: v[0] for k, v in frames.items()} | {ACTION_KEY: sent}
+                timing = (age, inference, late_ms)
+                step |= {
+                    k: np.array([v], np.float32) for k, v in zip(TIMING_KEYS, timing, strict=True)
+                }
+                self.writer.add(step, timestamp=now - t_start)
+            report.ticks += 1
+            deadline += self.period
+            if time.monotonic() > deadline:  # never burst to catch up: skip what has passed
+                skipped = int((time.monotonic() - deadline) // self.period) + 1
+                report.missed_ticks += skipped
+                deadline += skipped * self.period
+            if self.status is not None and now - last_status >= 1.0:
+                self.status(self._status_line(report, now - t_start))
+                last_status = now
+        self.rig.hold()
+        self._finish(report, executor, time.monotonic() - t_start)
+        return report
+
+    def _ended(self, elapsed: float, max_seconds: float) -> str:
+        record = self.rig.record
+        if record.done:
+            return "success" if record.success else "task ended"
+        return "time limit" if elapsed >= max_seconds else ""
+
+    def _wait_first_frames(self, since: float) -> float:
+        """Wait until every stream delivered a frame captured after `since` (the reset);
+        the newest of those first frames' capture times: the episode's first instant."""
+        end = time.monotonic() + FIRST_FRAME_S
+        while True:
+            newest = {k: b.latest(1) for k, b in self.buffers.items()}
+            missing = [k for k, f in newest.items() if not f or f[-1].t_capture < since]
+            if not missing:
+                return max(f[-1].t_capture for f in newest.values())
+            if time.monotonic() > end:
+                raise DeviceError(f"{missing}: no frame within {FIRST_FRAME_S:.0f} s of the start")
+            time.sleep(0.002)
+
+    def _finish(self, report: EpisodeReport, executor: ChunkExecutor, seconds: float) -> None:
+        record = self.rig.end()
+        with contextlib.suppress(DeviceError):  # a stopped stream has no chunk to give
+            self.worker.take()
+        report.success, report.seconds = record.success, seconds
+        report.sim_holds, report.sim_overruns = record.holds, record.overruns
+        report.last_command_t = record.last_command_t
+        report.dropped_actions = executor.dropped
+        report.starved = executor.starved
+        report.dropped_frames = sum(c.stats().dropped for c in self.captures)
+        report.seams = seam_acceleration(executor.executed, self.period, (0, 3))
+        if self.writer is not None and self.writer.n_steps:
+            self.writer.commit(success=report.success, seed=report.seed, task=self.task,
+                               rig="sim", notes=report.ended)  # fmt: skip
+        self._wait_idle()
+
+    def _wait_idle(self, timeout_s: float = 30.0) -> None:
+        """Let an inference call in flight finish, so the next episode starts clean."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            with contextlib.suppress(DeviceError):
+                self.worker.take()
+            if self.worker.idle:
+                return
+            time.sleep(0.01)
+
+    def _status_line(self, report: EpisodeReport, elapsed: float) -> str:
+        s2c = np.percentile(report.sensor_to_command_ms, 50) if report.sensor_to_command_ms else 0
+        inf = report.inference_ms[-1] if report.inference_ms else 0.0
+        return (f"{elapsed:5.1f} s  ticks {report.ticks}  sent {report.sent}  "
+                f"sensor->command p50 {s2c:.0f} ms  inference {inf:.0f} ms  "
+                f"over budget {report.over_budget}")  # fmt: skip
+
+    def close(self) -> None:
+        self.worker.close()
+        for capture in self.captures:
+            capture.stop()
+        for buffer in self.buffers.values():
+            buffer.close()
+            buffer.unlink()
+
+
+def summary(reports: list[EpisodeReport]) -> dict[str, Any]:
+    """The figures `vitac run` prints and writes: pooled over episodes."""
+    s2c = [x for r in reports for x in r.sensor_to_command_ms]
+    inf = [x for r in reports for x in r.inference_ms]
+    pct = lambda xs, q: float(np.percentile(xs, q)) if xs else float("nan")  # noqa: E731
+    return {
+        "episodes": len(reports),
+        "successes": sum(r.success for r in reports),
+        "sensor_to_command_ms": {"p50": pct(s2c, 50), "p99": pct(s2c, 99)},
+        "inference_ms": {"p50": pct(inf, 50), "p99": pct(inf, 99)},
+        "over_budget": sum(r.over_budget for r in reports),
+        "starved_ticks": sum(r.starved for r in reports),
+        "dropped_actions": sum(r.dropped_actions for r in reports),
+        "dropped_frames": sum(r.dropped_frames for r in reports),
+        "missed_ticks": sum(r.missed_ticks for r in reports),
+        "seam_acceleration": max((r.seams.max_at_seams for r in reports if r.seams), default=0.0),
+        "within_chunk_acceleration": max(
+            (r.seams.max_within for r in reports if r.seams), default=0.0
+        ),
+        "ended": [r.ended for r in reports],
+    }

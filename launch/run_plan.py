@@ -1,0 +1,96 @@
+"""[run]: how `vitac run` drives a trained policy in real time on the sim twin (wall clock).
+
+    [run]
+    checkpoint = "runs/demo/train/best"   # or --checkpoint
+    episodes = 3
+    join = "ensemble"                     # switch | ensemble
+    [run.streams."rgb.scene"]            # per observation key; others: every sim step
+    rate_hz = 10
+    latency_ms = 30
+    jitter_ms = 5
+    [run.inject]                          # faults, for tests and benchmarks
+    latency_ms = 100
+
+A stream's `max_age_ms` (how old its newest frame may be before the arm holds) defaults to
+two of its periods plus its latency and jitter.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from policies.inference import InferenceConfig
+
+
+class StreamSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rate_hz: float | None = Field(
+        None, gt=0, description="frames per second, at most the sim's step rate; None: every step"
+    )
+    latency_ms: float = Field(0.0, ge=0, le=5000, description="exposure -> delivery")
+    jitter_ms: float = Field(0.0, ge=0, le=1000, description="extra delay, uniform in [0, jitter)")
+    max_age_ms: float | None = Field(
+        None, gt=0, description="older than this, the stream counts as stopped and the arm "
+        "holds; None: two periods + latency + jitter",
+    )  # fmt: skip
+
+    def max_age_s(self, step_hz: float) -> float:
+        if self.max_age_ms is not None:
+            return self.max_age_ms / 1000.0
+        period = 1.0 / min(self.rate_hz or step_hz, step_hz)
+        return 2.0 * period + (self.latency_ms + self.jitter_ms) / 1000.0
+
+
+class InjectSection(BaseModel):
+    """Faults injected on purpose (tests, `vitac bench run`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latency_ms: float = Field(0.0, ge=0, le=10_000, description="added to every inference call")
+    spike_ms: float = Field(0.0, ge=0, le=10_000, description="added once, to the first "
+                            "inference call at or after spike_at_s")  # fmt: skip
+    spike_at_s: float = Field(1.0, ge=0, description="seconds into the episode")
+    stop_stream: str | None = Field(None, description="an observation key whose device stops")
+    stop_at_s: float = Field(1.0, ge=0, description="seconds into the episode")
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str | None = Field(
+        None, description="the trained policy's checkpoint directory (--checkpoint overrides)"
+    )
+    episodes: int = Field(1, ge=1, description="episodes; episode i uses seed + i")
+    seed: int = Field(100_000, ge=0, description="the first episode's seed")
+    max_seconds: float | None = Field(
+        None, gt=0, description="an episode's wall-time limit; None: the task's max_steps at its "
+        "control rate, plus one second",
+    )  # fmt: skip
+    join: Literal["switch", "ensemble"] = Field(
+        "switch", description="how chunks join: switch to the newest, or ACT's ensemble"
+    )
+    ensemble_k: float = Field(0.01, ge=0, description="k of exp(-k i), i = 0 the oldest chunk")
+    inference: InferenceConfig = Field(
+        default_factory=InferenceConfig,
+        description="how the policy runs (n_action_steps, precision, compile, diffusion steps)",
+    )
+    streams: dict[str, StreamSection] = Field(
+        default_factory=dict, description="observation key -> its modelled device"
+    )
+    stale_command_ms: float = Field(
+        150.0, gt=0, description="the sim arm holds when the newest command is older than this"
+    )
+    inject: InjectSection = Field(default_factory=InjectSection)
+    record: bool = Field(True, description="record every episode to <out>/episodes.zarr")
+
+    @model_validator(mode="after")
+    def _no_step_ensemble(self) -> RunConfig:
+        if self.inference.temporal_ensemble is not None:
+            raise ValueError(
+                "inference.temporal_ensemble is the lockstep policy's; in real time set "
+                "join = 'ensemble' and ensemble_k"
+            )
+        return self

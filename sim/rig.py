@@ -1,0 +1,271 @@
+"""The sim twin as a rig in wall-clock time: what `vitac run` drives instead of real devices.
+
+A thread owns the task env (built there, so its GL contexts live in the thread that renders)
+and steps it at the task's control rate on absolute deadlines, beside the control loop and
+not in lockstep with it: each step applies the newest command the loop sent, or, when there
+is none or it is older than `stale_after_s`, the env's hold action (the arm stays where it
+is commanded). After each step every observation key is exposed by its `SimStream`.
+
+A `SimStream` is one observation key as a device with the real drivers' interface
+(`drivers.base.Camera`): it exposes the step's value at most at its `rate_hz` and delivers
+it `latency_s` plus uniform jitter in [0, `jitter_s`) later, in order, so the capture
+workers, ring buffers and aligner of a real rig run unchanged. `stop()` is the fault of a
+camera that stops: nothing more arrives. Streams cannot be faster than the sim's steps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from numpy.typing import NDArray
+
+from drivers.base import DeviceError, Frame, FrameTimeoutError, StreamStats
+from drivers.clock import sleep_until
+from drivers.spec import FieldSpec
+from sim.tasks import task_env
+
+
+@dataclass(frozen=True)
+class StreamModel:
+    rate_hz: float | None = None  # None: every sim step
+    latency_s: float = 0.0  # exposure -> delivery
+    jitter_s: float = 0.0  # extra delivery delay, uniform in [0, jitter_s)
+
+
+class SimStream:
+    """See the module docstring. Thread-safe: the sim thread exposes, a capture worker reads."""
+
+    def __init__(self, name: str, model: StreamModel, seed: int = 0) -> None:
+        self.name, self.model = name, model
+        self._rng = np.random.default_rng(seed)
+        self._cond = threading.Condition()
+        self._pending: deque[Frame] = deque()  # exposed, not yet delivered; in order
+        self._latest: Frame | None = None  # the newest delivered
+        self._next_exposure = -np.inf
+        self._seq = self._delivered = 0
+        self.stopped = False
+
+    def expose(self, value: np.ndarray, t: float) -> None:
+        """The sim thread: `value` is what the sensor sees at monotonic time `t`."""
+        with self._cond:
+            period = 1.0 / self.model.rate_hz if self.model.rate_hz else 0.0
+            if self.stopped or t < self._next_exposure - 0.01 * period:
+                return
+            # the next exposure one period on, on the grid of the first (or of this one,
+            # when the sim fell more than a period behind)
+            self._next_exposure += period
+            if self._next_exposure <= t:
+                self._next_exposure = t + period
+            jitter = self._rng.uniform(0.0, self.model.jitter_s) if self.model.jitter_s else 0.0
+            due = t + self.model.latency_s + jitter
+            if self._pending:  # delivered in order
+                due = max(due, self._pending[-1].t_receive)
+            self._pending.append(Frame(np.array(value), t, due, self._seq))
+            self._seq += 1
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """The fault: the device stops delivering (frames in flight are lost too)."""
+        with self._cond:
+            self.stopped = True
+            self._pending.clear()
+
+    def restart(self) -> None:
+        """Undo `stop` (a new episode of the sim starts with every device running)."""
+        with self._cond:
+            self.stopped = False
+
+    # --- drivers.base.Camera ----------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Nothing to open: the sim thread feeds the stream."""
+
+    def async_read(self, timeout_s: float = 1.0) -> Frame:
+        end = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._pending and self._pending[0].t_receive <= now:
+                    frame = self._pending.popleft()
+                    self._latest, self._delivered = frame, self._delivered + 1
+                    return frame
+                if now >= end:
+                    raise FrameTimeoutError(f"{self.name}: no frame within {timeout_s:.2f} s")
+                wake = self._pending[0].t_receive if self._pending else end
+                self._cond.wait(max(0.0, min(wake, end) - now))
+
+    def read_latest(self, max_age_ms: float) -> Frame:
+        with self._cond:
+            frame = self._latest
+        if frame is None or frame.age_ms(time.monotonic()) > max_age_ms:
+            raise DeviceError(f"{self.name}: no frame newer than {max_age_ms:.0f} ms")
+        return frame
+
+    def stats(self) -> StreamStats:
+        with self._cond:
+            latest, delivered = self._latest, self._delivered
+        if latest is None:
+            return StreamStats(0, 0, 0.0, 0.0, 0.0)
+        latency = (latest.t_receive - latest.t_capture) * 1000.0
+        stalled = time.monotonic() - latest.t_receive
+        return StreamStats(delivered, latest.seq + 1 - delivered, 0.0, latency, stalled)
+
+    def close(self) -> None:
+        self.stop()
+
+
+@dataclass
+class StepRecord:
+    """The sim thread's account of an episode."""
+
+    steps: int = 0
+    holds: int = 0  # steps with no fresh command: the env's hold action
+    last_command_t: float = float("-inf")  # when the last step that applied a command read it
+    overruns: int = 0  # steps that took longer than the period (the sim fell behind)
+    success: bool = False
+    done: bool = False  # terminated or truncated
+    unstable: bool = False
+
+
+class SimRig:
+    """See the module docstring. `make_env` builds the task env in the sim thread;
+    `models`: per observation key (keys left out stream every step, without latency)."""
+
+    def __init__(
+        self,
+        make_env: Callable[[], gym.Env[Any, Any]],
+        models: dict[str, StreamModel],
+        stale_after_s: float,
+        seed: int = 0,
+    ) -> None:
+        self._make_env, self.stale_after_s = make_env, stale_after_s
+        self._commands: tuple[NDArray[np.float32], float] | None = None
+        self._lock = threading.Lock()
+        self._episode: tuple[int, int] | None = None  # (generation, seed) of the episode asked
+        self._generation = 0
+        self._wake = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._ready = threading.Event()  # the env exists: specs and streams known
+        self._started = threading.Event()  # the asked episode has been reset
+        self.error: BaseException | None = None
+        self.record = StepRecord()
+        self._thread = threading.Thread(target=self._main, name="sim-rig", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout=120.0) or self.error is not None:
+            self.close()
+            raise DeviceError(f"sim rig: the task env could not be built: {self.error!r}")
+        self.streams = {k: SimStream(k, models.get(k, StreamModel()), seed + i)
+                        for i, k in enumerate(self.observation_spec)}  # fmt: skip
+        unknown = sorted(set(models) - set(self.streams))
+        if unknown:
+            self.close()
+            raise ValueError(f"no observation {unknown}; the task has {sorted(self.streams)}")
+
+    # --- the loop's side -----------------------------------------------------------------------
+
+    def begin(self, seed: int, timeout_s: float = 60.0) -> None:
+        """Reset the env for a new episode (in the sim thread) and start stepping it."""
+        self._started.clear()
+        for stream in self.streams.values():
+            stream.restart()
+        with self._lock:
+            self._commands, self._episode = None, (self._generation + 1, seed)
+            self._generation += 1
+            self.record = StepRecord()
+            self._wake.notify_all()
+        if not self._started.wait(timeout_s):
+            raise DeviceError(f"sim rig: the episode did not start within {timeout_s:.0f} s")
+        self.check()
+
+    def command(self, action: NDArray[np.float32], t: float) -> None:
+        """The action for the step at or after monotonic time t (newest wins)."""
+        with self._lock:
+            self._commands = (np.asarray(action, np.float32), t)
+
+    def hold(self) -> None:
+        """Hold from the next step on: the env's hold action."""
+        with self._lock:
+            self._commands = None
+
+    def end(self) -> StepRecord:
+        """Stop stepping this episode; its record."""
+        with self._lock:
+            self._episode, self._commands = None, None
+        return self.record
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise DeviceError(f"sim rig: {self.error!r}")
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            self._wake.notify_all()
+        self._thread.join(timeout=10.0)
+
+    # --- the sim thread --------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            env = self._make_env()
+        except Exception as err:
+            self.error = err
+            self._ready.set()
+            return
+        try:
+            api = task_env(env)
+            self.observation_spec: dict[str, FieldSpec] = api.observation_spec()
+            self.action_spec: dict[str, FieldSpec] = api.action_spec()
+            self.period = 1.0 / api.control_hz
+            self._ready.set()
+            while not self._stop.is_set():
+                with self._lock:
+                    while self._episode is None and not self._stop.is_set():
+                        self._wake.wait()
+                    episode = self._episode
+                if episode is not None:
+                    self._run_episode(env, episode)
+        except Exception as err:
+            self.error = err
+        finally:
+            env.close()
+
+    def _run_episode(self, env: gym.Env[Any, Any], episode: tuple[int, int]) -> None:
+        obs, _ = env.reset(seed=episode[1])
+        self._expose(obs, time.monotonic())
+        self._started.set()
+        deadline = time.monotonic() + self.period
+        api, record = task_env(env), self.record
+        while not self._stop.is_set():
+            sleep_until(deadline)
+            with self._lock:
+                if self._episode != episode:  # ended, or another one asked for
+                    return
+                commanded = self._commands
+            now = time.monotonic()
+            if commanded is None or now - commanded[1] > self.stale_after_s:
+                action, record.holds = api.hold_action(), record.holds + 1
+            else:
+                action, record.last_command_t = commanded[0], now
+            if not record.done:  # after the end the world stands still; the sensors go on
+                obs, _, terminated, truncated, info = env.step(action)
+                record.steps += 1
+                record.success = record.success or bool(info.get("is_success", False))
+                record.unstable = record.unstable or bool(info.get("sim_unstable", False))
+                record.done = bool(terminated or truncated)
+            self._expose(obs, time.monotonic())
+            deadline += self.period
+            if time.monotonic() > deadline:  # fell behind real time: skip, never burst
+                record.overruns += 1
+                deadline = time.monotonic() + self.period
+
+    def _expose(self, obs: dict[str, np.ndarray], t: float) -> None:
+        for key, stream in self.streams.items():
+            stream.expose(obs[key], t)

@@ -1,0 +1,109 @@
+"""The real-time loop on the sim twin with a (barely) trained policy, and the faults it must
+survive: a camera that stops, inference slower than the control period, a 1 s spike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from launch.realtime import TIMING_KEYS, RealtimeRunner, record_schema
+from launch.run_plan import RunConfig
+from policies.base import ACTION_KEY
+from policies.checkpoint import load_policy
+from sensing.store import EpisodeStore, EpisodeWriter
+from sim import PegInsertionConfig, make_env
+from sim.rig import SimRig
+from tests.conftest import TINY_TASK
+from tests.policies.conftest import tiny_config
+from training.trainer import TrainConfig, train
+
+PERIOD = 0.1  # peg insertion's 10 Hz
+
+
+@pytest.fixture(scope="module")
+def checkpoint(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = TrainConfig(steps=2, batch_size=4, warmup_steps=1, val_ratio=0.0, threads=1)
+    root = tmp_path_factory.mktemp("realtime")
+    return train(tiny_config(), config, demo_store, root / "run", progress=False).checkpoint
+
+
+@pytest.fixture(scope="module")
+def rig() -> Iterator[SimRig]:
+    config = PegInsertionConfig.model_validate(TINY_TASK)
+    rig = SimRig(lambda: make_env("peg_insertion", config), {}, stale_after_s=0.15)
+    yield rig
+    rig.close()
+
+
+def run_one(
+    rig: SimRig, checkpoint: Path, tmp_path: Path, seconds: float, **run: Any
+) -> tuple[Any, dict[str, np.ndarray]]:
+    """One episode with [run] settings `run`: (report, the recorded episode's arrays)."""
+    config = RunConfig.model_validate(run)
+    writer = EpisodeWriter.create(tmp_path / "e.zarr", record_schema(rig))
+    runner = RealtimeRunner(rig, load_policy(checkpoint), config, writer, task="peg")
+    try:
+        report = runner.run_episode(seed=5, max_seconds=seconds)
+    finally:
+        runner.close()
+        writer.close()
+    store = EpisodeStore.open(tmp_path / "e.zarr")
+    assert store.n_episodes == 1  # every run is recorded, whatever ended it
+    episode = store.episode(0)
+    return report, {k: np.asarray(episode[k]) for k in (ACTION_KEY, *TIMING_KEYS)}
+
+
+def test_an_episode_sends_the_chunks_actions_and_records_every_tick(
+    rig: SimRig, checkpoint: Path, tmp_path: Path
+) -> None:
+    report, data = run_one(rig, checkpoint, tmp_path, 2.0)
+    assert report.ended == "time limit"
+    assert len(data[ACTION_KEY]) == report.ticks >= 15
+    sent = ~np.isnan(data[ACTION_KEY]).any(axis=1)
+    assert sent.sum() == report.sent >= report.ticks - 4  # held only while the first came
+    assert report.over_budget == 0 and report.dropped_actions >= 1  # slot 0 passes in flight
+    age = data["timing.obs_age_ms"][sent, 0]
+    assert np.all(age > 0) and np.all(np.isnan(data["timing.obs_age_ms"][~sent]))
+    # a chunk's first command comes one or two ticks after its frames, plus their age
+    assert 0 < np.median(report.sensor_to_command_ms) < 4 * PERIOD * 1000
+    assert report.seams is not None and report.seams.seams >= 3
+
+
+def test_a_camera_that_stops_holds_the_arm_at_once_and_keeps_the_episode(
+    rig: SimRig, checkpoint: Path, tmp_path: Path
+) -> None:
+    inject = {"stop_stream": "rgb.scene", "stop_at_s": 0.8}
+    report, data = run_one(rig, checkpoint, tmp_path, 5.0, inject=inject)
+    assert report.ended.startswith("device: rgb.scene: stale")
+    assert report.held_at is not None
+    assert report.last_command_t <= report.held_at  # no step applied a command after the hold
+    # found within its max age (two periods) of the last frame, plus a tick
+    assert report.seconds < 0.8 + 3 * PERIOD + 0.5
+    assert len(data[ACTION_KEY]) == report.ticks > 3  # the episode so far is kept
+
+
+def test_inference_slower_than_the_period_keeps_executing_the_current_chunk(
+    rig: SimRig, checkpoint: Path, tmp_path: Path
+) -> None:
+    report, data = run_one(rig, checkpoint, tmp_path, 3.0, inject={"latency_ms": 150})
+    assert report.over_budget == len(report.inference_ms) >= 3  # every call, counted
+    sent = ~np.isnan(data[ACTION_KEY]).any(axis=1)
+    assert sent.sum() >= report.ticks // 2  # the chunk's tail covers the latency
+    assert report.dropped_actions >= 2 * len(report.inference_ms)  # 150 ms: two slots pass
+
+
+def test_a_one_second_spike_holds_instead_of_sending_stale_actions_then_resumes(
+    rig: SimRig, checkpoint: Path, tmp_path: Path
+) -> None:
+    inject = {"spike_ms": 1000, "spike_at_s": 0.5}
+    report, data = run_one(rig, checkpoint, tmp_path, 3.5, inject=inject)
+    assert max(report.inference_ms) >= 1000 and report.over_budget >= 1
+    sent = ~np.isnan(data[ACTION_KEY]).any(axis=1)
+    # a chunk covers 0.5 s (5 actions): the arm held through the rest of the spike ...
+    assert report.starved >= 3
+    held = np.flatnonzero(~sent[3:]) + 3
+    assert held.size and sent[held[-1] + 1 :].sum() >= 5  # ... and went on after it
