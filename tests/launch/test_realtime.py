@@ -73,11 +73,14 @@ def test_an_episode_sends_the_chunks_actions_and_records_every_tick(
     assert report.seams is not None and report.seams.seams >= 3
 
 
+@pytest.mark.parametrize("latency_ms", [0, 2000])
 def test_a_camera_that_stops_holds_the_arm_at_once_and_keeps_the_episode(
-    rig: SimRig, checkpoint: Path, tmp_path: Path
+    rig: SimRig, checkpoint: Path, tmp_path: Path, latency_ms: int
 ) -> None:
-    inject = {"stop_stream": "rgb.scene", "stop_at_s": 0.8}
+    # with 2 s inference the policy cannot notice in time: the loop's own watchdog must
+    inject = {"stop_stream": "rgb.scene", "stop_at_s": 0.8, "latency_ms": latency_ms}
     report, data = run_one(rig, checkpoint, tmp_path, 5.0, inject=inject)
+    assert report.sent > 0 or latency_ms
     assert report.ended.startswith("device: rgb.scene: stale")
     assert report.held_at is not None
     assert report.last_command_t <= report.held_at  # no step applied a command after the hold
