@@ -11,8 +11,11 @@ export PYOPENGL_PLATFORM ?= egl
 setup:
 	@VENV=$(VENV) scripts/bootstrap.sh
 
+# the pipeline, then its policy in real time on the sim twin (vitac run)
 demo: setup
-	$(BIN)/vitac demo
+	@out=runs/demo/$$(date +%Y%m%d-%H%M%S) && \
+	$(BIN)/vitac demo --out $$out && \
+	$(BIN)/vitac run launch/demo.toml --checkpoint $$out/train --out $$out/run
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,0 +1,43 @@
+"""[run]: its defaults and refusals, and every shipped launch file's modelled streams exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from launch.launch_file import load_launch
+from launch.run_plan import RunConfig, StreamSection
+from sim import make_env
+from sim.tasks import task_env
+
+LAUNCH = Path(__file__).resolve().parents[2] / "launch"
+
+
+def test_a_streams_max_age_defaults_to_two_periods_plus_its_delays() -> None:
+    assert StreamSection().max_age_s(10.0) == pytest.approx(0.2)
+    slow = StreamSection(rate_hz=5.0, latency_ms=30.0, jitter_ms=10.0)
+    assert slow.max_age_s(10.0) == pytest.approx(0.4 + 0.04)
+    fast = StreamSection(rate_hz=30.0)  # no faster than the sim's steps
+    assert fast.max_age_s(10.0) == pytest.approx(0.2)
+    assert StreamSection(max_age_ms=50.0).max_age_s(10.0) == pytest.approx(0.05)
+
+
+def test_the_lockstep_ensemble_is_refused_with_the_real_time_one_named() -> None:
+    with pytest.raises(ValidationError, match="join = 'ensemble'"):
+        RunConfig.model_validate({"inference": {"temporal_ensemble": 0.1}})
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in LAUNCH.glob("*.toml") if "[run]" in p.read_text())
+)
+def test_each_shipped_run_section_models_streams_its_task_has(name: str) -> None:
+    launch = load_launch(LAUNCH / name)
+    env = make_env(launch.config.task.name, launch.task_config)
+    try:
+        keys = set(task_env(env).observation_spec())
+    finally:
+        env.close()
+    streams = launch.config.run.streams
+    assert streams and set(streams) <= keys
