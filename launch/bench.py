@@ -52,6 +52,7 @@ class BenchResult:
 class BenchOptions:
     workdir: Path  # scratch space for files the benchmark writes
     quick: bool = False  # smaller sizes, for smoke tests
+    checkpoint: Path | None = None  # a trained policy, for benchmarks that run one
 
 
 Benchmark = Callable[[BenchOptions], list[BenchResult]]

@@ -335,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write JSON (default runs/bench.json)",
     )
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="a trained policy of the demo's task for `realtime` (default: it trains one)",
+    )
     p.add_argument("--list", action="store_true", help="list benchmarks and exit")
     p.set_defaults(handler=_lazy("launch.cli_dataset:bench"))
     return parser

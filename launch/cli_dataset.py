@@ -70,6 +70,7 @@ def view(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     from launch.bench import BenchOptions, describe, format_table, run_benchmarks
     from launch.benchmarks import BENCHMARKS
+    from training.run_dir import resolve_checkpoint
 
     if args.list:
         width = max(map(len, BENCHMARKS))
@@ -77,9 +78,13 @@ def bench(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  {describe(benchmark)}")
         return 0
     check_output_file(args.json, "--json")
+    checkpoint = None if args.checkpoint is None else resolve_checkpoint(args.checkpoint)
     with tempfile.TemporaryDirectory(prefix="vitac-bench-") as tmp:
         results = run_benchmarks(
-            args.names, BENCHMARKS, BenchOptions(Path(tmp), quick=args.quick), json_path=args.json
+            args.names,
+            BENCHMARKS,
+            BenchOptions(Path(tmp), quick=args.quick, checkpoint=checkpoint),
+            json_path=args.json,
         )
     print(format_table(results))
     print(f"json: {args.json}")

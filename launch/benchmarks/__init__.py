@@ -8,6 +8,7 @@ from launch.benchmarks.encoder_data import bench_encoder_data
 from launch.benchmarks.encoders import bench_encoders
 from launch.benchmarks.policies import bench_policies
 from launch.benchmarks.policy_data import bench_policy_data
+from launch.benchmarks.realtime import bench_realtime
 from launch.benchmarks.sensing import bench_sensing
 from launch.benchmarks.sim import bench_sim
 from launch.benchmarks.store import bench_store
@@ -23,4 +24,5 @@ BENCHMARKS: dict[str, Benchmark] = {
     "policy-data": bench_policy_data,
     "sensing": bench_sensing,
     "arm": bench_arm,
+    "realtime": bench_realtime,
 }
