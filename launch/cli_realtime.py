@@ -14,11 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from launch.action_safety import SafetyPlan, plan_safety
 from launch.config import ConfigError, check_new_path, resolve_device
 from launch.jobs import check_policy_fits_task, portable
 from launch.launch_file import Launch, load_launch
 from launch.realtime import EpisodeReport, RealtimeRunner, record_schema, summary
 from launch.run_plan import RunConfig
+from policies.base import ACTION_KEY
 from policies.checkpoint import load_policy
 from policies.inference import prepare_inference
 from sensing.store import EpisodeWriter
@@ -50,11 +54,12 @@ def run(args: argparse.Namespace) -> int:
     rig = _rig(launch, config)
     try:
         _check_streams(config, set(rig.streams), args.launch)
+        safety = _safety(rig, task_cfg, config, args.launch)
         out.mkdir(parents=True)
         writer = _writer(out, rig, launch, checkpoint) if config.record else None
         max_s = config.max_seconds or getattr(task_cfg, "max_steps", 100) * rig.period + 1.0
         status = None if args.no_progress else _status
-        runner = RealtimeRunner(rig, policy, config, writer, status, name)
+        runner = RealtimeRunner(rig, policy, config, safety, writer, status, name)
         try:
             reports = _episodes(runner, config, max_s)
         finally:
@@ -89,6 +94,14 @@ def _rig(launch: Launch, config: RunConfig) -> SimRig:
                       config.seed)  # fmt: skip
     except ValueError as err:
         raise ConfigError(f"{launch.source}: run.streams: {err}") from None
+
+
+def _safety(rig: SimRig, task_cfg: BaseModel, config: RunConfig, launch: Path) -> SafetyPlan:
+    action = rig.action_spec[ACTION_KEY]
+    try:
+        return plan_safety(action.sensor, action.shape[0], task_cfg, config.safety)
+    except ValueError as err:
+        raise ConfigError(f"{launch}: {err}") from None
 
 
 def _check_streams(config: RunConfig, keys: set[str], launch: Path) -> None:
@@ -131,6 +144,8 @@ def _lines(results: dict[str, Any], period: float) -> list[str]:
         f"(control period {ms:.0f} ms)",
         f"inference: p50 {inf['p50']:.0f} ms, p99 {inf['p99']:.0f} ms; over the period: "
         f"{results['over_budget']}",
+        "supervisor limits applied: "
+        + (", ".join(f"{k} {n}" for k, n in results["supervisor_clips"].items()) or "none"),
         f"held for lack of an action: {results['starved_ticks']} ticks; actions dropped "
         f"(arrived late): {results['dropped_actions']}; frames dropped: "
         f"{results['dropped_frames']}; control ticks missed: {results['missed_ticks']}",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ import numpy as np
 from drivers.base import DeviceError
 from drivers.clock import sleep_until
 from drivers.spec import FieldSpec
+from launch.action_safety import SafetyPlan
 from launch.executor import ChunkExecutor, SeamStats, seam_acceleration
 from launch.inference_worker import InferenceWorker
 from launch.run_plan import RunConfig, StreamSection
@@ -72,6 +74,7 @@ class EpisodeReport:
     sim_holds: int = 0
     sim_overruns: int = 0
     seams: SeamStats | None = None
+    clips: dict[str, int] = field(default_factory=dict)  # the supervisor's, by reason
     held_at: float | None = None  # monotonic time the loop held the arm on a device error
     last_command_t: float = float("-inf")  # the sim's last step that applied a command
 
@@ -84,12 +87,13 @@ class RealtimeRunner:
         rig: SimRig,
         policy: Policy,
         config: RunConfig,
+        safety: SafetyPlan,
         writer: EpisodeWriter | None = None,
         status: Callable[[str], None] | None = None,
         task: str = "",
     ) -> None:
         self.rig, self.policy, self.config, self.writer = rig, policy, config, writer
-        self.task = task
+        self.safety, self.task = safety, task
         self.status = status
         self.period = rig.period
         step_hz = 1.0 / self.period
@@ -125,6 +129,8 @@ class RealtimeRunner:
         now = time.monotonic()
         self.policy.reset(seed)
         warm = self.worker.warm_up(now)  # the arm holds meanwhile: no command yet
+        joints = self.safety.view.joints_key
+        guard = self.safety.start(self.period, self.buffers[joints].latest(1)[0].image)
         executor = ChunkExecutor(
             self.period,
             self.policy.config.n_action_steps,
@@ -166,8 +172,9 @@ class RealtimeRunner:
                 sent = np.full(self.action_dim, np.nan, np.float32)
                 age = inference = np.nan
             else:
-                self.rig.command(action, now)
-                sent, report.sent = action, report.sent + 1
+                sent, _ = guard.step(action, frames[joints][0].astype(np.float64), now)
+                self.rig.command(sent, now)
+                report.sent += 1
                 age = (now - serving.t_sensor) * 1000.0
                 inference = serving.latency_s * 1000.0
                 if serving.index != first_served:  # the chunk's first command: its reaction
@@ -192,6 +199,7 @@ class RealtimeRunner:
                 self.status(self._status_line(report, now - t_start))
                 last_status = now
         self.rig.hold()
+        report.clips = guard.counts
         self._finish(report, executor, time.monotonic() - t_start)
         return report
 
@@ -267,6 +275,7 @@ def summary(reports: list[EpisodeReport]) -> dict[str, Any]:
         "sensor_to_command_ms": {"p50": pct(s2c, 50), "p99": pct(s2c, 99)},
         "inference_ms": {"p50": pct(inf, 50), "p99": pct(inf, 99)},
         "over_budget": sum(r.over_budget for r in reports),
+        "supervisor_clips": dict(sum((Counter(r.clips) for r in reports), Counter())),
         "starved_ticks": sum(r.starved for r in reports),
         "dropped_actions": sum(r.dropped_actions for r in reports),
         "dropped_frames": sum(r.dropped_frames for r in reports),

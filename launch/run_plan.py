@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from policies.inference import InferenceConfig
 
+Vec3 = tuple[float, float, float]
+
 
 class StreamSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -42,6 +44,21 @@ class StreamSection(BaseModel):
             return self.max_age_ms / 1000.0
         period = 1.0 / min(self.rate_hz or step_hz, step_hz)
         return 2.0 * period + (self.latency_ms + self.jitter_ms) / 1000.0
+
+
+class SafetySection(BaseModel):
+    """[run.safety]: the supervisor's limits (launch/action_safety.py); None keeps the default
+    of the task's kind (arm or gantry)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_joint_speed: float | None = Field(None, gt=0, description="rad/s (arm) or m/s (gantry)")
+    max_tcp_speed: float | None = Field(None, gt=0, description="m/s of the tool centre point")
+    max_jump: float | None = Field(
+        None, gt=0, description="rad (arm) or m (gantry) between a command and the measured joints"
+    )
+    workspace_low: Vec3 | None = Field(None, description="m; None: the task's workspace")
+    workspace_high: Vec3 | None = Field(None, description="m; None: the task's workspace")
 
 
 class InjectSection(BaseModel):
@@ -83,6 +100,7 @@ class RunConfig(BaseModel):
     stale_command_ms: float = Field(
         150.0, gt=0, description="the sim arm holds when the newest command is older than this"
     )
+    safety: SafetySection = Field(default_factory=SafetySection)
     inject: InjectSection = Field(default_factory=InjectSection)
     record: bool = Field(True, description="record every episode to <out>/episodes.zarr")
 

@@ -35,6 +35,7 @@ QUICK_OVERRIDES = [  # toy sizes: the pipeline, not its numbers
 
 
 def bench_realtime(options: BenchOptions) -> list[BenchResult]:
+    from launch.action_safety import plan_safety
     from launch.jobs import run_eval
     from launch.realtime import RealtimeRunner, summary
     from launch.run_plan import RunConfig
@@ -59,13 +60,15 @@ def bench_realtime(options: BenchOptions) -> list[BenchResult]:
     period_ms = rig.period * 1000.0
     max_s = run.max_seconds or getattr(launch.task_config, "max_steps", 100) * rig.period + 1.0
     policy = load_policy(checkpoint)
+    action = rig.action_spec["action"]
+    safety = plan_safety(action.sensor, action.shape[0], launch.task_config, run.safety)
     results: list[BenchResult] = []
     try:
         for join, latency in QUICK_SETTINGS if options.quick else SETTINGS:
             config = RunConfig.model_validate(
                 run.model_dump() | {"join": join, "inject": {"latency_ms": latency}}
             )
-            runner = RealtimeRunner(rig, policy, config)
+            runner = RealtimeRunner(rig, policy, config, safety)
             try:
                 reports = [runner.run_episode(SEED + i, max_s) for i in range(episodes)]
             finally:

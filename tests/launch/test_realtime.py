@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from launch.action_safety import plan_safety
 from launch.realtime import TIMING_KEYS, RealtimeRunner, record_schema
 from launch.run_plan import RunConfig
 from policies.base import ACTION_KEY
@@ -45,7 +46,9 @@ def run_one(
     """One episode with [run] settings `run`: (report, the recorded episode's arrays)."""
     config = RunConfig.model_validate(run)
     writer = EpisodeWriter.create(tmp_path / "e.zarr", record_schema(rig))
-    runner = RealtimeRunner(rig, load_policy(checkpoint), config, writer, task="peg")
+    task = PegInsertionConfig.model_validate(TINY_TASK)
+    safety = plan_safety("gantry", 4, task, config.safety)
+    runner = RealtimeRunner(rig, load_policy(checkpoint), config, safety, writer, task="peg")
     try:
         report = runner.run_episode(seed=5, max_seconds=seconds)
     finally:
@@ -110,3 +113,17 @@ def test_a_one_second_spike_holds_instead_of_sending_stale_actions_then_resumes(
     assert report.starved >= 3
     held = np.flatnonzero(~sent[3:]) + 3
     assert held.size and sent[held[-1] + 1 :].sum() >= 5  # ... and went on after it
+
+
+def test_every_command_keeps_the_supervisors_speed_even_across_a_spike(
+    rig: SimRig, checkpoint: Path, tmp_path: Path
+) -> None:
+    """A tight TCP speed (5 mm per tick): the policy asks for more, the supervisor clips, and
+    no two commands sent, holds between them or not, are further apart."""
+    safety = {"max_tcp_speed": 0.05, "max_joint_speed": 0.05}
+    inject = {"spike_ms": 600, "spike_at_s": 0.5}
+    report, data = run_one(rig, checkpoint, tmp_path, 3.0, safety=safety, inject=inject)
+    sent = data[ACTION_KEY][~np.isnan(data[ACTION_KEY]).any(axis=1), :3]
+    steps = np.linalg.norm(np.diff(sent, axis=0), axis=1)
+    assert report.clips.get("tcp_speed", 0) + report.clips.get("joint_speed", 0) >= 1
+    assert steps.max() <= 0.05 * PERIOD + 1e-6
