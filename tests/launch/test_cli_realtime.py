@@ -98,3 +98,19 @@ def test_a_checkpoint_of_another_task_is_refused(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not have" in err
+
+
+def test_the_arm_twin_runs_through_the_supervisor_on_its_joints(
+    insertion: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "arm.toml"
+    path.write_text('[task]\nname = "tactile_insertion"\n[task.params]\nimage_size = 32\n'
+                    "[run]\nmax_seconds = 2.0\nrecord = false\n")  # fmt: skip
+    out = tmp_path / "out"
+    argv = ["run", str(path), "--checkpoint", str(insertion[1]), "--out", str(out),
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    record = json.loads((out / "run.json").read_text())
+    (episode,) = record["episodes"]
+    assert episode["ended"] == "time limit" and episode["sent"] > 5
+    assert not (out / "episodes.zarr").exists()
