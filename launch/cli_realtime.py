@@ -49,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
         policy = prepare_inference(policy, config.inference)
     except ValueError as err:
         raise ConfigError(f"{args.launch}: run.inference does not fit {checkpoint}: {err}") from err
+    if config.join == "rtc" and not policy.can_inpaint:
+        raise ConfigError(
+            f"{args.launch}: run.join = 'rtc' inpaints a sampled chunk: {checkpoint} is a "
+            f"{policy.config.name} policy that cannot (rtc needs diffusion with the ddim "
+            "sampler, or flow); use switch or ensemble"
+        )
     name, task_cfg = launch.config.task.name, launch.task_config
     check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
     rig = _rig(launch, config)

@@ -14,8 +14,12 @@ Chunks are joined one of two ways (`join`):
 - "ensemble": every chunk still covering `now` votes and the votes are averaged with ACT's
   weights exp(-k i), the oldest chunk first (`policies.base.ensemble_vote`, the same as the
   lockstep policy's step-indexed ensemble). Smooth seams; a slower reaction.
-Real-time chunking (inpainting the next chunk to agree with the committed actions) needs the
-diffusion sampler's cooperation and is not built yet.
+- "rtc" (real-time chunking, for diffusion and flow policies): joined as "switch", but each
+  chunk is asked to agree with the old one (`committed`): its slots up to the expected
+  arrival are pinned to the actions the robot will have executed by then, the overlap
+  after them pulled toward the old plan with weights that decay to 0 at the execution
+  horizon (RTC's soft mask), and the sampler inpaints them (policies/sampling.py). The
+  new chunk then starts where the old one is, so the seam does not jump.
 
 The next chunk is asked for early enough to hide inference: when the actions left in the
 newest chunk before its `n_action_steps`-th would run out within the expected latency
@@ -39,7 +43,7 @@ from numpy.typing import NDArray
 from policies.base import ensemble_vote
 
 F32 = NDArray[np.float32]
-Join = Literal["switch", "ensemble"]
+Join = Literal["switch", "ensemble", "rtc"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ class ChunkExecutor:
         first = chunk.slot(now)
         passed = len(chunk.actions) if first is None and now > chunk.t0 else (first or 0)
         self.dropped += passed
-        self.chunks = [chunk] if self.join == "switch" else [*self.chunks, chunk]
+        self.chunks = [*self.chunks, chunk] if self.join == "ensemble" else [chunk]
 
     def action(self, now: float) -> F32 | None:
         """The action for `now`, or None (hold): every chunk has ended or not begun."""
@@ -104,7 +108,7 @@ class ChunkExecutor:
             else:
                 self.waiting += 1
             return None
-        if self.join == "switch" or len(covering) == 1:
+        if self.join != "ensemble" or len(covering) == 1:
             action: F32 = covering[-1][0].actions[covering[-1][1]]
         else:
             action = ensemble_vote(np.stack([c.actions[i] for c, i in covering]), self.k)
@@ -121,6 +125,29 @@ class ChunkExecutor:
         newest = self.chunks[-1]
         spent_at = newest.t0 + (min(self.n_action_steps, len(newest.actions)) - 0.5) * self.dt
         return now + expected_latency_s >= spent_at
+
+    def committed(self, now: float, latency_s: float, horizon: int) -> tuple[F32, F32] | None:
+        """What a chunk planned at `now` should agree with (join="rtc"): the newest chunk's
+        actions for now + k dt, k < `horizon` while it has them (N, D_a), and their weights
+        (N,): 1 up to the slot the new chunk can first serve after `latency_s`, then
+        c (e^c - 1) / (e - 1) with c falling linearly to 0 at the execution horizon (RTC's
+        soft mask), 0 after. None without a chunk."""
+        if not self.chunks:
+            return None
+        newest = self.chunks[-1]
+        slots = [newest.slot(now + k * self.dt) for k in range(horizon)]
+        taken = [i for i in slots if i is not None]
+        if not taken or slots[0] is None:
+            return None
+        n = next((k for k, i in enumerate(slots) if i is None), horizon)
+        frozen = math.ceil(latency_s / self.dt) + 1  # slots executed before it can arrive
+        end = max(self.n_action_steps, frozen)  # the execution horizon
+        k = np.arange(n)
+        c = np.clip((end - k) / max(end - frozen + 1, 1), 0.0, 1.0)
+        soft = c * np.expm1(c) / np.expm1(1.0)
+        weights = np.where(k < frozen, 1.0, np.where(k < end, soft, 0.0)).astype(np.float32)
+        actions = newest.actions[[i for i in slots[:n] if i is not None]]
+        return actions, weights
 
     def serving(self, now: float) -> TimedChunk | None:
         """The newest chunk covering `now` (None when holding)."""

@@ -41,6 +41,7 @@ class InferenceWorker:
         self._lock = threading.Lock()
         self._asked = threading.Condition(self._lock)
         self._request: float | None = None
+        self._committed: tuple[np.ndarray, np.ndarray] | None = None
         self._result: TimedChunk | DeviceError | None = None
         self._busy = False
         self._stop = False
@@ -62,12 +63,13 @@ class InferenceWorker:
         with self._lock:
             return not self._busy and self._result is None
 
-    def request(self, now: float) -> None:
-        """Plan a chunk from the observation window ending at `now` (the worker must be idle)."""
+    def request(self, now: float, committed: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Plan a chunk from the observation window ending at `now` (the worker must be
+        idle), agreeing with `committed` (`Policy.plan`) when given."""
         with self._lock:
             if self._busy or self._result is not None:
                 raise RuntimeError("an inference request is already in flight")
-            self._request, self._busy = now, True
+            self._request, self._committed, self._busy = now, committed, True
             self._asked.notify()
 
     def take(self) -> TimedChunk | None:
@@ -111,20 +113,23 @@ class InferenceWorker:
                 if self._stop or self._request is None:
                     return
                 now, self._request = self._request, None
+                committed = self._committed
             try:
-                result: TimedChunk | DeviceError = self._plan(now, count=True)
+                result: TimedChunk | DeviceError = self._plan(now, count=True, committed=committed)
             except DeviceError as err:
                 result = err
             with self._lock:
                 self._result, self._busy = result, False
 
-    def _plan(self, now: float, count: bool) -> TimedChunk:
+    def _plan(
+        self, now: float, count: bool, committed: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> TimedChunk:
         times = observation_times(now, self.policy.config.n_obs_steps, self.dt)
         aligned = self.aligner.observe([max(t, self._t_start) for t in times])
         window = {k: aligned.frames[k] for k in self.keys}  # (T_o, ...) each
         if self._base is None:  # the episode's first frames: the reference of base inputs
             self._base = {k: aligned.frames[k][0] for k in self.policy.config.base_frame_keys}
-        actions = self.policy.plan(window, self._base)  # (T_p - T_o + 1, D_a)
+        actions = self.policy.plan(window, self._base, committed)  # (T_p - T_o + 1, D_a)
         if count:  # injected latency (never in the warm-up)
             time.sleep(self._injected(now))
         latency = time.monotonic() - now

@@ -137,6 +137,7 @@ class RealtimeRunner:
             cfg.join,
             cfg.ensemble_k,
         )
+        horizon = self.policy.config.horizon - self.policy.config.n_obs_steps + 1
         t_start = deadline = time.monotonic()
         report = EpisodeReport(seed, "", False, 0.0, 0, 0, warm * 1000.0)
         stop_key = cfg.inject.stop_stream
@@ -180,8 +181,12 @@ class RealtimeRunner:
                 if serving.index != first_served:  # the chunk's first command: its reaction
                     report.sensor_to_command_ms.append(age)
                     first_served = serving.index
-            if self.worker.idle and executor.request_due(now, self.worker.expected_latency()):
-                self.worker.request(now)
+            expected = self.worker.expected_latency()
+            if self.worker.idle and executor.request_due(now, expected):
+                rtc = cfg.join == "rtc"
+                self.worker.request(
+                    now, executor.committed(now, expected, horizon) if rtc else None
+                )
             if self.writer is not None:
                 step = {k: v[0] for k, v in frames.items()} | {ACTION_KEY: sent}
                 timing = (age, inference, late_ms)

@@ -86,8 +86,10 @@ class RunConfig(BaseModel):
         None, gt=0, description="an episode's wall-time limit; None: the task's max_steps at its "
         "control rate, plus one second",
     )  # fmt: skip
-    join: Literal["switch", "ensemble"] = Field(
-        "switch", description="how chunks join: switch to the newest, or ACT's ensemble"
+    join: Literal["switch", "ensemble", "rtc"] = Field(
+        "switch",
+        description="how chunks join: switch to the newest, ACT's ensemble, or real-time "
+        "chunking (diffusion and flow policies: each chunk inpainted to agree with the last)",
     )
     ensemble_k: float = Field(0.01, ge=0, description="k of exp(-k i), i = 0 the oldest chunk")
     inference: InferenceConfig = Field(

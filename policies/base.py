@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -31,6 +32,19 @@ if TYPE_CHECKING:
     from policies.timing import InferenceTiming
 
 ACTION_KEY = "action"
+
+
+@dataclass(frozen=True)
+class Guide:
+    """What real-time chunking asks of a new chunk: `actions` (B, T_p, D_a) in data units
+    (absolute), to be matched with `weights` (T_p,) in [0, 1] (1: exactly, 0: free): the
+    actions the robot will have executed from the previous chunk by the time this one
+    arrives, and a decaying overlap after them."""
+
+    actions: Tensor
+    weights: Tensor
+
+
 BASE_PREFIX = "base."  # "base.<key>": the episode's first frame of image stream <key>
 
 
@@ -151,10 +165,17 @@ class Policy(nn.Module, ABC):
         obs: Mapping[str, Tensor],
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
+        guide: Guide | None = None,
     ) -> Tensor:
         """obs keys (B, T_o, ...) -> actions (B, T_p, D_a) in data units. A sampling policy
         starts from `noise` when given, else draws it (`initial_noise`) from `generator`
-        (torch's global one when None); a deterministic policy ignores both."""
+        (torch's global one when None), and inpaints `guide` when given (real-time
+        chunking); a deterministic policy ignores noise and refuses a guide."""
+
+    @property
+    def can_inpaint(self) -> bool:
+        """Whether `predict_action_chunk` takes a guide (real-time chunking)."""
+        return False
 
     def initial_noise(
         self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
@@ -257,12 +278,17 @@ class Policy(nn.Module, ABC):
 
     @torch.inference_mode()
     def plan(
-        self, window: Mapping[str, np.ndarray], base: Mapping[str, np.ndarray] | None = None
+        self,
+        window: Mapping[str, np.ndarray],
+        base: Mapping[str, np.ndarray] | None = None,
+        committed: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         """The chunk from the current frame on, (T_p - T_o + 1, D_a) float32, from an
         observation window: per input (T_o, ...) oldest first, and per `base_frame_keys`
         input the episode's first frame (...). What a real-time loop calls with aligned
-        frames; `select_action` calls it with its own history."""
+        frames; `select_action` calls it with its own history. `committed`: (actions (N,
+        D_a), weights (N,)) for the chunk's first N slots from the current frame, which it
+        should agree with (real-time chunking: a `Guide`)."""
         device = next(self.parameters()).device
         stacked = {  # (1, T_o, ...)
             k: torch.as_tensor(np.asarray(window[k]), device=device)[None]
@@ -275,7 +301,19 @@ class Policy(nn.Module, ABC):
             stacked[BASE_PREFIX + key] = torch.as_tensor(np.asarray(frame), device=device)[
                 None, None
             ]
-        return self._chunk_ahead(stacked)
+        return self._chunk_ahead(stacked, None if committed is None else self._guide(*committed))
+
+    def _guide(self, actions: np.ndarray, weights: np.ndarray) -> Guide:
+        """`plan`'s committed actions (N, D_a) and weights (N,) over the whole chunk: the
+        slots before the current frame, and past N, are free."""
+        device = next(self.parameters()).device
+        first, horizon = self.config.n_obs_steps - 1, self.config.horizon
+        n = min(len(actions), horizon - first)
+        full = np.repeat(np.asarray(actions[:1], np.float32), horizon, axis=0)  # (T_p, D_a)
+        full[first : first + n] = actions[:n]
+        w = np.zeros(horizon, np.float32)  # (T_p,)
+        w[first : first + n] = weights[:n]
+        return Guide(torch.as_tensor(full, device=device)[None], torch.as_tensor(w, device=device))
 
     def _plan(self) -> np.ndarray:
         """The current chunk from now on: (T_p - T_o + 1, D_a) float32."""
@@ -284,8 +322,11 @@ class Policy(nn.Module, ABC):
         }
         return self._chunk_ahead(stacked | self._base)  # base: (1, 1, ...) each
 
-    def _chunk_ahead(self, stacked: Mapping[str, Tensor]) -> np.ndarray:
-        chunk = self.predict_action_chunk(stacked, self._generator)[0]  # (T_p, D_a)
+    def _chunk_ahead(self, stacked: Mapping[str, Tensor], guide: Guide | None = None) -> np.ndarray:
+        if guide is None:  # (a policy written before guides takes no such argument)
+            chunk = self.predict_action_chunk(stacked, self._generator)[0]  # (T_p, D_a)
+        else:
+            chunk = self.predict_action_chunk(stacked, self._generator, guide=guide)[0]
         ahead: np.ndarray = chunk[self.config.n_obs_steps - 1 :].cpu().numpy()
         return np.asarray(ahead, dtype=np.float32)
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from policies.base import ACTION_KEY, Policy, PolicyIO
+from policies.base import ACTION_KEY, Guide, Policy, PolicyIO
 from policies.observation import ObservationEncoder, VisuomotorConfig, make_normalizer
 
 
@@ -70,8 +70,12 @@ class BCPolicy(Policy):
         obs: Mapping[str, Tensor],
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
+        guide: Guide | None = None,
     ) -> Tensor:
         """Deterministic: `generator` and `noise` are accepted for the contract, not used."""
+        if guide is not None:
+            raise ValueError("real-time chunking inpaints a sampled chunk: it needs a diffusion "
+                             "policy, not bc")  # fmt: skip
         chunk = self.normalizer.unnormalize(ACTION_KEY, self._chunk(obs, augment=False))
         return self.absolute_actions(obs, chunk)
 

@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from policies.base import ACTION_KEY, Policy, PolicyIO
+from policies.base import ACTION_KEY, Guide, Policy, PolicyIO
 from policies.observation import ObservationEncoder, VisuomotorConfig, make_normalizer
-from policies.sampling import DdimSampler, euler_flow
+from policies.sampling import DdimSampler, Inpaint, euler_flow
 from policies.transformer_denoiser import ConditionalTransformer1D
 from policies.unet1d import ConditionalUnet1D
 
@@ -124,6 +124,10 @@ class DiffusionPolicy(Policy):
         if self.ddim is not None:
             self.ddim.to(device)
 
+    @property
+    def can_inpaint(self) -> bool:
+        return self.config.objective == "flow" or self.ddim is not None
+
     def _condition(self, obs: Mapping[str, Tensor], augment: bool) -> Tensor:
         """obs keys (B, >= T_o, ...) -> (B, T_o, features_per_step)."""
         obs = {k: v[:, : self.config.n_obs_steps] for k, v in obs.items()}
@@ -160,10 +164,12 @@ class DiffusionPolicy(Policy):
         obs: Mapping[str, Tensor],
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
+        guide: Guide | None = None,
     ) -> Tensor:
         if noise is None:
             noise = self.initial_noise(obs, generator)  # (B, T_p, D_a)
         cond = self._condition(obs, augment=False)  # (B, T_o, F)
+        inpaint = None if guide is None else self._inpaint(obs, guide)
         if self.config.objective == "flow":
             chunk = euler_flow(
                 self.denoiser,
@@ -172,12 +178,21 @@ class DiffusionPolicy(Policy):
                 self.config.inference_steps,
                 float(self.config.num_train_steps),
                 self.config.clip_sample,
+                inpaint,
             )
         elif self.ddim is not None:
-            chunk = self.ddim(self.denoiser, noise, cond)
+            chunk = self.ddim(self.denoiser, noise, cond, inpaint)
+        elif inpaint is not None:
+            raise ValueError("real-time chunking inpaints deterministic samplers: set the "
+                             "policy's sampler to 'ddim' (or use a flow policy)")  # fmt: skip
         else:
             chunk = self._ddpm(noise, cond, generator)
         return self.absolute_actions(obs, self.normalizer.unnormalize(ACTION_KEY, chunk))
+
+    def _inpaint(self, obs: Mapping[str, Tensor], guide: Guide) -> Inpaint:
+        """The guide in the network's frame: relative, normalised (B, T_p, D_a); weights."""
+        actions = self.training_actions({**obs, ACTION_KEY: guide.actions})
+        return self.normalizer.normalize(ACTION_KEY, actions), guide.weights
 
     def _ddpm(self, chunk: Tensor, cond: Tensor, generator: torch.Generator | None) -> Tensor:
         """diffusers' DDPM sampler over every training step (stochastic: it draws noise at

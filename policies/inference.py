@@ -25,7 +25,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import Tensor
 
-from policies.base import Policy, PolicyConfig
+from policies.base import Guide, Policy, PolicyConfig
 from policies.registry import policy_config_from_dict
 
 
@@ -87,10 +87,10 @@ def prepare_inference(policy: Policy, config: InferenceConfig) -> Policy:
     eager = type(policy).predict_action_chunk.__get__(policy)
     bf16 = config.precision == "bf16"
 
-    def from_noise(obs: Mapping[str, Tensor], noise: Tensor | None) -> Tensor:
+    def from_noise(obs: Mapping[str, Tensor], noise: Tensor | None, guide: Guide | None) -> Tensor:
         device = next(iter(obs.values())).device.type  # where the policy is now
         with torch.autocast(device, torch.bfloat16, enabled=bf16):
-            out: Tensor = eager(obs, None, noise)
+            out: Tensor = eager(obs, None, noise, guide)
         return out.float()
 
     run = from_noise
@@ -102,12 +102,13 @@ def prepare_inference(policy: Policy, config: InferenceConfig) -> Policy:
         obs: Mapping[str, Tensor],
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
+        guide: Guide | None = None,
     ) -> Tensor:
         if noise is None:
             noise = policy.initial_noise(obs, generator)
         if graphs:  # a new inference step: the graph may overwrite its last outputs
             torch.compiler.cudagraph_mark_step_begin()
-        out = run(obs, noise)
+        out = run(obs, noise, guide)
         return out.clone() if graphs else out
 
     policy.predict_action_chunk = call  # type: ignore[method-assign]

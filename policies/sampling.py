@@ -11,6 +11,9 @@ coefficients computed once per policy:
   prediction, the predicted clean chunk clipped to [-1, 1] when asked;
 - `euler_flow`: flow matching's Euler steps from noise (t = 0) to a chunk (t = 1).
 
+Both can inpaint (`inpaint`): pin part of the chunk to a target at every step, the way
+real-time chunking makes a new chunk agree with the actions already committed.
+
 The coefficients are non-persistent buffers: they follow `.to(device)` but are not saved in
 checkpoints (they are a function of the config).
 """
@@ -21,6 +24,8 @@ from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
+
+Inpaint = tuple[Tensor, Tensor]  # normalised target (B, T_p, D_a), weights (T_p,) in [0, 1]
 
 
 class Denoiser(Protocol):
@@ -54,8 +59,11 @@ class DdimSampler(nn.Module):
         self.register_buffer("timesteps", timesteps, persistent=False)
         self.register_buffer("coefficients", coefficients.float(), persistent=False)
 
-    def forward(self, denoiser: Denoiser, chunk: Tensor, cond: Tensor) -> Tensor:
-        """chunk: noise (B, T_p, D_a); cond (B, T_o, F) -> (B, T_p, D_a)."""
+    def forward(
+        self, denoiser: Denoiser, chunk: Tensor, cond: Tensor, guide: Inpaint | None = None
+    ) -> Tensor:
+        """chunk: noise (B, T_p, D_a); cond (B, T_o, F) -> (B, T_p, D_a); `guide`: see
+        `inpaint`, applied to the clean estimate of every step."""
         batch = chunk.shape[0]
         for i in range(self.timesteps.shape[0]):
             out = denoiser(chunk, self.timesteps[i].expand(batch), cond)  # (B, T_p, D_a)
@@ -66,17 +74,43 @@ class DdimSampler(nn.Module):
                 clean, noise = out, (chunk - root_a * out) / root_1ma
             if self.clip:
                 clean = clean.clamp(-1.0, 1.0)
+            if guide is not None:
+                clean = inpaint(clean, guide)
             chunk = root_a_prev * clean + root_1ma_prev * noise
         return chunk
 
 
+def inpaint(clean: Tensor, guide: Inpaint) -> Tensor:
+    """The clean chunk estimate (B, T_p, D_a) pulled toward guide's target (B, T_p, D_a) with
+    its weights (T_p,): target where 1, the estimate where 0, a blend between. Done at every
+    denoising step, the free slots adapt to the pinned ones through the denoiser, which
+    sees them (inpainting, as real-time chunking does for the actions already committed)."""
+    target, weights = guide
+    w = weights.to(clean.dtype)[None, :, None]  # (1, T_p, 1)
+    return w * target.to(clean.dtype) + (1.0 - w) * clean
+
+
 def euler_flow(
-    denoiser: Denoiser, chunk: Tensor, cond: Tensor, steps: int, time_scale: float, clip: bool
+    denoiser: Denoiser,
+    chunk: Tensor,
+    cond: Tensor,
+    steps: int,
+    time_scale: float,
+    clip: bool,
+    guide: Inpaint | None = None,
 ) -> Tensor:
     """Euler steps along the learned velocity from noise (t = 0) to a chunk (t = 1); the
-    denoiser sees t * time_scale (its step embedding was trained on that range)."""
+    denoiser sees t * time_scale (its step embedding was trained on that range). With a
+    `guide`, each step's clean estimate x + (1 - t) v is inpainted and the step goes on
+    the straight path from the noise estimate x - t v to it."""
     batch = chunk.shape[0]
     for i in range(steps):
-        t = torch.full((batch,), i / steps, device=chunk.device)  # (B,)
-        chunk = chunk + denoiser(chunk, t * time_scale, cond) / steps
+        t, t_next = i / steps, (i + 1) / steps
+        times = torch.full((batch,), t, device=chunk.device)  # (B,)
+        velocity = denoiser(chunk, times * time_scale, cond)
+        if guide is None:
+            chunk = chunk + velocity / steps
+            continue
+        start, clean = chunk - t * velocity, inpaint(chunk + (1 - t) * velocity, guide)
+        chunk = (1 - t_next) * start + t_next * clean
     return chunk.clamp(-1.0, 1.0) if clip else chunk

@@ -3,6 +3,7 @@ survive: a camera that stops, inference slower than the control period, a 1 s sp
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,16 +11,19 @@ from typing import Any
 import numpy as np
 import pytest
 
+import launch.executor
 from launch.action_safety import plan_safety
+from launch.executor import TimedChunk
 from launch.realtime import TIMING_KEYS, RealtimeRunner, record_schema
 from launch.run_plan import RunConfig
+from policies import policy_config_from_dict
 from policies.base import ACTION_KEY
 from policies.checkpoint import load_policy
 from sensing.store import EpisodeStore, EpisodeWriter
 from sim import PegInsertionConfig, make_env
 from sim.rig import SimRig
 from tests.conftest import TINY_TASK
-from tests.policies.conftest import tiny_config
+from tests.policies.conftest import TINY_DIFFUSION, tiny_config
 from training.trainer import TrainConfig, train
 
 PERIOD = 0.1  # peg insertion's 10 Hz
@@ -30,6 +34,14 @@ def checkpoint(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     config = TrainConfig(steps=2, batch_size=4, warmup_steps=1, val_ratio=0.0, threads=1)
     root = tmp_path_factory.mktemp("realtime")
     return train(tiny_config(), config, demo_store, root / "run", progress=False).checkpoint
+
+
+@pytest.fixture(scope="module")
+def diffusion(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = TrainConfig(steps=2, batch_size=4, warmup_steps=1, val_ratio=0.0, threads=1)
+    root = tmp_path_factory.mktemp("realtime_diffusion")
+    policy = policy_config_from_dict({"name": "diffusion", **TINY_DIFFUSION})
+    return train(policy, config, demo_store, root / "run", progress=False).checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +139,25 @@ def test_every_command_keeps_the_supervisors_speed_even_across_a_spike(
     steps = np.linalg.norm(np.diff(sent, axis=0), axis=1)
     assert report.clips.get("tcp_speed", 0) + report.clips.get("joint_speed", 0) >= 1
     assert steps.max() <= 0.05 * PERIOD + 1e-6
+
+
+def test_real_time_chunking_starts_each_chunk_where_the_last_one_is(
+    rig: SimRig, diffusion: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An untrained diffusion policy draws wildly different chunks; inpainted, each new one
+    serves, at the tick it arrives, the action the old one would have served."""
+    added: list[tuple[TimedChunk, float]] = []
+    add = launch.executor.ChunkExecutor.add
+
+    def spy(self: launch.executor.ChunkExecutor, chunk: TimedChunk, now: float) -> None:
+        added.append((chunk, now))
+        add(self, chunk, now)
+
+    monkeypatch.setattr(launch.executor.ChunkExecutor, "add", spy)
+    run_one(rig, diffusion, tmp_path, 2.5, join="rtc", inject={"latency_ms": 100})
+    gaps = []
+    for (old, _), (new, now) in itertools.pairwise(added):
+        i_old, i_new = old.slot(now), new.slot(now)
+        if i_old is not None and i_new is not None:
+            gaps.append(float(np.abs(new.actions[i_new] - old.actions[i_old]).max()))
+    assert len(gaps) >= 4 and max(gaps) < 1e-4

@@ -130,3 +130,12 @@ def test_the_transformer_head_makes_one_action_per_query_from_the_frames() -> No
     with torch.no_grad():
         chunk, moved = policy.predict_action_chunk(batch), policy.predict_action_chunk(later)
     assert chunk.shape == (3, 6, 4) and (chunk - moved).abs().max() > 1e-4
+
+
+def test_bc_cannot_inpaint_a_committed_plan() -> None:
+    policy = make_policy(tiny_config(), IO).eval()
+    policy.fit_normalizer(fit_data())
+    window = {k: v[0].numpy() for k, v in make_batch(1, policy.config).items() if k != "action"}
+    assert not policy.can_inpaint
+    with pytest.raises(ValueError, match="needs a diffusion policy"):
+        policy.plan(window, committed=(np.zeros((2, 4), np.float32), np.ones(2, np.float32)))

@@ -138,3 +138,29 @@ def test_the_transformer_needs_heads_that_divide_its_width() -> None:
         DiffusionConfig.model_validate(
             TINY_DIFFUSION | {"backbone": "transformer", "transformer_heads": 3}
         )
+
+
+@pytest.mark.parametrize("objective", ["ddpm", "flow"])
+def test_a_committed_plan_starts_where_the_robot_is_committed(objective: str) -> None:
+    """Real-time chunking: the slots weighted 1 come out as the committed actions (data
+    units), the rest of the chunk differs from an unguided one drawn from the same noise."""
+    policy = _tiny(objective=objective, clip_sample=False).eval()
+    batch = make_batch(1, policy.config)
+    window = {k: v[0].numpy() for k, v in batch.items() if k != "action"}  # (T_o, ...)
+    committed = np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32)
+    weights = np.array([1, 1, 0.5, 0], np.float32)
+    policy.reset(seed=3)
+    free = policy.plan(window)
+    policy.reset(seed=3)
+    pinned = policy.plan(window, committed=(committed, weights))  # (T_p - T_o + 1, D_a)
+    np.testing.assert_allclose(pinned[:2], committed[:2], rtol=1e-4, atol=1e-4)
+    assert not np.allclose(pinned[3:], free[3:], atol=1e-3)
+    assert policy.can_inpaint
+
+
+def test_real_time_chunking_needs_a_deterministic_sampler() -> None:
+    ddpm = _tiny(sampler="ddpm", inference_steps=20).eval()
+    assert not ddpm.can_inpaint
+    window = {k: v[0].numpy() for k, v in make_batch(1, ddpm.config).items() if k != "action"}
+    with pytest.raises(ValueError, match="sampler to 'ddim'"):
+        ddpm.plan(window, committed=(np.zeros((2, 4), np.float32), np.ones(2, np.float32)))

@@ -73,3 +73,34 @@ def test_sampler_coefficients_are_not_saved_in_checkpoints() -> None:
     policy = make_policy(policy_config_from_dict({"name": "diffusion"}), io)
     assert policy.ddim is not None
     assert not [k for k in policy.state_dict() if "ddim" in k or "coefficients" in k]
+
+
+def _ddim(prediction: str = "epsilon") -> DdimSampler:
+    scheduler = DDIMScheduler(num_train_timesteps=100, beta_schedule="squaredcos_cap_v2",
+                              clip_sample=True, prediction_type=prediction,
+                              set_alpha_to_one=True, steps_offset=0)  # fmt: skip
+    return DdimSampler(scheduler, 10, prediction, True)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "flow"])
+def test_inpainting_pins_the_weighted_slots_and_lets_the_rest_adapt(sampler: str) -> None:
+    generator = torch.Generator().manual_seed(1)
+    noise = torch.randn(2, 8, 3, generator=generator)  # (B, T_p, D_a)
+    cond = torch.randn(2, 2, 5, generator=generator)
+    target = torch.rand(2, 8, 3, generator=generator) - 0.5  # inside [-1, 1]
+    weights = torch.tensor([0, 1, 1, 1, 0.5, 0.2, 0, 0], dtype=torch.float32)
+
+    def coupled(chunk: Tensor, steps: Tensor, cond: Tensor) -> Tensor:
+        """toy_denoiser plus the chunk's mean over time: each slot sees the others."""
+        return toy_denoiser(chunk, steps, cond) + 0.5 * chunk.mean(dim=1, keepdim=True)
+
+    def run(guide: tuple[Tensor, Tensor] | None) -> Tensor:
+        if sampler == "ddim":
+            return _ddim()(coupled, noise, cond, guide)
+        return euler_flow(coupled, noise, cond, 10, 100.0, clip=False, guide=guide)
+
+    free, pinned = run(None), run((target, weights))
+    torch.testing.assert_close(pinned[:, 1:4], target[:, 1:4])  # weight 1: exactly
+    torch.testing.assert_close(run((target, torch.zeros(8))), free)  # weight 0 everywhere
+    assert not torch.allclose(pinned[:, 6:], free[:, 6:], atol=1e-3)  # the free slots adapt
+    assert (pinned[:, 4] - target[:, 4]).abs().mean() < (free[:, 4] - target[:, 4]).abs().mean()
