@@ -19,8 +19,9 @@ from pydantic import BaseModel
 from launch.action_safety import SafetyPlan, plan_safety
 from launch.config import ConfigError, check_new_path, resolve_device
 from launch.jobs import check_policy_fits_task, portable
+from launch.keyboard import HELP, EpisodeKeys, Key
 from launch.launch_file import Launch, load_launch
-from launch.realtime import EpisodeReport, RealtimeRunner, record_schema, summary
+from launch.realtime import OPERATOR_ENDS, EpisodeReport, RealtimeRunner, record_schema, summary
 from launch.run_plan import RunConfig
 from policies.base import ACTION_KEY
 from policies.checkpoint import load_policy
@@ -125,15 +126,32 @@ def _writer(out: Path, rig: SimRig, launch: Launch, checkpoint: Path) -> Episode
 
 
 def _episodes(runner: RealtimeRunner, config: RunConfig, max_s: float) -> list[EpisodeReport]:
-    reports = []
-    try:
-        for i in range(config.episodes):
-            report = runner.run_episode(config.seed + i, max_s)
-            reports.append(report)
-            print(f"episode {i + 1}/{config.episodes} (seed {report.seed}): {report.ended}, "
-                  f"{report.ticks} ticks, {report.seconds:.1f} s", flush=True)  # fmt: skip
-    finally:
-        runner.close()
+    """Every episode of the run; at a terminal the operator starts each, and may stop,
+    re-record (the same seed again) or abort (launch/keyboard.py)."""
+    reports: list[EpisodeReport] = []
+    with EpisodeKeys.from_terminal() as keys:
+        if keys.interactive:
+            print(HELP, file=sys.stderr, flush=True)
+        i = 0
+        try:
+            while i < config.episodes:
+                seed = config.seed + i
+                if keys.interactive:
+                    print(f"episode {i + 1}/{config.episodes} (seed {seed}): Enter to start",
+                          file=sys.stderr, flush=True)  # fmt: skip
+                    if keys.wait(Key.START, Key.ABORT) is Key.ABORT:
+                        break
+                report = runner.run_episode(seed, max_s, keys)
+                print(f"episode {i + 1}/{config.episodes} (seed {seed}): {report.ended}, "
+                      f"{report.ticks} ticks, {report.seconds:.1f} s", flush=True)  # fmt: skip
+                if report.ended == OPERATOR_ENDS[Key.RERECORD]:
+                    continue  # the same seed again; the episode was dropped
+                reports.append(report)
+                i += 1
+                if report.ended == OPERATOR_ENDS[Key.ABORT]:
+                    break
+        finally:
+            runner.close()
     return reports
 
 

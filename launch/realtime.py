@@ -33,6 +33,7 @@ from drivers.spec import FieldSpec
 from launch.action_safety import SafetyPlan
 from launch.executor import ChunkExecutor, SeamStats, seam_acceleration
 from launch.inference_worker import InferenceWorker
+from launch.keyboard import EpisodeKeys, Key
 from launch.run_plan import RunConfig, StreamSection
 from policies.base import ACTION_KEY, Policy
 from sensing.aligner import Aligner
@@ -43,6 +44,8 @@ from sim.rig import SimRig
 
 RING_FRAMES = 32  # per stream: the policy's window and a recorder's tick with room to spare
 FIRST_FRAME_S = 10.0  # how long an episode waits for every stream's first frame
+OPERATOR_ENDS = {Key.STOP: "stopped by the operator", Key.RERECORD: "re-record",
+                 Key.ABORT: "aborted by the operator"}  # fmt: skip
 TIMING_KEYS = ("timing.obs_age_ms", "timing.inference_ms", "timing.tick_late_ms")
 
 
@@ -120,7 +123,11 @@ class RealtimeRunner:
         ]
         self.action_dim = policy.io.action_dim
 
-    def run_episode(self, seed: int, max_seconds: float) -> EpisodeReport:
+    def run_episode(
+        self, seed: int, max_seconds: float, keys: EpisodeKeys | None = None
+    ) -> EpisodeReport:
+        """One episode; `keys`: the operator's stop, re-record and abort (launch/keyboard.py).
+        A re-recorded episode is dropped from the store; every other one is kept."""
         cfg = self.config
         t_reset = time.monotonic()
         self.rig.begin(seed)
@@ -148,7 +155,7 @@ class RealtimeRunner:
             late_ms = (now - deadline) * 1000.0
             if stop_key is not None and now - t_start >= cfg.inject.stop_at_s:
                 self.rig.streams[stop_key].stop()
-            ended = self._ended(now - t_start, max_seconds)
+            ended = self._ended(now - t_start, max_seconds, keys)
             if ended:
                 report.ended = ended
                 break
@@ -208,7 +215,10 @@ class RealtimeRunner:
         self._finish(report, executor, time.monotonic() - t_start)
         return report
 
-    def _ended(self, elapsed: float, max_seconds: float) -> str:
+    def _ended(self, elapsed: float, max_seconds: float, keys: EpisodeKeys | None) -> str:
+        key = keys.poll() if keys is not None else None
+        if key in OPERATOR_ENDS:
+            return OPERATOR_ENDS[key]
         record = self.rig.record
         if record.done:
             return "success" if record.success else "task ended"
@@ -238,7 +248,9 @@ class RealtimeRunner:
         report.starved = executor.starved
         report.dropped_frames = sum(c.stats().dropped for c in self.captures)
         report.seams = seam_acceleration(executor.executed, self.period, (0, 3))
-        if self.writer is not None and self.writer.n_steps:
+        if self.writer is not None and report.ended == OPERATOR_ENDS[Key.RERECORD]:
+            self.writer.discard()
+        elif self.writer is not None and self.writer.n_steps:
             self.writer.commit(success=report.success, seed=report.seed, task=self.task,
                                rig="sim", notes=report.ended)  # fmt: skip
         self._wait_idle()

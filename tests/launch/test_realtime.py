@@ -4,6 +4,8 @@ survive: a camera that stops, inference slower than the control period, a 1 s sp
 from __future__ import annotations
 
 import itertools
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 import launch.executor
 from launch.action_safety import plan_safety
 from launch.executor import TimedChunk
+from launch.keyboard import EpisodeKeys
 from launch.realtime import TIMING_KEYS, RealtimeRunner, record_schema
 from launch.run_plan import RunConfig
 from policies import policy_config_from_dict
@@ -161,3 +164,29 @@ def test_real_time_chunking_starts_each_chunk_where_the_last_one_is(
         if i_old is not None and i_new is not None:
             gaps.append(float(np.abs(new.actions[i_new] - old.actions[i_old]).max()))
     assert len(gaps) >= 4 and max(gaps) < 1e-4
+
+
+def test_the_operator_stops_or_re_records_an_episode(
+    rig: SimRig, checkpoint: Path, tmp_path: Path
+) -> None:
+    config = RunConfig()
+    task = PegInsertionConfig.model_validate(TINY_TASK)
+    writer = EpisodeWriter.create(tmp_path / "e.zarr", record_schema(rig))
+    runner = RealtimeRunner(rig, load_policy(checkpoint), config,
+                            plan_safety("gantry", 4, task, config.safety), writer)  # fmt: skip
+    read, write = os.pipe()
+    try:
+        with EpisodeKeys(read) as keys:
+            os.write(write, b"r")
+            dropped = runner.run_episode(5, 5.0, keys)
+            threading.Timer(1.0, os.write, (write, b"s")).start()  # a second in
+            kept = runner.run_episode(5, 5.0, keys)
+    finally:
+        runner.close()
+        writer.close()
+        os.close(read)
+        os.close(write)
+    assert (dropped.ended, kept.ended) == ("re-record", "stopped by the operator")
+    assert kept.seconds < 2.5
+    store = EpisodeStore.open(tmp_path / "e.zarr")
+    assert store.n_episodes == 1 and store.episode_meta(0)["notes"] == "stopped by the operator"
