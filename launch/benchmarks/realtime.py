@@ -5,8 +5,9 @@ launch/demo.toml) runs the same seeded episodes
 - in lockstep (`vitac eval`: the sim waits for every action), and
 - through the real-time loop (`vitac run`, launch/demo.toml's [run] streams: the sim steps in
   wall-clock time beside the loop, the camera and pads deliver late and jittered),
-  with chunks joined by switching and by ACT's ensemble, at 0, 100 and 300 ms of inference
-  latency injected on top of the policy's own.
+  with chunks joined by switching, by ACT's ensemble and (for a diffusion or flow policy) by
+  real-time chunking, at 0, 100 and 300 ms of inference latency injected on top of the
+  policy's own.
 Reported: success through the loop against lockstep (goal: within each other's Wilson 95%
 intervals), the sensor-to-command latency p50/p99 and inference p99 against the 100 ms
 control period, and for each join and latency the largest acceleration of the commanded
@@ -25,7 +26,7 @@ from launch.launch_file import Launch, load_launch
 EPISODES, QUICK_EPISODES = 20, 2
 SEED = 200_000  # apart from the demo's training (0..) and evaluation (100000..) seeds
 SETTINGS = [("switch", 0), ("switch", 100), ("switch", 300), ("ensemble", 100),
-            ("ensemble", 300)]  # fmt: skip
+            ("ensemble", 300), ("rtc", 100), ("rtc", 300)]  # fmt: skip
 QUICK_SETTINGS = [("switch", 0), ("ensemble", 100)]
 QUICK_OVERRIDES = [  # toy sizes: the pipeline, not its numbers
     "task.params.image_size=32", "task.params.tactile_size=16", "run.max_seconds=1.5",
@@ -65,6 +66,8 @@ def bench_realtime(options: BenchOptions) -> list[BenchResult]:
     results: list[BenchResult] = []
     try:
         for join, latency in QUICK_SETTINGS if options.quick else SETTINGS:
+            if join == "rtc" and not policy.can_inpaint:
+                continue  # real-time chunking needs a diffusion or flow policy
             config = RunConfig.model_validate(
                 run.model_dump() | {"join": join, "inject": {"latency_ms": latency}}
             )
