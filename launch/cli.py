@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
-from launch.cli_args import add_device_arg, add_launch_args
+from launch.cli_args import add_device_arg, add_launch_args, add_set_arg
 from launch.cli_arm import add_arm_parser
 from launch.cli_devices import add_devices_parser
 from launch.cli_encoders import add_encoders_parser
@@ -228,14 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="new directory for run.json and episodes.zarr; default runs/run/<date-time>",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a launch-file key, e.g. --set run.inject.latency_ms=300 (repeatable)",
-    )
+    add_set_arg(p, "run.inject.latency_ms=300")
     p.add_argument("--no-progress", action="store_true", help="no live status line")
     add_device_arg(p)
     p.set_defaults(handler=_lazy("launch.cli_realtime:run"))

@@ -18,16 +18,21 @@ def add_launch_args(p: argparse.ArgumentParser, progress: bool = True) -> None:
         default=None,
         help=f"launch file (TOML); default: {DEFAULT_LAUNCH_FILE.name} shipped with vitac",
     )
+    add_set_arg(p)
+    if progress:
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_set_arg(p: argparse.ArgumentParser, example: str = "train.steps=500") -> None:
+    """--set KEY=VALUE (repeatable): launch-file overrides."""
     p.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a launch-file key, e.g. --set train.steps=500 (repeatable)",
+        help=f"override a launch-file key, e.g. --set {example} (repeatable)",
     )
-    if progress:
-        p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def add_device_arg(p: argparse.ArgumentParser) -> None:
