@@ -34,16 +34,12 @@ from launch.action_safety import SafetyPlan
 from launch.executor import ChunkExecutor, SeamStats, seam_acceleration
 from launch.inference_worker import InferenceWorker
 from launch.keyboard import EpisodeKeys, Key
+from launch.rig_streams import RigStreams
 from launch.run_plan import RunConfig, StreamSection
 from policies.base import ACTION_KEY, Policy
-from sensing.aligner import Aligner
-from sensing.capture import CaptureThread
-from sensing.ring_buffer import RingBuffer
 from sensing.store import EpisodeWriter
 from sim.rig import SimRig
 
-RING_FRAMES = 32  # per stream: the policy's window and a recorder's tick with room to spare
-FIRST_FRAME_S = 10.0  # how long an episode waits for every stream's first frame
 OPERATOR_ENDS = {Key.STOP: "stopped by the operator", Key.RERECORD: "re-record",
                  Key.ABORT: "aborted by the operator"}  # fmt: skip
 TIMING_KEYS = ("timing.obs_age_ms", "timing.inference_ms", "timing.tick_late_ms")
@@ -55,6 +51,12 @@ def record_schema(rig: SimRig) -> dict[str, FieldSpec]:
     made its chunk, the tick's lateness."""
     timing = {k: FieldSpec(shape=(1,), dtype="float32", units="ms") for k in TIMING_KEYS}
     return rig.observation_spec | rig.action_spec | timing
+
+
+def stream_ages(config: RunConfig, rig: SimRig) -> dict[str, float]:
+    """How old each stream's newest frame may be (s) before the arm holds."""
+    step_hz = 1.0 / rig.period
+    return {k: config.streams.get(k, StreamSection()).max_age_s(step_hz) for k in rig.streams}
 
 
 @dataclass
@@ -99,28 +101,16 @@ class RealtimeRunner:
         self.safety, self.task = safety, task
         self.status = status
         self.period = rig.period
-        step_hz = 1.0 / self.period
-        self.buffers = {
-            key: RingBuffer.create(RING_FRAMES, spec.shape, spec.dtype)
-            for key, spec in rig.observation_spec.items()
-        }
-        ages = {
-            key: config.streams.get(key, StreamSection()).max_age_s(step_hz) for key in self.buffers
-        }
-        self.watchdog = Aligner(self.buffers, ages)
-        inputs = {k: self.buffers[k] for k in policy.io.obs_shapes}
+        self.streams = RigStreams(rig.streams, rig.observation_spec,
+                                  stream_ages(config, rig))  # fmt: skip
         inject = config.inject
         self.worker = InferenceWorker(
             policy.eval(),
-            Aligner(inputs, {k: ages[k] for k in inputs}),
+            self.streams.aligner(policy.io.obs_shapes),
             self.period,
             inject.latency_ms / 1000.0,
             (inject.spike_at_s, inject.spike_ms / 1000.0) if inject.spike_ms else None,
         )
-        self.captures = [
-            CaptureThread(key, rig.streams[key], buffer, poll_s=0.05).start()
-            for key, buffer in self.buffers.items()
-        ]
         self.action_dim = policy.io.action_dim
 
     def run_episode(
@@ -131,13 +121,13 @@ class RealtimeRunner:
         cfg = self.config
         t_reset = time.monotonic()
         self.rig.begin(seed)
-        first = self._wait_first_frames(t_reset)
+        first = self.streams.wait_first_frames(t_reset)
         self.worker.begin(first)
         now = time.monotonic()
         self.policy.reset(seed)
         warm = self.worker.warm_up(now)  # the arm holds meanwhile: no command yet
         joints = self.safety.view.joints_key
-        guard = self.safety.start(self.period, self.buffers[joints].latest(1)[0].image)
+        guard = self.safety.start(self.period, self.streams.latest(joints))
         executor = ChunkExecutor(
             self.period,
             self.policy.config.n_action_steps,
@@ -161,9 +151,7 @@ class RealtimeRunner:
                 break
             try:
                 self.rig.check()
-                for capture in self.captures:
-                    capture.check()
-                frames = self.watchdog.observe([now]).frames  # a stale device raises here
+                frames = self.streams.observe(now)  # a stale or failed device raises here
                 chunk = self.worker.take()
             except DeviceError as err:
                 self.rig.hold()  # before anything else: the arm stops within this period
@@ -180,7 +168,7 @@ class RealtimeRunner:
                 sent = np.full(self.action_dim, np.nan, np.float32)
                 age = inference = np.nan
             else:
-                sent, _ = guard.step(action, frames[joints][0].astype(np.float64), now)
+                sent, _ = guard.step(action, frames[joints].astype(np.float64), now)
                 self.rig.command(sent, now)
                 report.sent += 1
                 age = (now - serving.t_sensor) * 1000.0
@@ -195,7 +183,7 @@ class RealtimeRunner:
                     now, executor.committed(now, expected, horizon) if rtc else None
                 )
             if self.writer is not None:
-                step = {k: v[0] for k, v in frames.items()} | {ACTION_KEY: sent}
+                step = frames | {ACTION_KEY: sent}
                 timing = (age, inference, late_ms)
                 step |= {
                     k: np.array([v], np.float32) for k, v in zip(TIMING_KEYS, timing, strict=True)
@@ -224,19 +212,6 @@ class RealtimeRunner:
             return "success" if record.success else "task ended"
         return "time limit" if elapsed >= max_seconds else ""
 
-    def _wait_first_frames(self, since: float) -> float:
-        """Wait until every stream delivered a frame captured after `since` (the reset);
-        the newest of those first frames' capture times: the episode's first instant."""
-        end = time.monotonic() + FIRST_FRAME_S
-        while True:
-            newest = {k: b.latest(1) for k, b in self.buffers.items()}
-            missing = [k for k, f in newest.items() if not f or f[-1].t_capture < since]
-            if not missing:
-                return max(f[-1].t_capture for f in newest.values())
-            if time.monotonic() > end:
-                raise DeviceError(f"{missing}: no frame within {FIRST_FRAME_S:.0f} s of the start")
-            time.sleep(0.002)
-
     def _finish(self, report: EpisodeReport, executor: ChunkExecutor, seconds: float) -> None:
         record = self.rig.end()
         with contextlib.suppress(DeviceError):  # a stopped stream has no chunk to give
@@ -246,7 +221,7 @@ class RealtimeRunner:
         report.last_command_t = record.last_command_t
         report.dropped_actions = executor.dropped
         report.starved = executor.starved
-        report.dropped_frames = sum(c.stats().dropped for c in self.captures)
+        report.dropped_frames = self.streams.dropped_frames()
         report.seams = seam_acceleration(executor.executed, self.period, (0, 3))
         if self.writer is not None and report.ended == OPERATOR_ENDS[Key.RERECORD]:
             self.writer.discard()
@@ -274,11 +249,7 @@ class RealtimeRunner:
 
     def close(self) -> None:
         self.worker.close()
-        for capture in self.captures:
-            capture.stop()
-        for buffer in self.buffers.values():
-            buffer.close()
-            buffer.unlink()
+        self.streams.close()
 
 
 def summary(reports: list[EpisodeReport]) -> dict[str, Any]:

@@ -1,0 +1,74 @@
+"""Every stream of a rig on its way to the loop: a capture thread per device moves its frames
+into a ring buffer, and a watchdog aligner says, at any instant, whether every stream is
+fresh (what `vitac run` and `vitac record` share)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from drivers.base import Camera, DeviceError
+from drivers.spec import FieldSpec
+from sensing.aligner import Aligner
+from sensing.capture import CaptureThread
+from sensing.ring_buffer import RingBuffer
+
+RING_FRAMES = 32  # per stream: the policy's window and a recorder's tick with room to spare
+FIRST_FRAME_S = 10.0  # how long an episode waits for every stream's first frame
+
+
+class RigStreams:
+    def __init__(
+        self,
+        devices: Mapping[str, Camera],
+        specs: Mapping[str, FieldSpec],
+        max_age_s: Mapping[str, float],
+    ) -> None:
+        """`devices` by key (connected), their frames' `specs`, and how old each stream's
+        newest frame may be before it counts as stopped."""
+        self.buffers = {k: RingBuffer.create(RING_FRAMES, specs[k].shape, specs[k].dtype)
+                        for k in devices}  # fmt: skip
+        self.max_age_s = {k: float(max_age_s[k]) for k in devices}
+        self.watchdog = Aligner(self.buffers, self.max_age_s)
+        self.captures = [CaptureThread(k, devices[k], b, poll_s=0.05).start()
+                         for k, b in self.buffers.items()]  # fmt: skip
+
+    def aligner(self, keys: Iterable[str]) -> Aligner:
+        """An aligner over some of the streams (a policy's inputs), with their ages."""
+        keys = list(keys)
+        return Aligner({k: self.buffers[k] for k in keys}, {k: self.max_age_s[k] for k in keys})
+
+    def observe(self, now: float) -> dict[str, np.ndarray]:
+        """Every stream's newest frame at `now`; a DeviceError when a capture failed or a
+        stream is stale or missing (naming it)."""
+        for capture in self.captures:
+            capture.check()
+        return {k: v[0] for k, v in self.watchdog.observe([now]).frames.items()}
+
+    def latest(self, key: str) -> np.ndarray:
+        return self.buffers[key].latest(1)[0].image
+
+    def wait_first_frames(self, since: float) -> float:
+        """Wait until every stream delivered a frame captured after `since` (a reset); the
+        newest of those first frames' capture times: the episode's first instant."""
+        end = time.monotonic() + FIRST_FRAME_S
+        while True:
+            newest = {k: b.latest(1) for k, b in self.buffers.items()}
+            missing = [k for k, f in newest.items() if not f or f[-1].t_capture < since]
+            if not missing:
+                return max(f[-1].t_capture for f in newest.values())
+            if time.monotonic() > end:
+                raise DeviceError(f"{missing}: no frame within {FIRST_FRAME_S:.0f} s of the start")
+            time.sleep(0.002)
+
+    def dropped_frames(self) -> int:
+        return sum(c.stats().dropped for c in self.captures)
+
+    def close(self) -> None:
+        for capture in self.captures:
+            capture.stop()
+        for buffer in self.buffers.values():
+            buffer.close()
+            buffer.unlink()
