@@ -234,6 +234,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_lazy("launch.cli_realtime:run"))
 
     p = sub.add_parser(
+        "record",
+        help="record demonstrations in real time (the scripted expert on the sim twin)",
+        description="Record demonstrations the way a real rig records them: every stream "
+        "through capture threads, ring buffers and the aligner, at the task's control rate, "
+        "into a new episode store (the actions are a stream too). The source today is the "
+        "task's scripted expert (collect.expert, collect.noise_std) driving the sim twin on "
+        "the wall clock, with [run.streams]' modelled delays; keyboard and SpaceMouse "
+        "teleoperation are not built yet. At a terminal: Enter starts an episode, s stops, "
+        "r re-records, q aborts. Every episode is kept with its success flag.",
+        epilog="example: vitac record launch/demo.toml --out runs/rec.zarr --episodes 5",
+    )
+    p.add_argument("launch", type=Path, metavar="LAUNCH", help="launch file (TOML)")
+    p.add_argument("--out", type=Path, required=True, help="new episode store (zarr directory)")
+    p.add_argument(
+        "--source",
+        choices=["expert"],
+        default="expert",
+        help="what acts: the task's scripted expert (the only source built so far)",
+    )
+    p.add_argument("--episodes", type=int, default=None, help="episodes (default: run.episodes)")
+    add_set_arg(p, "collect.noise_std=0.002")
+    p.set_defaults(handler=_lazy("launch.cli_realtime:record"))
+
+    p = sub.add_parser(
         "dataset",
         help="inspect, verify and repair episode stores",
         description="Inspect (info), check every chunk (verify) and repair (repair) a store.",

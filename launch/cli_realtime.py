@@ -21,14 +21,24 @@ from launch.config import ConfigError, check_new_path, resolve_device
 from launch.jobs import check_policy_fits_task, portable
 from launch.keyboard import HELP, EpisodeKeys, Key
 from launch.launch_file import Launch, load_launch
-from launch.realtime import OPERATOR_ENDS, EpisodeReport, RealtimeRunner, record_schema, summary
+from launch.realtime import (
+    OPERATOR_ENDS,
+    EpisodeReport,
+    RealtimeRunner,
+    record_schema,
+    stream_ages,
+    summary,
+)
+from launch.record import Recorded, record_episode
+from launch.rig_streams import RigStreams
 from launch.run_plan import RunConfig
 from policies.base import ACTION_KEY
 from policies.checkpoint import load_policy
 from policies.inference import prepare_inference
 from sensing.store import EpisodeWriter
 from sim import make_env
-from sim.rig import SimRig, StreamModel
+from sim.experts import expert_for
+from sim.rig import ExpertBuilder, SimRig, StreamModel
 from training.run_dir import resolve_checkpoint
 
 RESULTS = "run.json"
@@ -58,13 +68,13 @@ def run(args: argparse.Namespace) -> int:
         )
     name, task_cfg = launch.config.task.name, launch.task_config
     check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
-    rig = _rig(launch, config)
+    rig = sim_rig(launch, config)
     try:
         _check_streams(config, set(rig.streams), args.launch)
         safety = _safety(rig, task_cfg, config, args.launch)
         out.mkdir(parents=True)
         writer = _writer(out, rig, launch, checkpoint) if config.record else None
-        max_s = config.max_seconds or getattr(task_cfg, "max_steps", 100) * rig.period + 1.0
+        max_s = episode_seconds(config, task_cfg, rig.period)
         status = None if args.no_progress else _status
         runner = RealtimeRunner(rig, policy, config, safety, writer, status, name)
         try:
@@ -83,6 +93,71 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def record(args: argparse.Namespace) -> int:
+    """`vitac record`: the task's scripted expert drives the wall-clock sim twin; every
+    stream, its actions among them, is recorded as a real rig would record it."""
+    launch = load_launch(args.launch, args.overrides)
+    config = launch.config.run
+    if args.episodes is not None:
+        config = config.model_copy(update={"episodes": args.episodes})
+    check_new_path(args.out, "--out")
+    name, collect = launch.config.task.name, launch.config.collect
+    try:
+        factory, kwargs = expert_for(name, collect.expert)
+    except ValueError as err:
+        raise ConfigError(f"{args.launch}: --source expert: {err}") from None
+    rig = sim_rig(launch, config, lambda env: factory(env, noise_std=collect.noise_std, **kwargs))
+    try:
+        _check_streams(config, set(rig.streams), args.launch)
+        specs = rig.observation_spec | rig.action_spec
+        streams = RigStreams(rig.streams, specs, stream_ages(config, rig))
+        attrs = {"task": name, "rig": "sim", "source": "expert"}
+        writer = EpisodeWriter.create(args.out, specs, attrs)
+        try:
+            recorded = _record_episodes(rig, streams, writer, config, launch)
+        finally:
+            writer.close()
+            streams.close()
+    finally:
+        rig.close()
+    kept = [r for r in recorded if r.steps]
+    print(f"recorded {len(kept)} episodes ({sum(r.success for r in kept)} successful, "
+          f"{sum(r.steps for r in kept)} steps) into {args.out}")  # fmt: skip
+    return 0
+
+
+def _record_episodes(
+    rig: SimRig, streams: RigStreams, writer: EpisodeWriter, config: RunConfig, launch: Launch
+) -> list[Recorded]:
+    max_s = episode_seconds(config, launch.task_config, rig.period)
+    out: list[Recorded] = []
+    with EpisodeKeys.from_terminal() as keys:
+        i = 0
+        while i < config.episodes:
+            seed = config.seed + i
+            if keys.interactive and _wait_start(keys, i, config.episodes, seed) is Key.ABORT:
+                break
+            inject = config.inject
+            stop = None if inject.stop_stream is None else (inject.stop_stream, inject.stop_at_s)
+            task = launch.config.task.name
+            result = record_episode(rig, streams, writer, seed, max_s, keys, task, stop)
+            print(f"episode {i + 1}/{config.episodes} (seed {seed}): {result.ended}, "
+                  f"{result.steps} steps", flush=True)  # fmt: skip
+            if result.ended == OPERATOR_ENDS[Key.RERECORD]:
+                continue
+            out.append(result)
+            i += 1
+            if result.ended == OPERATOR_ENDS[Key.ABORT]:
+                break
+    return out
+
+
+def _wait_start(keys: EpisodeKeys, i: int, episodes: int, seed: int) -> Key:
+    print(f"episode {i + 1}/{episodes} (seed {seed}): Enter to start, q to quit",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return keys.wait(Key.START, Key.ABORT)
+
+
 def _checkpoint(flag: Path | None, config: RunConfig, launch: Path) -> Path:
     given = flag or (Path(config.checkpoint) if config.checkpoint else None)
     if given is None:
@@ -90,7 +165,8 @@ def _checkpoint(flag: Path | None, config: RunConfig, launch: Path) -> Path:
     return resolve_checkpoint(given)
 
 
-def _rig(launch: Launch, config: RunConfig) -> SimRig:
+def sim_rig(launch: Launch, config: RunConfig, expert: ExpertBuilder | None = None) -> SimRig:
+    """The launch file's task as a wall-clock rig with [run.streams]' devices."""
     models = {
         key: StreamModel(s.rate_hz, s.latency_ms / 1000.0, s.jitter_ms / 1000.0)
         for key, s in config.streams.items()
@@ -98,9 +174,14 @@ def _rig(launch: Launch, config: RunConfig) -> SimRig:
     name, task_cfg = launch.config.task.name, launch.task_config
     try:
         return SimRig(lambda: make_env(name, task_cfg), models, config.stale_command_ms / 1000.0,
-                      config.seed)  # fmt: skip
+                      config.seed, expert)  # fmt: skip
     except ValueError as err:
         raise ConfigError(f"{launch.source}: run.streams: {err}") from None
+
+
+def episode_seconds(config: RunConfig, task_cfg: BaseModel, period: float) -> float:
+    """run.max_seconds, or the task's step limit at its rate plus a second."""
+    return config.max_seconds or getattr(task_cfg, "max_steps", 100) * period + 1.0
 
 
 def _safety(rig: SimRig, task_cfg: BaseModel, config: RunConfig, launch: Path) -> SafetyPlan:
@@ -136,11 +217,8 @@ def _episodes(runner: RealtimeRunner, config: RunConfig, max_s: float) -> list[E
         try:
             while i < config.episodes:
                 seed = config.seed + i
-                if keys.interactive:
-                    print(f"episode {i + 1}/{config.episodes} (seed {seed}): Enter to start",
-                          file=sys.stderr, flush=True)  # fmt: skip
-                    if keys.wait(Key.START, Key.ABORT) is Key.ABORT:
-                        break
+                if keys.interactive and _wait_start(keys, i, config.episodes, seed) is Key.ABORT:
+                    break
                 report = runner.run_episode(seed, max_s, keys)
                 print(f"episode {i + 1}/{config.episodes} (seed {seed}): {report.ended}, "
                       f"{report.ticks} ticks, {report.seconds:.1f} s", flush=True)  # fmt: skip

@@ -11,6 +11,9 @@ A `SimStream` is one observation key as a device with the real drivers' interfac
 it `latency_s` plus uniform jitter in [0, `jitter_s`) later, in order, so the capture
 workers, ring buffers and aligner of a real rig run unchanged. `stop()` is the fault of a
 camera that stops: nothing more arrives. Streams cannot be faster than the sim's steps.
+
+With a scripted expert (`vitac record` in sim) the expert drives every step from the env's
+own observation instead of the loop's commands, and its actions are one more stream.
 """
 
 from __future__ import annotations
@@ -29,7 +32,11 @@ from numpy.typing import NDArray
 from drivers.base import DeviceError, Frame, FrameTimeoutError, StreamStats
 from drivers.clock import sleep_until
 from drivers.spec import FieldSpec
+from sim.expert_base import Expert
 from sim.tasks import task_env
+
+ACTION_KEY = "action"  # the key of an expert's actions (the episode store's)
+ExpertBuilder = Callable[[gym.Env[Any, Any]], Expert]  # the env -> its scripted expert
 
 
 @dataclass(frozen=True)
@@ -144,8 +151,13 @@ class SimRig:
         models: dict[str, StreamModel],
         stale_after_s: float,
         seed: int = 0,
+        expert: ExpertBuilder | None = None,
     ) -> None:
+        """`expert`: builds a scripted expert over the env (in the sim thread); it then
+        drives every step from the env's own observation, and its actions are a stream
+        too (ACTION_KEY, exposed with the observation they answer): a demonstration."""
         self._make_env, self.stale_after_s = make_env, stale_after_s
+        self._expert_factory = expert
         self._commands: tuple[NDArray[np.float32], float] | None = None
         self._lock = threading.Lock()
         self._episode: tuple[int, int] | None = None  # (generation, seed) of the episode asked
@@ -161,8 +173,9 @@ class SimRig:
         if not self._ready.wait(timeout=120.0) or self.error is not None:
             self.close()
             raise DeviceError(f"sim rig: the task env could not be built: {self.error!r}")
+        keys = [*self.observation_spec, *([ACTION_KEY] if expert is not None else [])]
         self.streams = {k: SimStream(k, models.get(k, StreamModel()), seed + i)
-                        for i, k in enumerate(self.observation_spec)}  # fmt: skip
+                        for i, k in enumerate(keys)}  # fmt: skip
         unknown = sorted(set(models) - set(self.streams))
         if unknown:
             self.close()
@@ -224,6 +237,7 @@ class SimRig:
             self.observation_spec: dict[str, FieldSpec] = api.observation_spec()
             self.action_spec: dict[str, FieldSpec] = api.action_spec()
             self.period = 1.0 / api.control_hz
+            self._expert = None if self._expert_factory is None else self._expert_factory(env)
             self._ready.set()
             while not self._stop.is_set():
                 with self._lock:
@@ -239,7 +253,10 @@ class SimRig:
 
     def _run_episode(self, env: gym.Env[Any, Any], episode: tuple[int, int]) -> None:
         obs, _ = env.reset(seed=episode[1])
-        self._expose(obs, time.monotonic())
+        if self._expert is not None:
+            self._expert.reset(episode[1])
+        answer = self._answer(obs)
+        self._expose(obs, time.monotonic(), answer)
         self._started.set()
         deadline = time.monotonic() + self.period
         api, record = task_env(env), self.record
@@ -250,7 +267,9 @@ class SimRig:
                     return
                 commanded = self._commands
             now = time.monotonic()
-            if commanded is None or now - commanded[1] > self.stale_after_s:
+            if answer is not None:
+                action = answer
+            elif commanded is None or now - commanded[1] > self.stale_after_s:
                 action, record.holds = api.hold_action(), record.holds + 1
             else:
                 action, record.last_command_t = commanded[0], now
@@ -260,12 +279,20 @@ class SimRig:
                 record.success = record.success or bool(info.get("is_success", False))
                 record.unstable = record.unstable or bool(info.get("sim_unstable", False))
                 record.done = bool(terminated or truncated)
-            self._expose(obs, time.monotonic())
+                answer = self._answer(obs)
+            self._expose(obs, time.monotonic(), answer)
             deadline += self.period
             if time.monotonic() > deadline:  # fell behind real time: skip, never burst
                 record.overruns += 1
                 deadline = time.monotonic() + self.period
 
-    def _expose(self, obs: dict[str, np.ndarray], t: float) -> None:
+    def _answer(self, obs: dict[str, np.ndarray]) -> NDArray[np.float32] | None:
+        """The expert's action for `obs` (None without an expert)."""
+        return None if self._expert is None else self._expert.act(obs)
+
+    def _expose(
+        self, obs: dict[str, np.ndarray], t: float, action: NDArray[np.float32] | None
+    ) -> None:
+        values = obs if action is None else {**obs, ACTION_KEY: action}
         for key, stream in self.streams.items():
-            stream.expose(obs[key], t)
+            stream.expose(values[key], t)

@@ -1,0 +1,59 @@
+"""`vitac record`: the scripted expert on the wall-clock sim twin, recorded through the rig's
+streams into a store a policy can train on; a stream that stops ends the episode, kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from launch.cli import main
+from sensing.store import EpisodeStore
+from tests.launch.test_cli_realtime import launch_file
+from tests.policies.conftest import tiny_config
+from training.dataset import load_datasets
+
+
+def test_the_expert_is_recorded_in_real_time_into_a_trainable_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = launch_file(tmp_path, '[run.streams."rgb.scene"]\nlatency_ms = 30\n')
+    out = tmp_path / "rec.zarr"
+    argv = ["record", str(path), "--out", str(out), "--episodes", "2",
+            "--set", "run.max_seconds=8"]  # fmt: skip
+    assert main(argv) == 0
+    assert "recorded 2 episodes" in capsys.readouterr().out
+    store = EpisodeStore.open(out)
+    assert store.n_episodes == 2
+    assert sum(store.episode_meta(i)["success"] for i in range(2)) >= 1  # the expert inserts
+    episode = store.episode(0)
+    assert np.isfinite(episode["action"]).all() and len(episode["action"]) >= 10
+    # the actions move the hand: the expert drove the sim, not the hold action
+    assert np.ptp(episode["proprio.ee_pos"][:, 2]) > 0.005
+    train, _, io, _ = load_datasets(out, tiny_config(), None, 0.0, 0)
+    assert io.action_dim == 4 and len(train) > 0
+
+
+def test_a_stream_that_stops_ends_the_episode_and_keeps_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = launch_file(tmp_path, '[run.inject]\nstop_stream = "tactile.left"\nstop_at_s = 0.6\n')
+    out = tmp_path / "rec.zarr"
+    assert main(["record", str(path), "--out", str(out), "--episodes", "1"]) == 0
+    assert "device: tactile.left: stale" in capsys.readouterr().out
+    assert EpisodeStore.open(out).n_episodes == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [("collect.expert=bogus", "no expert variant 'bogus'"), ("run.bogus=1", "run.bogus")],
+)
+def test_record_refuses_mistakes_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, message: str
+) -> None:
+    path = launch_file(tmp_path)
+    out = tmp_path / "rec.zarr"
+    assert main(["record", str(path), "--out", str(out), "--set", setting]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and not out.exists()
