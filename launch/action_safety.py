@@ -22,9 +22,11 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
+from drivers.arm_loop import UNREACHED_M, UNREACHED_RAD
 from drivers.kinematics import ArmKinematics
 from drivers.rotations import matrix_from_rot6d, rot6d_from_matrix
 from drivers.safety import Clip, SafetyLimits, SafetySupervisor
+from drivers.spec import FieldSpec
 from launch.run_plan import SafetySection, Vec3
 
 F32 = NDArray[np.float32]
@@ -36,7 +38,10 @@ class JointView(Protocol):
 
     joints_key: str  # the observation that measures the joints
 
-    def to_joints(self, action: F32, seed: F64) -> F64: ...
+    def to_joints(self, action: F32, seed: F64) -> tuple[F64, bool]:
+        """The joints of the action's target, and whether they reach it exactly."""
+        ...
+
     def to_action(self, q: F64, action: F32) -> F32: ...
     def tcp(self, q: F64) -> F64: ...
 
@@ -58,9 +63,10 @@ class ArmView:
         self.kinematics = ArmKinematics()
         self.limits = self.kinematics.limits  # (6, 2) rad
 
-    def to_joints(self, action: F32, seed: F64) -> F64:
+    def to_joints(self, action: F32, seed: F64) -> tuple[F64, bool]:
         pos, rot = action[:3].astype(np.float64), matrix_from_rot6d(action[3:9].astype(np.float64))
-        return self.kinematics.ik(pos, rot, seed).q
+        solution = self.kinematics.ik(pos, rot, seed)
+        return solution.q, solution.converged(UNREACHED_M, UNREACHED_RAD)
 
     def to_action(self, q: F64, action: F32) -> F32:
         pos, rot = self.kinematics.fk(q)
@@ -76,8 +82,8 @@ class GantryView:
     def __init__(self, low: Vec3, high: Vec3) -> None:
         self.limits = np.array([low, high], np.float64).T  # (3, 2) m
 
-    def to_joints(self, action: F32, seed: F64) -> F64:
-        return action[:3].astype(np.float64)
+    def to_joints(self, action: F32, seed: F64) -> tuple[F64, bool]:
+        return action[:3].astype(np.float64), True
 
     def to_action(self, q: F64, action: F32) -> F32:
         return np.array([*q, action[3]], np.float32)
@@ -89,36 +95,18 @@ class GantryView:
 class SupervisedActions:
     """One episode's supervisor over a task's actions (see the module docstring)."""
 
-    def __init__(
-        self,
-        kind: Literal["arm", "gantry"],
-        view: ArmView | GantryView,
-        section: SafetySection,
-        workspace: tuple[Vec3, Vec3],
-        period_s: float,
-        measured: F64,
-    ) -> None:
-        d = DEFAULTS[kind]
-        limits = SafetyLimits(
-            tuple(view.limits[:, 0]),
-            tuple(view.limits[:, 1]),
-            section.workspace_low or workspace[0],
-            section.workspace_high or workspace[1],
-            max_joint_speed=section.max_joint_speed or d.joint_speed,
-            max_tcp_speed=section.max_tcp_speed or d.tcp_speed,
-            max_jump=section.max_jump or d.jump,
-            stale_after_s=period_s,
-            period_s=period_s,
-        )
+    def __init__(self, view: ArmView | GantryView, limits: SafetyLimits, measured: F64) -> None:
         self.view = view
         self.supervisor = SafetySupervisor(limits, view.tcp, measured)
 
     def step(self, action: F32, measured: F64, now: float) -> tuple[F32, tuple[Clip, ...]]:
         """The action to send now (served by the executor for `now`) and why it differs."""
-        q = self.view.to_joints(action, self.supervisor.last)
+        q, exact = self.view.to_joints(action, self.supervisor.last)
         decision = self.supervisor.step(q, now, measured, now)
-        if not decision.clips:
+        if not decision.clips and exact:
             return action, ()
+        # what the supervisor checked is the joints: send their pose (an unreachable target's
+        # closest, or the clipped step), never the target itself
         return self.view.to_action(decision.q, action), decision.clips
 
     @property
@@ -135,27 +123,56 @@ class SafetyPlan:
     section: SafetySection
     workspace: tuple[Vec3, Vec3]
 
+    def limits(self, period_s: float) -> SafetyLimits:
+        """The supervisor's limits at this control period (ValueError if inconsistent)."""
+        d, section, view = DEFAULTS[self.kind], self.section, self.view
+        return SafetyLimits(
+            tuple(view.limits[:, 0]),
+            tuple(view.limits[:, 1]),
+            section.workspace_low or self.workspace[0],
+            section.workspace_high or self.workspace[1],
+            max_joint_speed=section.max_joint_speed or d.joint_speed,
+            max_tcp_speed=section.max_tcp_speed or d.tcp_speed,
+            max_jump=section.max_jump or d.jump,
+            stale_after_s=period_s,
+            period_s=period_s,
+        )
+
     def start(self, period_s: float, measured: F64) -> SupervisedActions:
-        return SupervisedActions(self.kind, self.view, self.section, self.workspace, period_s,
-                                 measured)  # fmt: skip
+        return SupervisedActions(self.view, self.limits(period_s), measured)
 
 
-def plan_safety(action_sensor: str, action_dims: int, task_config: BaseModel,
-                section: SafetySection) -> SafetyPlan:  # fmt: skip
-    """The plan for a task whose action spec names `action_sensor` ("abs_pose": the arm twin,
-    "gantry": peg insertion); ValueError for actions it cannot supervise (delta poses)."""
-    low, high = (
-        getattr(task_config, "workspace_low", None),
-        getattr(task_config, "workspace_high", None),
-    )
+def plan_safety(
+    action: FieldSpec,
+    observations: dict[str, FieldSpec],
+    task_config: BaseModel,
+    section: SafetySection,
+) -> SafetyPlan:
+    """The plan for a task whose action spec is `action` ("abs_pose" (10,): the arm twin;
+    "gantry" (4,): peg insertion) and whose observations must measure the joints; its limits
+    checked now. ValueError naming the problem for what it cannot supervise."""
+    low = getattr(task_config, "workspace_low", None)
+    high = getattr(task_config, "workspace_high", None)
     if low is None or high is None:
         raise ValueError(f"{type(task_config).__name__} has no workspace box to supervise")
     workspace = (tuple(low), tuple(high))
-    if action_sensor == "abs_pose" and action_dims == 10:
-        return SafetyPlan("arm", ArmView(), section, workspace)
-    if action_sensor == "gantry" and action_dims == 4:
-        return SafetyPlan("gantry", GantryView(*workspace), section, workspace)
-    raise ValueError(
-        f"the supervisor takes absolute actions (an arm's TCP pose or a gantry's position); this "
-        f"task's are {action_sensor!r} ({action_dims},): set task.params.action_mode = 'abs_pose'"
-    )
+    view: ArmView | GantryView
+    if action.sensor == "abs_pose" and action.shape == (10,):
+        plan = SafetyPlan("arm", ArmView(), section, workspace)
+    elif action.sensor == "gantry" and action.shape == (4,):
+        view = GantryView(*workspace)
+        plan = SafetyPlan("gantry", view, section, workspace)
+    else:
+        raise ValueError(
+            f"the supervisor takes absolute actions (an arm's TCP pose or a gantry's "
+            f"position); this task's are {action.sensor!r} {action.shape}: set "
+            "task.params.action_mode = 'abs_pose'"
+        )
+    key, joints = plan.view.joints_key, len(plan.view.limits)
+    if key not in observations or observations[key].shape != (joints,):
+        raise ValueError(
+            f"the supervisor measures the joints from {key} ({joints},), which this task "
+            "does not observe"
+        )
+    plan.limits(0.1)  # refuse limits that contradict each other before anything moves
+    return plan

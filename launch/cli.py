@@ -205,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a trained policy in real time on the sim twin (wall clock)",
         description="Drive the launch file's task (the sim twin, stepping in real time beside "
         "the loop) with a trained policy: streams -> aligner -> policy in its own thread -> "
-        "executor (run.join: switch or ensemble) -> arm, on absolute deadlines. A stale "
+        "executor (run.join: switch, ensemble, or rtc for diffusion) -> safety supervisor -> "
+        "arm, on absolute deadlines. A stale "
         "device holds the arm and ends the episode, naming it. Each episode is recorded to "
         "OUT/episodes.zarr with per-tick latencies; the end prints success, sensor-to-command "
         "latency, inference time, held ticks, dropped actions and frames, and the largest "

@@ -71,13 +71,13 @@ def run(args: argparse.Namespace) -> int:
     rig = sim_rig(launch, config)
     try:
         _check_streams(config, set(rig.streams), args.launch)
-        safety = _safety(rig, task_cfg, config, args.launch)
+        safety = safety_plan(rig, task_cfg, config, args.launch)
         out.mkdir(parents=True)
         writer = _writer(out, rig, launch, checkpoint) if config.record else None
         max_s = episode_seconds(config, task_cfg, rig.period)
         status = None if args.no_progress else _status
-        runner = RealtimeRunner(rig, policy, config, safety, writer, status, name)
         try:
+            runner = RealtimeRunner(rig, policy, config, safety, writer, status, name)
             reports = _episodes(runner, config, max_s)
         finally:
             if writer is not None:
@@ -184,12 +184,13 @@ def episode_seconds(config: RunConfig, task_cfg: BaseModel, period: float) -> fl
     return config.max_seconds or getattr(task_cfg, "max_steps", 100) * period + 1.0
 
 
-def _safety(rig: SimRig, task_cfg: BaseModel, config: RunConfig, launch: Path) -> SafetyPlan:
-    action = rig.action_spec[ACTION_KEY]
+def safety_plan(rig: SimRig, task_cfg: BaseModel, config: RunConfig, source: object) -> SafetyPlan:
+    """The supervisor's plan for the rig's task; ConfigError naming `source` if it cannot."""
     try:
-        return plan_safety(action.sensor, action.shape[0], task_cfg, config.safety)
+        return plan_safety(rig.action_spec[ACTION_KEY], rig.observation_spec, task_cfg,
+                           config.safety)  # fmt: skip
     except ValueError as err:
-        raise ConfigError(f"{launch}: {err}") from None
+        raise ConfigError(f"{source}: run.safety: {err}") from None
 
 
 def _check_streams(config: RunConfig, keys: set[str], launch: Path) -> None:
@@ -251,7 +252,7 @@ def _lines(results: dict[str, Any], period: float) -> list[str]:
         f"held for lack of an action: {results['starved_ticks']} ticks; actions dropped "
         f"(arrived late): {results['dropped_actions']}; frames dropped: "
         f"{results['dropped_frames']}; control ticks missed: {results['missed_ticks']}",
-        f"largest acceleration of the commanded position: at chunk seams "
+        f"largest acceleration of the executor's position commands: at chunk seams "
         f"{results['seam_acceleration']:.2f} m/s^2, within chunks "
         f"{results['within_chunk_acceleration']:.2f} m/s^2",
     ]

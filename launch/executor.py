@@ -7,7 +7,7 @@ time, so by the time a chunk arrives its first actions have passed: they are dro
 sent. At a tick the executor serves the action whose slot holds `now` (|now - t_i| <= dt/2)
 and nothing else: past the end of every chunk it returns None and the loop holds the arm.
 
-Chunks are joined one of two ways (`join`):
+Chunks are joined one of three ways (`join`):
 - "switch": a new chunk replaces the old one from the tick it arrives (LeRobot's and
   diffusion_policy's default). Cheap; the command can jump at the seam when the policy
   changed its mind.
@@ -17,8 +17,9 @@ Chunks are joined one of two ways (`join`):
 - "rtc" (real-time chunking, for diffusion and flow policies): joined as "switch", but each
   chunk is asked to agree with the old one (`committed`): its slots up to the expected
   arrival are pinned to the actions the robot will have executed by then, the overlap
-  after them pulled toward the old plan with weights that decay to 0 at the execution
-  horizon (RTC's soft mask), and the sampler inpaints them (policies/sampling.py). The
+  after them pulled toward the old plan with weights that decay to 0 at H - s (the chunk's
+  length less the actions executed per chunk: RTC's soft mask), and the sampler inpaints
+  them (policies/sampling.py). The
   new chunk then starts where the old one is, so the seam does not jump.
 
 The next chunk is asked for early enough to hide inference: when the actions left in the
@@ -130,8 +131,9 @@ class ChunkExecutor:
         """What a chunk planned at `now` should agree with (join="rtc"): the newest chunk's
         actions for now + k dt, k < `horizon` while it has them (N, D_a), and their weights
         (N,): 1 up to the slot the new chunk can first serve after `latency_s`, then
-        c (e^c - 1) / (e - 1) with c falling linearly to 0 at the execution horizon (RTC's
-        soft mask), 0 after. None without a chunk."""
+        c (e^c - 1) / (e - 1) with c falling linearly to 0 at `horizon` - n_action_steps
+        (RTC's soft mask: H - s), 0 after. None without a chunk. The latency is an estimate:
+        a call slower than it serves its first slot softly pinned, not exactly."""
         if not self.chunks:
             return None
         newest = self.chunks[-1]
@@ -140,8 +142,8 @@ class ChunkExecutor:
         if not taken or slots[0] is None:
             return None
         n = next((k for k, i in enumerate(slots) if i is None), horizon)
-        frozen = math.ceil(latency_s / self.dt) + 1  # slots executed before it can arrive
-        end = max(self.n_action_steps, frozen)  # the execution horizon
+        frozen = math.ceil(latency_s / self.dt - 1e-9) + 1  # slots run before it can arrive
+        end = max(horizon - self.n_action_steps, frozen)  # RTC's H - s: free from there
         k = np.arange(n)
         c = np.clip((end - k) / max(end - frozen + 1, 1), 0.0, 1.0)
         soft = c * np.expm1(c) / np.expm1(1.0)

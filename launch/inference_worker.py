@@ -95,7 +95,12 @@ class InferenceWorker:
         compilation); its seconds. Run it while the arm holds, so a slow first call never
         delays a chunk that is needed."""
         started = time.monotonic()
-        self._plan(now, count=False)
+        try:
+            self._plan(now, count=False)
+        except DeviceError:
+            raise
+        except Exception as err:  # the policy cannot run on these inputs: say so, in a line
+            raise DeviceError(f"inference (warm-up): {err!r}") from err
         return time.monotonic() - started
 
     def _injected(self, now: float) -> float:
@@ -118,6 +123,8 @@ class InferenceWorker:
                 result: TimedChunk | DeviceError = self._plan(now, count=True, committed=committed)
             except DeviceError as err:
                 result = err
+            except Exception as err:  # the policy failed (out of memory, a bug): the loop
+                result = DeviceError(f"inference: {err!r}")  # holds and says so; never hangs
             with self._lock:
                 self._result, self._busy = result, False
 

@@ -93,8 +93,9 @@ class EpisodeKeys:
             if not ready:
                 continue
             data = os.read(self.fd, 32).decode(errors="ignore")
-            if not data:
-                return  # the terminal (or pipe) closed
+            if not data:  # the terminal (or pipe) closed: nobody can press a key now
+                self.events.put(Key.ABORT)
+                return
             for char in data:
                 if (key := KEYS.get(char.lower())) is not None:
                     self.events.put(key)

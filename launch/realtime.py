@@ -30,7 +30,7 @@ import numpy as np
 from drivers.base import DeviceError
 from drivers.clock import sleep_until
 from drivers.spec import FieldSpec
-from launch.action_safety import SafetyPlan
+from launch.action_safety import SafetyPlan, SupervisedActions
 from launch.executor import ChunkExecutor, SeamStats, seam_acceleration
 from launch.inference_worker import InferenceWorker
 from launch.keyboard import EpisodeKeys, Key
@@ -104,13 +104,17 @@ class RealtimeRunner:
         self.streams = RigStreams(rig.streams, rig.observation_spec,
                                   stream_ages(config, rig))  # fmt: skip
         inject = config.inject
-        self.worker = InferenceWorker(
-            policy.eval(),
-            self.streams.aligner(policy.io.obs_shapes),
-            self.period,
-            inject.latency_ms / 1000.0,
-            (inject.spike_at_s, inject.spike_ms / 1000.0) if inject.spike_ms else None,
-        )
+        try:
+            self.worker = InferenceWorker(
+                policy.eval(),
+                self.streams.aligner(policy.io.obs_shapes),
+                self.period,
+                inject.latency_ms / 1000.0,
+                (inject.spike_at_s, inject.spike_ms / 1000.0) if inject.spike_ms else None,
+            )
+        except BaseException:
+            self.streams.close()
+            raise
         self.action_dim = policy.io.action_dim
 
     def run_episode(
@@ -121,22 +125,50 @@ class RealtimeRunner:
         cfg = self.config
         t_reset = time.monotonic()
         self.rig.begin(seed)
-        first = self.streams.wait_first_frames(t_reset)
-        self.worker.begin(first)
-        now = time.monotonic()
-        self.policy.reset(seed)
-        warm = self.worker.warm_up(now)  # the arm holds meanwhile: no command yet
-        joints = self.safety.view.joints_key
-        guard = self.safety.start(self.period, self.streams.latest(joints))
+        try:
+            first = self.streams.wait_first_frames(t_reset)
+            self.worker.begin(first)
+            self.policy.reset(seed)
+            warm = self.worker.warm_up(time.monotonic())  # the arm holds: no command yet
+            joints = self.safety.view.joints_key
+            guard = self.safety.start(self.period, self.streams.latest(joints))
+        except BaseException:
+            self.rig.end()
+            raise
         executor = ChunkExecutor(
             self.period,
             self.policy.config.n_action_steps,
             cfg.join,
             cfg.ensemble_k,
         )
-        horizon = self.policy.config.horizon - self.policy.config.n_obs_steps + 1
-        t_start = deadline = time.monotonic()
         report = EpisodeReport(seed, "", False, 0.0, 0, 0, warm * 1000.0)
+        dropped_before = self.streams.dropped_frames()
+        t_start = time.monotonic()
+        failed = True
+        try:
+            self._loop(report, executor, guard, t_start, max_seconds, keys)
+            failed = False
+        finally:  # whatever ended it (an error, Ctrl-C): hold, and keep the episode so far
+            self.rig.hold()
+            report.ended = report.ended or "interrupted"
+            report.clips = guard.counts
+            report.dropped_frames = self.streams.dropped_frames() - dropped_before
+            self._finish(report, executor, time.monotonic() - t_start, failed)
+        return report
+
+    def _loop(
+        self,
+        report: EpisodeReport,
+        executor: ChunkExecutor,
+        guard: SupervisedActions,
+        t_start: float,
+        max_seconds: float,
+        keys: EpisodeKeys | None,
+    ) -> None:
+        """Ticks until the episode ends; `report` says how."""
+        cfg, joints = self.config, self.safety.view.joints_key
+        horizon = self.policy.config.horizon - self.policy.config.n_obs_steps + 1
+        deadline = t_start
         stop_key = cfg.inject.stop_stream
         late_ms, last_status, first_served = 0.0, t_start, -1
         while True:
@@ -198,10 +230,6 @@ class RealtimeRunner:
             if self.status is not None and now - last_status >= 1.0:
                 self.status(self._status_line(report, now - t_start))
                 last_status = now
-        self.rig.hold()
-        report.clips = guard.counts
-        self._finish(report, executor, time.monotonic() - t_start)
-        return report
 
     def _ended(self, elapsed: float, max_seconds: float, keys: EpisodeKeys | None) -> str:
         key = keys.poll() if keys is not None else None
@@ -212,7 +240,11 @@ class RealtimeRunner:
             return "success" if record.success else "task ended"
         return "time limit" if elapsed >= max_seconds else ""
 
-    def _finish(self, report: EpisodeReport, executor: ChunkExecutor, seconds: float) -> None:
+    def _finish(
+        self, report: EpisodeReport, executor: ChunkExecutor, seconds: float, failed: bool
+    ) -> None:
+        """The episode's account, and its frames committed (dropped when re-recorded). After
+        an error (`failed`) the episode is still committed if the store allows it."""
         record = self.rig.end()
         with contextlib.suppress(DeviceError):  # a stopped stream has no chunk to give
             self.worker.take()
@@ -221,14 +253,15 @@ class RealtimeRunner:
         report.last_command_t = record.last_command_t
         report.dropped_actions = executor.dropped
         report.starved = executor.starved
-        report.dropped_frames = self.streams.dropped_frames()
         report.seams = seam_acceleration(executor.executed, self.period, (0, 3))
-        if self.writer is not None and report.ended == OPERATOR_ENDS[Key.RERECORD]:
-            self.writer.discard()
-        elif self.writer is not None and self.writer.n_steps:
-            self.writer.commit(success=report.success, seed=report.seed, task=self.task,
-                               rig="sim", notes=report.ended)  # fmt: skip
-        self._wait_idle()
+        with contextlib.suppress(Exception) if failed else contextlib.nullcontext():
+            if self.writer is not None and report.ended == OPERATOR_ENDS[Key.RERECORD]:
+                self.writer.discard()
+            elif self.writer is not None and self.writer.n_steps:
+                self.writer.commit(success=report.success, seed=report.seed, task=self.task,
+                                   rig="sim", notes=report.ended)  # fmt: skip
+        if not failed:
+            self._wait_idle()
 
     def _wait_idle(self, timeout_s: float = 30.0) -> None:
         """Let an inference call in flight finish, so the next episode starts clean."""

@@ -28,12 +28,18 @@ class RigStreams:
     ) -> None:
         """`devices` by key (connected), their frames' `specs`, and how old each stream's
         newest frame may be before it counts as stopped."""
-        self.buffers = {k: RingBuffer.create(RING_FRAMES, specs[k].shape, specs[k].dtype)
-                        for k in devices}  # fmt: skip
-        self.max_age_s = {k: float(max_age_s[k]) for k in devices}
-        self.watchdog = Aligner(self.buffers, self.max_age_s)
-        self.captures = [CaptureThread(k, devices[k], b, poll_s=0.05).start()
-                         for k, b in self.buffers.items()]  # fmt: skip
+        self.buffers: dict[str, RingBuffer] = {}
+        self.captures: list[CaptureThread] = []
+        try:
+            for k in devices:
+                self.buffers[k] = RingBuffer.create(RING_FRAMES, specs[k].shape, specs[k].dtype)
+            self.max_age_s = {k: float(max_age_s[k]) for k in devices}
+            self.watchdog = Aligner(self.buffers, self.max_age_s)
+            for k, buffer in self.buffers.items():
+                self.captures.append(CaptureThread(k, devices[k], buffer, poll_s=0.05).start())
+        except BaseException:  # nothing left behind: no thread, no shared memory
+            self.close()
+            raise
 
     def aligner(self, keys: Iterable[str]) -> Aligner:
         """An aligner over some of the streams (a policy's inputs), with their ages."""

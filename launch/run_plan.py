@@ -3,7 +3,7 @@
     [run]
     checkpoint = "runs/demo/train/best"   # or --checkpoint
     episodes = 3
-    join = "ensemble"                     # switch | ensemble
+    join = "ensemble"                     # switch | ensemble | rtc
     [run.streams."rgb.scene"]            # per observation key; others: every sim step
     rate_hz = 10
     latency_ms = 30

@@ -265,8 +265,7 @@ class SimRig:
             with self._lock:
                 if self._episode != episode:  # ended, or another one asked for
                     return
-                commanded = self._commands
-            now = time.monotonic()
+                commanded, now = self._commands, time.monotonic()  # read together
             if answer is not None:
                 action = answer
             elif commanded is None or now - commanded[1] > self.stale_after_s:

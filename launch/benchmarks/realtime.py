@@ -36,13 +36,11 @@ QUICK_OVERRIDES = [  # toy sizes: the pipeline, not its numbers
 
 
 def bench_realtime(options: BenchOptions) -> list[BenchResult]:
-    from launch.action_safety import plan_safety
+    from launch.cli_realtime import episode_seconds, safety_plan, sim_rig
     from launch.jobs import run_eval
     from launch.realtime import RealtimeRunner, summary
     from launch.run_plan import RunConfig
     from policies.checkpoint import load_policy
-    from sim import make_env
-    from sim.rig import SimRig, StreamModel
     from training.eval_stats import wilson_interval
     from training.evaluate import EvalConfig
 
@@ -55,14 +53,11 @@ def bench_realtime(options: BenchOptions) -> list[BenchResult]:
     locked = sum(lockstep.successes)
 
     run = launch.config.run
-    models = {k: StreamModel(s.rate_hz, s.latency_ms / 1e3, s.jitter_ms / 1e3)
-              for k, s in run.streams.items()}  # fmt: skip
-    rig = SimRig(lambda: make_env(*task), models, run.stale_command_ms / 1e3, SEED)
+    rig = sim_rig(launch, run)
     period_ms = rig.period * 1000.0
-    max_s = run.max_seconds or getattr(launch.task_config, "max_steps", 100) * rig.period + 1.0
+    max_s = episode_seconds(run, launch.task_config, rig.period)
     policy = load_policy(checkpoint)
-    action = rig.action_spec["action"]
-    safety = plan_safety(action.sensor, action.shape[0], launch.task_config, run.safety)
+    safety = safety_plan(rig, launch.task_config, run, DEFAULT_LAUNCH_FILE)
     results: list[BenchResult] = []
     try:
         for join, latency in QUICK_SETTINGS if options.quick else SETTINGS:

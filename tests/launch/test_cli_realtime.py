@@ -63,6 +63,12 @@ def test_a_run_prints_its_figures_and_records_its_episodes(
         ("[run.inference]\ntemporal_ensemble = 0.1\n", [], "join = 'ensemble'"),
         ("[run.inference]\nn_action_steps = 50\n", [], "run.inference does not fit"),
         ("", ["--out", "{existing}"], "exists"),
+        ('join = "rtc"\n', [], "cannot (rtc needs diffusion"),
+        (
+            "[run.safety]\nworkspace_low = [0.4, 0, 0.1]\nworkspace_high = [0.3, 0.1, 0.2]\n",
+            [],
+            "run.safety: workspace box",
+        ),
     ],
 )
 def test_operator_mistakes_are_refused_before_anything_moves(

@@ -123,10 +123,12 @@ def test_seam_acceleration_skips_ticks_next_to_a_hold() -> None:
 
 
 def test_committed_pins_what_runs_before_arrival_then_decays_to_the_execution_horizon() -> None:
-    ex = ChunkExecutor(DT, n_action_steps=6, join="rtc")
+    ex = ChunkExecutor(DT, n_action_steps=3, join="rtc")  # H - s = 9 - 3 = 6
     assert ex.committed(0.0, 0.1, horizon=9) is None  # nothing committed yet
     ex.add(chunk(0.0, 9, 0), now=0.0)
     got = ex.committed(0.2, latency_s=0.15, horizon=9)  # slots 2.. of the old chunk
+    three = ex.committed(0.2, latency_s=0.1 + 0.2, horizon=9)  # 3.0000000000000004 periods
+    assert three is not None and three[1][:4].tolist() == [1, 1, 1, 1] and three[1][4] < 1
     assert got is not None
     actions, weights = got
     assert [float(a) for a in actions[:, 0]] == [2, 3, 4, 5, 6, 7, 8]  # to the chunk's end
@@ -134,5 +136,5 @@ def test_committed_pins_what_runs_before_arrival_then_decays_to_the_execution_ho
     assert np.all(weights[:frozen] == 1.0)
     soft = weights[frozen:6]
     assert np.all((soft > 0) & (soft < 1)) and np.all(np.diff(soft) < 0)  # decaying
-    assert np.all(weights[6:] == 0.0)  # past the execution horizon: free
+    assert np.all(weights[6:] == 0.0)  # from H - s on: free
     assert ex.committed(0.95, 0.0, horizon=9) is None  # the old chunk has ended

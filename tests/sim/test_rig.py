@@ -79,7 +79,7 @@ def test_the_rig_steps_in_real_time_and_holds_without_a_fresh_command(rig: SimRi
     rig.begin(seed=0)
     time.sleep(0.55)  # ~5 steps at 10 Hz with no command: every one holds
     steps, holds = rig.record.steps, rig.record.holds
-    assert steps >= 3 and holds == steps
+    assert steps >= 3 and abs(holds - steps) <= 1  # (read between the count and the step)
     start = newest(rig.streams["proprio.ee_pos"])
     action = np.array([*(start + np.array([0.0, 0.0, 0.01])), 0.0], np.float32)
     end = time.monotonic() + 1.0
