@@ -236,13 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "record",
-        help="record demonstrations in real time (the scripted expert on the sim twin)",
+        help="record demonstrations in real time (the scripted expert or the keyboard)",
         description="Record demonstrations the way a real rig records them: every stream "
         "through capture threads, ring buffers and the aligner, at the task's control rate, "
-        "into a new episode store (the actions are a stream too). The source today is the "
-        "task's scripted expert (collect.expert, collect.noise_std) driving the sim twin on "
-        "the wall clock, with [run.streams]' modelled delays; keyboard and SpaceMouse "
-        "teleoperation are not built yet. At a terminal: Enter starts an episode, s stops, "
+        "into a new episode store, with the actions. The source is the task's scripted expert "
+        "(collect.expert, collect.noise_std) or the operator's keys (--source keyboard), "
+        "driving the sim twin on the wall clock with [run.streams]' modelled delays; a "
+        "SpaceMouse is not supported yet. At a terminal: Enter starts an episode, s stops, "
         "r re-records, q aborts. Every episode is kept with its success flag.",
         epilog="example: vitac record launch/demo.toml --out runs/rec.zarr --episodes 5",
     )
@@ -250,9 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="new episode store (zarr directory)")
     p.add_argument(
         "--source",
-        choices=["expert"],
+        choices=["expert", "keyboard"],
         default="expert",
-        help="what acts: the task's scripted expert (the only source built so far)",
+        help="what acts: the task's scripted expert, or the operator at this terminal "
+        "(i/k x, j/l y, u/o z, g gripper; through the safety supervisor)",
     )
     p.add_argument("--episodes", type=int, default=None, help="episodes (default: run.episodes)")
     add_set_arg(p, "collect.noise_std=0.002")

@@ -32,6 +32,8 @@ from launch.realtime import (
 from launch.record import Recorded, record_episode
 from launch.rig_streams import RigStreams
 from launch.run_plan import RunConfig
+from launch.teleop import HELP as TELEOP_HELP
+from launch.teleop import KEYS as TELEOP_KEYS
 from policies.base import ACTION_KEY
 from policies.checkpoint import load_policy
 from policies.inference import prepare_inference
@@ -94,29 +96,41 @@ def run(args: argparse.Namespace) -> int:
 
 
 def record(args: argparse.Namespace) -> int:
-    """`vitac record`: the task's scripted expert drives the wall-clock sim twin; every
-    stream, its actions among them, is recorded as a real rig would record it."""
+    """`vitac record`: the task's scripted expert, or the operator at the keyboard, drives
+    the wall-clock sim twin; every stream and the actions are recorded as a real rig would
+    record them."""
     launch = load_launch(args.launch, args.overrides)
     config = launch.config.run
     if args.episodes is not None:
         config = config.model_copy(update={"episodes": args.episodes})
     check_new_path(args.out, "--out")
+    keyboard = args.source == "keyboard"
+    keys = EpisodeKeys.from_terminal(passthrough=TELEOP_KEYS if keyboard else "")
+    if keyboard and not keys.interactive:
+        raise ConfigError("--source keyboard reads keys from a terminal; stdin is not one")
     name, collect = launch.config.task.name, launch.config.collect
-    try:
-        factory, kwargs = expert_for(name, collect.expert)
-    except ValueError as err:
-        raise ConfigError(f"{args.launch}: --source expert: {err}") from None
-    rig = sim_rig(launch, config, lambda env: factory(env, noise_std=collect.noise_std, **kwargs))
+    expert: ExpertBuilder | None = None
+    if not keyboard:
+        try:
+            factory, kwargs = expert_for(name, collect.expert)
+        except ValueError as err:
+            raise ConfigError(f"{args.launch}: --source expert: {err}") from None
+        expert = lambda env: factory(env, noise_std=collect.noise_std, **kwargs)  # noqa: E731
+    rig = sim_rig(launch, config, expert)
     try:
         _check_streams(config, set(rig.streams), args.launch)
+        safety = safety_plan(rig, launch.task_config, config, args.launch) if keyboard else None
         specs = rig.observation_spec | rig.action_spec
         streams = RigStreams(rig.streams, specs, stream_ages(config, rig))
-        attrs = {"task": name, "rig": "sim", "source": "expert"}
-        writer = EpisodeWriter.create(args.out, specs, attrs)
+        attrs = {"task": name, "rig": "sim", "source": args.source}
         try:
-            recorded = _record_episodes(rig, streams, writer, config, launch)
+            writer = EpisodeWriter.create(args.out, specs, attrs)
+            try:
+                with keys:
+                    recorded = _record_episodes(rig, streams, writer, config, launch, keys, safety)
+            finally:
+                writer.close()
         finally:
-            writer.close()
             streams.close()
     finally:
         rig.close()
@@ -127,28 +141,35 @@ def record(args: argparse.Namespace) -> int:
 
 
 def _record_episodes(
-    rig: SimRig, streams: RigStreams, writer: EpisodeWriter, config: RunConfig, launch: Launch
+    rig: SimRig,
+    streams: RigStreams,
+    writer: EpisodeWriter,
+    config: RunConfig,
+    launch: Launch,
+    keys: EpisodeKeys,
+    safety: SafetyPlan | None,
 ) -> list[Recorded]:
     max_s = episode_seconds(config, launch.task_config, rig.period)
+    inject = config.inject
+    stop = None if inject.stop_stream is None else (inject.stop_stream, inject.stop_at_s)
+    if keys.interactive:
+        print(HELP + ("; " + TELEOP_HELP if safety is not None else ""), file=sys.stderr)
     out: list[Recorded] = []
-    with EpisodeKeys.from_terminal() as keys:
-        i = 0
-        while i < config.episodes:
-            seed = config.seed + i
-            if keys.interactive and _wait_start(keys, i, config.episodes, seed) is Key.ABORT:
-                break
-            inject = config.inject
-            stop = None if inject.stop_stream is None else (inject.stop_stream, inject.stop_at_s)
-            task = launch.config.task.name
-            result = record_episode(rig, streams, writer, seed, max_s, keys, task, stop)
-            print(f"episode {i + 1}/{config.episodes} (seed {seed}): {result.ended}, "
-                  f"{result.steps} steps", flush=True)  # fmt: skip
-            if result.ended == OPERATOR_ENDS[Key.RERECORD]:
-                continue
-            out.append(result)
-            i += 1
-            if result.ended == OPERATOR_ENDS[Key.ABORT]:
-                break
+    i = 0
+    while i < config.episodes:
+        seed = config.seed + i
+        if keys.interactive and _wait_start(keys, i, config.episodes, seed) is Key.ABORT:
+            break
+        result = record_episode(rig, streams, writer, seed, max_s, keys,
+                                launch.config.task.name, stop, safety)  # fmt: skip
+        print(f"episode {i + 1}/{config.episodes} (seed {seed}): {result.ended}, "
+              f"{result.steps} steps", flush=True)  # fmt: skip
+        if result.ended == OPERATOR_ENDS[Key.RERECORD]:
+            continue
+        out.append(result)
+        i += 1
+        if result.ended == OPERATOR_ENDS[Key.ABORT]:
+            break
     return out
 
 

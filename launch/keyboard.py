@@ -37,22 +37,24 @@ HELP = "keys: Enter start, s stop (keep), r re-record, q abort"
 
 
 class EpisodeKeys:
-    """Reads keys from `fd` (a terminal's, or a pipe's in tests) while open."""
+    """Reads keys from `fd` (a terminal's, or a pipe's in tests) while open; characters in
+    `passthrough` (teleoperation's) are queued for `poll_char` instead."""
 
-    def __init__(self, fd: int | None) -> None:
-        self.fd = fd
+    def __init__(self, fd: int | None, passthrough: str = "") -> None:
+        self.fd, self.passthrough = fd, passthrough
         self.events: queue.Queue[Key] = queue.Queue()
+        self.chars: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_terminal(cls, stream: IO[str] = sys.stdin) -> EpisodeKeys:
-        """Keys from `stream` when it is a terminal; none otherwise."""
+    def from_terminal(cls, stream: IO[str] | None = None, passthrough: str = "") -> EpisodeKeys:
+        """Keys from `stream` (default: stdin) when it is a terminal; none otherwise."""
         try:
-            fd = stream.fileno()
+            fd = (stream or sys.stdin).fileno()
         except (AttributeError, OSError, ValueError):
-            return cls(None)
-        return cls(fd if os.isatty(fd) else None)
+            return cls(None, passthrough)
+        return cls(fd if os.isatty(fd) else None, passthrough)
 
     @property
     def interactive(self) -> bool:
@@ -79,6 +81,13 @@ class EpisodeKeys:
         except queue.Empty:
             return None
 
+    def poll_char(self) -> str | None:
+        """The oldest `passthrough` character typed since the last call, or None."""
+        try:
+            return self.chars.get_nowait()
+        except queue.Empty:
+            return None
+
     def wait(self, *wanted: Key) -> Key:
         """Block until one of `wanted` is pressed (others are dropped)."""
         while True:
@@ -96,8 +105,10 @@ class EpisodeKeys:
             if not data:  # the terminal (or pipe) closed: nobody can press a key now
                 self.events.put(Key.ABORT)
                 return
-            for char in data:
-                if (key := KEYS.get(char.lower())) is not None:
+            for char in data.lower():
+                if char in self.passthrough:
+                    self.chars.put(char)
+                elif (key := KEYS.get(char)) is not None:
                     self.events.put(key)
 
 

@@ -3,8 +3,9 @@
 Every stream goes through capture threads, ring buffers and the aligner as in `vitac run`;
 at the task's control rate each tick stores every stream's newest frame (the action among
 them) into the episode store. The source of the actions today is the task's scripted expert
-driving the sim twin (`SimRig(expert=...)`); keyboard and SpaceMouse teleoperation of a
-real arm are not built yet. An episode ends when the task says so, at the time limit, on the
+driving the sim twin (`SimRig(expert=...)`), or the operator at the keyboard
+(launch/teleop.py) through the safety supervisor; a SpaceMouse and real arms are not built
+yet. An episode ends when the task says so, at the time limit, on the
 operator's key (s stop, r re-record, q abort) or when a stream stops (kept, naming it).
 """
 
@@ -13,13 +14,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from drivers.base import DeviceError
 from drivers.clock import sleep_until
+from launch.action_safety import SafetyPlan
 from launch.keyboard import EpisodeKeys, Key
 from launch.realtime import OPERATOR_ENDS
 from launch.rig_streams import RigStreams
+from launch.teleop import GRIPPER_KEY, Teleop, pose_key
 from sensing.store import EpisodeWriter
-from sim.rig import SimRig
+from sim.rig import ACTION_KEY, SimRig
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,21 @@ def record_episode(
     keys: EpisodeKeys | None = None,
     task: str = "",
     stop: tuple[str, float] | None = None,
+    safety: SafetyPlan | None = None,
 ) -> Recorded:
     """One demonstration into `writer` (committed unless re-recorded); `stop`: (stream,
-    seconds into the episode) stops that stream's device, on purpose (tests)."""
+    seconds into the episode) stops that stream's device, on purpose (tests). With `safety`
+    the operator teleoperates from `keys` (launch/teleop.py): each tick the target goes
+    through the supervisor to the rig and is recorded as the action; without, the rig's
+    scripted expert acts and its action is one of the streams."""
     t_reset = time.monotonic()
     rig.begin(seed)
     streams.wait_first_frames(t_reset)
+    try:
+        operator = None if safety is None else _Operator(rig, streams, safety, keys)
+    except BaseException:
+        rig.end()
+        raise
     t_start = deadline = time.monotonic()
     ended = ""
     while not ended:
@@ -64,8 +78,12 @@ def record_episode(
             break
         try:
             rig.check()
-            writer.add(streams.observe(now), timestamp=now - t_start)
+            frame = streams.observe(now)
+            if operator is not None:
+                frame[ACTION_KEY] = operator.act(frame, now)
+            writer.add(frame, timestamp=now - t_start)
         except DeviceError as err:
+            rig.hold()
             ended = f"device: {err}"
         deadline = max(deadline + rig.period, time.monotonic())  # never burst to catch up
     record = rig.end()
@@ -75,3 +93,27 @@ def record_episode(
     steps = writer.n_steps
     writer.commit(success=record.success, seed=seed, task=task, rig="sim", notes=ended)
     return Recorded(seed, ended, record.success, steps)
+
+
+class _Operator:
+    """Keyboard teleoperation for one episode: the target from the keys, supervised."""
+
+    def __init__(
+        self, rig: SimRig, streams: RigStreams, safety: SafetyPlan, keys: EpisodeKeys | None
+    ) -> None:
+        if keys is None or not keys.interactive:
+            raise DeviceError("keyboard teleoperation needs a terminal to read keys from")
+        pose = pose_key(set(streams.buffers))
+        width = float(streams.latest(GRIPPER_KEY)[0])
+        self.rig, self.keys, self.joints = rig, keys, safety.view.joints_key
+        self.teleop = Teleop(streams.latest(pose), width)
+        self.guard = safety.start(rig.period, streams.latest(self.joints))
+
+    def act(self, frame: dict[str, np.ndarray], now: float) -> np.ndarray:
+        """The action for this tick (sent to the rig), after every key typed since the last."""
+        while (char := self.keys.poll_char()) is not None:
+            self.teleop.press(char)
+        measured = frame[self.joints].astype(np.float64)
+        sent, _ = self.guard.step(self.teleop.action(), measured, now)
+        self.rig.command(sent, now)
+        return sent

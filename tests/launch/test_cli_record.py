@@ -3,6 +3,9 @@ streams into a store a policy can train on; a stream that stops ends the episode
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +60,41 @@ def test_record_refuses_mistakes_in_one_line(
     assert main(["record", str(path), "--out", str(out), "--set", setting]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and not out.exists()
+
+
+def test_the_operator_teleoperates_from_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys typed at a pseudo-terminal: Enter starts, four u raise the target 20 mm, s stops;
+    the commands went through the supervisor to the sim, and the hand rose."""
+    master, slave = os.openpty()
+    monkeypatch.setattr(sys, "stdin", os.fdopen(slave, "r", closefd=False))
+    typed = [(0.5, b"\n"), (2.0, b"uuuu"), (4.0, b"s")]
+    timers = [threading.Timer(t, os.write, (master, k)) for t, k in typed]
+    for timer in timers:
+        timer.start()
+    out = tmp_path / "rec.zarr"
+    argv = ["record", str(launch_file(tmp_path)), "--out", str(out), "--source", "keyboard",
+            "--episodes", "1", "--set", "run.max_seconds=20"]  # fmt: skip
+    try:
+        assert main(argv) == 0
+    finally:
+        for timer in timers:
+            timer.cancel()
+        os.close(master)
+        os.close(slave)
+    assert "stopped by the operator" in capsys.readouterr().out
+    episode = EpisodeStore.open(out).episode(0)
+    actions, hand = episode["action"], episode["proprio.ee_pos"]
+    assert np.isfinite(actions).all()
+    np.testing.assert_allclose(actions[-1, 2] - actions[0, 2], 0.02, atol=1e-5)
+    assert hand[-1, 2] - hand[0, 2] > 0.01  # the sim followed
+
+
+def test_keyboard_teleoperation_needs_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["record", str(launch_file(tmp_path)), "--out", str(tmp_path / "r.zarr"),
+            "--source", "keyboard"]  # fmt: skip
+    assert main(argv) == 2
+    assert "reads keys from a terminal" in capsys.readouterr().err
