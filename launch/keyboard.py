@@ -120,7 +120,7 @@ def _cbreak(fd: int) -> Iterator[None]:
         return
     saved = termios.tcgetattr(fd)
     try:
-        tty.setcbreak(fd)
+        tty.setcbreak(fd, termios.TCSANOW)  # keys typed ahead are kept, not flushed
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import termios
 import threading
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def test_record_refuses_mistakes_in_one_line(
     assert err.count("\n") == 1 and message in err and not out.exists()
 
 
+@pytest.mark.timeout(120)
 def test_the_operator_teleoperates_from_a_terminal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,18 +71,26 @@ def test_the_operator_teleoperates_from_a_terminal(
     the commands went through the supervisor to the sim, and the hand rose."""
     master, slave = os.openpty()
     monkeypatch.setattr(sys, "stdin", os.fdopen(slave, "r", closefd=False))
-    typed = [(0.5, b"\n"), (2.0, b"uuuu"), (4.0, b"s")]
-    timers = [threading.Timer(t, os.write, (master, k)) for t, k in typed]
-    for timer in timers:
-        timer.start()
+    done = threading.Event()
+
+    def operator() -> None:  # types once the terminal reads single keys, as a person would
+        while termios.tcgetattr(slave)[3] & termios.ICANON and not done.wait(0.01):
+            pass
+        for pause, key in [(0.0, b"\n"), (1.5, b"uuuu"), (2.0, b"s")]:
+            if done.wait(pause):
+                return
+            os.write(master, key)
+
+    typist = threading.Thread(target=operator, daemon=True)
+    typist.start()
     out = tmp_path / "rec.zarr"
     argv = ["record", str(launch_file(tmp_path)), "--out", str(out), "--source", "keyboard",
             "--episodes", "1", "--set", "run.max_seconds=20"]  # fmt: skip
     try:
         assert main(argv) == 0
     finally:
-        for timer in timers:
-            timer.cancel()
+        done.set()
+        typist.join()
         os.close(master)
         os.close(slave)
     assert "stopped by the operator" in capsys.readouterr().out
