@@ -3,17 +3,21 @@ wall clock.
 
     rig streams -> capture threads -> ring buffers -> aligner ─┬─> inference worker (thread)
                                                                │        │ timestamped chunks
-    control tick (absolute deadlines, the task's rate) <───────┴── executor (switch | ensemble)
-        -> watchdog (every stream fresh, every worker alive) -> rig: command, or hold
+    control tick (absolute deadlines, the task's rate) <───────┴── executor (switch | ensemble
+        -> watchdog (every stream fresh, every capture alive)          | rtc)
+        -> safety supervisor -> rig: command, or hold
 
 At every tick the loop (1) checks that every stream delivered a frame within its max age
 (the aligner at `now`): a stale or stopped device holds the arm at once and ends the
-episode, naming the device, with what was recorded so far kept; (2) takes a finished chunk;
-(3) sends the executor's action for now, or holds when there is none (never an action whose
-time has passed); (4) asks for the next chunk early enough to hide the expected latency;
-(5) records the tick: every stream's frame, the action sent (NaN when holding) and its
-latencies. The episode ends when the task says so (success or its step limit), at the time
-limit, or on a device error.
+episode, naming the device, with what was recorded so far kept; (2) takes a finished chunk
+(a policy that failed comes back as a device error, handled the same way); (3) sends the
+executor's action for now through the safety supervisor, or holds when there is none
+(never an action whose time has passed); (4) asks for the next chunk early enough to hide
+the expected latency (with rtc, asking it to agree with what is committed); (5) records the
+tick: every stream's frame, the action sent (NaN when holding) and its latencies. The
+episode ends when the task says so (success or its step limit), at the time limit, on the
+operator's key or on a device error; any other error still holds the arm and keeps the
+episode before it propagates.
 """
 
 from __future__ import annotations
