@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
-from launch.cli_args import add_device_arg, add_launch_args, add_set_arg
+from launch.cli_args import add_device_arg, add_launch_args
 from launch.cli_arm import add_arm_parser
 from launch.cli_devices import add_devices_parser
 from launch.cli_encoders import add_encoders_parser
 from launch.cli_experiment import add_experiment_parser
+from launch.cli_realtime_args import add_realtime_parsers
 from launch.cli_task import add_task_parser
 from launch.cli_view import add_view_parser
 from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, read_toml
@@ -200,64 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_device_arg(p)
     p.set_defaults(handler=_lazy("launch.cli_run:eval"))
 
-    p = sub.add_parser(
-        "run",
-        help="run a trained policy in real time on the sim twin (wall clock)",
-        description="Drive the launch file's task (the sim twin, stepping in real time beside "
-        "the loop) with a trained policy: streams -> aligner -> policy in its own thread -> "
-        "executor (run.join: switch, ensemble, or rtc for diffusion) -> safety supervisor -> "
-        "arm, on absolute deadlines. A stale "
-        "device holds the arm and ends the episode, naming it. Each episode is recorded to "
-        "OUT/episodes.zarr with per-tick latencies; the end prints success, sensor-to-command "
-        "latency, inference time, held ticks, dropped actions and frames, and the largest "
-        "acceleration at chunk seams, also written to OUT/run.json. Settings: the [run] "
-        "section (launch/run_plan.py), then --set, then the flags below.",
-        epilog="example: vitac run launch/demo.toml --checkpoint runs/demo/X/train "
-        "--episodes 3 --set run.join=ensemble",
-    )
-    p.add_argument("launch", type=Path, metavar="LAUNCH", help="launch file (TOML)")
-    p.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=None,
-        help="checkpoint or training run directory (default: run.checkpoint)",
-    )
-    p.add_argument("--episodes", type=int, default=None, help="episodes (default: run.episodes)")
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="new directory for run.json and episodes.zarr; default runs/run/<date-time>",
-    )
-    add_set_arg(p, "run.inject.latency_ms=300")
-    p.add_argument("--no-progress", action="store_true", help="no live status line")
-    add_device_arg(p)
-    p.set_defaults(handler=_lazy("launch.cli_realtime:run"))
-
-    p = sub.add_parser(
-        "record",
-        help="record demonstrations in real time (the scripted expert or the keyboard)",
-        description="Record demonstrations the way a real rig records them: every stream "
-        "through capture threads, ring buffers and the aligner, at the task's control rate, "
-        "into a new episode store, with the actions. The source is the task's scripted expert "
-        "(collect.expert, collect.noise_std) or the operator's keys (--source keyboard), "
-        "driving the sim twin on the wall clock with [run.streams]' modelled delays; a "
-        "SpaceMouse is not supported yet. At a terminal: Enter starts an episode, s stops, "
-        "r re-records, q aborts. Every episode is kept with its success flag.",
-        epilog="example: vitac record launch/demo.toml --out runs/rec.zarr --episodes 5",
-    )
-    p.add_argument("launch", type=Path, metavar="LAUNCH", help="launch file (TOML)")
-    p.add_argument("--out", type=Path, required=True, help="new episode store (zarr directory)")
-    p.add_argument(
-        "--source",
-        choices=["expert", "keyboard"],
-        default="expert",
-        help="what acts: the task's scripted expert, or the operator at this terminal "
-        "(i/k x, j/l y, u/o z, g gripper; through the safety supervisor)",
-    )
-    p.add_argument("--episodes", type=int, default=None, help="episodes (default: run.episodes)")
-    add_set_arg(p, "collect.noise_std=0.002")
-    p.set_defaults(handler=_lazy("launch.cli_realtime:record"))
+    add_realtime_parsers(sub, _lazy)
 
     p = sub.add_parser(
         "dataset",
