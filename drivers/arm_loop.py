@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from drivers.base import DeviceError
-from drivers.clock import sleep_until
+from drivers.clock import next_deadline, sleep_until
 from drivers.kinematics import ArmKinematics
 from drivers.rotations import slerp
 from drivers.safety import SafetySupervisor
@@ -157,12 +157,8 @@ class ControlLoop:
                 self.lateness.append(time.monotonic() - deadline)
                 self._tick(deadline)
                 self.ticks += 1
-                deadline += self.period
-                behind = time.monotonic() - deadline
-                if behind > 0:  # skip the deadlines already passed
-                    skipped = int(behind // self.period) + 1
-                    self.missed += skipped
-                    deadline += skipped * self.period
+                deadline, skipped = next_deadline(deadline, self.period)
+                self.missed += skipped
         except Exception as err:  # a device error, or a bug: end the loop, torque off
             self.error = err if isinstance(err, DeviceError) else DeviceError(f"arm loop: {err!r}")
             with contextlib.suppress(Exception):  # the bus may be what failed

@@ -11,8 +11,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -49,11 +50,17 @@ EPISODE_FIELDS = ("seed", "ended", "success", "ticks", "sent", "seconds", "over_
                   "starved", "sim_holds", "sim_overruns")  # fmt: skip
 
 
-def run(args: argparse.Namespace) -> int:
+def _launch(args: argparse.Namespace) -> tuple[Launch, RunConfig]:
+    """The launch file with --set applied, and its [run] with --episodes."""
     launch = load_launch(args.launch, args.overrides)
     config = launch.config.run
     if args.episodes is not None:
         config = config.model_copy(update={"episodes": args.episodes})
+    return launch, config
+
+
+def run(args: argparse.Namespace) -> int:
+    launch, config = _launch(args)
     checkpoint = _checkpoint(args.checkpoint, config, args.launch)
     out = args.out or Path("runs/run") / time.strftime("%Y%m%d-%H%M%S")
     check_new_path(out, "--out")
@@ -99,10 +106,7 @@ def record(args: argparse.Namespace) -> int:
     """`vitac record`: the task's scripted expert, or the operator at the keyboard, drives
     the wall-clock sim twin; every stream and the actions are recorded as a real rig would
     record them."""
-    launch = load_launch(args.launch, args.overrides)
-    config = launch.config.run
-    if args.episodes is not None:
-        config = config.model_copy(update={"episodes": args.episodes})
+    launch, config = _launch(args)
     check_new_path(args.out, "--out")
     keyboard = args.source == "keyboard"
     keys = EpisodeKeys.from_terminal(passthrough=TELEOP_KEYS if keyboard else "")
@@ -150,20 +154,34 @@ def _record_episodes(
     safety: SafetyPlan | None,
 ) -> list[Recorded]:
     max_s = episode_seconds(config, launch.task_config, rig.period)
-    inject = config.inject
-    stop = None if inject.stop_stream is None else (inject.stop_stream, inject.stop_at_s)
     if keys.interactive:
         print(HELP + ("; " + TELEOP_HELP if safety is not None else ""), file=sys.stderr)
-    out: list[Recorded] = []
+
+    def one(seed: int) -> Recorded:
+        return record_episode(rig, streams, writer, seed, max_s, keys, launch.config.task.name,
+                              config.inject.stop(), safety)  # fmt: skip
+
+    return _each_episode(config, keys, one, lambda r: f"{r.steps} steps")
+
+
+E = TypeVar("E", EpisodeReport, Recorded)
+
+
+def _each_episode(
+    config: RunConfig, keys: EpisodeKeys, one: Callable[[int], E], told: Callable[[E], str]
+) -> list[E]:
+    """`one(seed)` for each of the run's episodes, printing how each ended (`told` adds to the
+    line); at a terminal the operator starts each, re-records one (the same seed again, the
+    episode dropped) or aborts the rest."""
+    out: list[E] = []
     i = 0
     while i < config.episodes:
         seed = config.seed + i
         if keys.interactive and _wait_start(keys, i, config.episodes, seed) is Key.ABORT:
             break
-        result = record_episode(rig, streams, writer, seed, max_s, keys,
-                                launch.config.task.name, stop, safety)  # fmt: skip
-        print(f"episode {i + 1}/{config.episodes} (seed {seed}): {result.ended}, "
-              f"{result.steps} steps", flush=True)  # fmt: skip
+        result = one(seed)
+        print(f"episode {i + 1}/{config.episodes} (seed {seed}): {result.ended}, {told(result)}",
+              flush=True)  # fmt: skip
         if result.ended == OPERATOR_ENDS[Key.RERECORD]:
             continue
         out.append(result)
@@ -229,30 +247,15 @@ def _writer(out: Path, rig: SimRig, launch: Launch, checkpoint: Path) -> Episode
 
 
 def _episodes(runner: RealtimeRunner, config: RunConfig, max_s: float) -> list[EpisodeReport]:
-    """Every episode of the run; at a terminal the operator starts each, and may stop,
-    re-record (the same seed again) or abort (launch/keyboard.py)."""
-    reports: list[EpisodeReport] = []
+    """Every episode of the run, with the operator's keys at a terminal."""
     with EpisodeKeys.from_terminal() as keys:
         if keys.interactive:
             print(HELP, file=sys.stderr, flush=True)
-        i = 0
         try:
-            while i < config.episodes:
-                seed = config.seed + i
-                if keys.interactive and _wait_start(keys, i, config.episodes, seed) is Key.ABORT:
-                    break
-                report = runner.run_episode(seed, max_s, keys)
-                print(f"episode {i + 1}/{config.episodes} (seed {seed}): {report.ended}, "
-                      f"{report.ticks} ticks, {report.seconds:.1f} s", flush=True)  # fmt: skip
-                if report.ended == OPERATOR_ENDS[Key.RERECORD]:
-                    continue  # the same seed again; the episode was dropped
-                reports.append(report)
-                i += 1
-                if report.ended == OPERATOR_ENDS[Key.ABORT]:
-                    break
+            return _each_episode(config, keys, lambda seed: runner.run_episode(seed, max_s, keys),
+                                 lambda r: f"{r.ticks} ticks, {r.seconds:.1f} s")  # fmt: skip
         finally:
             runner.close()
-    return reports
 
 
 def _status(line: str) -> None:

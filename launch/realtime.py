@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from drivers.base import DeviceError
-from drivers.clock import sleep_until
+from drivers.clock import next_deadline, sleep_until
 from drivers.spec import FieldSpec
 from launch.action_safety import SafetyPlan, SupervisedActions
 from launch.executor import ChunkExecutor, SeamStats, seam_acceleration
@@ -128,7 +128,7 @@ class RealtimeRunner:
         A re-recorded episode is dropped from the store; every other one is kept."""
         cfg = self.config
         t_reset = time.monotonic()
-        self.rig.begin(seed)
+        self.rig.begin(seed, cfg.inject.stop())
         try:
             first = self.streams.wait_first_frames(t_reset)
             self.worker.begin(first)
@@ -173,14 +173,11 @@ class RealtimeRunner:
         cfg, joints = self.config, self.safety.view.joints_key
         horizon = self.policy.config.horizon - self.policy.config.n_obs_steps + 1
         deadline = t_start
-        stop_key = cfg.inject.stop_stream
-        late_ms, last_status, first_served = 0.0, t_start, -1
+        last_status, first_served = t_start, -1
         while True:
             sleep_until(deadline)
             now = time.monotonic()
             late_ms = (now - deadline) * 1000.0
-            if stop_key is not None and now - t_start >= cfg.inject.stop_at_s:
-                self.rig.streams[stop_key].stop()
             ended = self._ended(now - t_start, max_seconds, keys)
             if ended:
                 report.ended = ended
@@ -226,11 +223,8 @@ class RealtimeRunner:
                 }
                 self.writer.add(step, timestamp=now - t_start)
             report.ticks += 1
-            deadline += self.period
-            if time.monotonic() > deadline:  # never burst to catch up: skip what has passed
-                skipped = int((time.monotonic() - deadline) // self.period) + 1
-                report.missed_ticks += skipped
-                deadline += skipped * self.period
+            deadline, skipped = next_deadline(deadline, self.period)
+            report.missed_ticks += skipped
             if self.status is not None and now - last_status >= 1.0:
                 self.status(self._status_line(report, now - t_start))
                 last_status = now

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivers.base import DeviceError
-from drivers.clock import sleep_until
+from drivers.clock import next_deadline, sleep_until
 from launch.action_safety import SafetyPlan
 from launch.keyboard import EpisodeKeys, Key
 from launch.realtime import OPERATOR_ENDS
@@ -47,12 +47,12 @@ def record_episode(
     safety: SafetyPlan | None = None,
 ) -> Recorded:
     """One demonstration into `writer` (committed unless re-recorded); `stop`: (stream,
-    seconds into the episode) stops that stream's device, on purpose (tests). With `safety`
+    seconds after the reset) stops that stream's device, on purpose (tests). With `safety`
     the operator teleoperates from `keys` (launch/teleop.py): each tick the target goes
     through the supervisor to the rig and is recorded as the action; without, the rig's
     scripted expert acts and its action is one of the streams."""
     t_reset = time.monotonic()
-    rig.begin(seed)
+    rig.begin(seed, stop)
     streams.wait_first_frames(t_reset)
     try:
         operator = None if safety is None else _Operator(rig, streams, safety, keys)
@@ -64,8 +64,6 @@ def record_episode(
     while not ended:
         sleep_until(deadline)
         now = time.monotonic()
-        if stop is not None and now - t_start >= stop[1]:
-            rig.streams[stop[0]].stop()
         key = keys.poll() if keys is not None else None
         if key in OPERATOR_ENDS:
             ended = OPERATOR_ENDS[key]
@@ -85,7 +83,7 @@ def record_episode(
         except DeviceError as err:
             rig.hold()
             ended = f"device: {err}"
-        deadline = max(deadline + rig.period, time.monotonic())  # never burst to catch up
+        deadline, _ = next_deadline(deadline, rig.period)
     record = rig.end()
     if ended == OPERATOR_ENDS[Key.RERECORD] or writer.n_steps == 0:
         writer.discard()

@@ -73,6 +73,10 @@ class InjectSection(BaseModel):
     stop_stream: str | None = Field(None, description="an observation key whose device stops")
     stop_at_s: float = Field(1.0, ge=0, description="seconds into the episode")
 
+    def stop(self) -> tuple[str, float] | None:
+        """(stream, seconds) of the stopping device, for `SimRig.begin`; None without one."""
+        return None if self.stop_stream is None else (self.stop_stream, self.stop_at_s)
+
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drivers.base import DeviceError, Frame, FrameTimeoutError, StreamStats
-from drivers.clock import sleep_until
+from drivers.clock import next_deadline, sleep_until
 from drivers.spec import FieldSpec
 from sim.expert_base import Expert
 from sim.tasks import task_env
@@ -160,6 +160,7 @@ class SimRig:
         self._expert_factory = expert
         self._commands: tuple[NDArray[np.float32], float] | None = None
         self._lock = threading.Lock()
+        self._stop_stream: tuple[str, float] | None = None  # the episode's injected fault
         self._episode: tuple[int, int] | None = None  # (generation, seed) of the episode asked
         self._generation = 0
         self._wake = threading.Condition(self._lock)
@@ -183,8 +184,14 @@ class SimRig:
 
     # --- the loop's side -----------------------------------------------------------------------
 
-    def begin(self, seed: int, timeout_s: float = 60.0) -> None:
-        """Reset the env for a new episode (in the sim thread) and start stepping it."""
+    def begin(
+        self, seed: int, stop: tuple[str, float] | None = None, timeout_s: float = 60.0
+    ) -> None:
+        """Reset the env for a new episode (in the sim thread) and start stepping it; `stop`:
+        (stream, seconds after the reset) the fault of that device stopping mid-episode."""
+        if stop is not None and stop[0] not in self.streams:
+            raise ValueError(f"no stream {stop[0]!r} to stop; the rig has {sorted(self.streams)}")
+        self._stop_stream = stop
         self._started.clear()
         for stream in self.streams.values():
             stream.restart()
@@ -258,7 +265,8 @@ class SimRig:
         answer = self._answer(obs)
         self._expose(obs, time.monotonic(), answer)
         self._started.set()
-        deadline = time.monotonic() + self.period
+        stop, t_reset = self._stop_stream, time.monotonic()
+        deadline = t_reset + self.period
         api, record = task_env(env), self.record
         while not self._stop.is_set():
             sleep_until(deadline)
@@ -279,11 +287,11 @@ class SimRig:
                 record.unstable = record.unstable or bool(info.get("sim_unstable", False))
                 record.done = bool(terminated or truncated)
                 answer = self._answer(obs)
+            if stop is not None and time.monotonic() - t_reset >= stop[1]:
+                self.streams[stop[0]].stop()
             self._expose(obs, time.monotonic(), answer)
-            deadline += self.period
-            if time.monotonic() > deadline:  # fell behind real time: skip, never burst
-                record.overruns += 1
-                deadline = time.monotonic() + self.period
+            deadline, skipped = next_deadline(deadline, self.period)
+            record.overruns += bool(skipped)  # the sim fell behind real time
 
     def _answer(self, obs: dict[str, np.ndarray]) -> NDArray[np.float32] | None:
         """The expert's action for `obs` (None without an expert)."""
