@@ -9,6 +9,10 @@ after the last it holds the last. New waypoints replace the plan from the presen
 loop inserts the target it is tracking now as the first point, so a new chunk never makes
 the command jump. Tool poses become joints by inverse kinematics seeded with the last command.
 
+`hold()` drops the plan: the arm stays at its last command. With a gripper the loop also
+sends its goal (`grip`, when it changes) and reads its closure, so that one thread owns the
+bus; after every tick `on_tick` gets what the tick measured and sent (`TickState`).
+
 A device error in the loop ends it (torque off attempted) and is raised by `check()`.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from drivers.base import DeviceError
 from drivers.clock import next_deadline, sleep_until
+from drivers.gripper import Gripper
 from drivers.kinematics import ArmKinematics
 from drivers.rotations import slerp
 from drivers.safety import SafetySupervisor
@@ -60,6 +66,16 @@ class Waypoints:
 
 
 @dataclass(frozen=True)
+class TickState:
+    """What one tick measured and sent."""
+
+    t: float  # the tick's deadline (monotonic s)
+    measured: F64  # (J,) joints read at the tick, rad
+    command: F64  # (J,) joints sent (after the supervisor), rad
+    gripper_closed: float | None  # measured closure 0 (open) .. 1; None: no gripper
+
+
+@dataclass(frozen=True)
 class LoopStats:
     ticks: int
     missed: int  # deadlines passed before the loop could serve them
@@ -75,9 +91,14 @@ class ControlLoop:
         supervisor: SafetySupervisor,
         rate_hz: float = 100.0,
         kinematics: ArmKinematics | None = None,
+        gripper: Gripper | None = None,
+        on_tick: Callable[[TickState], None] | None = None,
     ) -> None:
-        """`kinematics`: for waypoints given as tool poses."""
+        """`kinematics`: for waypoints given as tool poses; `gripper`: driven and read by the
+        loop (on the arm's bus); `on_tick`: called in the loop after every tick."""
         self.arm, self.supervisor, self.kinematics = arm, supervisor, kinematics
+        self.gripper, self.on_tick = gripper, on_tick
+        self._grip_goal: float | None = None  # set by grip(), sent by the next tick
         self.period = 1.0 / rate_hz
         self.lock = threading.Lock()
         self.plan: Waypoints | None = None
@@ -101,6 +122,18 @@ class ControlLoop:
             raise ValueError("this loop has no kinematics for tool poses: send joints")
         rot = np.asarray(rotations, float).reshape(-1, 3, 3)
         self._merge(np.asarray(times, float), np.asarray(positions, float).reshape(-1, 3), rot)
+
+    def hold(self) -> None:
+        """Drop the plan: from the next tick the arm holds its last command."""
+        with self.lock:
+            self.plan = None
+
+    def grip(self, closed: float) -> None:
+        """The gripper's goal, 0 (open) to 1 (closed); sent by the next tick."""
+        if self.gripper is None:
+            raise ValueError("this loop drives no gripper")
+        with self.lock:
+            self._grip_goal = float(closed)
 
     def _merge(self, times: F64, values: F64, rotations: F64 | None) -> None:
         if times.ndim != 1 or len(times) != len(values) or not np.all(np.diff(times) > 0):
@@ -167,7 +200,7 @@ class ControlLoop:
     def _tick(self, now: float) -> None:
         measured = self.arm.joints()
         with self.lock:
-            plan = self.plan
+            plan, grip, self._grip_goal = self.plan, self._grip_goal, None
         if plan is None:
             command, t_command = self.last_q, now
         else:
@@ -186,6 +219,13 @@ class ControlLoop:
             return
         self.arm.command(decision.q)
         self.last_q = decision.q
+        closed = None
+        if self.gripper is not None:
+            if grip is not None:
+                self.gripper.grip(grip)
+            closed = self.gripper.gripper_closed()
+        if self.on_tick is not None:
+            self.on_tick(TickState(now, measured, decision.q, closed))
 
     def stats(self) -> LoopStats:
         late = np.array(self.lateness or [0.0]) * 1000.0

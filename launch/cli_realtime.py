@@ -15,13 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
-from launch.action_safety import SafetyPlan, plan_safety
+from launch.action_safety import SafetyPlan
 from launch.config import ConfigError, check_new_path, resolve_device
-from launch.jobs import check_policy_fits_task, portable
+from launch.jobs import portable
 from launch.keyboard import HELP, EpisodeKeys, Key
 from launch.launch_file import Launch, load_launch
+from launch.real_rig import RealRig
 from launch.realtime import (
     OPERATOR_ENDS,
     EpisodeReport,
@@ -31,17 +30,16 @@ from launch.realtime import (
     summary,
 )
 from launch.record import Recorded, record_episode
-from launch.rig_streams import RigStreams
+from launch.rig_assembly import check_streams, episode_seconds, make_rig, rig_safety, sim_rig
+from launch.rig_streams import Rig, RigStreams
 from launch.run_plan import RunConfig
 from launch.teleop import HELP as TELEOP_HELP
 from launch.teleop import KEYS as TELEOP_KEYS
-from policies.base import ACTION_KEY
 from policies.checkpoint import load_policy
 from policies.inference import prepare_inference
 from sensing.store import EpisodeWriter
-from sim import make_env
 from sim.experts import expert_for
-from sim.rig import ExpertBuilder, SimRig, StreamModel
+from sim.rig import ExpertBuilder, SimRig
 from training.run_dir import resolve_checkpoint
 
 RESULTS = "run.json"
@@ -76,11 +74,9 @@ def run(args: argparse.Namespace) -> int:
             "sampler, or flow); use switch or ensemble"
         )
     name, task_cfg = launch.config.task.name, launch.task_config
-    check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
-    rig = sim_rig(launch, config)
+    rig = make_rig(launch, config, checkpoint, policy.io)
     try:
-        _check_streams(config, set(rig.streams), args.launch)
-        safety = safety_plan(rig, task_cfg, config, args.launch)
+        safety = rig_safety(rig, task_cfg, config, args.launch)
         out.mkdir(parents=True)
         writer = _writer(out, rig, launch, checkpoint) if config.record else None
         max_s = episode_seconds(config, task_cfg, rig.period)
@@ -94,9 +90,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         rig.close()
     results = summary(reports)
+    if isinstance(rig, RealRig):
+        results["arm_loop"] = rig.arm_report()
     (out / RESULTS).write_text(json.dumps(_record(args, checkpoint, out, config, results,
                                                   reports), indent=2))  # fmt: skip
-    for line in _lines(results, rig.period):
+    for line in _lines(results, rig.period, rig.kind == "sim"):
         print(line)
     print(f"results: {out / RESULTS}" + (f"; episodes: {out / EPISODES}" if config.record else ""))
     return 0
@@ -107,6 +105,9 @@ def record(args: argparse.Namespace) -> int:
     the wall-clock sim twin; every stream and the actions are recorded as a real rig would
     record them."""
     launch, config = _launch(args)
+    if launch.config.rig is not None:
+        raise ConfigError(f"{args.launch}: vitac record drives the sim twin; recording on the "
+                          "real devices of [rig] is not built yet (remove [rig])")  # fmt: skip
     check_new_path(args.out, "--out")
     keyboard = args.source == "keyboard"
     keys = EpisodeKeys.from_terminal(passthrough=TELEOP_KEYS if keyboard else "")
@@ -122,8 +123,8 @@ def record(args: argparse.Namespace) -> int:
         expert = lambda env: factory(env, noise_std=collect.noise_std, **kwargs)  # noqa: E731
     rig = sim_rig(launch, config, expert)
     try:
-        _check_streams(config, set(rig.streams), args.launch)
-        safety = safety_plan(rig, launch.task_config, config, args.launch) if keyboard else None
+        check_streams(config, set(rig.streams), args.launch)
+        safety = rig_safety(rig, launch.task_config, config, args.launch) if keyboard else None
         specs = rig.observation_spec | rig.action_spec
         streams = RigStreams(rig.streams, specs, stream_ages(config, rig))
         attrs = {"task": name, "rig": "sim", "source": args.source}
@@ -204,45 +205,8 @@ def _checkpoint(flag: Path | None, config: RunConfig, launch: Path) -> Path:
     return resolve_checkpoint(given)
 
 
-def sim_rig(launch: Launch, config: RunConfig, expert: ExpertBuilder | None = None) -> SimRig:
-    """The launch file's task as a wall-clock rig with [run.streams]' devices."""
-    models = {
-        key: StreamModel(s.rate_hz, s.latency_ms / 1000.0, s.jitter_ms / 1000.0)
-        for key, s in config.streams.items()
-    }
-    name, task_cfg = launch.config.task.name, launch.task_config
-    try:
-        return SimRig(lambda: make_env(name, task_cfg), models, config.stale_command_ms / 1000.0,
-                      config.seed, expert)  # fmt: skip
-    except ValueError as err:
-        raise ConfigError(f"{launch.source}: run.streams: {err}") from None
-
-
-def episode_seconds(config: RunConfig, task_cfg: BaseModel, period: float) -> float:
-    """run.max_seconds, or the task's step limit at its rate plus a second."""
-    return config.max_seconds or getattr(task_cfg, "max_steps", 100) * period + 1.0
-
-
-def safety_plan(rig: SimRig, task_cfg: BaseModel, config: RunConfig, source: object) -> SafetyPlan:
-    """The supervisor's plan for the rig's task; ConfigError naming `source` if it cannot."""
-    try:
-        return plan_safety(rig.action_spec[ACTION_KEY], rig.observation_spec, task_cfg,
-                           config.safety)  # fmt: skip
-    except ValueError as err:
-        raise ConfigError(f"{source}: run.safety: {err}") from None
-
-
-def _check_streams(config: RunConfig, keys: set[str], launch: Path) -> None:
-    stop = config.inject.stop_stream
-    if stop is not None and stop not in keys:
-        raise ConfigError(
-            f"{launch}: run.inject.stop_stream: no observation {stop!r}; the task has "
-            f"{sorted(keys)}"
-        )
-
-
-def _writer(out: Path, rig: SimRig, launch: Launch, checkpoint: Path) -> EpisodeWriter:
-    attrs = {"task": launch.config.task.name, "checkpoint": str(checkpoint), "rig": "sim"}
+def _writer(out: Path, rig: Rig, launch: Launch, checkpoint: Path) -> EpisodeWriter:
+    attrs = {"task": launch.config.task.name, "checkpoint": str(checkpoint), "rig": rig.kind}
     return EpisodeWriter.create(out / EPISODES, record_schema(rig), attrs)
 
 
@@ -262,11 +226,14 @@ def _status(line: str) -> None:
     print("  " + line, file=sys.stderr, flush=True)
 
 
-def _lines(results: dict[str, Any], period: float) -> list[str]:
+def _lines(results: dict[str, Any], period: float, judged: bool) -> list[str]:
+    """What `vitac run` prints; `judged`: whether the rig can tell success (the sim can)."""
     ms = period * 1000.0
     s2c, inf = results["sensor_to_command_ms"], results["inference_ms"]
     return [
-        f"success: {results['successes']}/{results['episodes']}",
+        f"success: {results['successes']}/{results['episodes']}"
+        if judged
+        else f"episodes: {results['episodes']} (success is judged by the simulator only)",
         f"sensor -> command: p50 {s2c['p50']:.0f} ms, p99 {s2c['p99']:.0f} ms "
         f"(control period {ms:.0f} ms)",
         f"inference: p50 {inf['p50']:.0f} ms, p99 {inf['p99']:.0f} ms; over the period: "
@@ -279,7 +246,19 @@ def _lines(results: dict[str, Any], period: float) -> list[str]:
         f"largest acceleration of the executor's position commands: at chunk seams "
         f"{results['seam_acceleration']:.2f} m/s^2, within chunks "
         f"{results['within_chunk_acceleration']:.2f} m/s^2",
+        *_arm_lines(results.get("arm_loop")),
     ]
+
+
+def _arm_lines(arm: dict[str, Any] | None) -> list[str]:
+    """A real arm's loop: its ticks and its own supervisor's limits."""
+    if not arm:
+        return []
+    clips = ", ".join(f"{k} {n}" for k, n in arm["clips"].items()) or "none"
+    late = arm["lateness_ms"]
+    return [f"arm loop: {arm['ticks']} ticks at {arm['rate_hz']:.0f} Hz, {arm['missed']} missed, "
+            f"wake-up lateness p50 {late['p50']:.1f} ms, p99 {late['p99']:.1f} ms; tool poses "
+            f"out of reach {arm['unreachable']}; its supervisor limited: {clips}"]  # fmt: skip
 
 
 def _record(

@@ -176,16 +176,29 @@ def checkpoint_task(
     return name, task_config(name, params, source)
 
 
-def check_policy_fits_task(checkpoint: Path, io: PolicyIO, task: str, config: BaseModel) -> None:
-    """CheckpointError unless `task` as configured gives every input the policy reads, at the
-    shape it was trained on, and takes actions of its size."""
+@dataclass(frozen=True)
+class TaskSchema:
+    observations: dict[str, FieldSpec]
+    actions: dict[str, FieldSpec]
+    control_hz: float
+
+
+def task_schema(task: str, config: BaseModel) -> TaskSchema:
+    """What `task` as configured observes and takes, and its control rate (its env built and
+    closed)."""
     env = make_env(task, config)
     try:
         api = task_env(env)
-        schema = {**api.observation_spec(), **api.action_spec()}
+        return TaskSchema(api.observation_spec(), api.action_spec(), api.control_hz)
     finally:
         env.close()
-    check_policy_fits_schema(checkpoint, io, schema, f"task {task!r}")
+
+
+def check_policy_fits_task(checkpoint: Path, io: PolicyIO, task: str, config: BaseModel) -> None:
+    """CheckpointError unless `task` as configured gives every input the policy reads, at the
+    shape it was trained on, and takes actions of its size."""
+    schema = task_schema(task, config)
+    check_policy_fits_schema(checkpoint, io, schema.observations | schema.actions, f"task {task!r}")
 
 
 def check_policy_fits_schema(

@@ -8,7 +8,8 @@
 [pretrain] tactile encoder pretraining   -> training.pretrain_plan.PretrainConfig
 [transfer] the encoder transfer table    -> training.transfer.TransferConfig
 [experiment] the tactile-insertion experiment -> launch.experiment_plan.ExperimentConfig
-[run]      `vitac run` in real time on the sim twin -> launch.run_plan.RunConfig
+[run]      `vitac run` in real time                -> launch.run_plan.RunConfig
+[rig]      the real devices `vitac run` drives (absent: the sim twin) -> launch.rig_plan.RigSection
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from launch.config import DEFAULT_LAUNCH_FILE, ConfigError, apply_overrides, read_toml, validate
 from launch.experiment_plan import ExperimentConfig
+from launch.rig_plan import RigSection
 from launch.run_plan import RunConfig
 from policies import BCConfig, DiffusionConfig
 from sim import TASKS
@@ -58,6 +60,7 @@ class LaunchConfig(BaseModel):
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    rig: RigSection | None = None
 
     @model_validator(mode="before")
     @classmethod

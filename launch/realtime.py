@@ -38,26 +38,25 @@ from launch.action_safety import SafetyPlan, SupervisedActions
 from launch.executor import ChunkExecutor, SeamStats, seam_acceleration
 from launch.inference_worker import InferenceWorker
 from launch.keyboard import EpisodeKeys, Key
-from launch.rig_streams import RigStreams
+from launch.rig_streams import Rig, RigStreams
 from launch.run_plan import RunConfig, StreamSection
 from policies.base import ACTION_KEY, Policy
 from sensing.store import EpisodeWriter
-from sim.rig import SimRig
 
 OPERATOR_ENDS = {Key.STOP: "stopped by the operator", Key.RERECORD: "re-record",
                  Key.ABORT: "aborted by the operator"}  # fmt: skip
 TIMING_KEYS = ("timing.obs_age_ms", "timing.inference_ms", "timing.tick_late_ms")
 
 
-def record_schema(rig: SimRig) -> dict[str, FieldSpec]:
+def record_schema(rig: Rig) -> dict[str, FieldSpec]:
     """What a run records per tick: every stream, the action sent (NaN while holding), and
     its latencies (ms): the age of the frames behind the command, the inference call that
     made its chunk, the tick's lateness."""
     timing = {k: FieldSpec(shape=(1,), dtype="float32", units="ms") for k in TIMING_KEYS}
-    return rig.observation_spec | rig.action_spec | timing
+    return {**rig.observation_spec, **rig.action_spec, **timing}
 
 
-def stream_ages(config: RunConfig, rig: SimRig) -> dict[str, float]:
+def stream_ages(config: RunConfig, rig: Rig) -> dict[str, float]:
     """How old each stream's newest frame may be (s) before the arm holds."""
     step_hz = 1.0 / rig.period
     return {k: config.streams.get(k, StreamSection()).max_age_s(step_hz) for k in rig.streams}
@@ -93,7 +92,7 @@ class RealtimeRunner:
 
     def __init__(
         self,
-        rig: SimRig,
+        rig: Rig,
         policy: Policy,
         config: RunConfig,
         safety: SafetyPlan,
@@ -257,7 +256,7 @@ class RealtimeRunner:
                 self.writer.discard()
             elif self.writer is not None and self.writer.n_steps:
                 self.writer.commit(success=report.success, seed=report.seed, task=self.task,
-                                   rig="sim", notes=report.ended)  # fmt: skip
+                                   rig=self.rig.kind, notes=report.ended)  # fmt: skip
         if not failed:
             self._wait_idle()
 

@@ -1,22 +1,61 @@
 """Every stream of a rig on its way to the loop: a capture thread per device moves its frames
 into a ring buffer, and a watchdog aligner says, at any instant, whether every stream is
-fresh (what `vitac run` and `vitac record` share)."""
+fresh (what `vitac run` and `vitac record` share); and `Rig`, what those loops drive: the
+sim twin (sim/rig.py) or a real rig (launch/real_rig.py)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from drivers.base import Camera, DeviceError
 from drivers.spec import FieldSpec
 from sensing.aligner import Aligner
 from sensing.capture import CaptureThread
 from sensing.ring_buffer import RingBuffer
+from sim.rig import StepRecord
 
 RING_FRAMES = 32  # per stream: the policy's window and a recorder's tick with room to spare
 FIRST_FRAME_S = 10.0  # how long an episode waits for every stream's first frame
+
+
+class Rig(Protocol):
+    """A rig in wall-clock time: its streams (one device per observation key), the layout
+    of its observations and actions, and the arm's commands."""
+
+    kind: str  # "sim" or "real"
+    period: float  # s, the task's control period
+
+    @property
+    def streams(self) -> Mapping[str, Camera]: ...
+    @property
+    def observation_spec(self) -> Mapping[str, FieldSpec]: ...
+    @property
+    def action_spec(self) -> Mapping[str, FieldSpec]: ...
+    @property
+    def record(self) -> StepRecord:
+        """The episode so far: success and its end, where the rig can tell."""
+        ...
+
+    def begin(self, seed: int, stop: tuple[str, float] | None = None) -> None:
+        """Start an episode; `stop`: (stream, s) a device that stops (the sim's fault)."""
+        ...
+
+    def command(self, action: NDArray[np.float32], t: float) -> None:
+        """The action for the step at or after monotonic time t (newest wins)."""
+        ...
+
+    def hold(self) -> None: ...
+    def end(self) -> StepRecord: ...
+    def check(self) -> None:
+        """Raise the rig's device error, if one happened."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class RigStreams:

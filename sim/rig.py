@@ -4,13 +4,10 @@ A thread owns the task env (built there, so its GL contexts live in the thread t
 and steps it at the task's control rate on absolute deadlines, beside the control loop and
 not in lockstep with it: each step applies the newest command the loop sent, or, when there
 is none or it is older than `stale_after_s`, the env's hold action (the arm stays where it
-is commanded). After each step every observation key is exposed by its `SimStream`.
-
-A `SimStream` is one observation key as a device with the real drivers' interface
-(`drivers.base.Camera`): it exposes the step's value at most at its `rate_hz` and delivers
-it `latency_s` plus uniform jitter in [0, `jitter_s`) later, in order, so the capture
-workers, ring buffers and aligner of a real rig run unchanged. `stop()` is the fault of a
-camera that stops: nothing more arrives. Streams cannot be faster than the sim's steps.
+is commanded). After each step every observation key is pushed to its device, a
+`drivers.pushed.PushedStream` with the key's modelled rate, latency and jitter, so the
+capture workers, ring buffers and aligner of a real rig run unchanged. Streams cannot be
+faster than the sim's steps.
 
 With a scripted expert (`vitac record` in sim) the expert drives every step from the env's
 own observation instead of the loop's commands, and its actions are one more stream.
@@ -20,7 +17,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,103 +25,15 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from drivers.base import DeviceError, Frame, FrameTimeoutError, StreamStats
+from drivers.base import DeviceError
 from drivers.clock import next_deadline, sleep_until
+from drivers.pushed import PushedStream, StreamModel
 from drivers.spec import FieldSpec
 from sim.expert_base import Expert
 from sim.tasks import task_env
 
 ACTION_KEY = "action"  # the key of an expert's actions (the episode store's)
 ExpertBuilder = Callable[[gym.Env[Any, Any]], Expert]  # the env -> its scripted expert
-
-
-@dataclass(frozen=True)
-class StreamModel:
-    rate_hz: float | None = None  # None: every sim step
-    latency_s: float = 0.0  # exposure -> delivery
-    jitter_s: float = 0.0  # extra delivery delay, uniform in [0, jitter_s)
-
-
-class SimStream:
-    """See the module docstring. Thread-safe: the sim thread exposes, a capture worker reads."""
-
-    def __init__(self, name: str, model: StreamModel, seed: int = 0) -> None:
-        self.name, self.model = name, model
-        self._rng = np.random.default_rng(seed)
-        self._cond = threading.Condition()
-        self._pending: deque[Frame] = deque()  # exposed, not yet delivered; in order
-        self._latest: Frame | None = None  # the newest delivered
-        self._next_exposure = -np.inf
-        self._seq = self._delivered = 0
-        self.stopped = False
-
-    def expose(self, value: np.ndarray, t: float) -> None:
-        """The sim thread: `value` is what the sensor sees at monotonic time `t`."""
-        with self._cond:
-            period = 1.0 / self.model.rate_hz if self.model.rate_hz else 0.0
-            if self.stopped or t < self._next_exposure - 0.01 * period:
-                return
-            # the next exposure one period on, on the grid of the first (or of this one,
-            # when the sim fell more than a period behind)
-            self._next_exposure += period
-            if self._next_exposure <= t:
-                self._next_exposure = t + period
-            jitter = self._rng.uniform(0.0, self.model.jitter_s) if self.model.jitter_s else 0.0
-            due = t + self.model.latency_s + jitter
-            if self._pending:  # delivered in order
-                due = max(due, self._pending[-1].t_receive)
-            self._pending.append(Frame(np.array(value), t, due, self._seq))
-            self._seq += 1
-            self._cond.notify_all()
-
-    def stop(self) -> None:
-        """The fault: the device stops delivering (frames in flight are lost too)."""
-        with self._cond:
-            self.stopped = True
-            self._pending.clear()
-
-    def restart(self) -> None:
-        """Undo `stop` (a new episode of the sim starts with every device running)."""
-        with self._cond:
-            self.stopped = False
-
-    # --- drivers.base.Camera ----------------------------------------------------------------
-
-    def connect(self) -> None:
-        """Nothing to open: the sim thread feeds the stream."""
-
-    def async_read(self, timeout_s: float = 1.0) -> Frame:
-        end = time.monotonic() + timeout_s
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                if self._pending and self._pending[0].t_receive <= now:
-                    frame = self._pending.popleft()
-                    self._latest, self._delivered = frame, self._delivered + 1
-                    return frame
-                if now >= end:
-                    raise FrameTimeoutError(f"{self.name}: no frame within {timeout_s:.2f} s")
-                wake = self._pending[0].t_receive if self._pending else end
-                self._cond.wait(max(0.0, min(wake, end) - now))
-
-    def read_latest(self, max_age_ms: float) -> Frame:
-        with self._cond:
-            frame = self._latest
-        if frame is None or frame.age_ms(time.monotonic()) > max_age_ms:
-            raise DeviceError(f"{self.name}: no frame newer than {max_age_ms:.0f} ms")
-        return frame
-
-    def stats(self) -> StreamStats:
-        with self._cond:
-            latest, delivered = self._latest, self._delivered
-        if latest is None:
-            return StreamStats(0, 0, 0.0, 0.0, 0.0)
-        latency = (latest.t_receive - latest.t_capture) * 1000.0
-        stalled = time.monotonic() - latest.t_receive
-        return StreamStats(delivered, latest.seq + 1 - delivered, 0.0, latency, stalled)
-
-    def close(self) -> None:
-        self.stop()
 
 
 @dataclass
@@ -144,6 +52,8 @@ class StepRecord:
 class SimRig:
     """See the module docstring. `make_env` builds the task env in the sim thread;
     `models`: per observation key (keys left out stream every step, without latency)."""
+
+    kind = "sim"
 
     def __init__(
         self,
@@ -175,7 +85,7 @@ class SimRig:
             self.close()
             raise DeviceError(f"sim rig: the task env could not be built: {self.error!r}")
         keys = [*self.observation_spec, *([ACTION_KEY] if expert is not None else [])]
-        self.streams = {k: SimStream(k, models.get(k, StreamModel()), seed + i)
+        self.streams = {k: PushedStream(k, models.get(k, StreamModel()), seed + i)
                         for i, k in enumerate(keys)}  # fmt: skip
         unknown = sorted(set(models) - set(self.streams))
         if unknown:

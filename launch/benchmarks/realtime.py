@@ -36,9 +36,9 @@ QUICK_OVERRIDES = [  # toy sizes: the pipeline, not its numbers
 
 
 def bench_realtime(options: BenchOptions) -> list[BenchResult]:
-    from launch.cli_realtime import episode_seconds, safety_plan, sim_rig
     from launch.jobs import run_eval
     from launch.realtime import RealtimeRunner, summary
+    from launch.rig_assembly import episode_seconds, rig_safety, sim_rig
     from launch.run_plan import RunConfig
     from policies.checkpoint import load_policy
     from training.eval_stats import wilson_interval
@@ -57,7 +57,7 @@ def bench_realtime(options: BenchOptions) -> list[BenchResult]:
     period_ms = rig.period * 1000.0
     max_s = episode_seconds(run, launch.task_config, rig.period)
     policy = load_policy(checkpoint)
-    safety = safety_plan(rig, launch.task_config, run, DEFAULT_LAUNCH_FILE)
+    safety = rig_safety(rig, launch.task_config, run, DEFAULT_LAUNCH_FILE)
     results: list[BenchResult] = []
     try:
         for join, latency in QUICK_SETTINGS if options.quick else SETTINGS:

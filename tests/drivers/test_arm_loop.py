@@ -3,12 +3,13 @@ inverse kinematics, and the emulated wx250s followed at 100 Hz until its adapter
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
 import pytest
 
-from drivers.arm_loop import ControlLoop, Waypoints
+from drivers.arm_loop import ControlLoop, TickState, Waypoints
 from drivers.base import DeviceError
 from drivers.dynamixel.arm import DynamixelArm
 from drivers.dynamixel.arm_spec import ARMS, default_calibration
@@ -94,6 +95,47 @@ def test_tool_poses_are_reached_through_inverse_kinematics() -> None:
         loop.send_poses([time.monotonic() + 0.1], [position + np.array([2.0, 0, 0])], [rotation])
         time.sleep(0.3)
     assert loop.stats().unreachable > 10
+
+
+class FakeGripperArm(FakeArm):
+    """A FakeArm whose gripper closes at once; records the thread of every bus call."""
+
+    def __init__(self, q: np.ndarray) -> None:
+        super().__init__(q)
+        self.closed, self.grips, self.threads = 0.0, [], set()
+
+    def joints(self) -> np.ndarray:
+        self.threads.add(threading.current_thread().name)
+        return super().joints()
+
+    def grip(self, closed: float) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.closed = closed
+        self.grips.append(closed)
+
+    def gripper_closed(self) -> float:
+        return self.closed
+
+
+def test_hold_stops_the_plan_and_the_gripper_goes_through_the_loop() -> None:
+    arm = FakeGripperArm(HOME)
+    ticks: list[TickState] = []
+    sup = supervisor(HOME, max_joint_speed=50.0, max_tcp_speed=50.0)
+    with ControlLoop(arm, sup, gripper=arm, on_tick=ticks.append) as loop:
+        loop.send_joints([time.monotonic() + 1.0], [HOME + 0.5])
+        loop.grip(0.7)
+        time.sleep(0.2)
+        loop.hold()
+        held = arm.q.copy()
+        time.sleep(0.2)
+    loop.check()
+    assert 0.05 < held[0] - HOME[0] < 0.2  # moving when held...
+    assert np.allclose(arm.q, held, atol=0.5 / 1.0 * 0.011)  # ...then still, not at the goal
+    assert arm.grips == [0.7] and arm.threads == {"arm-loop"}  # one send, from the loop only
+    assert len(ticks) >= 30 and ticks[-1].gripper_closed == 0.7
+    assert np.array_equal(ticks[-1].command, arm.q)  # what the arm was sent
+    with pytest.raises(ValueError, match="no gripper"):
+        ControlLoop(FakeArm(HOME), sup).grip(1.0)
 
 
 def test_an_estop_turns_torque_off_and_ends_the_loop() -> None:
