@@ -39,7 +39,7 @@ from policies.checkpoint import load_policy
 from policies.inference import prepare_inference
 from sensing.store import EpisodeWriter
 from sim.experts import expert_for
-from sim.rig import ExpertBuilder, SimRig
+from sim.rig import ExpertBuilder
 from training.run_dir import resolve_checkpoint
 
 RESULTS = "run.json"
@@ -101,15 +101,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def record(args: argparse.Namespace) -> int:
-    """`vitac record`: the task's scripted expert, or the operator at the keyboard, drives
-    the wall-clock sim twin; every stream and the actions are recorded as a real rig would
-    record them."""
+    """`vitac record`: the task's scripted expert drives the wall-clock sim twin, or the
+    operator at the keyboard drives it or the launch file's real rig; every stream and the
+    actions are recorded through the rig's streams."""
     launch, config = _launch(args)
-    if launch.config.rig is not None:
-        raise ConfigError(f"{args.launch}: vitac record drives the sim twin; recording on the "
-                          "real devices of [rig] is not built yet (remove [rig])")  # fmt: skip
-    check_new_path(args.out, "--out")
     keyboard = args.source == "keyboard"
+    if launch.config.rig is not None and not keyboard:
+        raise ConfigError(f"{args.launch}: the scripted expert acts in the simulator; on the "
+                          "real rig of [rig] record with --source keyboard")  # fmt: skip
+    check_new_path(args.out, "--out")
     keys = EpisodeKeys.from_terminal(passthrough=TELEOP_KEYS if keyboard else "")
     if keyboard and not keys.interactive:
         raise ConfigError("--source keyboard reads keys from a terminal; stdin is not one")
@@ -121,13 +121,13 @@ def record(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise ConfigError(f"{args.launch}: --source expert: {err}") from None
         expert = lambda env: factory(env, noise_std=collect.noise_std, **kwargs)  # noqa: E731
-    rig = sim_rig(launch, config, expert)
+    rig = make_rig(launch, config) if expert is None else sim_rig(launch, config, expert)
     try:
         check_streams(config, set(rig.streams), args.launch)
         safety = rig_safety(rig, launch.task_config, config, args.launch) if keyboard else None
-        specs = rig.observation_spec | rig.action_spec
+        specs = {**rig.observation_spec, **rig.action_spec}
         streams = RigStreams(rig.streams, specs, stream_ages(config, rig))
-        attrs = {"task": name, "rig": "sim", "source": args.source}
+        attrs = {"task": name, "rig": rig.kind, "source": args.source}
         try:
             writer = EpisodeWriter.create(args.out, specs, attrs)
             try:
@@ -146,7 +146,7 @@ def record(args: argparse.Namespace) -> int:
 
 
 def _record_episodes(
-    rig: SimRig,
+    rig: Rig,
     streams: RigStreams,
     writer: EpisodeWriter,
     config: RunConfig,

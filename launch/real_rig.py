@@ -169,7 +169,8 @@ class RealRig:
 
         calibration = load_calibration(section.calibration)
         layout = ARMS[calibration.arm]
-        self._bus = DynamixelBus(section.port, baudrate=section.baud or layout.baudrate)
+        baud, timeout = section.baud or layout.baudrate, section.reply_timeout_ms / 1000.0
+        self._bus = DynamixelBus(section.port, baudrate=baud, timeout_s=timeout)
         self._bus.connect()
         self.kinematics = ArmKinematics()
         arm = DynamixelArm(self._bus, layout, calibration, self.kinematics.limits)

@@ -2,11 +2,11 @@
 
 Every stream goes through capture threads, ring buffers and the aligner as in `vitac run`;
 at the task's control rate each tick stores every stream's newest frame (the action among
-them) into the episode store. The source of the actions today is the task's scripted expert
+them) into the episode store. The source of the actions is the task's scripted expert
 driving the sim twin (`SimRig(expert=...)`), or the operator at the keyboard
-(launch/teleop.py) through the safety supervisor; a SpaceMouse and real arms are not built
-yet. An episode ends when the task says so, at the time limit, on the
-operator's key (s stop, r re-record, q abort) or when a stream stops (kept, naming it).
+(launch/teleop.py) through the safety supervisor, on the sim twin or a real rig; a
+SpaceMouse is not built yet. An episode ends when the task says so, at the time limit, on
+the operator's key (s stop, r re-record, q abort) or when a stream stops (kept, naming it).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from drivers.clock import next_deadline, sleep_until
 from launch.action_safety import SafetyPlan
 from launch.keyboard import EpisodeKeys, Key
 from launch.realtime import OPERATOR_ENDS
-from launch.rig_streams import RigStreams
+from launch.rig_streams import Rig, RigStreams
 from launch.teleop import GRIPPER_KEY, Teleop, pose_key
 from sensing.store import EpisodeWriter
-from sim.rig import ACTION_KEY, SimRig
+from sim.rig import ACTION_KEY
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Recorded:
 
 
 def record_episode(
-    rig: SimRig,
+    rig: Rig,
     streams: RigStreams,
     writer: EpisodeWriter,
     seed: int,
@@ -89,7 +89,7 @@ def record_episode(
         writer.discard()
         return Recorded(seed, ended, record.success, 0)
     steps = writer.n_steps
-    writer.commit(success=record.success, seed=seed, task=task, rig="sim", notes=ended)
+    writer.commit(success=record.success, seed=seed, task=task, rig=rig.kind, notes=ended)
     return Recorded(seed, ended, record.success, steps)
 
 
@@ -97,7 +97,7 @@ class _Operator:
     """Keyboard teleoperation for one episode: the target from the keys, supervised."""
 
     def __init__(
-        self, rig: SimRig, streams: RigStreams, safety: SafetyPlan, keys: EpisodeKeys | None
+        self, rig: Rig, streams: RigStreams, safety: SafetyPlan, keys: EpisodeKeys | None
     ) -> None:
         if keys is None or not keys.interactive:
             raise DeviceError("keyboard teleoperation needs a terminal to read keys from")

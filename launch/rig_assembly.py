@@ -45,12 +45,15 @@ def sim_rig(launch: Launch, config: RunConfig, expert: ExpertBuilder | None = No
         raise ConfigError(f"{launch.source}: run.streams: {err}") from None
 
 
-def make_rig(launch: Launch, config: RunConfig, checkpoint: Path, io: PolicyIO) -> Rig:
-    """The sim twin, or the [rig]'s devices connected, for a policy reading `io`'s inputs
-    (`checkpoint`: named in errors)."""
-    section = launch.config.rig
+def make_rig(
+    launch: Launch, config: RunConfig, checkpoint: Path | None = None, io: PolicyIO | None = None
+) -> Rig:
+    """The sim twin, or the [rig]'s devices connected; with a policy reading `io`'s inputs
+    (`checkpoint`: named in errors), refused unless the rig gives them."""
+    section, name = launch.config.rig, launch.config.task.name
     if section is None:
-        check_policy_fits_task(checkpoint, io, launch.config.task.name, launch.task_config)
+        if checkpoint is not None and io is not None:
+            check_policy_fits_task(checkpoint, io, name, launch.task_config)
         rig = sim_rig(launch, config)
         try:
             check_streams(config, set(rig.streams), launch.source)
@@ -58,10 +61,11 @@ def make_rig(launch: Launch, config: RunConfig, checkpoint: Path, io: PolicyIO) 
             rig.close()
             raise
         return rig
-    twin = task_schema(launch.config.task.name, launch.task_config)
+    twin = task_schema(name, launch.task_config)
     observations = check_real_rig(section, config, twin, launch.source)
-    check_policy_fits_schema(checkpoint, io, observations | twin.actions, f"the [rig] of "
-                             f"{launch.source}")  # fmt: skip
+    if checkpoint is not None and io is not None:
+        schema = observations | twin.actions
+        check_policy_fits_schema(checkpoint, io, schema, f"the [rig] of {launch.source}")
     plan = safety_plan(observations, twin.actions, launch.task_config, config, launch.source)
     limits = plan.limits(1.0 / twin.control_hz)
     return RealRig(section, twin.observations, twin.actions, twin.control_hz, limits)

@@ -37,6 +37,10 @@ class ArmSection(BaseModel):
     calibration: Path = Field(description="the arm's calibration file (`vitac arm calibrate`)")
     baud: int | None = Field(None, gt=0, description="bps; None: the arm layout's")
     rate_hz: float = Field(100.0, gt=0, le=1000, description="the arm's control loop rate")
+    reply_timeout_ms: float = Field(
+        20.0, gt=0, le=1000, description="how long a servo's reply may take before a retry "
+        "(a real bus replies within a millisecond; an emulator on a busy machine may not)",
+    )  # fmt: skip
 
 
 class RealSenseSection(BaseModel):

@@ -3,10 +3,6 @@ streams into a store a policy can train on; a stream that stops ends the episode
 
 from __future__ import annotations
 
-import os
-import sys
-import termios
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +10,7 @@ import pytest
 
 from launch.cli import main
 from sensing.store import EpisodeStore
+from tests.launch.terminal import operator_typing
 from tests.launch.test_cli_realtime import launch_file
 from tests.policies.conftest import tiny_config
 from training.dataset import load_datasets
@@ -69,30 +66,11 @@ def test_the_operator_teleoperates_from_a_terminal(
 ) -> None:
     """Keys typed at a pseudo-terminal: Enter starts, four u raise the target 20 mm, s stops;
     the commands went through the supervisor to the sim, and the hand rose."""
-    master, slave = os.openpty()
-    monkeypatch.setattr(sys, "stdin", os.fdopen(slave, "r", closefd=False))
-    done = threading.Event()
-
-    def operator() -> None:  # types once the terminal reads single keys, as a person would
-        while termios.tcgetattr(slave)[3] & termios.ICANON and not done.wait(0.01):
-            pass
-        for pause, key in [(0.0, b"\n"), (1.5, b"uuuu"), (2.0, b"s")]:
-            if done.wait(pause):
-                return
-            os.write(master, key)
-
-    typist = threading.Thread(target=operator, daemon=True)
-    typist.start()
     out = tmp_path / "rec.zarr"
     argv = ["record", str(launch_file(tmp_path)), "--out", str(out), "--source", "keyboard",
             "--episodes", "1", "--set", "run.max_seconds=20"]  # fmt: skip
-    try:
+    with operator_typing(monkeypatch, [(0.0, b"\n"), (1.5, b"uuuu"), (2.0, b"s")]):
         assert main(argv) == 0
-    finally:
-        done.set()
-        typist.join()
-        os.close(master)
-        os.close(slave)
     assert "stopped by the operator" in capsys.readouterr().out
     episode = EpisodeStore.open(out).episode(0)
     actions, hand = episode["action"], episode["proprio.ee_pos"]

@@ -17,15 +17,20 @@ import numpy as np
 import pytest
 
 from drivers.base import Frame
+from drivers.dynamixel.arm import DynamixelArm
 from drivers.dynamixel.arm_spec import ARMS, default_calibration
+from drivers.dynamixel.bus import DynamixelBus
 from drivers.dynamixel.emulator import EmulatedBus, arm_servos
 from drivers.dynamixel.pty_server import PtyServer
+from drivers.kinematics import ArmKinematics
+from drivers.poses import POSES
 from drivers.realsense import RGBDFrame
 from drivers.realsense_recording import write_recording
 from drivers.uvc_replay import ReplayDevices, ReplaySource
 from launch.cli import main
 from launch.real_rig import fit_depth, fit_image
 from sensing.store import EpisodeStore
+from tests.launch.terminal import operator_typing
 from tests.policies.conftest import tiny_config
 from training.trainer import TrainConfig, train
 
@@ -55,10 +60,23 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def arm(tmp_path: Path) -> Iterator[tuple[PtyServer, Path]]:
-    """The emulated wx250s on a pseudo-terminal, and its calibration file."""
+    """The emulated wx250s on a pseudo-terminal, parked at home with torque off, and its
+    calibration file."""
     server = PtyServer(EmulatedBus(arm_servos(ARMS["wx250s"].servos()))).start()
     calibration = tmp_path / "arm.json"
     default_calibration("wx250s").save(calibration)
+    with DynamixelBus(server.path) as bus:
+        wx = DynamixelArm(
+            bus, ARMS["wx250s"], default_calibration("wx250s"), ArmKinematics().limits
+        )
+        wx.configure()
+        wx.torque(True)
+        wx.command(POSES["home"])
+        end = time.monotonic() + 10.0
+        while np.abs(wx.joints() - POSES["home"]).max() > 0.01 and time.monotonic() < end:
+            time.sleep(0.05)
+        wx.torque(False)
+        wx.joints()  # a reply: the emulator has served the torque-off before it
     yield server, calibration
     server.close()
 
@@ -93,6 +111,7 @@ max_seconds = {seconds}
 [rig.arm]
 port = "{arm[0].path}"
 calibration = "{arm[1]}"
+reply_timeout_ms = 200  # the emulator shares this process (and its GIL) with the whole loop
 [rig.cameras.scene]
 type = "realsense"
 recording = "{recording}"
@@ -190,6 +209,44 @@ def test_pulling_the_adapter_ends_the_episode_naming_the_arm(
     assert episode["ended"].startswith("device: arm: ") and "torque off" in episode["ended"]
     assert episode["seconds"] < 7.0  # ended by the fault, not the time limit
     assert EpisodeStore.open(out / "episodes.zarr").n_episodes == 1  # kept
+
+
+@pytest.mark.timeout(300)
+def test_the_operator_records_on_the_real_rig_from_a_terminal(
+    arm: tuple[PtyServer, Path],
+    recording: Path,
+    pads: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Enter starts, four u raise the target 20 mm, s stops: the emulated arm follows
+    through its loop and every device's frames are recorded with the actions."""
+    out = tmp_path / "rec.zarr"
+    argv = ["record", str(launch_file(tmp_path, arm, recording, seconds=20.0)), "--out",
+            str(out), "--source", "keyboard", "--episodes", "1"]  # fmt: skip
+    with operator_typing(monkeypatch, [(0.0, b"\n"), (1.0, b"uuuu"), (2.5, b"s")]):
+        assert main(argv) == 0, capsys.readouterr().err
+    assert "recorded 1 episodes" in capsys.readouterr().out
+    store = EpisodeStore.open(out)
+    assert (
+        store.attrs["rig"] == "real" and store.episode_meta(0)["notes"] == "stopped by the operator"
+    )
+    episode = store.episode(0)
+    actions, tool = episode["action"], episode["proprio.ee_pose"]
+    np.testing.assert_allclose(actions[-1, 2] - actions[0, 2], 0.02, atol=1e-4)
+    assert tool[-1, 2] - tool[0, 2] > 0.015  # the arm followed
+    assert np.all(episode["tactile.right"] == RIGHT)
+
+
+def test_the_scripted_expert_is_not_offered_on_a_real_rig(
+    arm: tuple[PtyServer, Path], recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = launch_file(tmp_path, arm, recording)
+    assert main(["record", str(path), "--out", str(tmp_path / "r.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "record with --source keyboard" in err
+    assert not torque_on(arm[0])
 
 
 @pytest.mark.parametrize(
