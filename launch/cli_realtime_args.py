@@ -12,9 +12,10 @@ from launch.cli_args import add_device_arg, add_set_arg
 def add_realtime_parsers(sub: Any, lazy: Any) -> None:
     p = sub.add_parser(
         "run",
-        help="run a trained policy in real time on the sim twin (wall clock)",
+        help="run a trained policy in real time on the sim twin or a real rig",
         description="Drive the launch file's task (the sim twin, stepping in real time beside "
-        "the loop) with a trained policy: streams -> aligner -> policy in its own thread -> "
+        "the loop, or the real devices of its [rig]: a RealSense, tactile cameras, a "
+        "Dynamixel arm) with a trained policy: streams -> aligner -> policy in its own thread -> "
         "executor (run.join: switch, ensemble, or rtc for diffusion) -> safety supervisor -> "
         "arm, on absolute deadlines. A stale "
         "device holds the arm and ends the episode, naming it. Each episode is recorded to "
@@ -51,7 +52,8 @@ def add_realtime_parsers(sub: Any, lazy: Any) -> None:
         "through capture threads, ring buffers and the aligner, at the task's control rate, "
         "into a new episode store, with the actions. The source is the task's scripted expert "
         "(collect.expert, collect.noise_std) or the operator's keys (--source keyboard), "
-        "driving the sim twin on the wall clock with [run.streams]' modelled delays; a "
+        "driving the sim twin on the wall clock with [run.streams]' modelled delays, or the "
+        "operator's keys on the real devices of the launch file's [rig]; a "
         "SpaceMouse is not supported yet. At a terminal: Enter starts an episode, s stops, "
         "r re-records, q aborts. Every episode is kept with its success flag.",
         epilog="example: vitac record launch/demo.toml --out runs/rec.zarr --episodes 5",
