@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from launch.action_safety import SafetyPlan
+from drivers.spacemouse import SpaceMouse
 from launch.config import ConfigError, check_new_path, resolve_device
 from launch.jobs import portable
 from launch.keyboard import HELP, EpisodeKeys, Key
@@ -102,67 +102,77 @@ def run(args: argparse.Namespace) -> int:
 
 def record(args: argparse.Namespace) -> int:
     """`vitac record`: the task's scripted expert drives the wall-clock sim twin, or the
-    operator at the keyboard drives it or the launch file's real rig; every stream and the
-    actions are recorded through the rig's streams."""
+    operator (keys, a SpaceMouse) drives it or the launch file's real rig; every stream and
+    the actions are recorded through the rig's streams."""
     launch, config = _launch(args)
-    keyboard = args.source == "keyboard"
-    if launch.config.rig is not None and not keyboard:
+    teleop = args.source != "expert"
+    if launch.config.rig is not None and not teleop:
         raise ConfigError(f"{args.launch}: the scripted expert acts in the simulator; on the "
-                          "real rig of [rig] record with --source keyboard")  # fmt: skip
+                          "real rig of [rig] record with --source keyboard or "
+                          "spacemouse")  # fmt: skip
+    if (args.source == "spacemouse") != (args.spacemouse is not None):
+        raise ConfigError("--spacemouse DEVICE goes with --source spacemouse, and only with it")
     check_new_path(args.out, "--out")
-    keys = EpisodeKeys.from_terminal(passthrough=TELEOP_KEYS if keyboard else "")
-    if keyboard and not keys.interactive:
+    keys = EpisodeKeys.from_terminal(passthrough=TELEOP_KEYS if teleop else "")
+    if args.source == "keyboard" and not keys.interactive:
         raise ConfigError("--source keyboard reads keys from a terminal; stdin is not one")
     name, collect = launch.config.task.name, launch.config.collect
     expert: ExpertBuilder | None = None
-    if not keyboard:
+    if not teleop:
         try:
             factory, kwargs = expert_for(name, collect.expert)
         except ValueError as err:
             raise ConfigError(f"{args.launch}: --source expert: {err}") from None
         expert = lambda env: factory(env, noise_std=collect.noise_std, **kwargs)  # noqa: E731
-    rig = make_rig(launch, config) if expert is None else sim_rig(launch, config, expert)
+    spacemouse = SpaceMouse(args.spacemouse).connect() if args.spacemouse else None
     try:
-        check_streams(config, set(rig.streams), args.launch)
-        safety = rig_safety(rig, launch.task_config, config, args.launch) if keyboard else None
-        specs = {**rig.observation_spec, **rig.action_spec}
-        streams = RigStreams(rig.streams, specs, stream_ages(config, rig))
-        attrs = {"task": name, "rig": rig.kind, "source": args.source}
+        rig = make_rig(launch, config) if expert is None else sim_rig(launch, config, expert)
         try:
-            writer = EpisodeWriter.create(args.out, specs, attrs)
-            try:
-                with keys:
-                    recorded = _record_episodes(rig, streams, writer, config, launch, keys, safety)
-            finally:
-                writer.close()
+            recorded = _record_into(args, launch, config, rig, keys, spacemouse)
         finally:
-            streams.close()
+            rig.close()
     finally:
-        rig.close()
+        if spacemouse is not None:
+            spacemouse.close()
     kept = [r for r in recorded if r.steps]
     print(f"recorded {len(kept)} episodes ({sum(r.success for r in kept)} successful, "
           f"{sum(r.steps for r in kept)} steps) into {args.out}")  # fmt: skip
     return 0
 
 
-def _record_episodes(
-    rig: Rig,
-    streams: RigStreams,
-    writer: EpisodeWriter,
-    config: RunConfig,
+def _record_into(
+    args: argparse.Namespace,
     launch: Launch,
+    config: RunConfig,
+    rig: Rig,
     keys: EpisodeKeys,
-    safety: SafetyPlan | None,
+    spacemouse: SpaceMouse | None,
 ) -> list[Recorded]:
-    max_s = episode_seconds(config, launch.task_config, rig.period)
-    if keys.interactive:
-        print(HELP + ("; " + TELEOP_HELP if safety is not None else ""), file=sys.stderr)
+    """Every episode of `vitac record` on a built rig, into a new store at args.out."""
+    check_streams(config, set(rig.streams), args.launch)
+    teleop = args.source != "expert"
+    safety = rig_safety(rig, launch.task_config, config, args.launch) if teleop else None
+    specs = {**rig.observation_spec, **rig.action_spec}
+    streams = RigStreams(rig.streams, specs, stream_ages(config, rig))
+    attrs = {"task": launch.config.task.name, "rig": rig.kind, "source": args.source}
+    try:
+        writer = EpisodeWriter.create(args.out, specs, attrs)
+        try:
+            max_s = episode_seconds(config, launch.task_config, rig.period)
+            if keys.interactive:
+                print(HELP + ("; " + TELEOP_HELP if teleop else ""), file=sys.stderr)
 
-    def one(seed: int) -> Recorded:
-        return record_episode(rig, streams, writer, seed, max_s, keys, launch.config.task.name,
-                              config.inject.stop(), safety)  # fmt: skip
+            def one(seed: int) -> Recorded:
+                return record_episode(rig, streams, writer, seed, max_s, keys,
+                                      launch.config.task.name, config.inject.stop(), safety,
+                                      spacemouse)  # fmt: skip
 
-    return _each_episode(config, keys, one, lambda r: f"{r.steps} steps")
+            with keys:
+                return _each_episode(config, keys, one, lambda r: f"{r.steps} steps")
+        finally:
+            writer.close()
+    finally:
+        streams.close()
 
 
 E = TypeVar("E", EpisodeReport, Recorded)

@@ -47,14 +47,15 @@ def add_realtime_parsers(sub: Any, lazy: Any) -> None:
 
     p = sub.add_parser(
         "record",
-        help="record demonstrations in real time (the scripted expert or the keyboard)",
+        help="record demonstrations in real time (the scripted expert, keys or a SpaceMouse)",
         description="Record demonstrations the way a real rig records them: every stream "
         "through capture threads, ring buffers and the aligner, at the task's control rate, "
         "into a new episode store, with the actions. The source is the task's scripted expert "
-        "(collect.expert, collect.noise_std) or the operator's keys (--source keyboard), "
-        "driving the sim twin on the wall clock with [run.streams]' modelled delays, or the "
-        "operator's keys on the real devices of the launch file's [rig]; a "
-        "SpaceMouse is not supported yet. At a terminal: Enter starts an episode, s stops, "
+        "(collect.expert, collect.noise_std), the operator's keys (--source keyboard) or a "
+        "SpaceMouse (--source spacemouse), driving the sim twin on the wall clock with "
+        "[run.streams]' modelled delays; the operator also drives the real devices of the "
+        "launch file's [rig]. "
+        "At a terminal: Enter starts an episode, s stops, "
         "r re-records, q aborts. Every episode is kept with its success flag.",
         epilog="example: vitac record launch/demo.toml --out runs/rec.zarr --episodes 5",
     )
@@ -62,10 +63,17 @@ def add_realtime_parsers(sub: Any, lazy: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="new episode store (zarr directory)")
     p.add_argument(
         "--source",
-        choices=["expert", "keyboard"],
+        choices=["expert", "keyboard", "spacemouse"],
         default="expert",
-        help="what acts: the task's scripted expert, or the operator at this terminal "
-        "(i/k x, j/l y, u/o z, g gripper; through the safety supervisor)",
+        help="what acts: the task's scripted expert, the operator at this terminal "
+        "(i/k x, j/l y, u/o z, g gripper), or a SpaceMouse (speed by deflection, left button "
+        "the gripper); the operator's targets go through the safety supervisor",
+    )
+    p.add_argument(
+        "--spacemouse",
+        metavar="DEVICE",
+        default=None,
+        help="the SpaceMouse's hidraw node, e.g. /dev/hidraw3 (with --source spacemouse)",
     )
     p.add_argument("--episodes", type=int, default=None, help="episodes (default: run.episodes)")
     add_set_arg(p, "collect.noise_std=0.002")

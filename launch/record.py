@@ -18,6 +18,7 @@ import numpy as np
 
 from drivers.base import DeviceError
 from drivers.clock import next_deadline, sleep_until
+from drivers.spacemouse import SpaceMouse
 from launch.action_safety import SafetyPlan
 from launch.keyboard import EpisodeKeys, Key
 from launch.realtime import OPERATOR_ENDS
@@ -45,17 +46,18 @@ def record_episode(
     task: str = "",
     stop: tuple[str, float] | None = None,
     safety: SafetyPlan | None = None,
+    spacemouse: SpaceMouse | None = None,
 ) -> Recorded:
     """One demonstration into `writer` (committed unless re-recorded); `stop`: (stream,
     seconds after the reset) stops that stream's device, on purpose (tests). With `safety`
-    the operator teleoperates from `keys` (launch/teleop.py): each tick the target goes
-    through the supervisor to the rig and is recorded as the action; without, the rig's
-    scripted expert acts and its action is one of the streams."""
+    the operator teleoperates from `keys` and `spacemouse` (launch/teleop.py): each tick the
+    target goes through the supervisor to the rig and is recorded as the action; without,
+    the rig's scripted expert acts and its action is one of the streams."""
     t_reset = time.monotonic()
     rig.begin(seed, stop)
     streams.wait_first_frames(t_reset)
     try:
-        operator = None if safety is None else _Operator(rig, streams, safety, keys)
+        operator = None if safety is None else _Operator(rig, streams, safety, keys, spacemouse)
     except BaseException:
         rig.end()
         raise
@@ -94,23 +96,36 @@ def record_episode(
 
 
 class _Operator:
-    """Keyboard teleoperation for one episode: the target from the keys, supervised."""
+    """Teleoperation for one episode: the target from the keys or a SpaceMouse, supervised."""
 
     def __init__(
-        self, rig: Rig, streams: RigStreams, safety: SafetyPlan, keys: EpisodeKeys | None
+        self,
+        rig: Rig,
+        streams: RigStreams,
+        safety: SafetyPlan,
+        keys: EpisodeKeys | None,
+        spacemouse: SpaceMouse | None,
     ) -> None:
-        if keys is None or not keys.interactive:
+        if spacemouse is None and (keys is None or not keys.interactive):
             raise DeviceError("keyboard teleoperation needs a terminal to read keys from")
         pose = pose_key(set(streams.buffers))
         width = float(streams.latest(GRIPPER_KEY)[0])
         self.rig, self.keys, self.joints = rig, keys, safety.view.joints_key
+        self.spacemouse, self.buttons = spacemouse, 0
         self.teleop = Teleop(streams.latest(pose), width)
         self.guard = safety.start(rig.period, streams.latest(self.joints))
 
     def act(self, frame: dict[str, np.ndarray], now: float) -> np.ndarray:
-        """The action for this tick (sent to the rig), after every key typed since the last."""
-        while (char := self.keys.poll_char()) is not None:
+        """The action for this tick (sent to the rig), after every key typed since the last
+        and a period of the SpaceMouse's motion."""
+        while self.keys is not None and (char := self.keys.poll_char()) is not None:
             self.teleop.press(char)
+        if self.spacemouse is not None:
+            motion = self.spacemouse.motion()
+            self.teleop.drive(motion.translation, motion.rotation, self.rig.period)
+            if motion.buttons & ~self.buttons & 1:  # the left button pressed: close/open
+                self.teleop.press("g")
+            self.buttons = motion.buttons
         measured = frame[self.joints].astype(np.float64)
         sent, _ = self.guard.step(self.teleop.action(), measured, now)
         self.rig.command(sent, now)

@@ -3,12 +3,17 @@ streams into a store a policy can train on; a stream that stops ends the episode
 
 from __future__ import annotations
 
+import os
+import struct
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from launch.cli import main
+from launch.teleop import MAX_SPEED_M_S
 from sensing.store import EpisodeStore
 from tests.launch.terminal import operator_typing
 from tests.launch.test_cli_realtime import launch_file
@@ -77,6 +82,43 @@ def test_the_operator_teleoperates_from_a_terminal(
     assert np.isfinite(actions).all()
     np.testing.assert_allclose(actions[-1, 2] - actions[0, 2], 0.02, atol=1e-5)
     assert hand[-1, 2] - hand[0, 2] > 0.01  # the sim followed
+
+
+@pytest.mark.timeout(120)
+def test_a_spacemouse_drives_the_target_until_it_is_unplugged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO stands in for the hidraw node: the cap lifted fully for a second raises the
+    target at the full-deflection speed; closing it ends the episode naming the device."""
+    node = tmp_path / "hidraw"
+    os.mkfifo(node)
+    writer = os.open(node, os.O_RDWR)  # so that the reader's open does not wait
+
+    def operator() -> None:
+        time.sleep(2.0)  # the rig starts
+        lift = bytes([1]) + struct.pack("<6h", 0, 0, -350, 0, 0, 0)  # device z down is up
+        rest = bytes([1]) + struct.pack("<6h", 0, 0, 0, 0, 0, 0)
+        for _ in range(10):
+            os.write(writer, lift)
+            time.sleep(0.1)
+        os.write(writer, rest)
+        time.sleep(1.0)
+        os.close(writer)  # unplugged
+
+    typist = threading.Thread(target=operator, daemon=True)
+    typist.start()
+    out = tmp_path / "rec.zarr"
+    argv = ["record", str(launch_file(tmp_path)), "--out", str(out), "--source", "spacemouse",
+            "--spacemouse", str(node), "--set", "run.max_seconds=30"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    typist.join()
+    assert "device: spacemouse" in capsys.readouterr().out
+    store = EpisodeStore.open(out)
+    assert "went away" in store.episode_meta(0)["notes"]
+    actions = store.episode(0)["action"]
+    rise = actions[-1, 2] - actions[0, 2]
+    assert 0.6 * MAX_SPEED_M_S < rise < 1.3 * MAX_SPEED_M_S  # about a second at full speed
+    assert np.allclose(actions[-1, :2], actions[0, :2])
 
 
 def test_keyboard_teleoperation_needs_a_terminal(
