@@ -1,6 +1,7 @@
 """What is plugged in: UVC video nodes (with their stable by-id names, USB ids, the tactile
-sensor model a USB id says they are, and the capture modes they offer), RealSense cameras and
-serial ports. Nothing streams: a node that streams frames is opened only to enumerate its modes.
+sensor model a USB id says they are, and the capture modes they offer), RealSense cameras,
+serial ports and 3Dconnexion SpaceMice. Nothing streams: a node that streams frames is opened
+only to enumerate its modes.
 
 Video nodes come from sysfs: /sys/class/video4linux/videoN/{name,index} (index 0 is the
 node that streams; a GelSight Mini's second node carries metadata) and, up its `device` link,
@@ -19,6 +20,7 @@ from drivers.tactile_profiles import SENSORS
 from drivers.v4l2 import Mode, NotV4L2Error, read_modes
 
 SYS_VIDEO = Path("/sys/class/video4linux")
+SYS_HIDRAW = Path("/sys/class/hidraw")
 DEV = Path("/dev")
 
 
@@ -41,6 +43,30 @@ class SerialPort:
     usb_id: str | None
     serial: str | None
     description: str
+
+
+@dataclass(frozen=True)
+class HidNode:
+    path: str  # /dev/hidrawN
+    usb_id: str  # VID:PID
+    name: str
+
+
+def spacemice(sys_hidraw: Path = SYS_HIDRAW, dev: Path = DEV) -> list[HidNode]:
+    """The hidraw nodes of 3Dconnexion devices: vendor 256f, or Logitech's 046d with a c6xx
+    product (the SpaceNavigator era), read from each node's HID_ID and HID_NAME in sysfs."""
+    found = []
+    for node in sorted(sys_hidraw.glob("hidraw*"), key=lambda p: _number(p.name)):
+        fields = dict(line.split("=", 1) for line in _text(node / "device" / "uevent").splitlines()
+                      if "=" in line)  # fmt: skip
+        parts = fields.get("HID_ID", "").split(":")
+        if len(parts) != 3:
+            continue
+        vendor, product = parts[1][-4:].lower(), parts[2][-4:].lower()
+        if vendor == "256f" or (vendor == "046d" and product.startswith("c6")):
+            found.append(HidNode(str(dev / node.name), f"{vendor}:{product}",
+                                 fields.get("HID_NAME", "")))  # fmt: skip
+    return found
 
 
 def video_nodes(

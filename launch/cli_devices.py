@@ -24,13 +24,14 @@ def add_devices_parser(sub: Any, lazy: Any) -> None:
 
 
 def devices_command(args: argparse.Namespace) -> int:
-    from drivers.discovery import as_json, realsense_cameras, serial_ports, video_nodes
+    from drivers.discovery import as_json, realsense_cameras, serial_ports, spacemice, video_nodes
 
     cameras, note = realsense_cameras()
     found: dict[str, Any] = {
         "video": as_json(video_nodes()),
         "realsense": cameras,
         "serial": as_json(serial_ports()),
+        "spacemouse": as_json(spacemice()),
     }
     if note:
         found["notes"] = [note]
@@ -60,5 +61,7 @@ def _lines(found: dict[str, Any]) -> list[str]:
     lines.append(f"serial ports: {len(found['serial'])}")
     for s in found["serial"]:
         lines.append(f"  {s['path']}  {s['description']}  usb {s['usb_id'] or '-'}")
+    lines.append(f"spacemice: {len(found['spacemouse'])}")
+    lines += [f"  {h['path']}  {h['name']}  usb {h['usb_id']}" for h in found["spacemouse"]]
     lines += [f"note: {n}" for n in found.get("notes", [])]
     return lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drivers.discovery import VideoNode, video_nodes
+from drivers.discovery import VideoNode, spacemice, video_nodes
 
 MINI_ID = "usb-Arducam_Technology_Co.__Ltd._GelSight_Mini_R0B_28F5-K4RR_28F5K4RR-video-index"
 
@@ -74,3 +74,18 @@ def test_modes_are_read_for_nodes_that_stream_and_failures_are_noted(tmp_path: P
     assert video_nodes(sys_video, dev, not_a_camera)[0].modes_note == (
         "answers no V4L2 capture enumeration"
     )
+
+
+def test_spacemice_are_the_hidraw_nodes_of_3dconnexion(tmp_path: Path) -> None:
+    ids = {0: ("0003:0000046D:0000C52B", "Logitech USB Receiver"),  # a mouse: not one
+           1: ("0003:0000256F:0000C635", "3Dconnexion SpaceMouse Compact"),
+           2: ("0003:0000046D:0000C626", "3Dconnexion SpaceNavigator")}  # fmt: skip
+    for n, (hid_id, name) in ids.items():
+        device = tmp_path / f"hidraw{n}" / "device"
+        device.mkdir(parents=True)
+        (device / "uevent").write_text(f"DRIVER=hid-generic\nHID_ID={hid_id}\nHID_NAME={name}\n")
+    found = spacemice(tmp_path, Path("/dev"))
+    assert [(h.path, h.usb_id) for h in found] == [("/dev/hidraw1", "256f:c635"),
+                                                   ("/dev/hidraw2", "046d:c626")]  # fmt: skip
+    assert found[0].name == "3Dconnexion SpaceMouse Compact"
+    assert spacemice(tmp_path / "absent") == []

@@ -24,7 +24,7 @@ def test_the_cli_lists_what_is_plugged_in_and_exits_0(
     )
     assert main(["devices", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
-    assert {"video", "realsense", "serial"} <= set(found)
+    assert {"video", "realsense", "serial", "spacemouse"} <= set(found)
     assert [v["sensor"] for v in found["video"]] == ["gelsight_mini", "gelsight_mini", None]
     assert found["video"][0]["modes"][1] == {
         "fourcc": "YUYV", "width": 640, "height": 480, "fps": [30.0, 7.5]
@@ -34,4 +34,5 @@ def test_the_cli_lists_what_is_plugged_in_and_exits_0(
     text = capsys.readouterr().out
     assert "video nodes: 3" in text and "(gelsight_mini)  [streams]  usb 0c45:636d" in text
     assert "[index 1, no frames]" in text and "realsense cameras: 0" in text
+    assert "spacemice: " in text
     assert "    MJPG 3280x2464 at 25 fps\n    YUYV 640x480 at 30, 7.5 fps\n" in text
