@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -91,10 +92,22 @@ def pads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cv2, "VideoCapture", ReplayDevices(sources).video_capture)
 
 
+@dataclass(frozen=True)
+class Devices:
+    arm: PtyServer  # the emulated wx250s
+    calibration: Path
+    recording: Path  # the RealSense's
+
+
+@pytest.fixture
+def devices(arm: tuple[PtyServer, Path], recording: Path, pads: None) -> Devices:
+    """Every device of the rig: the emulated arm, the RealSense recording, the two pads."""
+    return Devices(arm[0], arm[1], recording)
+
+
 def launch_file(
     tmp_path: Path,
-    arm: tuple[PtyServer, Path],
-    recording: Path,
+    devices: Devices,
     extra: str = "",
     cameras: tuple[str, ...] = ("left", "right"),
     seconds: float = 2.0,
@@ -109,12 +122,12 @@ image_size = 32
 max_seconds = {seconds}
 {extra}
 [rig.arm]
-port = "{arm[0].path}"
-calibration = "{arm[1]}"
+port = "{devices.arm.path}"
+calibration = "{devices.calibration}"
 reply_timeout_ms = 200  # the emulator shares this process (and its GIL) with the whole loop
 [rig.cameras.scene]
 type = "realsense"
-recording = "{recording}"
+recording = "{devices.recording}"
 width = 64
 height = 48
 fps = 30
@@ -160,15 +173,10 @@ def pull_when_commanded(server: PtyServer, after_s: float) -> threading.Thread:
 
 @pytest.mark.timeout(300)
 def test_the_policy_drives_the_arm_from_the_real_devices(
-    checkpoint: Path,
-    arm: tuple[PtyServer, Path],
-    recording: Path,
-    pads: None,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    checkpoint: Path, devices: Devices, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    argv = ["run", str(launch_file(tmp_path, arm, recording)), "--checkpoint", str(checkpoint),
+    argv = ["run", str(launch_file(tmp_path, devices)), "--checkpoint", str(checkpoint),
             "--out", str(out), "--no-progress"]  # fmt: skip
     assert main(argv) == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
@@ -187,22 +195,17 @@ def test_the_policy_drives_the_arm_from_the_real_devices(
     assert np.all(frames["tactile.left"] == LEFT) and np.all(frames["tactile.right"] == RIGHT)
     joints = frames["proprio.joints"]
     assert np.abs(joints - joints[0]).max() > 0.01  # the emulated arm moved under the policy
-    assert torque_on(arm[0])  # closed holding its last goal
+    assert torque_on(devices.arm)  # closed holding its last goal
 
 
 @pytest.mark.timeout(300)
 def test_pulling_the_adapter_ends_the_episode_naming_the_arm(
-    checkpoint: Path,
-    arm: tuple[PtyServer, Path],
-    recording: Path,
-    pads: None,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    checkpoint: Path, devices: Devices, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    path = launch_file(tmp_path, arm, recording, seconds=8.0)
+    path = launch_file(tmp_path, devices, seconds=8.0)
     argv = ["run", str(path), "--checkpoint", str(checkpoint), "--out", str(out), "--no-progress"]
-    pull = pull_when_commanded(arm[0], 1.0)
+    pull = pull_when_commanded(devices.arm, 1.0)
     assert main(argv) == 0, capsys.readouterr().err
     pull.join(timeout=1.0)
     (episode,) = json.loads((out / "run.json").read_text())["episodes"]
@@ -213,9 +216,7 @@ def test_pulling_the_adapter_ends_the_episode_naming_the_arm(
 
 @pytest.mark.timeout(300)
 def test_the_operator_records_on_the_real_rig_from_a_terminal(
-    arm: tuple[PtyServer, Path],
-    recording: Path,
-    pads: None,
+    devices: Devices,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -223,7 +224,7 @@ def test_the_operator_records_on_the_real_rig_from_a_terminal(
     """Enter starts, four u raise the target 20 mm, s stops: the emulated arm follows
     through its loop and every device's frames are recorded with the actions."""
     out = tmp_path / "rec.zarr"
-    argv = ["record", str(launch_file(tmp_path, arm, recording, seconds=20.0)), "--out",
+    argv = ["record", str(launch_file(tmp_path, devices, seconds=20.0)), "--out",
             str(out), "--source", "keyboard", "--episodes", "1"]  # fmt: skip
     with operator_typing(monkeypatch, [(0.0, b"\n"), (1.0, b"uuuu"), (2.5, b"s")]):
         assert main(argv) == 0, capsys.readouterr().err
@@ -240,13 +241,13 @@ def test_the_operator_records_on_the_real_rig_from_a_terminal(
 
 
 def test_the_scripted_expert_is_not_offered_on_a_real_rig(
-    arm: tuple[PtyServer, Path], recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    devices: Devices, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = launch_file(tmp_path, arm, recording)
+    path = launch_file(tmp_path, devices)
     assert main(["record", str(path), "--out", str(tmp_path / "r.zarr")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "record with --source keyboard" in err
-    assert not torque_on(arm[0])
+    assert not torque_on(devices.arm)
 
 
 @pytest.mark.parametrize(
@@ -260,8 +261,7 @@ def test_the_scripted_expert_is_not_offered_on_a_real_rig(
 )  # fmt: skip
 def test_a_launch_file_mistake_is_refused_before_torque_comes_on(
     checkpoint: Path,
-    arm: tuple[PtyServer, Path],
-    recording: Path,
+    devices: Devices,
     extra: str,
     cameras: tuple[str, ...],
     says: str,
@@ -269,28 +269,22 @@ def test_a_launch_file_mistake_is_refused_before_torque_comes_on(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     rig = extra.startswith("[rig")
-    path = launch_file(tmp_path, arm, recording, "" if rig else extra, cameras)
+    path = launch_file(tmp_path, devices, "" if rig else extra, cameras)
     if rig:
         path.write_text(path.read_text() + extra + "speed = 3\n")
     argv = ["run", str(path), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err, err
-    assert not torque_on(arm[0]) and not (tmp_path / "o").exists()
+    assert not torque_on(devices.arm) and not (tmp_path / "o").exists()
 
 
 def test_a_camera_stream_the_twin_lacks_and_a_missing_adapter_are_one_line(
-    checkpoint: Path,
-    recording: Path,
-    pads: None,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    checkpoint: Path, devices: Devices, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    calibration = tmp_path / "arm.json"
-    default_calibration("wx250s").save(calibration)
-    fake = PtyServer.__new__(PtyServer)
-    fake.path = str(tmp_path / "no-adapter")
-    path = launch_file(tmp_path, (fake, calibration), recording, cameras=("left", "right"))
+    unplugged = PtyServer.__new__(PtyServer)  # a port nothing serves
+    unplugged.path = str(tmp_path / "no-adapter")
+    path = launch_file(tmp_path, Devices(unplugged, devices.calibration, devices.recording))
     argv = ["run", str(path), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     err = capsys.readouterr().err
