@@ -31,10 +31,12 @@ class InferenceWorker:
         dt: float,
         extra_latency_s: float = 0.0,
         spike: tuple[float, float] | None = None,
+        guidance: float = 0.0,
     ) -> None:
         """`aligner` over the policy's inputs; `dt` the policy's step (s); `spike`: (seconds
-        into the episode, extra seconds) added once to the first call at or after it."""
-        self.policy, self.aligner, self.dt = policy, aligner, dt
+        into the episode, extra seconds) added once to the first call at or after it;
+        `guidance`: how committed actions are matched (`Policy.plan`)."""
+        self.policy, self.aligner, self.dt, self.guidance = policy, aligner, dt, guidance
         self.keys: Sequence[str] = list(policy.io.obs_shapes)
         self.extra_latency_s, self.spike = extra_latency_s, spike
         self.latencies: list[float] = []  # seconds, observation time -> chunk ready
@@ -136,7 +138,7 @@ class InferenceWorker:
         window = {k: aligned.frames[k] for k in self.keys}  # (T_o, ...) each
         if self._base is None:  # the episode's first frames: the reference of base inputs
             self._base = {k: aligned.frames[k][0] for k in self.policy.config.base_frame_keys}
-        actions = self.policy.plan(window, self._base, committed)  # (T_p - T_o + 1, D_a)
+        actions = self.policy.plan(window, self._base, committed, self.guidance)  # (T_p-T_o+1, D_a)
         if count:  # injected latency (never in the warm-up)
             time.sleep(self._injected(now))
         latency = time.monotonic() - now

@@ -114,6 +114,7 @@ class RealtimeRunner:
                 self.period,
                 inject.latency_ms / 1000.0,
                 (inject.spike_at_s, inject.spike_ms / 1000.0) if inject.spike_ms else None,
+                config.rtc_guidance,
             )
         except BaseException:
             self.streams.close()

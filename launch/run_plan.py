@@ -96,6 +96,11 @@ class RunConfig(BaseModel):
         "chunking (diffusion and flow policies: each chunk inpainted to agree with the last)",
     )
     ensemble_k: float = Field(0.01, ge=0, description="k of exp(-k i), i = 0 the oldest chunk")
+    rtc_guidance: float = Field(
+        0.0, ge=0, le=100, description="rtc: 0 replaces the committed slots of every step's "
+        "clean estimate (inpainting); > 0 RTC's gradient guidance, its weight clipped at "
+        "this value (the paper's beta = 5), one backward pass per denoising step",
+    )  # fmt: skip
     inference: InferenceConfig = Field(
         default_factory=InferenceConfig,
         description="how the policy runs (n_action_steps, precision, compile, diffusion steps)",

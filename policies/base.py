@@ -43,6 +43,7 @@ class Guide:
 
     actions: Tensor
     weights: Tensor
+    guidance: float = 0.0  # 0: replacement inpainting; > 0: gradient guidance clipped here
 
 
 BASE_PREFIX = "base."  # "base.<key>": the episode's first frame of image stream <key>
@@ -282,13 +283,15 @@ class Policy(nn.Module, ABC):
         window: Mapping[str, np.ndarray],
         base: Mapping[str, np.ndarray] | None = None,
         committed: tuple[np.ndarray, np.ndarray] | None = None,
+        guidance: float = 0.0,
     ) -> np.ndarray:
         """The chunk from the current frame on, (T_p - T_o + 1, D_a) float32, from an
         observation window: per input (T_o, ...) oldest first, and per `base_frame_keys`
         input the episode's first frame (...). What a real-time loop calls with aligned
         frames; `select_action` calls it with its own history. `committed`: (actions (N,
         D_a), weights (N,)) for the chunk's first N slots from the current frame, which it
-        should agree with (real-time chunking: a `Guide`)."""
+        should agree with (real-time chunking: a `Guide`), by replacement (`guidance` 0) or
+        gradient guidance clipped at `guidance`."""
         device = next(self.parameters()).device
         stacked = {  # (1, T_o, ...)
             k: torch.as_tensor(np.asarray(window[k]), device=device)[None]
@@ -301,9 +304,10 @@ class Policy(nn.Module, ABC):
             stacked[BASE_PREFIX + key] = torch.as_tensor(np.asarray(frame), device=device)[
                 None, None
             ]
-        return self._chunk_ahead(stacked, None if committed is None else self._guide(*committed))
+        guide = None if committed is None else self._guide(*committed, guidance)
+        return self._chunk_ahead(stacked, guide)
 
-    def _guide(self, actions: np.ndarray, weights: np.ndarray) -> Guide:
+    def _guide(self, actions: np.ndarray, weights: np.ndarray, guidance: float) -> Guide:
         """`plan`'s committed actions (N, D_a) and weights (N,) over the whole chunk: the
         slots before the current frame, and past N, are free."""
         device = next(self.parameters()).device
@@ -313,7 +317,8 @@ class Policy(nn.Module, ABC):
         full[first : first + n] = actions[:n]
         w = np.zeros(horizon, np.float32)  # (T_p,)
         w[first : first + n] = weights[:n]
-        return Guide(torch.as_tensor(full, device=device)[None], torch.as_tensor(w, device=device))
+        return Guide(torch.as_tensor(full, device=device)[None], torch.as_tensor(w, device=device),
+                     guidance)  # fmt: skip
 
     def _plan(self) -> np.ndarray:
         """The current chunk from now on: (T_p - T_o + 1, D_a) float32."""

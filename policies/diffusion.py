@@ -192,7 +192,8 @@ class DiffusionPolicy(Policy):
     def _inpaint(self, obs: Mapping[str, Tensor], guide: Guide) -> Inpaint:
         """The guide in the network's frame: relative, normalised (B, T_p, D_a); weights."""
         actions = self.training_actions({**obs, ACTION_KEY: guide.actions})
-        return self.normalizer.normalize(ACTION_KEY, actions), guide.weights
+        target = self.normalizer.normalize(ACTION_KEY, actions)
+        return Inpaint(target, guide.weights, guide.guidance)
 
     def _ddpm(self, chunk: Tensor, cond: Tensor, generator: torch.Generator | None) -> Tensor:
         """diffusers' DDPM sampler over every training step (stochastic: it draws noise at

@@ -8,7 +8,7 @@ from diffusers import DDIMScheduler
 from torch import Tensor
 
 from policies import PolicyIO, make_policy, policy_config_from_dict
-from policies.sampling import DdimSampler, euler_flow
+from policies.sampling import DdimSampler, Inpaint, euler_flow
 
 
 def toy_denoiser(chunk: Tensor, steps: Tensor, cond: Tensor) -> Tensor:
@@ -94,13 +94,47 @@ def test_inpainting_pins_the_weighted_slots_and_lets_the_rest_adapt(sampler: str
         """toy_denoiser plus the chunk's mean over time: each slot sees the others."""
         return toy_denoiser(chunk, steps, cond) + 0.5 * chunk.mean(dim=1, keepdim=True)
 
-    def run(guide: tuple[Tensor, Tensor] | None) -> Tensor:
+    def run(guide: Inpaint | None) -> Tensor:
         if sampler == "ddim":
             return _ddim()(coupled, noise, cond, guide)
         return euler_flow(coupled, noise, cond, 10, 100.0, clip=False, guide=guide)
 
-    free, pinned = run(None), run((target, weights))
+    free, pinned = run(None), run(Inpaint(target, weights))
     torch.testing.assert_close(pinned[:, 1:4], target[:, 1:4])  # weight 1: exactly
-    torch.testing.assert_close(run((target, torch.zeros(8))), free)  # weight 0 everywhere
+    torch.testing.assert_close(run(Inpaint(target, torch.zeros(8))), free)  # weight 0 everywhere
     assert not torch.allclose(pinned[:, 6:], free[:, 6:], atol=1e-3)  # the free slots adapt
     assert (pinned[:, 4] - target[:, 4]).abs().mean() < (free[:, 4] - target[:, 4]).abs().mean()
+
+
+def coupled(chunk: Tensor, steps: Tensor, cond: Tensor) -> Tensor:
+    """toy_denoiser plus the chunk's mean over time: each slot sees the others."""
+    return toy_denoiser(chunk, steps, cond) + 0.5 * chunk.mean(dim=1, keepdim=True)
+
+
+def test_gradient_guidance_pulls_the_weighted_slots_through_the_denoiser() -> None:
+    """RTC's guidance: slots weighted 1 end near the target (softly, not replaced), the
+    free ones adapt, zero weights are no guidance; it runs under inference_mode too."""
+    generator = torch.Generator().manual_seed(2)
+    noise = torch.randn(2, 8, 3, generator=generator)  # (B, T_p, D_a)
+    cond = torch.randn(2, 2, 5, generator=generator)
+    target = torch.rand(2, 8, 3, generator=generator) - 0.5
+    weights = torch.tensor([0, 1, 1, 1, 0.5, 0.2, 0, 0], dtype=torch.float32)
+
+    def run(guide: Inpaint | None) -> Tensor:
+        with torch.inference_mode():  # as Policy.plan calls it
+            return euler_flow(coupled, noise, cond, 10, 100.0, clip=False, guide=guide)
+
+    free, guided = run(None), run(Inpaint(target, weights, guidance=5.0))
+    error = lambda x: (x[:, 1:4] - target[:, 1:4]).abs().mean()  # noqa: E731
+    assert error(guided) < 0.25 * error(free)  # pulled most of the way
+    assert error(guided) > 0  # but not replaced
+    torch.testing.assert_close(run(Inpaint(target, torch.zeros(8), guidance=5.0)), free)
+    assert not torch.allclose(guided[:, 6:], free[:, 6:], atol=1e-3)  # the free slots adapt
+    weak = run(Inpaint(target, weights, guidance=0.5))
+    assert error(guided) < error(weak) < error(free)  # beta bounds the pull
+
+
+def test_ddim_refuses_gradient_guidance() -> None:
+    noise, cond = torch.zeros(1, 8, 3), torch.zeros(1, 2, 5)
+    with pytest.raises(ValueError, match="defined for flow policies"):
+        _ddim()(coupled, noise, cond, Inpaint(noise, torch.ones(8), guidance=5.0))
