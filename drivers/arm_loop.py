@@ -11,9 +11,14 @@ the command jump. Tool poses become joints by inverse kinematics seeded with the
 
 `hold()` drops the plan: the arm stays at its last command. With a gripper the loop also
 sends its goal (`grip`, when it changes) and reads its closure, so that one thread owns the
-bus; after every tick `on_tick` gets what the tick measured and sent (`TickState`).
+bus; after every tick `on_tick` gets what the tick measured and sent (`TickState`). Only the
+loop's thread computes kinematics (a plan that starts from the last command takes the pose
+the loop stored for it), since `ArmKinematics` is not thread-safe.
 
-A device error in the loop ends it (torque off attempted) and is raised by `check()`.
+A device error of the arm's bus ends the loop (torque off attempted) and is raised by
+`check()`. A fault that leaves the bus working (the gripper's servo, `on_tick`) is raised by
+`check()` too, but the loop goes on holding the arm at its last command (torque off would
+drop an arm that gravity pulls down); the gripper is then left alone.
 """
 
 from __future__ import annotations
@@ -103,6 +108,8 @@ class ControlLoop:
         self.lock = threading.Lock()
         self.plan: Waypoints | None = None
         self.last_q = supervisor.last.copy()
+        self._last_pose = None if kinematics is None else kinematics.fk(self.last_q)
+        self._grip_sent: float | None = None
         self.lateness: list[float] = []
         self.ticks = self.missed = self.unreachable = 0
         self.error: BaseException | None = None
@@ -154,11 +161,12 @@ class ControlLoop:
             self.plan = Waypoints(np.concatenate([[now], times[keep]]), values, rotations)
 
     def _here(self, pose: bool) -> tuple[F64, F64 | None]:
-        """The last command, as joints or as a tool pose."""
+        """The last command, as joints or as the tool pose the loop stored for it (under
+        `lock`)."""
         if not pose:
             return self.last_q.copy(), None
-        assert self.kinematics is not None
-        return self.kinematics.fk(self.last_q)
+        assert self._last_pose is not None
+        return self._last_pose[0].copy(), self._last_pose[1].copy()
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -178,9 +186,13 @@ class ControlLoop:
         self.stop()
 
     def check(self) -> None:
-        """Raise the error that ended the loop, if one did."""
+        """Raise the loop's error, if it had one (`running` says whether it still holds)."""
         if self.error is not None:
             raise self.error
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def _run(self) -> None:
         deadline = time.monotonic()
@@ -214,18 +226,42 @@ class ControlLoop:
             command, t_command = value, min(now, float(plan.times[-1]))
         decision = self.supervisor.step(command, t_command, measured, now)
         if decision.torque_off:
+            self.error = DeviceError("arm loop: the supervisor's e-stop turned torque off")
             self.arm.torque(False)
             self._stop.set()
             return
         self.arm.command(decision.q)
-        self.last_q = decision.q
-        closed = None
-        if self.gripper is not None:
-            if grip is not None:
-                self.gripper.grip(grip)
-            closed = self.gripper.gripper_closed()
+        pose = None if self.kinematics is None else self.kinematics.fk(decision.q)
+        with self.lock:
+            self.last_q, self._last_pose = decision.q, pose
+        closed = self._gripper(grip)
         if self.on_tick is not None:
-            self.on_tick(TickState(now, measured, decision.q, closed))
+            try:
+                self.on_tick(TickState(now, measured, decision.q, closed))
+            except Exception as err:  # the arm is fine: hold it and say so
+                self._fault(DeviceError(f"arm loop: on_tick failed: {err!r}"))
+                self.on_tick = None
+
+    def _gripper(self, goal: float | None) -> float | None:
+        """Send a changed goal and read the closure; a gripper fault is raised by `check`,
+        the gripper left alone from then on (the arm holds)."""
+        if self.gripper is None:
+            return None
+        try:
+            if goal is not None and goal != self._grip_sent:
+                self.gripper.grip(goal)
+                self._grip_sent = goal
+            return self.gripper.gripper_closed()
+        except DeviceError as err:
+            self._fault(DeviceError(f"gripper: {err}"))
+            self.gripper = None
+            return None
+
+    def _fault(self, error: DeviceError) -> None:
+        """A fault the loop survives: raised by `check`, the plan dropped (hold)."""
+        self.error = error
+        with self.lock:
+            self.plan = None
 
     def stats(self) -> LoopStats:
         late = np.array(self.lateness or [0.0]) * 1000.0

@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 
 from drivers.arm_loop import ControlLoop, TickState
 from drivers.base import Camera, DeviceError, Frame, FrameTimeoutError
+from drivers.dynamixel.arm_spec import ARMS, Calibration, load_calibration
 from drivers.kinematics import MAX_OPENING_M, ArmKinematics
 from drivers.pushed import PushedStream, StreamModel
 from drivers.realsense import RealSenseCamera, RealSenseConfig, RGBDFrame, StreamMode
@@ -114,16 +115,18 @@ class CameraFeed:
                 next_t = max(next_t + 1.0 / self.pace_hz, time.monotonic())
             try:
                 frame = self.camera.async_read(0.1)
+                when = _colour_of(frame)
+                first = when.seq if first is None else first
+                for stream, convert in self.outputs.values():
+                    stream.expose(convert(frame), when.t_capture, when.t_receive, when.seq - first)
             except FrameTimeoutError:  # slow, stopped or ended: the watchdog judges staleness
                 continue
-            except DeviceError as err:
+            except Exception as err:  # the device's error, or a frame that cannot be converted
+                error = err if isinstance(err, DeviceError) else DeviceError(
+                    f"{self.camera.name}: {err!r}")  # fmt: skip
                 for stream, _ in self.outputs.values():
-                    stream.fail(err)
+                    stream.fail(error)
                 return
-            when = _colour_of(frame)
-            first = when.seq if first is None else first
-            for stream, convert in self.outputs.values():
-                stream.expose(convert(frame), when.t_capture, when.t_receive, when.seq - first)
 
 
 class RealRig:
@@ -153,21 +156,24 @@ class RealRig:
         self.loop: ControlLoop | None = None
         self._bus: Any = None
         try:
+            calibration = load_calibration(section.arm.calibration)  # before any device opens
             for name, camera_section in section.cameras.items():  # seeing before moving
                 self._start_camera(name, camera_section)
-            self._start_arm(section.arm, limits)
+            self._start_arm(section.arm, calibration, limits)
         except BaseException:
             self.close()
             raise
 
     # --- assembly ---------------------------------------------------------------------------
 
-    def _start_arm(self, section: ArmSection, limits: SafetyLimits) -> None:
+    def _start_arm(
+        self, section: ArmSection, calibration: Calibration, limits: SafetyLimits
+    ) -> None:
+        """Connect and configure the arm, make every goal register its present position
+        (torque on must not move it to a goal left from before), torque on, start its loop."""
         from drivers.dynamixel.arm import DynamixelArm
-        from drivers.dynamixel.arm_spec import ARMS, load_calibration
         from drivers.dynamixel.bus import DynamixelBus
 
-        calibration = load_calibration(section.calibration)
         layout = ARMS[calibration.arm]
         baud, timeout = section.baud or layout.baudrate, section.reply_timeout_ms / 1000.0
         self._bus = DynamixelBus(section.port, baudrate=baud, timeout_s=timeout)
@@ -182,6 +188,8 @@ class RealRig:
             supervisor = SafetySupervisor(loop_limits, lambda q: self.kinematics.fk(q)[0], start)
         except ValueError as err:
             raise DeviceError(f"{section.port}: {err}") from None
+        arm.command(start)
+        arm.grip(arm.gripper_closed())
         arm.torque(True)
         self.loop = ControlLoop(arm, supervisor, section.rate_hz, self.kinematics, arm,
                                 self._publish).start()  # fmt: skip
@@ -264,7 +272,9 @@ class RealRig:
             try:
                 self.loop.check()
             except DeviceError as err:
-                raise DeviceError(f"arm: {err}; its loop stopped, torque off attempted") from None
+                state = "the arm holds" if self.loop.running else (
+                    "its loop stopped, torque off attempted")  # fmt: skip
+                raise DeviceError(f"arm: {err}; {state}") from None
 
     def arm_report(self) -> dict[str, Any]:
         """The arm loop's account since the rig was built: ticks, deadlines missed, wake-up

@@ -29,7 +29,9 @@ from drivers.realsense import RGBDFrame
 from drivers.realsense_recording import write_recording
 from drivers.uvc_replay import ReplayDevices, ReplaySource
 from launch.cli import main
+from launch.launch_file import load_launch
 from launch.real_rig import fit_depth, fit_image
+from launch.rig_assembly import make_rig
 from sensing.store import EpisodeStore
 from tests.launch.terminal import operator_typing
 from tests.policies.conftest import tiny_config
@@ -238,6 +240,27 @@ def test_the_operator_records_on_the_real_rig_from_a_terminal(
     np.testing.assert_allclose(actions[-1, 2] - actions[0, 2], 0.02, atol=1e-4)
     assert tool[-1, 2] - tool[0, 2] > 0.015  # the arm followed
     assert np.all(episode["tactile.right"] == RIGHT)
+
+
+def test_torque_on_does_not_send_the_arm_to_a_goal_left_from_before(
+    devices: Devices, tmp_path: Path
+) -> None:
+    """Goals written before torque went off (moved by hand since): the rig rewrites them to
+    where the arm is before its torque comes on, so nothing moves."""
+    servos = devices.arm.bus.servos
+    with devices.arm.lock:
+        for servo in servos.values():
+            servo.set("goal_position", servo.get("present_position") + 300)
+    present = {i: s.get("present_position") for i, s in servos.items()}
+    launch = load_launch(launch_file(tmp_path, devices))
+    rig = make_rig(launch, launch.config.run)
+    try:
+        time.sleep(0.5)
+        assert torque_on(devices.arm)
+        moved = {i: abs(s.get("present_position") - present[i]) for i, s in servos.items()}
+        assert max(moved.values()) <= 2, moved  # pulses
+    finally:
+        rig.close()
 
 
 def test_the_scripted_expert_is_not_offered_on_a_real_rig(
