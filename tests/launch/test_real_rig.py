@@ -86,11 +86,14 @@ def arm(tmp_path: Path) -> Iterator[tuple[PtyServer, Path]]:
 
 @pytest.fixture
 def pads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two 640x480 tactile cameras at indices 10 (left) and 11 (right)."""
+    """Two 640x480 tactile cameras at indices 10 (left) and 11 (right); 12 is a right pad
+    whose frames come at the wrong size from its 90th on."""
     sources: dict[str | int, ReplaySource] = {
         i: ReplaySource([np.full((480, 640, 3), v, np.uint8)], fps=30.0)
         for i, v in ((10, LEFT), (11, RIGHT))
     }
+    sources[12] = ReplaySource([np.full((480, 640, 3), RIGHT, np.uint8)], fps=30.0,
+                               wrong_size_at=90)  # a right pad that fails after 3 s  # fmt: skip
     monkeypatch.setattr(cv2, "VideoCapture", ReplayDevices(sources).video_capture)
 
 
@@ -115,7 +118,8 @@ def launch_file(
     seconds: float = 2.0,
 ) -> Path:
     """[run] with `extra` in it, the emulated arm, the recording and the pads of `cameras`."""
-    pads = {"left": (10, "tactile.left"), "right": (11, "tactile.right")}
+    pads = {"left": (10, "tactile.left"), "right": (11, "tactile.right"),
+            "failing_right": (12, "tactile.right")}  # fmt: skip
     text = f"""[task]
 name = "tactile_insertion"
 [task.params]
@@ -217,18 +221,33 @@ def test_pulling_the_adapter_ends_the_episode_naming_the_arm(
 
 
 @pytest.mark.timeout(300)
+def test_a_failing_pad_ends_the_episode_naming_it(
+    checkpoint: Path, devices: Devices, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    path = launch_file(tmp_path, devices, cameras=("left", "failing_right"), seconds=20.0)
+    argv = ["run", str(path), "--checkpoint", str(checkpoint), "--out", str(out), "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr().err
+    (episode,) = json.loads((out / "run.json").read_text())["episodes"]
+    assert episode["ended"].startswith("device: failing_right: delivered a 320x240 frame")
+    assert episode["seconds"] < 10.0 and torque_on(devices.arm)  # held, not dropped
+    assert EpisodeStore.open(out / "episodes.zarr").n_episodes == 1  # kept
+
+
+@pytest.mark.timeout(300)
 def test_the_operator_records_on_the_real_rig_from_a_terminal(
     devices: Devices,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Enter starts, four u raise the target 20 mm, s stops: the emulated arm follows
-    through its loop and every device's frames are recorded with the actions."""
+    """Enter starts, four u raise the target 20 mm, g closes the gripper, s stops: the
+    emulated arm follows through its loop and every device's frames are recorded with the
+    actions."""
     out = tmp_path / "rec.zarr"
     argv = ["record", str(launch_file(tmp_path, devices, seconds=20.0)), "--out",
             str(out), "--source", "keyboard", "--episodes", "1"]  # fmt: skip
-    with operator_typing(monkeypatch, [(0.0, b"\n"), (1.0, b"uuuu"), (2.5, b"s")]):
+    with operator_typing(monkeypatch, [(0.0, b"\n"), (1.0, b"uuuug"), (2.5, b"s")]):
         assert main(argv) == 0, capsys.readouterr().err
     assert "recorded 1 episodes" in capsys.readouterr().out
     store = EpisodeStore.open(out)
@@ -239,6 +258,8 @@ def test_the_operator_records_on_the_real_rig_from_a_terminal(
     actions, tool = episode["action"], episode["proprio.ee_pose"]
     np.testing.assert_allclose(actions[-1, 2] - actions[0, 2], 0.02, atol=1e-4)
     assert tool[-1, 2] - tool[0, 2] > 0.015  # the arm followed
+    opening = episode["proprio.gripper"][:, 0]
+    assert actions[-1, 9] == 0.0 and opening[-1] < opening[0] - 0.01  # g: the gripper closed
     assert np.all(episode["tactile.right"] == RIGHT)
 
 
