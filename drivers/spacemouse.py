@@ -8,7 +8,9 @@ report id first, values little-endian int16):
 - report 2: rotation rx, ry, rz (the older devices);
 - report 3: buttons, a bit each (bit 0 left, bit 1 right).
 Full deflection reads about 350 (values are clipped to +-1 after dividing by it). The cap
-sends reports only while it moves, and zeros when let go.
+sends reports while it is deflected (about every 16 ms) and zeros when let go. A state no
+report has refreshed for `STALE_S` reads as the cap at rest: a lost release report (a
+wireless dropout) must not keep the target moving.
 
 The device's axes become the robot base frame's by `TO_ROBOT`, assuming the operator faces
 the robot with the device's cable pointing at it and that the device reports x right, y
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +34,8 @@ from numpy.typing import NDArray
 from drivers.base import DeviceError
 
 FULL_SCALE = 350.0
+STALE_S = 0.25  # no report for this long: at rest
+POLL_S = 0.1  # how long a read waits before the reader checks for a stop
 VENDORS = {"046d": "Logitech (3Dconnexion)", "256f": "3Dconnexion"}  # USB vendor ids
 F64 = NDArray[np.float64]
 TO_ROBOT = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])  # device -> robot
@@ -88,28 +93,36 @@ class SpaceMouse:
             except PermissionError:
                 raise DeviceError(f"{self.name}: permission denied (a udev rule giving your "
                                   "user read access to it, or run as root)") from None  # fmt: skip
+            except OSError as err:
+                raise DeviceError(f"{self.name}: cannot open it ({err})") from None
         self._thread = threading.Thread(target=self._run, name="spacemouse", daemon=True)
         self._thread.start()
         return self
 
     def motion(self) -> Motion:
-        """The newest state; DeviceError once the device failed (unplugged)."""
+        """The newest state (at rest when stale); DeviceError once the device failed."""
         with self._lock:
             if self._error is not None:
                 raise self._error
-            return self._motion
+            motion = self._motion
+        if time.monotonic() - motion.t > STALE_S:
+            return Motion(np.zeros(3), np.zeros(3), motion.buttons, motion.t)
+        return motion
 
     def close(self) -> None:
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2 * POLL_S + 1.0)
         if isinstance(self.device, str) and self._fd >= 0:
             with contextlib.suppress(OSError):
-                os.close(self._fd)  # wakes the read
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
+                os.close(self._fd)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                ready, _, _ = select.select([self._fd], [], [], POLL_S)
+                if not ready:
+                    continue
                 report = os.read(self._fd, 64)
             except OSError as err:
                 report, why = b"", str(err)

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         )
     name, task_cfg = launch.config.task.name, launch.task_config
     rig = make_rig(launch, config, checkpoint, policy.io)
+    reports: list[EpisodeReport] = []
     try:
         safety = rig_safety(rig, task_cfg, config, args.launch)
         out.mkdir(parents=True)
@@ -83,17 +84,21 @@ def run(args: argparse.Namespace) -> int:
         status = None if args.no_progress else _status
         try:
             runner = RealtimeRunner(rig, policy, config, safety, writer, status, name)
-            reports = _episodes(runner, config, max_s)
+            _episodes(runner, config, max_s, reports)
         finally:
             if writer is not None:
                 writer.close()
     finally:
         rig.close()
-    results = summary(reports)
-    if isinstance(rig, RealRig):
-        results["arm_loop"] = rig.arm_report()
-    (out / RESULTS).write_text(json.dumps(_record(args, checkpoint, out, config, results,
-                                                  reports), indent=2))  # fmt: skip
+        if reports:  # the episodes run, also when an error ended the run
+            results = summary(reports)
+            if isinstance(rig, RealRig):
+                results["arm_loop"] = rig.arm_report()
+            record = _record(args, checkpoint, out, config, results, reports)
+            (out / RESULTS).write_text(json.dumps(record, indent=2))
+    if not reports:
+        print("no episode ran")
+        return 0
     for line in _lines(results, rig.period, rig.kind == "sim"):
         print(line)
     print(f"results: {out / RESULTS}" + (f"; episodes: {out / EPISODES}" if config.record else ""))
@@ -179,12 +184,16 @@ E = TypeVar("E", EpisodeReport, Recorded)
 
 
 def _each_episode(
-    config: RunConfig, keys: EpisodeKeys, one: Callable[[int], E], told: Callable[[E], str]
+    config: RunConfig,
+    keys: EpisodeKeys,
+    one: Callable[[int], E],
+    told: Callable[[E], str],
+    out: list[E] | None = None,
 ) -> list[E]:
     """`one(seed)` for each of the run's episodes, printing how each ended (`told` adds to the
-    line); at a terminal the operator starts each, re-records one (the same seed again, the
-    episode dropped) or aborts the rest."""
-    out: list[E] = []
+    line), appended to `out` as each ends; at a terminal the operator starts each,
+    re-records one (the same seed again, the episode dropped) or aborts the rest."""
+    out = [] if out is None else out
     i = 0
     while i < config.episodes:
         seed = config.seed + i
@@ -220,14 +229,16 @@ def _writer(out: Path, rig: Rig, launch: Launch, checkpoint: Path) -> EpisodeWri
     return EpisodeWriter.create(out / EPISODES, record_schema(rig), attrs)
 
 
-def _episodes(runner: RealtimeRunner, config: RunConfig, max_s: float) -> list[EpisodeReport]:
-    """Every episode of the run, with the operator's keys at a terminal."""
+def _episodes(
+    runner: RealtimeRunner, config: RunConfig, max_s: float, reports: list[EpisodeReport]
+) -> None:
+    """Every episode of the run into `reports`, with the operator's keys at a terminal."""
     with EpisodeKeys.from_terminal() as keys:
         if keys.interactive:
             print(HELP, file=sys.stderr, flush=True)
         try:
-            return _each_episode(config, keys, lambda seed: runner.run_episode(seed, max_s, keys),
-                                 lambda r: f"{r.ticks} ticks, {r.seconds:.1f} s")  # fmt: skip
+            _each_episode(config, keys, lambda seed: runner.run_episode(seed, max_s, keys),
+                          lambda r: f"{r.ticks} ticks, {r.seconds:.1f} s", reports)  # fmt: skip
         finally:
             runner.close()
 

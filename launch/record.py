@@ -4,8 +4,8 @@ Every stream goes through capture threads, ring buffers and the aligner as in `v
 at the task's control rate each tick stores every stream's newest frame (the action among
 them) into the episode store. The source of the actions is the task's scripted expert
 driving the sim twin (`SimRig(expert=...)`), or the operator at the keyboard
-(launch/teleop.py) through the safety supervisor, on the sim twin or a real rig; a
-SpaceMouse is not built yet. An episode ends when the task says so, at the time limit, on
+or a SpaceMouse (launch/teleop.py) through the safety supervisor, on the sim twin or a
+real rig. An episode ends when the task says so, at the time limit, on
 the operator's key (s stop, r re-record, q abort) or when a stream stops (kept, naming it).
 """
 
@@ -127,6 +127,8 @@ class _Operator:
                 self.teleop.press("g")
             self.buttons = motion.buttons
         measured = frame[self.joints].astype(np.float64)
-        sent, _ = self.guard.step(self.teleop.action(), measured, now)
+        sent, clips = self.guard.step(self.teleop.action(), measured, now)
+        if clips:  # the target left what is allowed: go on from what was sent instead
+            self.teleop.target = sent[:-1].copy()
         self.rig.command(sent, now)
         return sent

@@ -75,6 +75,12 @@ def check_real_rig(
     section: RigSection, config: RunConfig, twin: TaskSchema, source: str
 ) -> dict[str, FieldSpec]:
     """The observations the rig gives (the twin's layout); ConfigError for what it cannot."""
+    action = twin.actions[ACTION_KEY]
+    if action.sensor != "abs_pose":
+        raise ConfigError(
+            f"{source}: rig.arm: the arm takes a tool pose per action (the twin's 'abs_pose' "
+            f"actions); this task's are {action.sensor!r} {action.shape}"
+        )
     for name, camera in section.cameras.items():
         for key in camera.observations():
             if key not in twin.observations:

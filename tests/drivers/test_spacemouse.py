@@ -1,5 +1,6 @@
 """The SpaceMouse's hidraw reports: translation, rotation and buttons in both report layouts,
-in the robot's frame and scaled to +-1; a device that goes away is one DeviceError."""
+in the robot's frame and scaled to +-1; a state no report refreshed reads as at rest; a
+device that goes away is one DeviceError."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from drivers.base import DeviceError
-from drivers.spacemouse import Motion, SpaceMouse, parse_report
+from drivers.spacemouse import STALE_S, Motion, SpaceMouse, parse_report
 
 REST = Motion(np.zeros(3), np.zeros(3), 0, 0.0)
 
@@ -44,6 +45,9 @@ def test_the_reader_keeps_the_newest_state_and_says_when_the_device_goes() -> No
     while mouse.motion().buttons != 2 and time.monotonic() < end:
         time.sleep(0.01)
     assert np.allclose(mouse.motion().translation, [0, 0, 1.0]) and mouse.motion().buttons == 2
+    time.sleep(STALE_S + 0.05)  # no report since: the cap reads as at rest
+    rest = mouse.motion()
+    assert not rest.translation.any() and not rest.rotation.any() and rest.buttons == 2
     host.close()
     time.sleep(0.1)
     with pytest.raises(DeviceError, match="went away"):

@@ -85,6 +85,23 @@ def test_the_operator_teleoperates_from_a_terminal(
 
 
 @pytest.mark.timeout(120)
+def test_a_target_the_supervisor_limits_goes_on_from_what_was_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty o at once ask 20 cm down in a tick: the supervisor sends 6 mm, and the next
+    four u (one a tick) raise the target 20 mm from what was sent, not from 20 cm below."""
+    out = tmp_path / "rec.zarr"
+    argv = ["record", str(launch_file(tmp_path)), "--out", str(out), "--source", "keyboard",
+            "--set", "run.max_seconds=20", "--set", "run.safety.max_tcp_speed=0.06"]  # fmt: skip
+    script = [(0.0, b"\n"), (1.0, b"o" * 40), *[(0.4, b"u")] * 4, (1.0, b"s")]
+    with operator_typing(monkeypatch, script):
+        assert main(argv) == 0, capsys.readouterr().err
+    z = EpisodeStore.open(out).episode(0)["action"][:, 2]
+    assert z[0] - 0.03 < z.min() < z[0] - 0.004  # it went down, 6 mm a tick, not 20 cm
+    np.testing.assert_allclose(z[-1] - z.min(), 0.02, atol=1e-4)
+
+
+@pytest.mark.timeout(120)
 def test_a_spacemouse_drives_the_target_until_it_is_unplugged(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -94,8 +111,13 @@ def test_a_spacemouse_drives_the_target_until_it_is_unplugged(
     os.mkfifo(node)
     writer = os.open(node, os.O_RDWR)  # so that the reader's open does not wait
 
+    out = tmp_path / "rec.zarr"
+
     def operator() -> None:
-        time.sleep(2.0)  # the rig starts
+        end = time.monotonic() + 60.0
+        while not out.exists() and time.monotonic() < end:  # the store: the rig is up
+            time.sleep(0.05)
+        time.sleep(1.0)  # its first frames, the episode starts
         lift = bytes([1]) + struct.pack("<6h", 0, 0, -350, 0, 0, 0)  # device z down is up
         rest = bytes([1]) + struct.pack("<6h", 0, 0, 0, 0, 0, 0)
         for _ in range(10):
@@ -107,7 +129,6 @@ def test_a_spacemouse_drives_the_target_until_it_is_unplugged(
 
     typist = threading.Thread(target=operator, daemon=True)
     typist.start()
-    out = tmp_path / "rec.zarr"
     argv = ["record", str(launch_file(tmp_path)), "--out", str(out), "--source", "spacemouse",
             "--spacemouse", str(node), "--set", "run.max_seconds=30"]  # fmt: skip
     assert main(argv) == 0, capsys.readouterr().err

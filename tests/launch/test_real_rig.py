@@ -152,6 +152,9 @@ def test_images_are_cropped_to_the_twins_aspect_and_depth_becomes_millimetres() 
     image[:, 8:56] = 255  # the centre square, 48 wide
     assert np.all(fit_image(image, (32, 32, 3)) == 255)  # the side bands are cropped away
     assert fit_image(image, (24, 64, 3)).shape == (24, 64, 3)
+    tall = np.zeros((64, 16), np.uint16)
+    tall[24:40] = 7  # the middle rows: what a square crop keeps
+    assert np.all(fit_image(tall, (8, 8), nearest=True) == 7)
     depth = np.full((48, 64), 2000, np.uint16)  # in units of 0.25 mm
     colour = Frame(image, 0.0, 0.0, 0)
     frame = RGBDFrame(colour, Frame(depth, 0.0, 0.0, 0), depth_scale=0.00025)
@@ -208,12 +211,17 @@ def test_the_policy_drives_the_arm_from_the_real_devices(
 def test_pulling_the_adapter_ends_the_episode_naming_the_arm(
     checkpoint: Path, devices: Devices, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The episode ends naming the arm and is kept; the next cannot start: one line, exit 2,
+    with run.json written for the episode that ran."""
     out = tmp_path / "out"
     path = launch_file(tmp_path, devices, seconds=8.0)
-    argv = ["run", str(path), "--checkpoint", str(checkpoint), "--out", str(out), "--no-progress"]
+    argv = ["run", str(path), "--checkpoint", str(checkpoint), "--out", str(out), "--no-progress",
+            "--episodes", "2"]  # fmt: skip
     pull = pull_when_commanded(devices.arm, 1.0)
-    assert main(argv) == 0, capsys.readouterr().err
+    assert main(argv) == 2
     pull.join(timeout=1.0)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "arm: " in err, err
     (episode,) = json.loads((out / "run.json").read_text())["episodes"]
     assert episode["ended"].startswith("device: arm: ") and "torque off" in episode["ended"]
     assert episode["seconds"] < 7.0  # ended by the fault, not the time limit

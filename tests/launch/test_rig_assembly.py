@@ -64,3 +64,14 @@ def test_a_depth_stream_is_taken_where_the_twin_has_one() -> None:
     twin = task_schema("lift", launch.task_config)
     given = check_real_rig(launch.config.rig, launch.config.run, twin, "x.toml")
     assert given["depth.scene"].dtype == "uint16" and "proprio.gripper" in given
+
+
+def test_a_task_whose_actions_the_arm_cannot_take_is_refused() -> None:
+    data = {"task": {"name": "peg_insertion"}, "rig": {"arm": ARM}}
+    launch = launch_from_data(data, "x.toml")
+    assert launch.config.rig is not None
+    twin = task_schema("peg_insertion", launch.task_config)
+    with pytest.raises(
+        ConfigError, match=r"rig\.arm: the arm takes a tool pose .* 'gantry' \(4,\)"
+    ):
+        check_real_rig(launch.config.rig, launch.config.run, twin, "x.toml")
