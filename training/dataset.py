@@ -84,9 +84,15 @@ def load_datasets(
     obs_keys: Sequence[str] | None,
     val_ratio: float,
     seed: int,
+    episodes: int | None = None,
 ) -> tuple[WindowDataset, WindowDataset | None, PolicyIO, EpisodeStore]:
-    """Open the store, check it can feed this policy, split by episode, load into memory."""
+    """Open the store, check it can feed this policy, split by episode, load into memory.
+    `episodes`: use only this many of the store's episodes, drawn at random with `seed`
+    (the same ones for every run of one seed), before the validation split."""
     store = EpisodeStore.open(path)
+    if episodes is not None and not 1 <= episodes <= store.n_episodes:
+        raise DatasetError(f"{path}: train.episodes = {episodes}; it holds {store.n_episodes} "
+                           "episodes")  # fmt: skip
     if ACTION_KEY not in store.schema:
         raise DatasetError(f"{path}: has no {ACTION_KEY!r} key to imitate; keys: {store.keys}")
     keys = list(obs_keys) if obs_keys is not None else [k for k in store.keys if k != ACTION_KEY]
@@ -115,7 +121,11 @@ def load_datasets(
                 f"with at least {n} numbers (positions first); inputs: {keys}"
             )
     io = policy_io_from_schema(store.schema, keys)
-    train_ids, val_ids = split_episodes(store.n_episodes, val_ratio, seed)
+    kept = np.arange(store.n_episodes)
+    if episodes is not None:  # a stream of its own: the split below stays as it was
+        kept = np.sort(np.random.default_rng([seed, 1]).permutation(store.n_episodes)[:episodes])
+    train_local, val_local = split_episodes(len(kept), val_ratio, seed)
+    train_ids, val_ids = kept[train_local], kept[val_local]
     data = store.load([*keys, ACTION_KEY])
     train = WindowDataset(store, data, keys, config, train_ids)
     val = WindowDataset(store, data, keys, config, val_ids) if len(val_ids) else None

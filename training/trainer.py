@@ -77,6 +77,10 @@ class TrainConfig(BaseModel):
     seed: int = 0
     threads: int | None = Field(None, ge=1, description="torch CPU threads; default: all")
     obs_keys: list[str] | None = Field(None, description="policy inputs; default: all obs")
+    episodes: int | None = Field(
+        None, ge=1, description="train on this many of the dataset's episodes (drawn with "
+        "seed, before the validation split); default: all",
+    )  # fmt: skip
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="bf16 autocast of the loss's forward pass; auto: on CUDA only"
     )
@@ -172,8 +176,9 @@ def _train(
     saved_policy = read_checkpoint_config(latest)["policy"] if latest is not None else None
     policy_config = with_pretrained_architecture(policy_config, saved_policy)
     train_set, val_set, io, store = load_datasets(
-        dataset_path, policy_config, config.obs_keys, config.val_ratio, config.seed
-    )
+        dataset_path, policy_config, config.obs_keys, config.val_ratio, config.seed,
+        config.episodes,
+    )  # fmt: skip
     fingerprint = dataset_fingerprint(store)
     if latest is not None:
         warnings = check_resume(

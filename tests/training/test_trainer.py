@@ -51,6 +51,28 @@ def test_batches_have_policy_window_shapes(demo_store: Path) -> None:
     assert batch["action"].shape == (3, 6, 4)  # (B, T_p, D_a)
 
 
+def test_a_subset_of_episodes_is_drawn_per_seed_before_the_split(demo_store: Path) -> None:
+    """train.episodes: the same subset for every run of one seed, another for another seed;
+    its windows are those of its episodes only."""
+    store = EpisodeStore.open(demo_store)
+    lengths = np.diff(np.concatenate([[0], store.episode_ends]))
+
+    def episodes(seed: int) -> set[int]:
+        train, val, _, _ = load_datasets(demo_store, POLICY, None, 0.5, seed, episodes=2)
+        assert val is not None  # one of the two
+        ids = {int(e) for d in (train, val) for e in d.sampler.episodes}
+        c = POLICY  # windows per episode: its steps less the horizon, plus the padding
+        per = [lengths[i] - c.horizon + 1 + c.n_obs_steps - 1 + c.n_action_steps - 1 for i in ids]
+        assert len(train) + len(val) == sum(per)
+        return ids
+
+    draws = [episodes(seed) for seed in range(6)]
+    assert all(len(d) == 2 for d in draws) and draws[0] == episodes(0)
+    assert len({frozenset(d) for d in draws}) > 1  # seeds draw different subsets
+    with pytest.raises(DatasetError, match=r"train\.episodes = 9; it holds 4 episodes"):
+        load_datasets(demo_store, POLICY, None, 0.0, 0, episodes=9)
+
+
 def test_unknown_obs_key_is_a_dataset_error(demo_store: Path) -> None:
     with pytest.raises(DatasetError, match=r"obs keys \['rgb.wrist'\] not in the dataset"):
         load_datasets(demo_store, POLICY, ["rgb.wrist"], 0.0, seed=0)
