@@ -6,8 +6,8 @@ launch/demo.toml) runs the same seeded episodes
 - through the real-time loop (`vitac run`, launch/demo.toml's [run] streams: the sim steps in
   wall-clock time beside the loop, the camera and pads deliver late and jittered),
   with chunks joined by switching, by ACT's ensemble and (for a diffusion or flow policy) by
-  real-time chunking, at 0, 100 and 300 ms of inference latency injected on top of the
-  policy's own.
+  real-time chunking (inpainting; for a flow policy also RTC's gradient guidance, beta 5),
+  at 0, 100 and 300 ms of inference latency injected on top of the policy's own.
 Reported: success through the loop against lockstep (goal: within each other's Wilson 95%
 intervals), the sensor-to-command latency p50/p99 and inference p99 against the 100 ms
 control period, and for each join and latency the largest acceleration of the commanded
@@ -25,8 +25,10 @@ from launch.launch_file import Launch, load_launch
 
 EPISODES, QUICK_EPISODES = 20, 2
 SEED = 200_000  # apart from the demo's training (0..) and evaluation (100000..) seeds
+RTC_BETA = 5.0  # RTC's guidance weight clip (Black et al. 2025)
 SETTINGS = [("switch", 0), ("switch", 100), ("switch", 300), ("ensemble", 100),
-            ("ensemble", 300), ("rtc", 100), ("rtc", 300)]  # fmt: skip
+            ("ensemble", 300), ("rtc", 100), ("rtc", 300), ("rtc-guided", 100),
+            ("rtc-guided", 300)]  # fmt: skip
 QUICK_SETTINGS = [("switch", 0), ("ensemble", 100)]
 QUICK_OVERRIDES = [  # toy sizes: the pipeline, not its numbers
     "task.params.image_size=32", "task.params.tactile_size=16", "run.max_seconds=1.5",
@@ -61,11 +63,16 @@ def bench_realtime(options: BenchOptions) -> list[BenchResult]:
     results: list[BenchResult] = []
     try:
         for join, latency in QUICK_SETTINGS if options.quick else SETTINGS:
-            if join == "rtc" and not policy.can_inpaint:
+            if join.startswith("rtc") and not policy.can_inpaint:
                 continue  # real-time chunking needs a diffusion or flow policy
+            guided = join == "rtc-guided"
+            if guided and getattr(policy.config, "objective", None) != "flow":
+                continue  # gradient guidance: flow policies
             config = RunConfig.model_validate(
-                run.model_dump() | {"join": join, "inject": {"latency_ms": latency}}
-            )
+                run.model_dump() | {"join": "rtc" if guided else join,
+                                    "rtc_guidance": RTC_BETA if guided else 0.0,
+                                    "inject": {"latency_ms": latency}}
+            )  # fmt: skip
             runner = RealtimeRunner(rig, policy, config, safety)
             try:
                 reports = [runner.run_episode(SEED + i, max_s) for i in range(episodes)]

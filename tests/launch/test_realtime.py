@@ -55,6 +55,14 @@ def rig() -> Iterator[SimRig]:
     rig.close()
 
 
+@pytest.fixture(scope="module")
+def flow(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = TrainConfig(steps=2, batch_size=4, warmup_steps=1, val_ratio=0.0, threads=1)
+    root = tmp_path_factory.mktemp("realtime_flow")
+    policy = policy_config_from_dict({"name": "diffusion", **TINY_DIFFUSION, "objective": "flow"})
+    return train(policy, config, demo_store, root / "run", progress=False).checkpoint
+
+
 def run_one(
     rig: SimRig, checkpoint: Path, tmp_path: Path, seconds: float, **run: Any
 ) -> tuple[Any, dict[str, np.ndarray]]:
@@ -145,11 +153,11 @@ def test_every_command_keeps_the_supervisors_speed_even_across_a_spike(
     assert steps.max() <= 0.05 * PERIOD + 1e-6
 
 
-def test_real_time_chunking_starts_each_chunk_where_the_last_one_is(
-    rig: SimRig, diffusion: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An untrained diffusion policy draws wildly different chunks; inpainted, each new one
-    serves, at the tick it arrives, the action the old one would have served."""
+def seam_gaps(
+    monkeypatch: pytest.MonkeyPatch, rig: SimRig, checkpoint: Path, tmp_path: Path, **run: Any
+) -> list[float]:
+    """Per chunk that arrived while the last one still had an action for its tick: the
+    largest difference between the two chunks' actions for that tick."""
     added: list[tuple[TimedChunk, float]] = []
     add = launch.executor.ChunkExecutor.add
 
@@ -158,14 +166,36 @@ def test_real_time_chunking_starts_each_chunk_where_the_last_one_is(
         add(self, chunk, now)
 
     monkeypatch.setattr(launch.executor.ChunkExecutor, "add", spy)
-    run_one(rig, diffusion, tmp_path, 2.5, join="rtc", inject={"latency_ms": 100})
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    run_one(rig, checkpoint, tmp_path, 2.5, inject={"latency_ms": 100}, **run)
+    monkeypatch.undo()
     gaps = []
     for (old, _), (new, now) in itertools.pairwise(added):
         i_old, i_new = old.slot(now), new.slot(now)
         if i_old is not None and i_new is not None:
             gaps.append(float(np.abs(new.actions[i_new] - old.actions[i_old]).max()))
+    return gaps
+
+
+def test_real_time_chunking_starts_each_chunk_where_the_last_one_is(
+    rig: SimRig, diffusion: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An untrained diffusion policy draws wildly different chunks; inpainted, each new one
+    serves, at the tick it arrives, the action the old one would have served."""
+    gaps = seam_gaps(monkeypatch, rig, diffusion, tmp_path, join="rtc")
     exact = [g < 1e-4 for g in gaps]  # (a call slower than every one of the last five is
     assert len(gaps) >= 4 and sum(exact) >= 0.75 * len(gaps)  # pinned softly, not exactly)
+
+
+def test_gradient_guided_chunks_start_near_where_the_last_one_is(
+    rig: SimRig, flow: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An untrained flow policy through the loop with RTC's gradient guidance (a thread,
+    under inference mode): its seams are much smaller than switching's, not zero."""
+    switched = seam_gaps(monkeypatch, rig, flow, tmp_path / "s", join="switch")
+    guided = seam_gaps(monkeypatch, rig, flow, tmp_path / "g", join="rtc", rtc_guidance=5.0)
+    assert len(switched) >= 4 and len(guided) >= 4
+    assert 0 < np.median(guided) < 0.5 * np.median(switched)
 
 
 def test_the_operator_stops_or_re_records_an_episode(
