@@ -78,6 +78,8 @@ class TickState:
     measured: F64  # (J,) joints read at the tick, rad
     command: F64  # (J,) joints sent (after the supervisor), rad
     gripper_closed: float | None  # measured closure 0 (open) .. 1; None: no gripper
+    command_pose: tuple[F64, F64] | None = None  # FK of `command` (position, rotation);
+    # None without kinematics (computed once per tick, for the next plan's start too)
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,7 @@ class ControlLoop:
         closed = self._gripper(grip)
         if self.on_tick is not None:
             try:
-                self.on_tick(TickState(now, measured, decision.q, closed))
+                self.on_tick(TickState(now, measured, decision.q, closed, pose))
             except Exception as err:  # the arm is fine: hold it and say so
                 self._fault(DeviceError(f"arm loop: on_tick failed: {err!r}"))
                 self.on_tick = None

@@ -229,9 +229,12 @@ class RealRig:
     def _publish(self, tick: TickState) -> None:
         """The arm loop's tick (its thread): the proprioception the twin has."""
         values: dict[str, np.ndarray] = {"proprio.joints": tick.measured}
-        for key, q in (("proprio.ee_pose", tick.measured), ("proprio.ee_command", tick.command)):
+        command = tick.command_pose or self.kinematics.fk(tick.command)  # the loop's FK
+        poses = {"proprio.ee_pose": lambda: self.kinematics.fk(tick.measured),
+                 "proprio.ee_command": lambda: command}  # fmt: skip
+        for key, pose in poses.items():
             if key in self.streams:
-                position, rotation = self.kinematics.fk(q)
+                position, rotation = pose()
                 values[key] = np.concatenate([position, rot6d_from_matrix(rotation)])
         if tick.gripper_closed is not None:
             values["proprio.gripper"] = np.array([MAX_OPENING_M * (1.0 - tick.gripper_closed)])
