@@ -264,11 +264,20 @@ def _lines(results: dict[str, Any], period: float, judged: bool) -> list[str]:
         f"held for lack of an action: {results['starved_ticks']} ticks; actions dropped "
         f"(arrived late): {results['dropped_actions']}; frames dropped: "
         f"{results['dropped_frames']}; control ticks missed: {results['missed_ticks']}",
-        f"largest acceleration of the executor's position commands: at chunk seams "
-        f"{results['seam_acceleration']:.2f} m/s^2, within chunks "
-        f"{results['within_chunk_acceleration']:.2f} m/s^2",
+        _seam_line(results),
         *_arm_lines(results.get("arm_loop")),
     ]
+
+
+def _seam_line(results: dict[str, Any]) -> str:
+    """The executor's largest position-command accelerations, or why there is none."""
+    fmt = lambda v: "none measured" if v is None else f"{v:.2f} m/s^2"  # noqa: E731
+    return (
+        f"largest acceleration of the executor's position commands: at chunk seams "
+        f"{fmt(results['seam_acceleration'])} ({results['seams']} seams, "
+        f"{results['seam_ticks_measured']} ticks beside them without a hold), within chunks "
+        f"{fmt(results['within_chunk_acceleration'])}"
+    )
 
 
 def _arm_lines(arm: dict[str, Any] | None) -> list[str]:

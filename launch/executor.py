@@ -159,19 +159,22 @@ class ChunkExecutor:
 
 @dataclass(frozen=True)
 class SeamStats:
-    seams: int
-    max_at_seams: float  # largest |second difference| / dt^2 over seam ticks (units/s^2)
-    max_within: float  # the same within chunks
+    seams: int  # chunk changes in the executed commands
+    measured: int  # ticks at a seam with both neighbours one period away (no hold beside)
+    max_at_seams: float | None  # largest |second difference| / dt^2 over them; None: none
+    max_within: float | None  # the same within chunks (units/s^2)
     dims: tuple[int, int]  # the action dimensions measured [start, stop)
 
 
 def seam_acceleration(executed: Executed, dt: float, dims: tuple[int, int]) -> SeamStats:
     """The command's acceleration |a_{t+1} - 2 a_t + a_{t-1}| / dt^2 (norm over `dims`) at
     each tick t with served neighbours one period away, split by whether the serving chunk
-    changed at t or t+1 (a seam) or not."""
+    changed at t or t+1 (a seam) or not. A seam next to a hold (the new chunk came after the
+    old one ran out) has no second difference: it is counted in `seams`, not `measured`."""
     times = np.asarray(executed.times)
     if len(times) < 3:
-        return SeamStats(0, 0.0, 0.0, dims)
+        seams = int(np.sum(np.diff(executed.chunks) != 0)) if executed.chunks else 0
+        return SeamStats(seams, 0, None, None, dims)
     acts = np.stack(executed.actions)[:, dims[0] : dims[1]].astype(np.float64)  # (N, d)
     chunk = np.asarray(executed.chunks)
     consecutive = np.isclose(np.diff(times), dt, rtol=0.25)  # (N-1,) no hold between
@@ -181,7 +184,8 @@ def seam_acceleration(executed: Executed, dt: float, dims: tuple[int, int]) -> S
     at, within = acc[ok & seam], acc[ok & ~seam]
     return SeamStats(
         int(np.sum(chunk[1:] != chunk[:-1])),
-        float(at.max()) if at.size else 0.0,
-        float(within.max()) if within.size else 0.0,
+        int(at.size),
+        float(at.max()) if at.size else None,
+        float(within.max()) if within.size else None,
         dims,
     )

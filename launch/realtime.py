@@ -283,6 +283,12 @@ class RealtimeRunner:
         self.streams.close()
 
 
+def _largest(values: list[float | None]) -> float | None:
+    """The largest measured value; None when nothing was measured (not 0: 0 is a figure)."""
+    measured = [v for v in values if v is not None]
+    return max(measured) if measured else None
+
+
 def summary(reports: list[EpisodeReport]) -> dict[str, Any]:
     """The figures `vitac run` prints and writes: pooled over episodes."""
     s2c = [x for r in reports for x in r.sensor_to_command_ms]
@@ -299,9 +305,9 @@ def summary(reports: list[EpisodeReport]) -> dict[str, Any]:
         "dropped_actions": sum(r.dropped_actions for r in reports),
         "dropped_frames": sum(r.dropped_frames for r in reports),
         "missed_ticks": sum(r.missed_ticks for r in reports),
-        "seam_acceleration": max((r.seams.max_at_seams for r in reports if r.seams), default=0.0),
-        "within_chunk_acceleration": max(
-            (r.seams.max_within for r in reports if r.seams), default=0.0
-        ),
+        "seams": sum(r.seams.seams for r in reports if r.seams),
+        "seam_ticks_measured": sum(r.seams.measured for r in reports if r.seams),
+        "seam_acceleration": _largest([r.seams.max_at_seams for r in reports if r.seams]),
+        "within_chunk_acceleration": _largest([r.seams.max_within for r in reports if r.seams]),
         "ended": [r.ended for r in reports],
     }

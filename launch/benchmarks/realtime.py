@@ -82,11 +82,13 @@ def bench_realtime(options: BenchOptions) -> list[BenchResult]:
             tag = f"{join}@{latency}ms"
             wins = figures["successes"]
             results.append(_success(tag, wins, locked, episodes, wilson_interval))
-            results.append(BenchResult(
-                f"realtime.seam_accel.{tag}", figures["seam_acceleration"], "m/s^2",
-                figures["within_chunk_acceleration"], "largest within chunks, same episodes",
-                higher_is_better=False,
-            ))  # fmt: skip
+            if figures["seam_acceleration"] is not None:  # None: every seam beside a hold
+                results.append(BenchResult(
+                    f"realtime.seam_accel.{tag} ({figures['seam_ticks_measured']} ticks at "
+                    f"{figures['seams']} seams)", figures["seam_acceleration"], "m/s^2",
+                    figures["within_chunk_acceleration"] or 0.0,
+                    "largest within chunks, same episodes", higher_is_better=False,
+                ))  # fmt: skip
             if latency == 0:
                 s2c, inf = figures["sensor_to_command_ms"], figures["inference_ms"]
                 for name, value in (("sensor_to_command.p50", s2c["p50"]),

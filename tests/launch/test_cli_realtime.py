@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from launch.cli import main
+from launch.cli_realtime import _seam_line
+from launch.executor import SeamStats
+from launch.realtime import EpisodeReport, summary
 from sensing.store import EpisodeStore
 from tests.conftest import TINY_TASK
 from tests.policies.conftest import tiny_config
@@ -42,6 +45,7 @@ def test_a_run_prints_its_figures_and_records_its_episodes(
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "success: 0/2" in printed and "sensor -> command: p50" in printed
+    assert "ticks beside them without a hold" in printed
     record = json.loads((out / "run.json").read_text())
     assert record["command"][-2:] == ["--set", "run.ensemble_k=0.1"]
     assert record["config"]["join"] == "ensemble" and record["config"]["ensemble_k"] == 0.1
@@ -50,6 +54,19 @@ def test_a_run_prints_its_figures_and_records_its_episodes(
     store = EpisodeStore.open(out / "episodes.zarr")
     assert store.n_episodes == 2
     assert [store.episode_meta(i)["seed"] for i in range(2)] == [100000, 100001]
+
+
+def test_seams_that_all_follow_a_hold_are_reported_as_unmeasured_not_as_zero() -> None:
+    def report(seams: SeamStats) -> EpisodeReport:
+        return EpisodeReport(0, "success", True, 1.0, 10, 10, 5.0, seams=seams)
+
+    held = summary([report(SeamStats(3, 0, None, None, (0, 3)))])
+    assert held["seam_acceleration"] is None and held["seams"] == 3
+    assert "at chunk seams none measured (3 seams, 0 ticks" in _seam_line(held)
+    both = summary([report(SeamStats(3, 0, None, 0.5, (0, 3))),
+                    report(SeamStats(2, 4, 2.0, 0.25, (0, 3)))])  # fmt: skip
+    assert (both["seam_acceleration"], both["within_chunk_acceleration"]) == (2.0, 0.5)
+    assert "at chunk seams 2.00 m/s^2 (5 seams, 4 ticks" in _seam_line(both)
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ def test_seam_acceleration_splits_seams_from_the_rest() -> None:
         ex.actions.append(np.array([p, 0, 0], np.float32))
         ex.chunks.append(0 if i < 4 else 1)
     stats = seam_acceleration(ex, DT, (0, 3))
-    assert stats.seams == 1
+    assert stats.seams == 1 and stats.measured == 2  # the ticks either side of the change
     assert stats.max_at_seams == pytest.approx(0.05 / DT**2, rel=1e-4)  # 5 m/s^2
     assert stats.max_within == pytest.approx(0.0, abs=1e-3)
 
@@ -119,7 +119,8 @@ def test_seam_acceleration_skips_ticks_next_to_a_hold() -> None:
         ex.actions.append(np.array([p], np.float32))
         ex.chunks.append(i)
     stats = seam_acceleration(ex, DT, (0, 1))
-    assert stats.max_at_seams == 0.0  # the held gap breaks every second difference
+    # the held gap breaks every second difference: three seams, none measured (not 0 m/s^2)
+    assert (stats.seams, stats.measured, stats.max_at_seams, stats.max_within) == (3, 0, None, None)
 
 
 def test_committed_pins_what_runs_before_arrival_then_decays_to_the_execution_horizon() -> None:
