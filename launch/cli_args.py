@@ -43,12 +43,26 @@ def add_device_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def command_line(command: str, args: argparse.Namespace, **paths: Path) -> list[str]:
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout vitac runs from
+
+
+def portable(path: Path) -> str:
+    """A launch file inside the checkout as its path from the checkout's root (what anyone
+    can re-run at that commit: `launch/x.toml`, not `/tmp/copy/launch/x.toml`); else as is."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def command_line(
+    command: str, args: argparse.Namespace, record: bool = False, **paths: Path
+) -> list[str]:
     """The command line of a job: `vitac COMMAND`, its launch file and overrides, and the
-    given path options (what a results file records as the command that made it)."""
+    given path options. `record`: as a results file keeps it, the launch file `portable`."""
     argv = ["vitac", *command.split()]
     if args.config is not None:
-        argv += ["--config", str(args.config)]
+        argv += ["--config", portable(args.config) if record else str(args.config)]
     for item in args.overrides:
         argv += ["--set", item]
     for name, value in paths.items():
@@ -58,4 +72,4 @@ def command_line(command: str, args: argparse.Namespace, **paths: Path) -> list[
 
 def continue_command(command: str, args: argparse.Namespace, **paths: Path) -> str:
     """The command line that continues an interrupted job: `command_line`, then --resume."""
-    return shlex.join([*command_line(command, args, **paths), "--resume"])
+    return shlex.join([*command_line(command, args, False, **paths), "--resume"])

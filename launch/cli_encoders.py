@@ -229,7 +229,7 @@ def transfer_command(args: argparse.Namespace) -> int:
     if args.out.exists() and any(args.out.iterdir()) and not args.resume:
         raise ConfigError(f"--out {args.out} holds a run; pass --resume to continue it")
     paths = {"out": args.out} | ({"data": args.data} if args.data else {})
-    command = shlex.join(command_line("encoders transfer", args, **paths))
+    command = shlex.join(command_line("encoders transfer", args, record=True, **paths))
     commit, dirty = git_state()
     try:
         run_transfer(

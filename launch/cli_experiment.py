@@ -71,7 +71,7 @@ def tactile_insertion(args: argparse.Namespace) -> int:
     data = read_toml(args.config)
     quick = quick_overrides(data) if args.quick else []
     data = apply_overrides(data, quick + args.overrides)  # the user's overrides win
-    command = command_line("experiment tactile-insertion", args, out=args.out)
+    command = command_line("experiment tactile-insertion", args, record=True, out=args.out)
     command += ["--quick"] * args.quick + [f"--only={name}" for name in args.only]
     commit, dirty = git_state()
     try:
