@@ -20,7 +20,9 @@ For each input group (`GROUPS`) a ridge regression predicts the decision from th
 (`probe_ridge`: standardised features, strength by inner CV, 5-fold CV split by episode), and
 `score` reports R^2, cosine and quadrant accuracy on held-out episodes. The
 `CHANGES` inputs are a group's change between the two frames (at minus before contact), what
-a reader of a sensor compares; they are scored at contact.
+a reader of a sensor compares; they are scored at contact. The `SINCE_FIRST` inputs are a
+group less the episode's first frame (on the arm tasks, after the grasp: what a policy with
+`base_frame_keys` reads the pads against), in both phases.
 
 Same capacity per input: images are area-resized to a grid chosen so that each image group
 has about `FEATURE_BUDGET` features (RGB in [0, 1]); proprio is what it is (16 numbers on the
@@ -57,12 +59,15 @@ GROUPS: dict[str, tuple[str, ...]] = {
 # Inputs made of two frames: a group's change from the before-contact to the at-contact frame
 # (what a reader of the sensor compares), scored at contact only.
 CHANGES: dict[str, str] = {"tactile_change": "tactile", "cameras_change": "cameras"}
+# Inputs read against the episode's first frame: a group's features less that frame's.
+SINCE_FIRST: dict[str, str] = {"tactile_since_first": "tactile"}
 FEATURE_BUDGET = 768  # features per image group (about; the grid is rounded)
 DESCENT_TOL_M = 1e-5  # a step lower than the previous by more than this is descending
 HEIGHT_KEY = "proprio.ee_pose"  # (x, y, z, rot6d): the TCP height is element 2
 
 
-Extractor = Callable[[Obs], NDArray[Any]]  # observation -> a feature vector (an extra input)
+# (observation, the episode's first observation) -> a feature vector (an extra input)
+Extractor = Callable[[Obs, Obs], NDArray[Any]]
 
 
 class ProbeError(ValueError):
@@ -202,8 +207,10 @@ def collect_probe_data(
     """Run the task's expert (or `variant`) for seeds `seed`..`seed + episodes - 1`; the
     target is each episode's `decision`-th decision (1: the first).
 
-    `extra`: more inputs, each a function of the observation (e.g. a tactile encoder's
-    features); each is also scored as its change between the two frames (`<name>_change`)."""
+    `extra`: more inputs, each a function of the observation and the episode's first one
+    (e.g. a tactile encoder's features, read against the first frame if it takes
+    differences); each is also scored as its change between the two frames
+    (`<name>_change`)."""
     extra = dict(extra or {})
     clash = sorted(set(extra) & set(GROUPS))
     if clash:
@@ -215,7 +222,8 @@ def collect_probe_data(
         expert = factory(env, **kwargs)
         if not isinstance(expert, DecidingExpert):
             raise ProbeError(f"the expert of {task!r} has no decision()")
-        names = [*groups, *extra]
+        since = {n: g for n, g in SINCE_FIRST.items() if g in groups}
+        names = [*groups, *since, *extra]
         rows: dict[str, dict[str, list[F64]]] = {p: {g: [] for g in names} for p in PHASES}
         targets: list[F64] = []
         kept: list[int] = []
@@ -226,13 +234,18 @@ def collect_probe_data(
             shown.update(1, kept=len(kept) + (found is not None))
             if found is None:
                 continue
-            before, at, target = found
+            first, before, at, target = found
             for phase, obs in zip(PHASES, (before, at), strict=True):
                 for g in groups:
                     rows[phase][g].append(group_features(obs, g))
+                for name, g in since.items():
+                    rows[phase][name].append(group_features(obs, g) - group_features(first, g))
                 for name, extract in extra.items():
-                    rows[phase][name].append(np.asarray(extract(obs), dtype=np.float64).ravel())
+                    features = extract(obs, first)
+                    rows[phase][name].append(np.asarray(features, dtype=np.float64).ravel())
             layouts = layouts or {g: feature_layout(at, g) for g in groups} | {
+                name: f"{feature_layout(at, g)}, less the first frame" for name, g in since.items()
+            } | {
                 name: f"{getattr(extract, 'layout', name)} ({rows['at_contact'][name][0].size})"
                 for name, extract in extra.items()
             }
@@ -256,13 +269,14 @@ def collect_probe_data(
 
 def _kth_decision(
     env: Any, expert: DecidingExpert, seed: int, k: int
-) -> tuple[Obs, Obs, F64] | None:
-    """(before-contact obs, at-contact obs, decision) of one episode's `k`-th decision, or
-    None without one."""
+) -> tuple[Obs, Obs, Obs, F64] | None:
+    """(first obs, before-contact obs, at-contact obs, decision) of one episode's `k`-th
+    decision, or None without one."""
     if k < 1:
         raise ProbeError(f"decisions count from 1, got {k}")
     made = 0
     obs, _ = env.reset(seed=seed)
+    first = {key: np.array(v, copy=True) for key, v in obs.items()}
     expert.reset(seed)
     start: Obs | None = None  # the last step before now at which the TCP was not descending
     previous_z: float | None = None
@@ -275,7 +289,7 @@ def _kth_decision(
         decision = expert.decision()
         made += decision is not None
         if decision is not None and made == k:
-            return None if start is None else (start, obs, decision)
+            return None if start is None else (first, start, obs, decision)
         if previous_z is None or previous_z <= z + DESCENT_TOL_M:
             start = {k: np.array(v, copy=True) for k, v in obs.items()}
         previous_z = z

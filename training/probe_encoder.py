@@ -6,7 +6,9 @@ pooled features of both pads through the trunk in `path` (its sensor's tokenizer
 `tactile_t3_init`, the same architecture with fresh weights (seeded): what the architecture
 alone keeps; each also pooled by the mean over tokens (`tactile_t3_mean`,
 `tactile_t3_init_mean`), since one token may keep less of where a pad is pressed than all of
-them. Each is also scored as its change between the two frames.
+them. Each is also scored as its change between the two frames. An encoder whose contract
+takes differences reads each pad against the episode's first frame of that pad (after the
+grasp), as the policy reads it against its base frame.
 """
 
 from __future__ import annotations
@@ -26,15 +28,20 @@ PADS = GROUPS["tactile"]
 
 
 class EncoderFeatures:
-    """obs -> (len(PADS) x D,): each pad's image through `encoder`, pooled, concatenated."""
+    """(obs, first obs) -> (len(PADS) x D,): each pad's image through `encoder`, pooled,
+    concatenated; read against the first obs's pad when the contract takes differences."""
 
     def __init__(self, encoder: PolicyEncoder, sensor: str, pool: Pool, layout: str) -> None:
         self.encoder, self.sensor, self.pool, self.layout = encoder.eval(), sensor, pool, layout
+        self.difference = encoder.model.preprocessing[sensor].difference
 
     @torch.no_grad()
-    def __call__(self, obs: Obs) -> NDArray[Any]:
+    def __call__(self, obs: Obs, first: Obs) -> NDArray[Any]:
         images = torch.from_numpy(np.stack([obs[k] for k in PADS]))  # (2, H, W, 3) uint8
-        features = self.encoder.encode(images, self.sensor, self.pool)  # (2, D)
+        reference = None  # (2, H, W, 3) uint8: each pad's first frame, for a difference contract
+        if self.difference:
+            reference = torch.from_numpy(np.stack([first[k] for k in PADS]))
+        features = self.encoder.encode(images, self.sensor, self.pool, reference)  # (2, D)
         return features.reshape(-1).numpy().astype(np.float64)
 
 
@@ -55,7 +62,8 @@ def encoder_inputs(
     inputs: dict[str, Extractor] = {}
     for i, pool in enumerate(pools):
         for name, mode, how in modes:
-            layout = f"{' + '.join(PADS)} -> {how}, {pool} {width} each"
+            against = " less the first frame" if saved.preprocessing[sensor].difference else ""
+            layout = f"{' + '.join(PADS)}{against} -> {how}, {pool} {width} each"
             inputs[name + ("" if i == 0 else f"_{pool}")] = EncoderFeatures(
                 encoders[mode], sensor, pool, layout
             )

@@ -50,7 +50,8 @@ def test_probe_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert report["command"].startswith("vitac task probe tactile_insertion --episodes 4")
     assert "commit" in report
     rows = {(r["input"], r["phase"]): r for r in report["results"]}
-    inputs = ("tactile", "wrist", "scene", "cameras", "proprio", "tactile_pose")
+    inputs = ("tactile", "wrist", "scene", "cameras", "proprio", "tactile_pose",
+              "tactile_since_first")  # fmt: skip
     changes = {("tactile_change", "at_contact"), ("cameras_change", "at_contact")}
     assert set(rows) == {(i, p) for i in inputs for p in ("before_contact", "at_contact")} | changes
     for row in rows.values():

@@ -162,7 +162,19 @@ def test_collection_keeps_the_descent_start_and_the_contact() -> None:
     z_at = data.features["at_contact"]["proprio"][:, 2]
     assert np.all(z_before > z_at + 0.003)  # the descent starts above the rim: pins + 3 mm
     for phase in PHASES:
-        assert set(data.features[phase]) == set(GROUPS)
+        assert set(data.features[phase]) == set(GROUPS) | {"tactile_since_first"}
+    # the pads less the episode's first frame (after the grasp), here of the first episode kept
+    from sim import make_env
+
+    env = make_env("tactile_insertion")
+    first, _ = env.reset(seed=int(data.episodes[0]))
+    env.close()
+    for phase in PHASES:
+        np.testing.assert_allclose(
+            data.features[phase]["tactile_since_first"][0],
+            data.features[phase]["tactile"][0] - group_features(first, "tactile"),
+        )
+    assert "less the first frame" in data.layouts["tactile_since_first"]
 
 
 def test_a_later_decision_is_the_target_when_asked() -> None:

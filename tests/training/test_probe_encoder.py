@@ -41,22 +41,42 @@ def test_the_features_are_both_pads_through_the_saved_trunk(encoder_dir: Path) -
     assert list(inputs) == [
         "tactile_t3", "tactile_t3_init", "tactile_t3_mean", "tactile_t3_init_mean"
     ]  # fmt: skip
-    frame = obs(0)
-    trained, fresh = (inputs[k](frame) for k in ("tactile_t3", "tactile_t3_init"))
+    frame, first = obs(0), obs(1)  # a raw contract reads no first frame
+    trained, fresh = (inputs[k](frame, first) for k in ("tactile_t3", "tactile_t3_init"))
     assert trained.shape == fresh.shape == (2 * ARCH.width,)
     assert not np.allclose(trained, fresh)  # the saved weights, not a fresh draw
     model = load_encoder(encoder_dir).eval()
     with torch.no_grad():
         expected = model.encode(torch.from_numpy(frame["tactile.right"])[None], "mini", "cls")
     np.testing.assert_allclose(trained[ARCH.width :], expected[0].numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(inputs["tactile_t3"](frame), trained)  # deterministic
+    np.testing.assert_array_equal(inputs["tactile_t3"](frame, obs(2)), trained)  # deterministic
     with torch.no_grad():
         mean = model.encode(torch.from_numpy(frame["tactile.left"])[None], "mini", "mean")
     np.testing.assert_allclose(
-        inputs["tactile_t3_mean"](frame)[: ARCH.width], mean[0].numpy(), rtol=1e-5, atol=1e-6
+        inputs["tactile_t3_mean"](frame, first)[: ARCH.width],
+        mean[0].numpy(),
+        rtol=1e-5,
+        atol=1e-6,
     )
-    assert not np.allclose(inputs["tactile_t3_mean"](frame), trained)
+    assert not np.allclose(inputs["tactile_t3_mean"](frame, first), trained)
     assert torch.is_grad_enabled()  # nothing global changed
+
+
+def test_a_difference_encoder_reads_each_pad_against_its_first_frame(tmp_path: Path) -> None:
+    torch.manual_seed(4)
+    contract = Preprocessing(resize=16, crop=16, difference=True)
+    path = save_encoder(TactileTransformer(ARCH, {"mini": contract}), tmp_path / "d")
+    inputs = encoder_inputs(path)
+    frame, first = obs(0), obs(1)
+    features = inputs["tactile_t3"](frame, first)
+    model = load_encoder(path).eval()
+    pad = {k: torch.from_numpy(v)[None] for k, v in frame.items()}
+    with torch.no_grad():
+        left = model.encode(pad["tactile.left"], "mini", "cls",
+                            torch.from_numpy(first["tactile.left"])[None])  # fmt: skip
+    np.testing.assert_allclose(features[: ARCH.width], left[0].numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(inputs["tactile_t3"](frame, obs(2)), features)  # the first frame counts
+    assert "less the first frame" in inputs["tactile_t3_init"].layout  # type: ignore[attr-defined]
 
 
 def test_a_sensor_the_encoder_lacks_is_refused(encoder_dir: Path) -> None:
