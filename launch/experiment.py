@@ -7,7 +7,8 @@ training run cut short continues from its latest checkpoint):
 
     <out>/demos/<part>.zarr                  the task's expert per part (collect.* settings)
     <out>/demos/all.zarr                     every part's demonstrations: all arms' data
-    <out>/pretrain/data/                     FoTa presses of both sensor profiles (no insertion)
+    <out>/pretrain/data/                     FoTa presses of both sensor profiles (no insertion;
+                                             not needed once the trunk is finished)
     <out>/pretrain/run/                      MAE + supervised pretraining ([pretrain]): the trunk
     <out>/references/<part>.json             the expert and zero motion on the evaluation seeds
     <out>/runs/<policy>/<arm>/s<seed>/train  one training run (its config.toml repeats it)
@@ -41,7 +42,7 @@ from training.pretrain_data import needs_shear
 from training.pretrain_plan import check_config
 from training.resume import flat_diff
 from training.run_dir import latest_checkpoint, resolve_checkpoint
-from training.transfer import ensure_pretrained, ensure_tactile_data
+from training.transfer import ensure_pretrained, ensure_tactile_data, finished_pretraining
 
 TASK = "tactile_insertion"
 DONE = "done.json"  # a finished stage's marker (and what it produced)
@@ -81,22 +82,21 @@ def run_experiment(
     with clock("demonstrations"):
         demos = _demonstrations(launch, out / "demos", log, progress)
     obs_keys = [k for k in EpisodeStore.open(demos).schema if k != "action"]
-    with clock("pretraining data"):
-        pretraining = launch.config.pretrain
-        ensure_tactile_data(
-            out / "pretrain" / "data",
-            pretraining.datasets,
-            exp.data_samples,
-            log,
-            progress,
-            "experiment",
-            shear=needs_shear(pretraining.tasks),
-        )
-    with clock("pretraining"):
-        trunk = ensure_pretrained(
-            pretraining, out / "pretrain" / "data", out / "pretrain" / "run", log, progress,
-            device, "experiment",
-        )  # fmt: skip
+    pretraining, data_dir = launch.config.pretrain, out / "pretrain" / "data"
+    # a finished trunk needs no data: a run moved to another machine may carry the trunk alone
+    trunk = finished_pretraining(pretraining, out / "pretrain" / "run")
+    if trunk is None:
+        with clock("pretraining data"):
+            shear = needs_shear(pretraining.tasks)
+            ensure_tactile_data(
+                data_dir, pretraining.datasets, exp.data_samples, log, progress, "experiment",
+                shear=shear,
+            )  # fmt: skip
+        with clock("pretraining"):
+            trunk = ensure_pretrained(
+                pretraining, data_dir, out / "pretrain" / "run", log, progress, device,
+                "experiment",
+            )  # fmt: skip
     with clock("references"):
         references = [_reference(launch, part, out / "references", log) for part in exp.parts]
     rows: list[Row] = []

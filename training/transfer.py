@@ -156,6 +156,16 @@ def ensure_tactile_data(
     made.write_text(json.dumps({"samples": samples, "shear": shear}) + "\n")
 
 
+def finished_pretraining(config: PretrainConfig, run: Path) -> Path | None:
+    """The final checkpoint of the pretraining run `run` when an earlier run finished it
+    (`config.steps` steps), else None."""
+    latest = latest_checkpoint(run)
+    if latest is None:
+        return None
+    step = json.loads((latest / "config.json").read_text())["metadata"]["step"]
+    return latest if step >= config.steps else None
+
+
 def ensure_pretrained(
     config: PretrainConfig,
     data: Path,
@@ -167,12 +177,10 @@ def ensure_pretrained(
 ) -> Path:
     """The pretraining run `run`'s final checkpoint (an encoder directory): trained, or
     continued from its latest checkpoint, unless an earlier run finished it."""
+    finished = finished_pretraining(config, run)
+    if finished is not None:
+        return finished
     latest = latest_checkpoint(run)
-    if (
-        latest is not None
-        and json.loads((latest / "config.json").read_text())["metadata"]["step"] >= config.steps
-    ):
-        return latest
     log(f"{who}: pretraining in {run}" + (f" (resuming {latest.name})" if latest else ""))
     resume = latest is not None
     return pretrain(config, data, run, resume=resume, progress=progress, device=device).checkpoint
