@@ -25,6 +25,7 @@ def test_figures_are_judged_against_the_loops_budget_and_the_split_against_the_c
         return InferenceTiming(80.0, 120.0, parts, repeats)
 
     monkeypatch.setattr(bench_module, "time_inference", fake)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU's goal, anywhere
     results = {r.name: r for r in bench_policies(BenchOptions(workdir=tmp_path, quick=True))}
     ((config, shapes, repeats),) = seen
     assert config.name == "diffusion" and config.inference_steps == 10 and config.sampler == "ddim"
