@@ -104,7 +104,7 @@ def run_benchmarks(
     if json_path is not None:
         payload = {
             "started": started,
-            "machine": {"python": platform.python_version(), "platform": platform.platform()},
+            "machine": _machine(),
             "quick": options.quick,
             "results": [
                 asdict(r) | {"ratio": r.ratio, "meets_goal": r.meets_goal} for r in results
@@ -113,3 +113,19 @@ def run_benchmarks(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(payload, indent=2))
     return results
+
+
+def _machine() -> dict[str, object]:
+    """Where the figures were measured: interpreter, OS, CPU count, torch and its GPU if any."""
+    import os
+
+    import torch
+
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "cuda_device": cuda,
+    }

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from launch.bench import BenchOptions, BenchResult, format_table, run_benchmarks
 from launch.benchmarks import BENCHMARKS
@@ -29,6 +31,10 @@ def test_ratios_table_and_json(tmp_path: Path) -> None:
     assert table[2].split()[-2:] == ["2x", "-"] and " higher " in table[2]  # no goal stated
     assert table[3].split()[-4:] == ["0.05x", "<=0.01x:", "NOT", "met"] and " lower " in table[3]
     payload = json.loads(out.read_text())
+    machine = payload["machine"]
+    assert machine["cpus"] == os.cpu_count() and machine["torch"] == torch.__version__
+    assert machine["cuda_device"] == (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+                                      else None)  # fmt: skip
     assert payload["results"][0] | {"ratio": 2.0, "meets_goal": None} == payload["results"][0]
     assert payload["results"][1]["higher_is_better"] is False
     assert payload["results"][1]["meets_goal"] is False and payload["results"][1]["goal"] == 0.01
