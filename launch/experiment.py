@@ -82,21 +82,20 @@ def run_experiment(
     with clock("demonstrations"):
         demos = _demonstrations(launch, out / "demos", log, progress)
     obs_keys = [k for k in EpisodeStore.open(demos).schema if k != "action"]
-    pretraining, data_dir = launch.config.pretrain, out / "pretrain" / "data"
+    pretraining = launch.config.pretrain
+    data_dir, run_dir = out / "pretrain" / "data", out / "pretrain" / "run"
     # a finished trunk needs no data: a run moved to another machine may carry the trunk alone
-    trunk = finished_pretraining(pretraining, out / "pretrain" / "run")
+    trunk = finished_pretraining(pretraining, run_dir)
     if trunk is None:
         with clock("pretraining data"):
-            shear = needs_shear(pretraining.tasks)
             ensure_tactile_data(
                 data_dir, pretraining.datasets, exp.data_samples, log, progress, "experiment",
-                shear=shear,
+                shear=needs_shear(pretraining.tasks),
             )  # fmt: skip
         with clock("pretraining"):
             trunk = ensure_pretrained(
-                pretraining, data_dir, out / "pretrain" / "run", log, progress, device,
-                "experiment",
-            )  # fmt: skip
+                pretraining, data_dir, run_dir, log, progress, device, "experiment"
+            )
     with clock("references"):
         references = [_reference(launch, part, out / "references", log) for part in exp.parts]
     rows: list[Row] = []
