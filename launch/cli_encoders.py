@@ -95,6 +95,12 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
         action="store_true",
         help="every press also pushes sideways and twists (for the shear and twist tasks)",
     )
+    data.add_argument(
+        "--grasp",
+        action="store_true",
+        help="every sample a held press disturbed (grip change, push, twist), stored with the "
+        "held image as its base; adds a flat face wider than the pad to the indenters",
+    )
     data.add_argument("--no-progress", action="store_true", help="no progress bar")
     data.set_defaults(handler=lazy("launch.cli_encoders:make_data_command"))
     tr = esub.add_parser(
@@ -177,6 +183,7 @@ def make_data_command(args: argparse.Namespace) -> int:
         shard_size=args.shard_size,
         progress=not args.no_progress,
         shear=args.shear,
+        grasp=args.grasp,
     )
     for name, splits in counts.items():
         print(f"{args.out / name}: {splits['train']} train, {splits['val']} val samples")

@@ -90,7 +90,7 @@ def run_experiment(
         with clock("pretraining data"):
             ensure_tactile_data(
                 data_dir, pretraining.datasets, exp.data_samples, log, progress, "experiment",
-                shear=needs_shear(pretraining.tasks),
+                shear=needs_shear(pretraining.tasks), grasp=exp.grasp_data,
             )  # fmt: skip
         with clock("pretraining"):
             trunk = ensure_pretrained(

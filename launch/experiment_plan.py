@@ -48,6 +48,11 @@ class ExperimentConfig(BaseModel):
     eval_seed: int = Field(100_000, ge=0, description="episode i of every run uses this + i")
     videos: int = Field(1, ge=0, description="videos per part of seed 0 of every arm")
     data_samples: int = Field(3000, ge=1, description="presses per sensor to pretrain on")
+    grasp_data: bool = Field(
+        False,
+        description="pretrain on held presses disturbed, each read against its own base image "
+        "(as a policy reads a pad against its post-grasp frame; tactile_data, grasp=True)",
+    )
     part_seed_stride: int = Field(
         10_000, ge=1, description="the demonstrations of part k use collect.seed + k x this"
     )

@@ -139,15 +139,18 @@ def press(
     rng: np.random.Generator | None = None,
     settle_s: float = SETTLE_S,
     turn_rad: float = 0.0,
+    held: bool = False,
 ) -> TactileReading:
     """Drive the probe of a `rig_xml` scene into the pad with `force_n` at `xy_m`; read.
 
     The probe starts just in front of the face at site-frame `xy_m`, turned `turn_rad` about
     the normal; the simulation then pushes it with `force_n` along -z, `push_n` sideways and
-    `torque_nm` about z for `settle_s`.
+    `torque_nm` about z for `settle_s`. `held`: the probe starts where the last press left it
+    (`xy_m` and `turn_rad` unused): the new forces act on a press already settled.
     """
-    mujoco.mj_resetData(model, data)
-    data.qpos[:4] = (xy_m[0], xy_m[1], _START_GAP_M, turn_rad)
+    if not held:
+        mujoco.mj_resetData(model, data)
+        data.qpos[:4] = (xy_m[0], xy_m[1], _START_GAP_M, turn_rad)
     data.xfrc_applied[1] = (push_n[0], push_n[1], -force_n, 0.0, 0.0, torque_nm)
     for _ in range(round(settle_s / model.opt.timestep)):
         mujoco.mj_step(model, data)

@@ -9,7 +9,10 @@ the shard, the sample key where there is one, and what is wrong.
 
 A data set folder may also hold `reference.jpg` (vitac's addition; T3's sets have none): the
 sensor's image with nothing touching it, encoded as the samples are, for encoders that read a
-press as its difference from the resting gel.
+press as its difference from the resting gel. A sample may also have a third member,
+`<key>.base.jpg` (vitac's addition too): its own base image, the pad before the change the
+labels describe (e.g. an object held still before it was pushed), which such encoders read
+the sample against instead of the data set's reference.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 COUNT_FILE = "count.txt"
 REFERENCE_FILE = "reference.jpg"
 SHARD_GLOB = "data-*.tar"
-_KINDS = {"jpg": "image", "jpeg": "image", "json": "labels"}  # member extension -> part
+_KINDS = {"jpg": "image", "jpeg": "image", "json": "labels", "base.jpg": "base"}  # ext -> part
 _END_MARKER = 1024  # a well-formed tar ends with two zero blocks of 512 bytes
 
 
@@ -46,6 +49,7 @@ class FotaSample(NamedTuple):
     image: np.ndarray  # (H, W, 3) uint8 RGB
     labels: dict[str, Any]
     shard: str  # shard file name, e.g. "data-000003.tar"
+    base: np.ndarray | None = None  # (H, W, 3) uint8 RGB: the sample's own base image, if any
 
 
 class _Record(NamedTuple):  # a sample as stored, still encoded
@@ -53,6 +57,7 @@ class _Record(NamedTuple):  # a sample as stored, still encoded
     jpeg: bytes
     labels: bytes
     shard: Path
+    base: bytes | None  # the JPEG of <key>.base.jpg, if the sample has one
 
 
 class FotaWriter:
@@ -72,31 +77,36 @@ class FotaWriter:
         self._tar: tarfile.TarFile | None = None
         self._shards, self._closed = 0, False  # shards completed
 
-    def add(self, key: str, image: np.ndarray, labels: dict[str, Any]) -> None:
-        """Append one sample; `image` is (H, W, 3) uint8 RGB, `labels` JSON-serialisable."""
+    def add(
+        self, key: str, image: np.ndarray, labels: dict[str, Any], base: np.ndarray | None = None
+    ) -> None:
+        """Append one sample; `image` (and `base`, its own base image) are (H, W, 3) uint8 RGB,
+        `labels` JSON-serialisable."""
         if self._closed:
             raise FotaError(f"{self.split_dir}: the writer is closed")
         if not key or "/" in key or "." in key:
             raise FotaError(f"{self.split_dir}: key {key!r} must be non-empty, without '/' or '.'")
         if key in self._keys:
             raise FotaError(f"{self.split_dir}: duplicate key {key!r}")
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            got = f"{image.shape} {image.dtype}"
-            raise FotaError(f"{self.split_dir}: sample {key!r} image is {got}, not (H, W, 3) uint8")
+        if base is not None and base.shape != image.shape:
+            got = f"{base.shape}, not the image's {image.shape}"
+            raise FotaError(f"{self.split_dir}: sample {key!r} base image is {got}")
         try:
             label_bytes = json.dumps(labels).encode()
         except (TypeError, ValueError) as e:
             raise FotaError(f"{self.split_dir}: labels of sample {key!r} are not JSON: {e}") from e
-        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)  # (H, W, 3) uint8 BGR
-        ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
-        if not ok:
-            raise FotaError(f"{self.split_dir}: cannot encode the image of sample {key!r}")
+        members = [(f"{key}.jpg", _encode(image, f"{self.split_dir}: sample {key!r} image"))]
+        members.append((f"{key}.json", label_bytes))
+        if base is not None:
+            members.append(
+                (f"{key}.base.jpg", _encode(base, f"{self.split_dir}: sample {key!r} base"))
+            )
         self._keys.add(key)
         with _writing(self._shard_path(temporary=False)):
             if self._tar is None:
                 self._file = self._shard_path(temporary=True).open("wb")
                 self._tar = tarfile.TarFile(fileobj=self._file, mode="w", format=tarfile.PAX_FORMAT)
-            for name, data in ((f"{key}.jpg", jpeg.tobytes()), (f"{key}.json", label_bytes)):
+            for name, data in members:
                 info = tarfile.TarInfo(name)
                 info.size, info.mode, info.mtime = len(data), 0o644, 0  # fixed mtime: same bytes
                 self._tar.addfile(info, io.BytesIO(data))
@@ -319,7 +329,7 @@ def _complete(key: str, parts: dict[str, bytes], path: Path) -> _Record:
         raise FotaError(f"{path}: sample {key!r} has an image but no labels (.json)")
     if "image" not in parts:
         raise FotaError(f"{path}: sample {key!r} has labels but no image (.jpg)")
-    return _Record(key, parts["image"], parts["labels"], path)
+    return _Record(key, parts["image"], parts["labels"], path, parts.get("base"))
 
 
 def _check_end(file: BinaryIO, offset: int, path: Path) -> None:
@@ -349,16 +359,22 @@ def _shuffled(records: Iterator[_Record], size: int, rng: np.random.Generator) -
 def write_reference(set_dir: str | Path, image: np.ndarray) -> Path:
     """Store a data set's no-contact image ((H, W, 3) uint8 RGB) as its samples are stored."""
     path = Path(set_dir) / REFERENCE_FILE
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        got = f"{image.shape} {image.dtype}"
-        raise FotaError(f"{path}: the reference is {got}, not (H, W, 3) uint8")
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    if not ok:
-        raise FotaError(f"{path}: cannot encode the reference")
+    jpeg = _encode(image, f"{path}: the reference")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(jpeg.tobytes())
+    path.write_bytes(jpeg)
     return path
+
+
+def _encode(image: np.ndarray, what: str) -> bytes:
+    """(H, W, 3) uint8 RGB -> JPEG bytes (quality 95); FotaError naming `what` otherwise."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise FotaError(f"{what} is {image.shape} {image.dtype}, not (H, W, 3) uint8")
+    ok, jpeg = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
+    )
+    if not ok:
+        raise FotaError(f"{what}: cannot encode it as JPEG")
+    return bytes(jpeg.tobytes())
 
 
 def read_reference(set_dir: str | Path) -> np.ndarray:
@@ -369,22 +385,27 @@ def read_reference(set_dir: str | Path) -> np.ndarray:
             f"{path}: no reference image (difference preprocessing needs the resting pad's "
             "image; data made by `vitac encoders make-data` has one)"
         )
-    bgr = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise FotaError(f"{path}: cannot decode the JPEG")
-    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    return _decode_jpeg(path.read_bytes(), str(path))
 
 
 def _decode(record: _Record) -> FotaSample:
     where = f"{record.shard}: sample {record.key!r}"
-    bgr = cv2.imdecode(np.frombuffer(record.jpeg, np.uint8), cv2.IMREAD_COLOR)  # (H, W, 3)
-    if bgr is None:
-        raise FotaError(f"{where}: cannot decode the JPEG")
+    rgb = _decode_jpeg(record.jpeg, where)
+    base = None if record.base is None else _decode_jpeg(record.base, f"{where} base")
+    if base is not None and base.shape != rgb.shape:
+        raise FotaError(f"{where}: base image {base.shape} does not match the image {rgb.shape}")
     try:
         labels = json.loads(record.labels)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise FotaError(f"{where}: labels are not valid JSON ({e})") from e
     if not isinstance(labels, dict):
         raise FotaError(f"{where}: labels must be a JSON object, got {type(labels).__name__}")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # (H, W, 3) uint8 RGB
-    return FotaSample(record.key, rgb, labels, record.shard.name)
+    return FotaSample(record.key, rgb, labels, record.shard.name, base)
+
+
+def _decode_jpeg(data: bytes, where: str) -> np.ndarray:
+    """JPEG bytes -> (H, W, 3) uint8 RGB."""
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # (H, W, 3) uint8 BGR
+    if bgr is None:
+        raise FotaError(f"{where}: cannot decode the JPEG")
+    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))

@@ -49,7 +49,7 @@ TASKS: dict[str, Task] = {
         crop_safe=True,
     ),
     "shape": Task(
-        HeadConfig(kind="classification", outputs=4),
+        HeadConfig(kind="classification", outputs=5),  # tactile_data.GRASP_SHAPES (SHAPES: 4)
         ("contact_class",),
         "accuracy",
         "",
@@ -135,7 +135,7 @@ def to_batch(
 ) -> Batch:
     """Preprocessed images (augmented when `augmentation` is on) and the task's targets."""
     images = torch.from_numpy(np.stack([s.image for s in samples]))  # (B, H, W, 3) uint8
-    reference = _reference(where.parent) if contract.difference else None  # (H, W, 3) uint8
+    reference = _references(samples, where) if contract.difference else None
     x = crop_resize(images, contract, reference)
     if augmentation is not None and augmentation.enabled:
         x = augment(x, augmentation, geometric=task.crop_safe, signed=contract.difference)
@@ -149,6 +149,15 @@ def to_batch(
     else:
         targets = torch.zeros(len(samples))
     return Batch(x, targets)
+
+
+def _references(samples: list[FotaSample], where: Path) -> Tensor:
+    """(H, W, 3) uint8: the data set's resting pad, or (B, H, W, 3): each sample read against
+    its own base image where it has one (`training.fota`), else against that resting pad."""
+    if all(s.base is None for s in samples):
+        return _reference(where.parent)
+    bases = [s.base if s.base is not None else _reference(where.parent).numpy() for s in samples]
+    return torch.from_numpy(np.stack(bases))
 
 
 @functools.lru_cache(maxsize=16)

@@ -133,27 +133,34 @@ def ensure_tactile_data(
     progress: bool,
     who: str = "transfer",
     shear: bool = False,
+    grasp: bool = False,
 ) -> None:
     """The FoTa data sets `sets` (sim_<sensor>) under `root`, made unless an earlier run
-    finished them the same way (`shear`: with sideways pushes, `make_tactile_data`); a set
-    cut short, or made otherwise, is made again: every set of `root` is."""
+    finished them the same way (`shear`: with sideways pushes, `grasp`: held presses disturbed,
+    `make_tactile_data`); a set cut short, or made otherwise, is made again: every set of
+    `root` is."""
     made = root / MADE
     try:
         for name in sets:
             FotaSplit(root / name / "train"), FotaSplit(root / name / "val")
         before = json.loads(made.read_text()) if made.is_file() else {}
         references = all((root / name / REFERENCE_FILE).is_file() for name in sets)
-        if before.get("shear", False) == shear and references:
+        kind = {"shear": shear, "grasp": grasp}
+        made_as = {k: before.get(k, False) for k in kind}
+        if made_as == kind and references:
             return  # made by an earlier run
-        why = f"with shear={not shear}" if references else "before data sets had references"
+        why = f"with {made_as}" if references else "before data sets had references"
         log(f"{who}: {root} was made {why}; making it again")
     except FotaError:
         pass  # absent or cut short
     shutil.rmtree(root, ignore_errors=True)
-    log(f"{who}: making {samples} presses per sensor in {root}" + (" (shear)" if shear else ""))
+    how = " (grasp)" if grasp else " (shear)" if shear else ""
+    log(f"{who}: making {samples} presses per sensor in {root}{how}")
     sensors = tuple(sensor_of(name) for name in sets)
-    make_tactile_data(root, samples, seed=0, sensors=sensors, progress=progress, shear=shear)
-    made.write_text(json.dumps({"samples": samples, "shear": shear}) + "\n")
+    make_tactile_data(
+        root, samples, seed=0, sensors=sensors, progress=progress, shear=shear, grasp=grasp
+    )
+    made.write_text(json.dumps({"samples": samples, "shear": shear, "grasp": grasp}) + "\n")
 
 
 def finished_pretraining(config: PretrainConfig, run: Path) -> Path | None:

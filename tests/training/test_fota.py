@@ -307,3 +307,20 @@ def test_a_reference_image_round_trips_as_the_samples_do(tmp_path: Path) -> None
         read_reference(tmp_path / "none")
     with pytest.raises(FotaError, match=r"not \(H, W, 3\) uint8"):
         write_reference(tmp_path / "bad", np.zeros((4, 4), np.uint8))
+
+
+def test_a_sample_may_carry_its_own_base_image(tmp_path: Path) -> None:
+    """<key>.base.jpg: decoded beside the image; samples without one have None; a base of
+    another size is refused when written."""
+    image = np.full((24, 32, 3), 40, np.uint8)
+    base = image.copy()
+    base[4:12, 4:20] = 200  # unlike the image
+    with FotaWriter(tmp_path / "train", shard_size=10) as writer:
+        writer.add("with", image, {"i": 0}, base=base)
+        writer.add("without", image, {"i": 1})
+        with pytest.raises(FotaError, match=r"'bad' base image is \(4, 4, 3\)"):
+            writer.add("bad", image, {"i": 2}, base=np.zeros((4, 4, 3), np.uint8))
+    first, second = FotaSplit(tmp_path / "train").samples(seed=0, shuffle=False)
+    assert first.key == "with" and first.base is not None and second.base is None
+    assert np.abs(first.base.astype(int) - base).mean() < 2
+    assert np.abs(first.image.astype(int) - image).mean() < 2  # the image is not the base

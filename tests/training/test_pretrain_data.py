@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from policies.encoders import Preprocessing
-from training.fota import FotaError, FotaSplit, FotaWriter
+from training.fota import FotaError, FotaSplit, FotaWriter, write_reference
 from training.pretrain_data import TASKS, Standardiser, Stream, Subset, to_batch
 
 
@@ -63,3 +63,26 @@ def test_batches_carry_the_task_labels_standardised(tmp_path: Path) -> None:
     scaler = Standardiser(np.array([1.0, -1.0]), np.array([2.0, 4.0]))
     location = to_batch(samples, TASKS["location"], contract, scaler, tmp_path)
     assert location.targets[3].tolist() == [1.0, -0.5]  # (3 - 1) / 2, (-3 + 1) / 4
+
+
+def test_difference_batches_read_a_sample_against_its_own_base_where_it_has_one(
+    tmp_path: Path,
+) -> None:
+    """A grasp sample (training.tactile_data, grasp=True) is read against its base image,
+    the others against the data set's resting pad."""
+    rest = np.full((16, 16, 3), 100, np.uint8)
+    write_reference(tmp_path, rest)
+    with FotaWriter(tmp_path / "train", shard_size=7) as writer:
+        writer.add(
+            "held",
+            np.full((16, 16, 3), 180, np.uint8),
+            {"i": 0},
+            base=np.full((16, 16, 3), 170, np.uint8),
+        )
+        writer.add("plain", np.full((16, 16, 3), 180, np.uint8), {"i": 1})
+    samples = list(FotaSplit(tmp_path / "train").samples(seed=0, shuffle=False))
+    contract = Preprocessing(resize=8, crop=8, difference=True, mean=(0.0,) * 3, std=(1.0,) * 3)
+    for batch in (samples, samples[:1], samples[1:]):  # mixed, all with a base, none with one
+        x = to_batch(batch, TASKS["mae"], contract, None, tmp_path / "train").images
+        expected = [10 / 255 if s.base is not None else 80 / 255 for s in batch]
+        assert x.mean(dim=(1, 2, 3)).tolist() == pytest.approx(expected, abs=0.01)

@@ -10,7 +10,7 @@ import pytest
 from launch.cli import main
 from sim.tactile_gallery import press
 from training.fota import FotaSplit, read_reference
-from training.tactile_data import SENSORS, SHAPES, PressRig, make_tactile_data
+from training.tactile_data import GRASP_SHAPES, SENSORS, SHAPES, PressRig, make_tactile_data
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +137,32 @@ def test_shear_pushes_and_twists_the_same_presses(root: Path, tmp_path: Path) ->
     assert max(still) < 0.05 and np.median(push) > 0.2, (still, push)
     assert max(abs(x["torque_nmm"]) for x in plain) < 0.05
     assert np.median([abs(x["torque_nmm"]) for x in pushed]) > 0.3
+
+
+def test_grasp_samples_are_held_presses_disturbed_each_with_its_base(tmp_path: Path) -> None:
+    """grasp=True: every sample has a base image, the same indenter pressed and held (not the
+    resting pad), from which the sample differs by the push and twist its labels measure;
+    the indenters include the face wider than the pad. Images are compared in 8x8-pixel
+    means, which the two images' independent sensor noise hardly moves."""
+    make_tactile_data(tmp_path, 30, 3, sensors=["mini"], shard_size=10, progress=False, grasp=True)
+    rest = _pooled(read_reference(tmp_path / "sim_mini"))
+    samples = list(FotaSplit(tmp_path / "sim_mini" / "train").samples(seed=0, shuffle=False))
+    assert {s.labels["object_name"] for s in samples} == set(GRASP_SHAPES)
+    pressed, changed = [], []
+    for s in samples:
+        assert s.base is not None and "base_force_n" in s.labels
+        assert list(GRASP_SHAPES)[s.labels["contact_class"]] == s.labels["object_name"]
+        changed.append(np.abs(_pooled(s.image) - _pooled(s.base)).mean())
+        assert changed[-1] > 0.4, s.labels  # every sample disturbed beyond the noise
+        if s.labels["object_name"] != "face":  # the wide face barely dents the gel
+            pressed.append(np.abs(_pooled(s.base) - rest).mean())
+    assert np.median(pressed) > 2 * np.median(changed), (pressed, changed)  # the base is held
+    push = [np.hypot(s.labels["shear_x_n"], s.labels["shear_y_n"]) for s in samples]
+    assert np.median(push) > 0.2 and np.median([abs(s.labels["torque_nmm"]) for s in samples]) > 0.3
+
+
+def _pooled(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (H // 8, W // 8, 3) float means of 8x8 blocks."""
+    h, w = image.shape[0] // 8 * 8, image.shape[1] // 8 * 8
+    blocks = image[:h, :w].astype(float).reshape(h // 8, 8, w // 8, 8, 3)
+    return np.asarray(blocks.mean(axis=(1, 3)))
