@@ -10,6 +10,8 @@ training run cut short continues from its latest checkpoint):
     <out>/pretrain/data/                     FoTa presses of both sensor profiles (no insertion;
                                              not needed once the trunk is finished)
     <out>/pretrain/run/                      MAE + supervised pretraining ([pretrain]): the trunk
+                                             (of the pretrained and scratch arms; not made
+                                             when neither is run)
     <out>/references/<part>.json             the expert and zero motion on the evaluation seeds
     <out>/runs/<policy>/<arm>/s<seed>/train  one training run (its config.toml repeats it)
     <out>/runs/<policy>/<arm>/s<seed>/eval/<part>.json   its evaluation on one part
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from launch.config import ConfigError
-from launch.experiment_plan import Arm, arm_data
+from launch.experiment_plan import TRUNK_ARMS, Arm, arm_data
 from launch.experiment_report import Row, write_report
 from launch.jobs import run_collect, run_train
 from launch.launch_file import Launch, launch_from_data, task_config
@@ -49,6 +51,7 @@ DONE = "done.json"  # a finished stage's marker (and what it produced)
 SETTINGS = "settings.json"  # the launch file's tables as the run in <out> began
 CHANGEABLE = (  # none of these changes a finished stage: runs are added, or left out
     ".experiment.seeds",
+    ".experiment.first_seed",
     ".experiment.arms",
     ".experiment.episodes",
     ".experiment.videos",
@@ -86,7 +89,7 @@ def run_experiment(
     data_dir, run_dir = out / "pretrain" / "data", out / "pretrain" / "run"
     # a finished trunk needs no data: a run moved to another machine may carry the trunk alone
     trunk = finished_pretraining(pretraining, run_dir)
-    if trunk is None:
+    if trunk is None and any(arm in TRUNK_ARMS for arm in exp.arms):
         with clock("pretraining data"):
             ensure_tactile_data(
                 data_dir, pretraining.datasets, exp.data_samples, log, progress, "experiment",
@@ -102,7 +105,7 @@ def run_experiment(
     record = {**(record or {}), "settings": exp.model_dump(mode="json"), "references": references}
     for policy in [p for p in exp.policies if not only or p in only]:
         for arm in exp.arms:
-            for seed in range(exp.seeds):
+            for seed in range(exp.first_seed, exp.first_seed + exp.seeds):
                 run = out / "runs" / policy / arm / f"s{seed}"
                 arm_launch = _arm_launch(launch, data, policy, arm, seed, trunk, obs_keys)
                 with clock(f"train {policy}"):
@@ -161,7 +164,7 @@ def _arm_launch(
     policy: str,
     arm: Arm,
     seed: int,
-    trunk: Path,
+    trunk: Path | None,
     obs_keys: list[str],
 ) -> Launch:
     """The validated launch of one run (`launch`: the experiment's, from `data`)."""
@@ -278,14 +281,14 @@ def _evaluated(
     device: str,
 ) -> tuple[int, int]:
     """(successes, episodes) of the checkpoint on `part` as the experiment (`launch`) says,
-    run as its policy's launch (`arm`) deploys it; seed 0's runs keep videos."""
+    run as its policy's launch (`arm`) deploys it; the first seed's runs keep videos."""
     path = run / "eval" / f"{part}.json"
     exp, inference = launch.config.experiment, arm.config.eval.inference
     found = json.loads(path.read_text()) if path.is_file() else {}
     if found.get("episodes") == exp.episodes:  # done before, with as many episodes as now
         return int(found["successes"]), int(found["episodes"])
     log(f"experiment: evaluating {run} on {part} ({exp.episodes} episodes)")
-    videos = exp.videos if seed == 0 else 0
+    videos = exp.videos if seed == exp.first_seed else 0
     (result,) = evaluate_parallel(
         TASK,
         _part_config(launch, part),

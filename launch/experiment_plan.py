@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Arm = Literal["pretrained", "scratch", "no_touch", "conv"]
 Part = Literal["switch3", "usb12", "vga17"]
 ARMS: tuple[Arm, ...] = ("pretrained", "scratch", "no_touch")  # the goal's arms (the default)
+TRUNK_ARMS: tuple[Arm, ...] = ("pretrained", "scratch")  # the arms built on the pretrained trunk
 TACTILE_PREFIX = "tactile."
 
 
@@ -39,6 +40,12 @@ class ExperimentConfig(BaseModel):
     parts: list[Part] = Field(["switch3", "usb12", "vga17"], min_length=1)
     arms: list[Arm] = Field(list(ARMS), min_length=1)
     seeds: int = Field(3, ge=1, description="training seeds per policy and arm")
+    first_seed: int = Field(
+        0,
+        ge=0,
+        description="runs use seeds first_seed .. first_seed + seeds - 1 (a session "
+        "may train later seeds of an experiment another began)",
+    )
     policies: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="policy name -> launch-file tables merged over this file for its runs",
@@ -46,7 +53,7 @@ class ExperimentConfig(BaseModel):
     pretrained_mode: Literal["frozen", "finetune"] = "frozen"
     episodes: int = Field(50, ge=1, description="evaluation episodes per part and seed")
     eval_seed: int = Field(100_000, ge=0, description="episode i of every run uses this + i")
-    videos: int = Field(1, ge=0, description="videos per part of seed 0 of every arm")
+    videos: int = Field(1, ge=0, description="videos per part of the first seed of every arm")
     data_samples: int = Field(3000, ge=1, description="presses per sensor to pretrain on")
     grasp_data: bool = Field(
         False,
@@ -107,7 +114,7 @@ def arm_data(
     policy: str,
     arm: Arm,
     seed: int,
-    encoder: Path,
+    encoder: Path | None,
     obs_keys: list[str],
     mode: Literal["frozen", "finetune"] = "frozen",
 ) -> dict[str, Any]:
@@ -130,6 +137,8 @@ def arm_data(
         raise ValueError(f"the {arm} arm of {policy} has no tactile input (train.obs_keys)")
     if arm == "conv":
         return run
+    if encoder is None:
+        raise ValueError(f"the {arm} arm of {policy} needs the pretrained trunk; none was made")
     t3 = {"checkpoint": str(encoder), "mode": "scratch" if arm == "scratch" else mode}
     run.setdefault("policy", {}).update(tactile_encoder="t3", t3=t3)
     return run

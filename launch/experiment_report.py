@@ -200,13 +200,15 @@ def plot(record: dict[str, Any], path: Path) -> Path:
 
 
 def example_sheet(record: dict[str, Any], out: Path) -> Path | None:
-    """<out>/tactile_insertion_videos.png: the first evaluation episode of every seed-0 run
-    (<out>/runs/<policy>/<arm>/s0), a row per part, policy and arm, each a strip of frames
-    from its first step to its last, labelled with its outcome. None when no run kept one."""
+    """<out>/tactile_insertion_videos.png: the first evaluation episode of every run of the
+    first seed (<out>/runs/<policy>/<arm>/s<first>), a row per part, policy and arm, each a
+    strip of frames from its first step to its last, labelled with its outcome. None when no
+    run kept one."""
     rows = []
-    chosen = [r for r in record["results"] if r["seed"] == 0]
+    first = min((r["seed"] for r in record["results"]), default=0)
+    chosen = [r for r in record["results"] if r["seed"] == first]
     for r in sorted(chosen, key=lambda r: (r["part"], r["policy"])):
-        run = out / "runs" / r["policy"] / r["arm"] / "s0"
+        run = out / "runs" / r["policy"] / r["arm"] / f"s{first}"
         found = run / "eval" / f"{r['part']}.json"
         result = json.loads(found.read_text()) if found.is_file() else {}
         if not result.get("videos"):

@@ -98,9 +98,34 @@ def test_quick_makes_the_table_and_a_second_run_redoes_only_what_is_missing(
     conv_config = tomllib.loads((out / "runs/bc/conv/s0/train/config.toml").read_text())
     assert conv_config["policy"]["tactile_encoder"] == "conv" and "t3" not in conv_config["policy"]
 
+    # later seeds may be run on their own (another session's): seed 1 alone, with its videos
+    later = ["--set", "experiment.arms=['no_touch']", "--set", "experiment.first_seed=1"]
+    assert main([*QUICK, "--out", str(out), "--resume", "--only", "bc", *later]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("experiment")]
+    assert said[0] == f"experiment: training {out / 'runs/bc/no_touch/s1/train'}" and len(said) == 3
+    seeds = json.loads((out / "tactile_insertion.json").read_text())["results"]
+    assert [(r["arm"], r["seed"]) for r in seeds] == [("no_touch", 1)] * 2
+    assert len(list((out / "runs/bc/no_touch/s1/videos/usb12").rglob("*.mp4"))) == 1
+    sheet = (out / "tactile_insertion_videos.png").read_bytes()  # seed 1's two runs
+    assert int.from_bytes(sheet[20:24], "big") == 2 * (BAND_HEIGHT + SHEET_HEIGHT)
+
     assert main([*QUICK, "--out", str(out), "--resume", "--set", "collect.episodes=4"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "collect.episodes: 3 -> 4" in err
+
+
+@pytest.mark.slow
+def test_arms_without_the_trunk_pretrain_nothing(tmp_path: Path) -> None:
+    """No touch (and conv) build on no trunk: an experiment of those arms alone skips the
+    pretraining data and the pretraining, the longest shared stages."""
+    out = tmp_path / "exp"
+    no_touch = ["--only", "bc", "--set", "experiment.arms=['no_touch']"]
+    assert main([*QUICK, "--out", str(out), *no_touch]) == 0
+    assert not (out / "pretrain").exists()
+    record = json.loads((out / "tactile_insertion.json").read_text())
+    assert set(record["seconds"]) == {"demonstrations", "references", "train bc", "eval bc"}
+    assert [(r["arm"], r["part"]) for r in record["results"]] == [
+        ("no_touch", "switch3"), ("no_touch", "usb12")]  # fmt: skip
 
 
 @pytest.mark.parametrize(
