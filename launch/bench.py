@@ -91,28 +91,50 @@ def run_benchmarks(
     registry: dict[str, Benchmark],
     options: BenchOptions,
     json_path: Path | None = None,
+    on_done: Callable[[str, list[BenchResult], float], None] | None = None,
 ) -> list[BenchResult]:
-    """Run `names` (all, in registry order, when empty); write JSON to `json_path` if given."""
+    """Run `names` (all, in registry order, when empty).
+
+    After each benchmark, `on_done(name, its results, its seconds)` is called and the JSON at
+    `json_path` (if given) is rewritten with everything so far and the names still pending,
+    so a run stopped part-way (Ctrl-C, a device lease running out) keeps what it measured.
+    """
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise ConfigError(f"unknown benchmark(s) {unknown}; available: {sorted(registry)}")
+    order = list(names) or list(registry)
     results: list[BenchResult] = []
     started = time.time()
-    for name in names or list(registry):
+    for done, name in enumerate(order, start=1):
         options.workdir.mkdir(parents=True, exist_ok=True)
-        results.extend(registry[name](options))
-    if json_path is not None:
-        payload = {
-            "started": started,
-            "machine": _machine(),
-            "quick": options.quick,
-            "results": [
-                asdict(r) | {"ratio": r.ratio, "meets_goal": r.meets_goal} for r in results
-            ],
-        }
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(payload, indent=2))
+        began = time.perf_counter()
+        new = registry[name](options)
+        results.extend(new)
+        if on_done is not None:
+            on_done(name, new, time.perf_counter() - began)
+        if json_path is not None:
+            _write_json(json_path, started, options, results, pending=order[done:])
     return results
+
+
+def _write_json(
+    path: Path,
+    started: float,
+    options: BenchOptions,
+    results: Sequence[BenchResult],
+    pending: Sequence[str],
+) -> None:
+    payload = {
+        "started": started,
+        "machine": _machine(),
+        "quick": options.quick,
+        "pending": list(pending),  # benchmarks not yet run: [] once the run is complete
+        "results": [asdict(r) | {"ratio": r.ratio, "meets_goal": r.meets_goal} for r in results],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(path)  # a reader never sees half a file
 
 
 def _machine() -> dict[str, object]:

@@ -68,7 +68,7 @@ def view(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from launch.bench import BenchOptions, describe, format_table, run_benchmarks
+    from launch.bench import BenchOptions, BenchResult, describe, format_table, run_benchmarks
     from launch.benchmarks import BENCHMARKS
     from training.run_dir import resolve_checkpoint
 
@@ -79,14 +79,26 @@ def bench(args: argparse.Namespace) -> int:
         return 0
     check_output_file(args.json, "--json")
     checkpoint = None if args.checkpoint is None else resolve_checkpoint(args.checkpoint)
+    total = len(args.names) or len(BENCHMARKS)
+    finished: list[str] = []
+
+    def report(name: str, results: list[BenchResult], seconds: float) -> None:
+        # each benchmark's figures as soon as it ends (a full run takes many minutes)
+        finished.append(name)
+        print(f"[{len(finished)}/{total}] {name} ({seconds:.0f} s)", flush=True)
+        print(format_table(results), flush=True)
+
     with tempfile.TemporaryDirectory(prefix="vitac-bench-") as tmp:
         results = run_benchmarks(
             args.names,
             BENCHMARKS,
             BenchOptions(Path(tmp), quick=args.quick, checkpoint=checkpoint),
             json_path=args.json,
+            on_done=report,
         )
-    print(format_table(results))
+    if len(finished) > 1:
+        print("all:")
+        print(format_table(results))
     print(f"json: {args.json}")
     return 0
 

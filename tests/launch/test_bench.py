@@ -63,3 +63,28 @@ def test_unknown_name_is_refused(tmp_path: Path) -> None:
         ConfigError, match=r"unknown benchmark\(s\) \['nope'\]; available: \['fake'\]"
     ):
         run_benchmarks(["nope"], {"fake": _fake}, BenchOptions(tmp_path))
+
+
+def test_each_benchmark_is_reported_and_saved_as_it_ends(tmp_path: Path) -> None:
+    """A run stopped part-way (here: the second benchmark fails) keeps the first's figures."""
+
+    def broken(options: BenchOptions) -> list[BenchResult]:
+        raise KeyboardInterrupt
+
+    out, seen = tmp_path / "b.json", []
+    registry = {"fake": _fake, "broken": broken, "late": _fake}
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmarks(
+            [],
+            registry,
+            BenchOptions(tmp_path / "w"),
+            json_path=out,
+            on_done=lambda name, results, seconds: seen.append((name, len(results), seconds)),
+        )
+    assert [(name, n) for name, n, _ in seen] == [("fake", 2)] and seen[0][2] >= 0
+    payload = json.loads(out.read_text())
+    assert payload["pending"] == ["broken", "late"]
+    assert [r["name"] for r in payload["results"]] == ["fake.speed", "fake.latency"]
+    assert not list(tmp_path.glob("*.tmp"))
+    done = run_benchmarks(["late", "fake"], registry, BenchOptions(tmp_path / "w"), json_path=out)
+    assert len(done) == 4 and json.loads(out.read_text())["pending"] == []
