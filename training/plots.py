@@ -92,7 +92,8 @@ def plot_pretrain(metrics: Sequence[dict[str, Any]], path: Path, window: int = 2
         ]
         ax_loss.plot(steps, smooth, label=pair)
     ax_loss.set(xlabel="step", ylabel="train loss", yscale="log", title="training, per pair")
-    ax_loss.legend(fontsize=7)
+    if by_pair:  # a run of no steps has no curve to label
+        ax_loss.legend(fontsize=7)
     ax_loss.grid(alpha=0.3)
     validated = [m for m in metrics if "val" in m]
     pairs = sorted({p for m in validated for p in m["val"]})

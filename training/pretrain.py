@@ -9,6 +9,7 @@ runs the transfer table that way.
 
 Run directory:
     <out>/checkpoints/step_<N>/   the encoder (policies.encoders format) + optimizer state
+                                  (a run of no steps saves step 0: its untrained weights)
     <out>/metrics.jsonl           train loss per step and pair; validation per pair
     <out>/pretrain.png            both, per pair
 
@@ -228,6 +229,8 @@ class _Run:
                         f"stopped at step {done} of {config.steps}; saved {saved}",
                         stop.signum or signal.SIGTERM,
                     )
+        if config.steps == 0 and world.main:  # a run of no steps saves its initial weights:
+            _save(model, optimizer, config, self.scalers, out_dir, 0, world.size)  # (untrained)
         check_replicas(model, world)
         if world.main:
             plot_pretrain(_read(metrics_path), out_dir / PLOT_FILE)

@@ -207,3 +207,18 @@ def test_augmentation_changes_training_and_never_validation(data: Path, tmp_path
     augmented = pretrain(jittered, data, tmp_path / "aug", progress=False)
     assert augmented.first_validation == plain.first_validation
     assert augmented.validation != plain.validation
+
+
+def test_a_run_of_no_steps_saves_its_untrained_weights(data: Path, tmp_path: Path) -> None:
+    """The untrained trunk of a frozen-random control arm (`pretrain.mae_steps = 0`,
+    `pretrain.supervised_steps = 0`): saved at step 0, seeded, loadable as any trunk."""
+    config = PretrainConfig(**SMALL, tasks=["shape"], mae_steps=0, supervised_steps=0)
+    a = pretrain(config, data, tmp_path / "a", progress=False)
+    assert a.checkpoint == tmp_path / "a" / "checkpoints" / "step_0000000"
+    assert a.validation == a.first_validation
+    b = pretrain(config, data, tmp_path / "b", progress=False)
+    c = pretrain(config.model_copy(update={"seed": 1}), data, tmp_path / "c", progress=False)
+    wa, wb, wc = (load_encoder(r.checkpoint).state_dict() for r in (a, b, c))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)  # the same seed, the same weights
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    assert (tmp_path / "a" / "pretrain.png").is_file()
