@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from launch.bench import BenchOptions, BenchResult, format_table, run_benchmarks
+from launch.bench import Benchmark, BenchOptions, BenchResult, format_table, run_benchmarks
 from launch.benchmarks import BENCHMARKS
 from launch.cli import main
 from launch.config import ConfigError
@@ -72,7 +72,7 @@ def test_each_benchmark_is_reported_and_saved_as_it_ends(tmp_path: Path) -> None
         raise KeyboardInterrupt
 
     out, seen = tmp_path / "b.json", []
-    registry = {"fake": _fake, "broken": broken, "late": _fake}
+    registry: dict[str, Benchmark] = {"fake": _fake, "broken": broken, "late": _fake}
     with pytest.raises(KeyboardInterrupt):
         run_benchmarks(
             [],
