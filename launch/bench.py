@@ -104,7 +104,7 @@ def run_benchmarks(
         raise ConfigError(f"unknown benchmark(s) {unknown}; available: {sorted(registry)}")
     order = list(names) or list(registry)
     results: list[BenchResult] = []
-    started = time.time()
+    started, machine = time.time(), _machine()
     for done, name in enumerate(order, start=1):
         options.workdir.mkdir(parents=True, exist_ok=True)
         began = time.perf_counter()
@@ -113,20 +113,21 @@ def run_benchmarks(
         if on_done is not None:
             on_done(name, new, time.perf_counter() - began)
         if json_path is not None:
-            _write_json(json_path, started, options, results, pending=order[done:])
+            _write_json(json_path, started, machine, options, results, pending=order[done:])
     return results
 
 
 def _write_json(
     path: Path,
     started: float,
+    machine: dict[str, object],
     options: BenchOptions,
     results: Sequence[BenchResult],
     pending: Sequence[str],
 ) -> None:
     payload = {
         "started": started,
-        "machine": _machine(),
+        "machine": machine,
         "quick": options.quick,
         "pending": list(pending),  # benchmarks not yet run: [] once the run is complete
         "results": [asdict(r) | {"ratio": r.ratio, "meets_goal": r.meets_goal} for r in results],

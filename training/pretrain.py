@@ -229,8 +229,8 @@ class _Run:
                         f"stopped at step {done} of {config.steps}; saved {saved}",
                         stop.signum or signal.SIGTERM,
                     )
-        if config.steps == 0 and world.main:  # a run of no steps saves its initial weights:
-            _save(model, optimizer, config, self.scalers, out_dir, 0, world.size)  # (untrained)
+        if config.steps == 0 and world.main:  # a run of no steps saves its untrained weights
+            _save(model, optimizer, config, self.scalers, out_dir, 0, world.size)
         check_replicas(model, world)
         if world.main:
             plot_pretrain(_read(metrics_path), out_dir / PLOT_FILE)
