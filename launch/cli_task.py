@@ -69,6 +69,16 @@ def add_task_parser(sub: Any) -> None:
         "its architecture untrained (tactile_t3_init), CLS and mean-pooled (_mean): does the "
         "trunk keep the information?",
     )
+    probe.add_argument(
+        "--curve",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="N",
+        help="also the tactile inputs' learning curve: R^2 at contact with the ridge fitted on "
+        "N training episodes only, for each N (5 random draws each; e.g. --curve 8 16 32 64 "
+        "128 256): does a pretrained trunk's reader need fewer examples than the pixels'?",
+    )
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(handler=_task_probe)
     trace = tsub.add_parser(
@@ -187,6 +197,7 @@ def _task_trace(args: argparse.Namespace) -> int:
 def _task_probe(args: argparse.Namespace) -> int:
     from launch.task_jobs import run_probe
     from training.probe import format_table
+    from training.probe_curve import format_curve
 
     out = args.out or Path("runs/probe") / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = f"vitac task probe {args.task} --episodes {args.episodes} --seed {args.seed} "
@@ -196,6 +207,8 @@ def _task_probe(args: argparse.Namespace) -> int:
         command += f"--expert {args.expert} "
     if args.encoder:
         command += f"--encoder {args.encoder} "
+    if args.curve:
+        command += f"--curve {' '.join(map(str, args.curve))} "
     report = run_probe(
         args.task,
         args.episodes,
@@ -206,8 +219,11 @@ def _task_probe(args: argparse.Namespace) -> int:
         variant=args.expert,
         encoder=args.encoder,
         decision=args.decision,
+        curve=args.curve,
     )
     print(format_table(report.results))
+    if report.curve:
+        print(format_curve(report.curve))
     print(f"samples:  {report.samples} per phase ({report.skipped} episode(s) without a decision)")
     for group, layout in report.layouts.items():
         print(f"{group + ':':<9} {layout}")

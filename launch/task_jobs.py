@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from launch.config import ConfigError, apply_overrides
 from launch.launch_file import task_config
 from sim import TASKS
 from training.probe import ProbeError, ProbeResult, check_task, collect_probe_data, fit_and_score
+from training.probe_curve import MIN_SIZE, CurvePoint, curve_sizes, learning_curve
 from training.progress import Progress
 from training.search_trace import TraceSummary
 from training.task_report import TaskReport, TaskReportError, run_task_report
@@ -32,6 +34,7 @@ class ProbeReport:
     layouts: dict[str, str]
     json: Path
     seconds: float
+    curve: list[CurvePoint]
 
 
 def run_probe(
@@ -44,11 +47,14 @@ def run_probe(
     variant: str | None = None,
     encoder: Path | None = None,
     decision: int = 1,
+    curve: Sequence[int] = (),
 ) -> ProbeReport:
     """The information probe (training.probe) on `task`'s expert (or `variant`); writes
     `out/probe.json`. With `encoder` (a tactile encoder directory) its features and those of
     the same architecture untrained are probed too (training.probe_encoder). `decision`: which
-    of each episode's decisions is the target (1: the first)."""
+    of each episode's decisions is the target (1: the first). `curve`: training-episode counts
+    of the tactile inputs' learning curve (training.probe_curve); a count above what the
+    episodes with a decision allow is lowered to that."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not an empty directory; choose a new --out")
     if task not in TASKS:
@@ -57,6 +63,11 @@ def run_probe(
         raise ConfigError(
             f"need --episodes >= 3, --seed >= 0 and --decision >= 1, got {episodes}, {seed} "
             f"and {decision}"
+        )
+    if any(n < MIN_SIZE or n >= episodes for n in curve):
+        raise ConfigError(
+            f"--curve: each count of training episodes must be {MIN_SIZE} to {episodes - 1} "
+            f"(under --episodes), got {list(curve)}"
         )
     extra = None
     if encoder is not None:
@@ -74,6 +85,7 @@ def run_probe(
             decision=decision,
         )  # fmt: skip
         results = fit_and_score(data)
+        points = learning_curve(data, curve_sizes(data, curve)) if curve else []
     except ProbeError as err:
         raise ConfigError(str(err)) from err
     seconds = time.perf_counter() - started
@@ -95,9 +107,12 @@ def run_probe(
         "features": data.layouts,
         "seconds": seconds,
         "results": [r.to_json() for r in results],
+        "curve": [p.to_json() for p in points],
     }
     path.write_text(json.dumps(report, indent=2))
-    return ProbeReport(results, len(data.targets), data.skipped, data.layouts, path, seconds)
+    return ProbeReport(
+        results, len(data.targets), data.skipped, data.layouts, path, seconds, points
+    )
 
 
 REPORT_FILE = "report.json"  # under `vitac task report --out DIR`
