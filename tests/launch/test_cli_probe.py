@@ -30,6 +30,8 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         (["tactile_insertion", "--seed", "-1"], "--seed >= 0"),
         (["tactile_insertion", "--decision", "0"], "--decision >= 1"),
         (["tactile_insertion", "--expert", "psychic"], "no expert variant 'psychic'"),
+        (["tactile_insertion", "--episodes", "5", "--curve", "3"], "--curve: each count"),
+        (["tactile_insertion", "--episodes", "5", "--curve", "4", "5"], "--curve: each count"),
     ],
 )
 def test_operator_errors_exit_2_with_one_line(
@@ -41,13 +43,19 @@ def test_operator_errors_exit_2_with_one_line(
 def test_probe_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "probe"
     out.mkdir()  # an empty directory is fine
-    assert main(["task", "probe", "tactile_insertion", "--episodes", "4", "--out", str(out)]) == 0
+    args = ["task", "probe", "tactile_insertion", "--episodes", "7", "--curve", "4", "6"]
+    assert main([*args, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     report = json.loads((out / "probe.json").read_text())
     assert report["task"] == "tactile_insertion"
-    assert (report["episodes"], report["seed"], report["decision"]) == (4, 0, 1)
-    assert report["samples"] + report["skipped"] == 4
-    assert report["command"].startswith("vitac task probe tactile_insertion --episodes 4")
+    assert (report["episodes"], report["seed"], report["decision"]) == (7, 0, 1)
+    assert report["samples"] + report["skipped"] == 7
+    assert report["command"].startswith("vitac task probe tactile_insertion --episodes 7")
+    assert "--curve 4 6 --out" in report["command"]
+    # 6 by seed 0 (one episode has no decision): 6 lowered to the 4 a 5-fold split trains on
+    assert report["samples"] == 6
+    curve = {(p["input"], p["episodes"]) for p in report["curve"]}
+    assert curve == {("tactile", 4), ("tactile_since_first", 4)}
     assert "commit" in report
     rows = {(r["input"], r["phase"]): r for r in report["results"]}
     inputs = ("tactile", "wrist", "scene", "cameras", "proprio", "tactile_pose",
@@ -57,7 +65,15 @@ def test_probe_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     for row in rows.values():
         assert set(row) == {"input", "phase", "r2", "cosine", "quadrant_acc", "n"}
         assert row["n"] == report["samples"] and -1 <= row["cosine"] <= 1
-    for word in ("R^2", "cosine", "quadrant", "tactile", "before_contact", "probe.json"):
+    for word in (
+        "R^2",
+        "cosine",
+        "quadrant",
+        "tactile",
+        "before_contact",
+        "probe.json",
+        "training episodes",
+    ):
         assert word in printed
 
 
