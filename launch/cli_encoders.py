@@ -101,6 +101,15 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
         help="every sample a held press disturbed (grip change, push, twist), stored with the "
         "held image as its base; adds a flat face wider than the pad to the indenters",
     )
+    data.add_argument(
+        "--unit-spread",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="every press on a sensor unit of its own (gel stiffness, lights, markers, camera "
+        "mount; sim.sensor_unit) drawn at spread S in (0, 2], stored with its resting frame as "
+        "base (default 0: the nominal sensor)",
+    )
     data.add_argument("--no-progress", action="store_true", help="no progress bar")
     data.set_defaults(handler=lazy("launch.cli_encoders:make_data_command"))
     tr = esub.add_parser(
@@ -167,6 +176,7 @@ def import_t3_command(args: argparse.Namespace) -> int:
 def make_data_command(args: argparse.Namespace) -> int:
     import time
 
+    from sim.sensor_unit import MAX_SPREAD
     from training.tactile_data import SENSORS, make_tactile_data
 
     check_new_path(args.out, "--out")
@@ -174,6 +184,8 @@ def make_data_command(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"need --samples >= 1 and --shard-size >= 1, got {args.samples}, {args.shard_size}"
         )
+    if not 0.0 <= args.unit_spread <= MAX_SPREAD:
+        raise ConfigError(f"--unit-spread must be in [0, {MAX_SPREAD}], got {args.unit_spread}")
     started = time.perf_counter()
     counts = make_tactile_data(
         args.out,
@@ -184,6 +196,7 @@ def make_data_command(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         shear=args.shear,
         grasp=args.grasp,
+        units=args.unit_spread,
     )
     for name, splits in counts.items():
         print(f"{args.out / name}: {splits['train']} train, {splits['val']} val samples")

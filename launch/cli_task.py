@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-READOUT = (
-    "sim/data/touch_readout.json"  # sim.touch_readout.READOUT_FILE, named without importing sim
-)
+# sim.touch_readout's READOUT_FILE and UNITS_READOUT_FILE, named without importing sim
+READOUT, UNITS_READOUT = "sim/data/touch_readout.json", "sim/data/touch_readout_units.json"
 
 
 def add_task_parser(sub: Any) -> None:
@@ -78,6 +77,15 @@ def add_task_parser(sub: Any) -> None:
         help="also the tactile inputs' learning curve: R^2 at contact with the ridge fitted on "
         "N training episodes only, for each N (5 random draws each; e.g. --curve 8 16 32 64 "
         "128 256): does a pretrained trunk's reader need fewer examples than the pixels'?",
+    )
+    probe.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="task.params.KEY=VALUE",
+        help="a task setting (repeatable), e.g. --set task.params.tactile_units=1000000: every "
+        "episode's pads are a sensor unit of their own (sim.sensor_unit)",
     )
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(handler=_task_probe)
@@ -154,12 +162,22 @@ def add_task_parser(sub: Any) -> None:
         description="Run the contact-only search on every part, label each press on the rim "
         "with the simulator's true offset, fit the touch readout (which side the socket is on, "
         "per axis, from the two tactile images), score it on held-out episodes and write it. "
-        f"The expert reads {READOUT}.",
+        f"The expert reads {READOUT}, or {UNITS_READOUT} for pads of sensor units "
+        "(task.params.tactile_units > 0).",
     )
     calibrate.add_argument("task", metavar="TASK", help="tactile_insertion")
     calibrate.add_argument("--episodes", type=int, default=100, help="per part (default 100)")
     calibrate.add_argument("--seed", type=int, default=50_000, help="episode i uses seed + i")
     calibrate.add_argument("--out", type=Path, required=True, metavar="FILE", help="a new file")
+    calibrate.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="task.params.KEY=VALUE",
+        help="a task setting (repeatable), e.g. --set task.params.tactile_units=1000000: calibrate "
+        "across sensor units (the part is set by the calibration)",
+    )
     calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
     calibrate.set_defaults(handler=_task_calibrate)
 
@@ -209,6 +227,7 @@ def _task_probe(args: argparse.Namespace) -> int:
         command += f"--encoder {args.encoder} "
     if args.curve:
         command += f"--curve {' '.join(map(str, args.curve))} "
+    command += "".join(f"--set {shlex.quote(item)} " for item in args.overrides)
     report = run_probe(
         args.task,
         args.episodes,
@@ -220,6 +239,7 @@ def _task_probe(args: argparse.Namespace) -> int:
         encoder=args.encoder,
         decision=args.decision,
         curve=args.curve,
+        overrides=args.overrides,
     )
     print(format_table(report.results))
     if report.curve:
@@ -235,6 +255,7 @@ def _task_calibrate(args: argparse.Namespace) -> int:
     from launch.task_jobs import run_calibrate
 
     command = f"vitac task calibrate {args.task} --episodes {args.episodes} --seed {args.seed}"
+    command += "".join(f" --set {shlex.quote(item)}" for item in args.overrides)
     report = run_calibrate(
         args.task,
         args.episodes,
@@ -242,6 +263,7 @@ def _task_calibrate(args: argparse.Namespace) -> int:
         args.out,
         f"{command} --out {args.out}",
         progress=not args.no_progress,
+        overrides=args.overrides,
     )
     x, y = report.heldout_accuracy
     print(f"presses:  {report.presses}; held-out side accuracy x {x:.3f}, y {y:.3f}")

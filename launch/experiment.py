@@ -94,6 +94,7 @@ def run_experiment(
             ensure_tactile_data(
                 data_dir, pretraining.datasets, exp.data_samples, log, progress, "experiment",
                 shear=needs_shear(pretraining.tasks), grasp=exp.grasp_data,
+                units=exp.data_unit_spread,
             )  # fmt: skip
         with clock("pretraining"):
             trunk = ensure_pretrained(

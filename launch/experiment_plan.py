@@ -60,6 +60,13 @@ class ExperimentConfig(BaseModel):
         description="pretrain on held presses disturbed, each read against its own base image "
         "(as a policy reads a pad against its post-grasp frame; tactile_data, grasp=True)",
     )
+    data_unit_spread: float = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        description="pretrain on presses each made on a sensor unit of its own, drawn at this "
+        "spread (sim.sensor_unit; 0: the nominal sensor)",
+    )
     part_seed_stride: int = Field(
         10_000, ge=1, description="the demonstrations of part k use collect.seed + k x this"
     )

@@ -14,9 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from launch.config import ConfigError, apply_overrides
 from launch.launch_file import task_config
 from sim import TASKS
+from sim.tasks.tactile_insertion import TactileInsertionConfig
 from training.probe import ProbeError, ProbeResult, check_task, collect_probe_data, fit_and_score
 from training.probe_curve import MIN_SIZE, CurvePoint, curve_sizes, learning_curve
 from training.progress import Progress
@@ -48,13 +51,15 @@ def run_probe(
     encoder: Path | None = None,
     decision: int = 1,
     curve: Sequence[int] = (),
+    overrides: Sequence[str] = (),
 ) -> ProbeReport:
     """The information probe (training.probe) on `task`'s expert (or `variant`); writes
     `out/probe.json`. With `encoder` (a tactile encoder directory) its features and those of
     the same architecture untrained are probed too (training.probe_encoder). `decision`: which
     of each episode's decisions is the target (1: the first). `curve`: training-episode counts
     of the tactile inputs' learning curve (training.probe_curve); a count above what the
-    episodes with a decision allow is lowered to that."""
+    episodes with a decision allow is lowered to that. `overrides`: task settings, as
+    `task.params.KEY=VALUE`."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} exists and is not an empty directory; choose a new --out")
     if task not in TASKS:
@@ -69,6 +74,7 @@ def run_probe(
             f"--curve: each count of training episodes must be {MIN_SIZE} to {episodes - 1} "
             f"(under --episodes), got {list(curve)}"
         )
+    settings = task_settings(task, overrides)
     extra = None
     if encoder is not None:
         from training.probe_encoder import encoder_inputs
@@ -82,7 +88,7 @@ def run_probe(
         check_task(task, variant)
         data = collect_probe_data(
             task, episodes, seed, progress=progress, variant=variant, extra=extra,
-            decision=decision,
+            decision=decision, params=settings,
         )  # fmt: skip
         results = fit_and_score(data)
         points = learning_curve(data, curve_sizes(data, curve)) if curve else []
@@ -140,17 +146,7 @@ def run_report(
             f"need --episodes >= 1, --seed >= 0 and --workers >= 1, "
             f"got {episodes}, {seed} and {workers}"
         )
-    for item in overrides:
-        if not item.strip().startswith(OVERRIDE_PREFIX):
-            raise ConfigError(
-                f"--set {item!r}: only task parameters can be set here, as "
-                f"{OVERRIDE_PREFIX}KEY=VALUE (e.g. {OVERRIDE_PREFIX}clearance_mm=0.6)"
-            )
-    params = apply_overrides({}, overrides).get("task", {}).get("params", {})
-    try:
-        config = task_config(task, params, "--set")
-    except ConfigError as err:  # one line: the problems after the source
-        raise ConfigError(" ".join(line.strip() for line in str(err).splitlines())) from None
+    config = task_settings(task, overrides)
     try:
         report = run_task_report(task, config, episodes, seed, workers, progress)
     except TaskReportError as err:
@@ -163,6 +159,22 @@ def run_report(
     data = {"task": task, "command": command, "commit": commit, "dirty": dirty}
     path.write_text(json.dumps(data | report.to_json(), indent=2))
     return report, path
+
+
+def task_settings(task: str, overrides: Sequence[str]) -> BaseModel:
+    """`task`'s settings with `--set task.params.KEY=VALUE` overrides, validated; ConfigError
+    (one line) for any other key or a bad value."""
+    for item in overrides:
+        if not item.strip().startswith(OVERRIDE_PREFIX):
+            raise ConfigError(
+                f"--set {item!r}: only task parameters can be set here, as "
+                f"{OVERRIDE_PREFIX}KEY=VALUE (e.g. {OVERRIDE_PREFIX}clearance_mm=0.6)"
+            )
+    params = apply_overrides({}, overrides).get("task", {}).get("params", {})
+    try:
+        return task_config(task, params, "--set")
+    except ConfigError as err:  # one line: the problems after the source
+        raise ConfigError(" ".join(line.strip() for line in str(err).splitlines())) from None
 
 
 def git_state() -> tuple[str | None, bool | None]:
@@ -195,19 +207,28 @@ CALIBRATED_TASK = "tactile_insertion"  # the task whose expert has a touch reado
 
 
 def run_calibrate(
-    task: str, episodes: int, seed: int, out: Path, command: str, progress: bool = True
+    task: str,
+    episodes: int,
+    seed: int,
+    out: Path,
+    command: str,
+    progress: bool = True,
+    overrides: Sequence[str] = (),
 ) -> CalibrationReport:
-    """Fit the touch expert's readout (training.touch_calibration) and write it to `out`."""
+    """Fit the touch expert's readout (training.touch_calibration) and write it to `out`;
+    `overrides`: task settings (`task.params.KEY=VALUE`; the part is the calibration's)."""
     if task != CALIBRATED_TASK:
         raise ConfigError(f"only {CALIBRATED_TASK} has a touch readout to calibrate, not {task!r}")
     if out.exists() or (not out.parent.is_dir() and out.parent.exists()):
         raise ConfigError(f"{out} exists or its folder is a file; choose a new --out FILE")
     if episodes < 4 or seed < 0:
         raise ConfigError(f"need --episodes >= 4 and --seed >= 0, got {episodes} and {seed}")
+    config = task_settings(task, overrides)
+    assert isinstance(config, TactileInsertionConfig)  # the calibrated task's
     started = time.perf_counter()
     total = episodes * len(CALIBRATION_PARTS)
     with Progress("calibrate", total, "ep", bar=progress) as bar:
-        presses = collect_presses(episodes, seed, progress=bar.update)
+        presses = collect_presses(episodes, seed, progress=bar.update, config=config)
     try:
         readout, accuracy = calibrate(presses)
     except ValueError as err:

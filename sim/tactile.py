@@ -45,6 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drivers.kinematics import named_id
+from sim.sensor_unit import SensorUnit
 from sim.tactile_optics import GelOptics
 from sim.tactile_profile import PROFILES, TactileProfile, profile
 
@@ -62,6 +63,7 @@ _STANDOFF_M = 0.02  # ray origins this far behind the pad face
 _TILE_M = 0.0055  # ray fans cover tiles about this wide: rays stay within ~10 deg of the normal
 _MAX_IMAGE_SIDE = 4096
 _FAR_M = -1.0  # surface height standing for "no surface in reach" before resampling
+_KEPT_UNITS = 64  # optics of this many sensor units are kept for reuse
 
 __all__ = [
     "DEFAULT_RAY_GROUPS",
@@ -132,7 +134,12 @@ class TactileSensor:
         self.image_size, self.depth_grid = size, grid
         self.markers = prof.markers if markers is None else bool(markers)
         self.noise = noise
+        self._nominal = prof
         self._optics = GelOptics(prof, size, grid, self.markers)
+        self.unit = SensorUnit()
+        self._units: dict[SensorUnit, GelOptics] = {self.unit: self._optics}
+        self._mount: FloatArray | None = None  # the unit's camera warp (None: nominal)
+        self._reference = self._optics.reference
 
         self._standoff = _STANDOFF_M
         self._setup_rays(ray_groups)
@@ -181,15 +188,45 @@ class TactileSensor:
     @property
     def reference(self) -> Image:
         """The current no-contact frame (H, W, 3) uint8, markers at rest included."""
-        return self._optics.reference
+        return self._reference
 
     def randomize_reference(self, rng: np.random.Generator, strength: float = 1.0) -> None:
         """Domain-randomise the reference frame (LEDs, colour balance, vignette, offsets)."""
         self._optics.randomize(rng, strength)
+        self._set_reference()
 
     def reset_reference(self) -> None:
         """Back to the profile's own reference frame."""
         self._optics.reset()
+        self._set_reference()
+
+    # ------------------------------------------------------------------ sensor unit
+    def set_unit(self, unit: SensorUnit) -> None:
+        """Make this sensor the unit `unit` of its profile (`sim.sensor_unit`): its gel, lights,
+        markers and camera mount, with the unit's own reference frame (not randomised)."""
+        optics = self._units.get(unit)
+        if optics is None:
+            if len(self._units) >= _KEPT_UNITS:
+                del self._units[next(iter(self._units))]  # the oldest
+            optics = GelOptics(unit.apply(self._nominal), self.image_size, self.depth_grid,
+                               self.markers)  # fmt: skip
+            self._units[unit] = optics
+        self.unit, self._optics, self.profile = unit, optics, optics.profile
+        self._mount = unit.mount(self.image_size)
+        self.reset_reference()
+
+    def _set_reference(self) -> None:
+        self._reference = self._mounted(self._optics.reference)
+        self._reference.flags.writeable = False  # shared by every no-contact read: copy to edit
+
+    def _mounted(self, image: Image) -> Image:
+        """`image` as this unit's camera sees it (itself for a nominal mount)."""
+        if self._mount is None:
+            return image
+        h, w = self.image_size
+        warped = cv2.warpAffine(image, self._mount, (w, h), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REFLECT101)  # fmt: skip
+        return np.asarray(warped, dtype=np.uint8)
 
     @property
     def pixel_pitch_m(self) -> tuple[float, float]:
@@ -233,13 +270,13 @@ class TactileSensor:
                 self.profile.shear_spread_m,
                 self.profile.bulge,
             )
-            image = self._optics.render(grid, displacement)
+            image = self._mounted(self._optics.render(grid, displacement))
             depth = np.asarray(
                 cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.float32
             )
         else:
             displacement = np.zeros((*self.depth_grid, 2), np.float32)
-            image = self._optics.reference.copy()
+            image = self._reference.copy()
             depth = np.zeros((h, w), dtype=np.float32)
         if self.noise and rng is not None and self.profile.noise_std > 0:
             image = self._optics.add_noise(image, rng)

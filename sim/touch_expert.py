@@ -49,7 +49,7 @@ from sim.expert_base import ScriptedExpert, tcp_yaw, wrap_half_turn
 from sim.tactile_features import imprint_centre
 from sim.tasks.tactile_insertion import TactileInsertionEnv
 from sim.touch_belief import SocketBelief
-from sim.touch_readout import PADS, TouchReadout, pad_features
+from sim.touch_readout import PADS, TouchReadout, pad_features, readout_file, unit_spread
 
 Obs = dict[str, NDArray[Any]]
 F64 = NDArray[np.float64]
@@ -76,9 +76,12 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         self.speed, self.descend_speed, self.hover_m = speed, descend_speed, hover_m
         self.block_m, self.lift_m = block_m, lift_m
         self.correct, self.memory = correct, memory
-        self.readout = (readout or TouchReadout.load()) if read and correct else None
+        spread = unit_spread(self.env.config)
+        if read and correct and readout is None:
+            readout = TouchReadout.load(readout_file(spread))
+        self.readout = readout if read and correct else None
         if self.readout is not None:
-            self.readout.check_sensor(self.env.sensors[0], any_size=True)
+            self.readout.check_sensor(self.env.sensors[0], any_size=True, spread=spread)
         self.profile = self.env.sensors[0].profile
         self._reset_state()
 

@@ -7,7 +7,10 @@ averaged over a coarse grid of cells. It gives the probability that the socket l
 press on that axis. It is the expert's sensor calibration: fitted once
 on simulated presses whose true offsets the simulator knows (`training.touch_calibration`,
 `vitac task calibrate tactile_insertion`), shipped as `sim/data/touch_readout.json`, and
-applied to images alone.
+applied to images alone. Pads that are sensor units of a pool (`sim.sensor_unit`, the task's
+`tactile_units`) need a readout calibrated across units: `sim/data/touch_readout_units.json`
+(`vitac task calibrate tactile_insertion --set task.params.tactile_units=1000000`), which
+records the spread it was calibrated at.
 """
 
 from __future__ import annotations
@@ -31,6 +34,17 @@ PADS = TACTILE_KEYS  # the pads' images, left then right
 CELLS = (12, 16)  # (rows, cols) of the colour-change grid
 MIN_PRESSES_A_SIDE = 20  # per axis, presses with the socket beyond and short of the press
 READOUT_FILE = Path(__file__).parent / "data" / "touch_readout.json"
+UNITS_READOUT_FILE = READOUT_FILE.with_name("touch_readout_units.json")  # pads of many units
+
+
+def unit_spread(config: Any) -> float:
+    """The spread of the sensor units an arm task's config draws its pads from (0: nominal)."""
+    return float(config.tactile_unit_spread) if config.tactile_units else 0.0
+
+
+def readout_file(spread: float) -> Path:
+    """The shipped readout for pads of nominal sensors (spread 0) or of sensor units."""
+    return READOUT_FILE if spread == 0 else UNITS_READOUT_FILE
 
 
 def feature_layout(profile: TactileProfile) -> dict[str, Any]:
@@ -64,13 +78,12 @@ def pad_features(before: Obs, now: Obs, profile: TactileProfile) -> F64:
     return np.concatenate(parts)
 
 
-def sensor_key(sensor: TactileSensor) -> dict[str, Any]:
-    """What the features depend on: the sensor profile, image size and markers."""
-    return {
-        "profile": sensor.profile.name,
-        "size": list(sensor.image_size),
-        "markers": sensor.markers,
-    }
+def sensor_key(sensor: TactileSensor, spread: float = 0.0) -> dict[str, Any]:
+    """What the features depend on: the sensor profile, image size and markers, and the spread
+    of the sensor units the pads are drawn from (named only when not 0)."""
+    key = {"profile": sensor.profile.name, "size": list(sensor.image_size),
+           "markers": sensor.markers}  # fmt: skip
+    return key | ({"unit_spread": spread} if spread else {})
 
 
 @dataclass(frozen=True)
@@ -86,17 +99,20 @@ class TouchReadout:
         """(H, W) of the tactile images it was calibrated on (None: not recorded)."""
         return None if self.sensor is None else (self.sensor["size"][0], self.sensor["size"][1])
 
-    def check_sensor(self, sensor: TactileSensor, any_size: bool = False) -> None:
-        """ValueError unless `sensor` renders the images this readout was calibrated on
-        (`any_size`: of any size, for a caller that resizes them to `image_size`)."""
-        key = sensor_key(sensor)
+    def check_sensor(
+        self, sensor: TactileSensor, any_size: bool = False, spread: float = 0.0
+    ) -> None:
+        """ValueError unless `sensor` (of units drawn at `spread`) renders the images this
+        readout was calibrated on (`any_size`: of any size, for a caller that resizes them to
+        `image_size`)."""
+        key = sensor_key(sensor, spread)
         if any_size and self.sensor is not None:
             key["size"] = self.sensor["size"]
         if self.sensor is not None and key != self.sensor:
             raise ValueError(
                 f"the touch readout was calibrated on {self.sensor} tactile images, this env "
-                f"renders {sensor_key(sensor)}: calibrate one for it (vitac task calibrate) or "
-                "use the blind or oracle expert"
+                f"renders {sensor_key(sensor, spread)}: calibrate one for it (vitac task "
+                "calibrate) or use the blind or oracle expert"
             )
 
     def beyond(self, features: F64) -> F64:

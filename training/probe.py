@@ -37,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel
 
 from sim import make_env
 from sim.experts import expert_for
@@ -203,6 +204,7 @@ def collect_probe_data(
     variant: str | None = None,
     extra: Mapping[str, Extractor] | None = None,
     decision: int = 1,
+    params: Mapping[str, Any] | BaseModel | None = None,
 ) -> ProbeData:
     """Run the task's expert (or `variant`) for seeds `seed`..`seed + episodes - 1`; the
     target is each episode's `decision`-th decision (1: the first).
@@ -210,14 +212,14 @@ def collect_probe_data(
     `extra`: more inputs, each a function of the observation and the episode's first one
     (e.g. a tactile encoder's features, read against the first frame if it takes
     differences); each is also scored as its change between the two frames
-    (`<name>_change`)."""
+    (`<name>_change`). `params`: the task's settings (default: its defaults)."""
     extra = dict(extra or {})
     clash = sorted(set(extra) & set(GROUPS))
     if clash:
         raise ProbeError(f"extra inputs {clash} have the names of built-in ones; rename them")
     check_task(task, variant)
     factory, kwargs = expert_for(task, variant)  # known to exist now
-    env = make_env(task)
+    env = make_env(task, params)
     try:
         expert = factory(env, **kwargs)
         if not isinstance(expert, DecidingExpert):

@@ -31,6 +31,11 @@ sensor noise, drawn independently, as two frames of a real pad (and a simulated 
 do. The labels describe the sample (the push and twist are what changed: the base has none),
 and `base_force_n` is the grip before.
 
+With `units` > 0 every press is made on a sensor unit of its own (`sim.sensor_unit.draw_unit`
+at that spread: gel stiffness, lights, markers, camera mount), stored with that unit's resting
+frame as its base unless the grasp's held image is (a difference from the data set's reference
+would mix two units), and labelled with the unit's deviations (`unit_*`).
+
 Each data set also holds its reference image (`training.fota.write_reference`): the pad with
 nothing touching it (what a real sensor's `capture_reference` averages), for encoders that read
 a press as its difference from the resting gel (`Preprocessing.difference`).
@@ -47,6 +52,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from sim.sensor_unit import SensorUnit, draw_unit
 from sim.tactile import TactileSensor
 from sim.tactile_gallery import SPHERE, SQUARE, edge_geom, pin_geoms, press, rig_xml
 from training.fota import FotaWriter, write_reference
@@ -78,9 +84,11 @@ def make_tactile_data(
     progress: bool = True,
     shear: bool = False,
     grasp: bool = False,
+    units: float = 0.0,
 ) -> dict[str, dict[str, int]]:
     """Write `samples` presses per sensor under `root/sim_<sensor>/{train,val}` (`shear`:
-    with sideways pushes and twists; `grasp`: held presses disturbed, each with its base)."""
+    with sideways pushes and twists; `grasp`: held presses disturbed, each with its base;
+    `units`: each press on a sensor unit of its own, drawn at this spread)."""
     counts: dict[str, dict[str, int]] = {}
     shapes = GRASP_SHAPES if grasp else SHAPES
     for sensor in sensors:
@@ -91,6 +99,7 @@ def make_tactile_data(
         noise = np.random.default_rng([seed, index, 2]) if grasp else None
         # the pushes draw from a stream of their own: with or without them, the same presses
         pushes = np.random.default_rng([seed, index, 1]) if shear or grasp else None
+        unit_rng = np.random.default_rng([seed, index, 3])  # so are the units
         counts[name] = {"train": 0, "val": 0}
         with (
             FotaWriter(root / name / "train", shard_size) as train,
@@ -102,7 +111,8 @@ def make_tactile_data(
             mujoco.mj_forward(rig.model, rig.data)
             write_reference(root / name, rig.sensor.read(rig.model, rig.data).image)
             for i in range(samples):
-                image, labels, base = _sample(rigs, rng, pushes, noise)
+                unit = draw_unit(unit_rng, units) if units > 0 else None
+                image, labels, base = _sample(rigs, rng, pushes, noise, unit)
                 split = "val" if i % VAL_EVERY == VAL_EVERY - 1 else "train"
                 (val if split == "val" else train).add(f"{sensor}_{i:07d}", image, labels, base)
                 counts[name][split] += 1
@@ -124,17 +134,22 @@ def _sample(
     rng: np.random.Generator,
     pushes: np.random.Generator | None,
     noise: np.random.Generator | None = None,
+    unit: SensorUnit | None = None,
 ) -> tuple[np.ndarray, dict[str, object], np.ndarray | None]:
     """(image, labels, base image or None) of one press; `rigs` in class order; `noise`
-    given: a grasp sample (a held press, then disturbed), each image with sensor noise."""
+    given: a grasp sample (a held press, then disturbed), each image with sensor noise;
+    `unit` given: pressed on that sensor unit, its resting frame the base (unless the grasp's)."""
     grasp = noise is not None
     shape = list(rigs)[int(rng.integers(len(rigs)))]
     force = float(rng.uniform(*FORCE_N))
     x_mm, y_mm = (float(v) for v in rng.uniform(-OFFSET_MM, OFFSET_MM, 2))
     angle = float(rng.uniform(-math.pi, math.pi))
     rig = rigs[shape]
+    rig.sensor.set_unit(unit or SensorUnit())
     xy = (x_mm / 1000, y_mm / 1000)
     base, base_force = None, 0.0
+    if unit is not None:
+        base = rig.sensor.reference.copy()
     if grasp:  # the grip first, held still: the base image
         held = press(rig.sensor, rig.model, rig.data, force, xy_m=xy, turn_rad=angle, rng=noise)
         base, base_force = held.image, float(held.normal_force)
@@ -172,4 +187,10 @@ def _sample(
     }
     if grasp:
         labels["base_force_n"] = round(base_force, 5)
+    if unit is not None:
+        labels |= {
+            "unit_modulus_scale": round(unit.modulus_scale, 5),
+            "unit_gain_scale": round(unit.gain_scale, 5),
+            "unit_turn_deg": round(unit.turn_deg, 4),
+        }
     return reading.image, labels, base

@@ -32,6 +32,7 @@ from sim.touch_readout import (
     fit_readout,
     pad_features,
     sensor_key,
+    unit_spread,
 )
 
 F64 = NDArray[np.float64]
@@ -79,15 +80,21 @@ class _LabellingExpert(TouchInsertionExpert):
 
 
 def collect_presses(
-    episodes: int, seed: int, progress: Callable[[int], None] | None = None
+    episodes: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+    config: TactileInsertionConfig | None = None,
 ) -> Presses:
-    """Run `episodes` episodes per part (seeds seed..seed+episodes-1) and label every press."""
+    """Run `episodes` episodes per part (seeds seed..seed+episodes-1) and label every press;
+    `config`: the task's settings (its part is replaced by each part in turn)."""
     features, offsets, ids = [], [], []
     clearance, sensor = 0.0, {}
+    base = config or TactileInsertionConfig()
     for p, part in enumerate(PARTS):
-        env = gym.make("vitac/TactileInsertion-v0", config={"part": part}).unwrapped
+        env = gym.make("vitac/TactileInsertion-v0", config=base.model_copy(update={"part": part}))
+        env = env.unwrapped
         assert isinstance(env, TactileInsertionEnv)
-        clearance, sensor = env.clearance, sensor_key(env.sensors[0])
+        clearance, sensor = env.clearance, sensor_key(env.sensors[0], unit_spread(env.config))
         for i in range(episodes):
             sink: list[tuple[F64, F64]] = []
             expert = _LabellingExpert(env, sink)

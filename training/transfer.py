@@ -134,19 +134,20 @@ def ensure_tactile_data(
     who: str = "transfer",
     shear: bool = False,
     grasp: bool = False,
+    units: float = 0.0,
 ) -> None:
     """The FoTa data sets `sets` (sim_<sensor>) under `root`, made unless an earlier run
     finished them the same way (`shear`: with sideways pushes, `grasp`: held presses disturbed,
-    `make_tactile_data`); a set cut short, or made otherwise, is made again: every set of
-    `root` is."""
+    `units`: each press on a sensor unit of its own; `make_tactile_data`); a set cut short, or
+    made otherwise, is made again: every set of `root` is."""
     made = root / MADE
     try:
         for name in sets:
             FotaSplit(root / name / "train"), FotaSplit(root / name / "val")
         before = json.loads(made.read_text()) if made.is_file() else {}
         references = all((root / name / REFERENCE_FILE).is_file() for name in sets)
-        kind = {"shear": shear, "grasp": grasp}
-        made_as = {k: before.get(k, False) for k in kind}
+        kind: dict[str, float] = {"shear": shear, "grasp": grasp, "units": units}
+        made_as = {k: before.get(k, 0.0) for k in kind}
         if made_as == kind and references:
             return  # made by an earlier run
         why = f"with {made_as}" if references else "before data sets had references"
@@ -155,12 +156,14 @@ def ensure_tactile_data(
         pass  # absent or cut short
     shutil.rmtree(root, ignore_errors=True)
     how = " (grasp)" if grasp else " (shear)" if shear else ""
+    how += f" (sensor units, spread {units:g})" if units else ""
     log(f"{who}: making {samples} presses per sensor in {root}{how}")
     sensors = tuple(sensor_of(name) for name in sets)
     make_tactile_data(
-        root, samples, seed=0, sensors=sensors, progress=progress, shear=shear, grasp=grasp
+        root, samples, 0, sensors, progress=progress, shear=shear, grasp=grasp, units=units
     )
-    made.write_text(json.dumps({"samples": samples, "shear": shear, "grasp": grasp}) + "\n")
+    done = {"samples": samples, "shear": shear, "grasp": grasp, "units": units}
+    made.write_text(json.dumps(done) + "\n")
 
 
 def finished_pretraining(config: PretrainConfig, run: Path) -> Path | None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.kinematics import ARM_MJCF
 from sim.scene import look_at_xyaxes
+from sim.sensor_unit import MAX_SPREAD
 from sim.tactile import profile
 from sim.tasks import check_control_settings
 
@@ -35,6 +36,11 @@ class ArmTaskConfig(BaseModel):
     tactile_size: tuple[int, int] | None = (60, 80)  # (H, W) pixels; None: sensor native
     tactile_markers: bool | None = None  # None: the profile's default
     tactile_noise: bool = True  # per-pixel sensor noise, drawn from the episode seed
+    # sensor units (sim.sensor_unit): 0 = the profile's nominal unit on both pads; N = each
+    # episode's gripper is one of N units (a pair of pads each) of the pool `tactile_unit_seed`
+    tactile_units: int = Field(default=0, ge=0, le=1_000_000)
+    tactile_unit_seed: int = Field(default=0, ge=0)  # another seed: another lab's units
+    tactile_unit_spread: float = Field(default=1.0, ge=0.0, le=MAX_SPREAD)
     render_height: int = Field(default=240, ge=16, le=960)  # render() frame
     render_width: int = Field(default=320, ge=16, le=1280)
     # control

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from drivers.kinematics import ARM_MJCF, PAD_SITES, named_id
 from drivers.spec import FieldSpec
+from sim.sensor_unit import SensorUnit, pool_unit
 from sim.tactile import TactileReading, TactileSensor
 from sim.tasks import check_render_mode, observation_space, physics_diverged, validated_config
 from sim.tasks.arm_config import SCENE_CAMERA, ArmTaskConfig, Vec3, arm_scene_xml
@@ -118,6 +119,7 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
         )
         self._video: mujoco.Renderer | None = None
         self._steps = 0
+        self.tactile_unit = -1
         self.action_space = spaces.Box(
             -1.0, 1.0, shape=(ACTION_DIMS[config.action_mode],), dtype=np.float32
         )
@@ -159,6 +161,7 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
         options = dict(options or {})
         rng = self.np_random
         mujoco.mj_resetData(self.model, self.data)
+        self._set_units(rng)
         self.randomizer.restore()
         if self.config.randomize:
             self.randomizer.randomize(rng)
@@ -262,6 +265,19 @@ class ArmTaskEnv(gym.Env[Obs, NDArray[np.float32]]):
             if pair & wanted:
                 touching |= pair & set(self._pad_geoms)
         return touching
+
+    def _set_units(self, rng: np.random.Generator) -> None:
+        """Each pad's sensor unit: the nominal one, or the pads of a unit of the configured
+        pool picked by a generator spawned from the episode's, so that the scene draws the same
+        with units as without."""
+        c, units = self.config, (SensorUnit(),) * len(self.sensors)
+        self.tactile_unit = -1  # the pool's unit in use, -1 for the nominal sensors
+        if c.tactile_units:
+            self.tactile_unit = int(rng.spawn(1)[0].integers(c.tactile_units))
+            pads = len(self.sensors)
+            units = pool_unit(c.tactile_unit_seed, self.tactile_unit, c.tactile_unit_spread, pads)
+        for sensor, unit in zip(self.sensors, units, strict=True):
+            sensor.set_unit(unit)
 
     def _observe(self) -> Obs:
         noise_rng = self.np_random if self.config.tactile_noise else None
