@@ -32,6 +32,9 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         (["tactile_insertion", "--expert", "psychic"], "no expert variant 'psychic'"),
         (["tactile_insertion", "--episodes", "5", "--curve", "3"], "--curve: each count"),
         (["tactile_insertion", "--episodes", "5", "--curve", "4", "5"], "--curve: each count"),
+        (["tactile_insertion", "--set", "experiment.seeds=2"], "only task parameters"),
+        (["tactile_insertion", "--set", "task.params.tactile_units=-1"], "tactile_units"),
+        (["tactile_insertion", "--set", "task.params.tactile_unit_spread=3"], "unit_spread"),
     ],
 )
 def test_operator_errors_exit_2_with_one_line(

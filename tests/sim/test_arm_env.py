@@ -13,6 +13,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from sim import make_env
+from sim.sensor_unit import pool_unit
 from sim.tasks.arm_env import ArmTaskEnv
 from sim.tasks.lift import LiftEnv
 from sim.tasks.tactile_insertion import TactileInsertionEnv
@@ -83,3 +84,36 @@ def test_render_gives_video_frames() -> None:
         assert frame is not None and frame.shape == (48, 64, 3)
     finally:
         env.close()
+
+
+def test_sensor_units_change_the_pads_alone_and_are_drawn_from_the_seed() -> None:
+    nominal = TactileInsertionEnv()
+    units = TactileInsertionEnv({"tactile_units": 8})
+    other_lab = TactileInsertionEnv({"tactile_units": 8, "tactile_unit_seed": 1})
+    try:
+        plain, _ = nominal.reset(seed=5)
+        assert nominal.tactile_unit == -1
+        seen = units.reset(seed=5)[0]
+        for key in plain:  # the scene draws the same with units as without
+            same = np.array_equal(plain[key], seen[key])
+            assert same != key.startswith("tactile."), key
+        np.testing.assert_array_equal(
+            nominal.privileged_state()["socket_xy"], units.privileged_state()["socket_xy"]
+        )
+        unit = units.tactile_unit
+        pads = tuple(sensor.unit for sensor in units.sensors)
+        assert 0 <= unit < 8 and pads == pool_unit(0, unit, 1.0)
+        again, _ = units.reset(seed=5)
+        assert units.tactile_unit == unit
+        np.testing.assert_array_equal(again["tactile.left"], seen["tactile.left"])
+        drawn = set()
+        for seed in range(12):
+            units.reset(seed=seed)
+            drawn.add(units.tactile_unit)
+        assert len(drawn) >= 4  # each episode its own gripper, from a pool of 8
+        other_lab.reset(seed=5)
+        assert other_lab.tactile_unit == unit  # the same draw, another pool's units
+        assert tuple(s.unit for s in other_lab.sensors) == pool_unit(1, unit, 1.0) != pads
+    finally:
+        for env in (nominal, units, other_lab):
+            env.close()

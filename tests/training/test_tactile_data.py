@@ -166,3 +166,30 @@ def _pooled(image: np.ndarray) -> np.ndarray:
     h, w = image.shape[0] // 8 * 8, image.shape[1] // 8 * 8
     blocks = image[:h, :w].astype(float).reshape(h // 8, 8, w // 8, 8, 3)
     return np.asarray(blocks.mean(axis=(1, 3)))
+
+
+def test_unit_samples_are_the_same_presses_each_on_a_unit_of_its_own(
+    root: Path, tmp_path: Path
+) -> None:
+    """units > 0: the same indenters, places and forces (the units draw from a stream of their
+    own), each pressed on a sensor unit of its own whose resting frame is the sample's base:
+    the press differs from its base where it pressed alone, while the bases differ from the
+    data set's nominal reference (another gel, lights and camera mount)."""
+    make_tactile_data(tmp_path, 24, 3, sensors=["mini"], shard_size=10, progress=False, units=1.0)
+    rest = _pooled(read_reference(tmp_path / "sim_mini"))
+    np.testing.assert_array_equal(rest, _pooled(read_reference(root / "sim_mini")))
+    split = "sim_mini/train"
+    plain = list(FotaSplit(root / split).samples(seed=0, shuffle=False))
+    samples = list(FotaSplit(tmp_path / split).samples(seed=0, shuffle=False))
+    moduli = set()
+    for a, s in zip(plain, samples, strict=True):
+        for key in ("object_name", "x_mm", "y_mm", "angle_deg"):
+            assert a.labels[key] == s.labels[key], key
+        assert s.base is not None
+        moduli.add(s.labels["unit_modulus_scale"])
+        assert 0.5 <= s.labels["unit_modulus_scale"] <= 2 and abs(s.labels["unit_turn_deg"]) <= 4
+        assert 1 / 1.3 - 1e-4 <= s.labels["unit_gain_scale"] <= 1.3 + 1e-4
+        change = np.abs(s.image.astype(int) - s.base.astype(int)).max(axis=2)
+        assert change.max() > 30 and np.median(change) <= 3  # the press, on its own unit's gel
+        assert np.abs(_pooled(s.base) - rest).mean() > 1.0  # not the nominal unit
+    assert len(moduli) == len(samples)  # every press its own unit
