@@ -12,11 +12,14 @@ from sim.tactile_profile import profile
 from sim.tasks.tactile_insertion import TactileInsertionEnv
 from sim.touch_readout import (
     READOUT_FILE,
+    UNITS_READOUT_FILE,
     TouchReadout,
     feature_count,
     feature_layout,
     fit_logistic,
     fit_readout,
+    readout_file,
+    unit_spread,
 )
 
 WIDTH = feature_count(feature_layout(profile("gelsight_mini")))
@@ -45,12 +48,29 @@ def test_fit_readout_uses_presses_beyond_the_clearance_and_needs_enough() -> Non
         fit_readout(features[:10], offsets[:10], 0.0004)
 
 
-def test_the_shipped_readout_loads_and_says_what_it_was_fitted_on() -> None:
-    readout = TouchReadout.load()
-    assert readout.weights.shape == (2, WIDTH + 1)
-    record = json.loads(READOUT_FILE.read_text())
-    assert record["command"].startswith("vitac task calibrate tactile_insertion")
-    assert record["presses"] > 1000
+@pytest.mark.parametrize(("units", "spread"), [(0, 0.0), (8, 1.0), (8, 0.5)])
+def test_the_shipped_readouts_load_and_say_what_they_were_fitted_on(
+    units: int, spread: float
+) -> None:
+    """One for nominal pads, one for pads of sensor units (of any spread but 0: fitted at
+    spread 1, named as such, and refused by an env of another spread)."""
+    env = TactileInsertionEnv({"tactile_units": units, "tactile_unit_spread": spread})
+    try:
+        assert unit_spread(env.config) == spread
+        path = readout_file(spread)
+        assert path == (UNITS_READOUT_FILE if units else READOUT_FILE)
+        readout = TouchReadout.load(path)
+        assert readout.weights.shape == (2, WIDTH + 1)
+        record = json.loads(path.read_text())
+        assert record["command"].startswith("vitac task calibrate tactile_insertion")
+        assert record["presses"] > 1000
+        if spread in (0.0, 1.0):
+            readout.check_sensor(env.sensors[0], spread=spread)
+        else:
+            with pytest.raises(ValueError, match="unit_spread"):
+                readout.check_sensor(env.sensors[0], spread=spread)
+    finally:
+        env.close()
 
 
 def test_a_readout_file_for_other_features_is_refused(tmp_path: Path) -> None:
