@@ -77,15 +77,23 @@ def test_data_made_without_pushes_is_made_again_when_shear_is_asked_for(tmp_path
         labels = [s.labels for s in FotaSplit(root / "sim_mini" / "train").samples(seed=0)]
         pushed = max(abs(x["shear_x_n"]) + abs(x["shear_y_n"]) for x in labels)
         assert (pushed > 0.1) == shear, pushed
-        made = {"samples": 10, "shear": shear, "grasp": False}
+        made = {"samples": 10, "shear": shear, "grasp": False, "units": 0.0}
         assert json.loads((root / MADE).read_text()) == made
     assert len(said) == 3, said  # made, kept, made again (said why), kept
-    assert said[1].endswith("was made with {'shear': False, 'grasp': False}; making it again")
+    assert said[1].endswith(
+        "was made with {'shear': False, 'grasp': False, 'units': 0.0}; making it again"
+    )
     assert said[2].endswith("(shear)")
     (root / "sim_mini" / "reference.jpg").unlink()  # made before data sets kept one
     ensure_tactile_data(root, ["sim_mini"], 10, said.append, False, "t", shear=True)
     assert said[3].endswith("was made before data sets had references; making it again")
     assert (root / "sim_mini" / "reference.jpg").is_file()
     ensure_tactile_data(root, ["sim_mini"], 10, said.append, False, "t", shear=True, grasp=True)
-    assert said[5].endswith("grasp': False}; making it again") and said[6].endswith("(grasp)")
+    assert "'grasp': False, 'units': 0.0}; making it again" in said[5]
+    assert said[6].endswith("(grasp)")
     assert all(s.base is not None for s in FotaSplit(root / "sim_mini" / "val").samples(seed=0))
+    ensure_tactile_data(root, ["sim_mini"], 10, said.append, False, "t", units=0.5)
+    assert said[7].endswith("'units': 0.0}; making it again") and said[8].endswith("spread 0.5)")
+    assert "unit_turn_deg" in next(FotaSplit(root / "sim_mini" / "train").samples(seed=0)).labels
+    ensure_tactile_data(root, ["sim_mini"], 10, said.append, False, "t", units=0.5)
+    assert len(said) == 9  # kept
