@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from launch.cli import main
+from sim.tasks.tactile_insertion import TactileInsertionConfig
 from tests.launch.cli_helpers import assert_task_operator_error
 
 
@@ -90,3 +91,17 @@ def test_probe_of_a_named_expert_variant(tmp_path: Path) -> None:
     assert report["expert"] == "blind" and "--expert blind" in report["command"]
     assert report["decision"] == 2 and "--decision 2" in report["command"]
     assert report["samples"] >= 3  # it corrected in (nearly) every episode
+
+
+def test_task_settings_reach_the_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[object] = []
+
+    def collect(*args: object, params: object = None, **kwargs: object) -> None:
+        seen.append(params)
+        raise KeyboardInterrupt  # stop here: what matters is what the probe was given
+
+    monkeypatch.setattr("launch.task_jobs.collect_probe_data", collect)
+    args = ["task", "probe", "tactile_insertion", "--out", str(tmp_path / "p"), "--no-progress"]
+    assert main([*args, "--set", "task.params.tactile_units=12"]) != 0  # interrupted
+    settings = seen[0]
+    assert isinstance(settings, TactileInsertionConfig) and settings.tactile_units == 12

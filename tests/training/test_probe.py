@@ -203,3 +203,16 @@ def test_a_later_decision_is_the_target_when_asked() -> None:
     assert np.all(z_before > z_at)  # the top of the second press, lifted off the rim
     with pytest.raises(ProbeError, match="count from 1"):
         collect_probe_data("tactile_insertion", 3, progress=False, decision=0)
+
+
+def test_task_settings_reach_the_probed_env() -> None:
+    """params: the same episodes on pads of sensor units: the scene and the grasp the same
+    (the proprioception before contact), the pads not."""
+    plain = collect_probe_data("tactile_insertion", 3, seed=0, progress=False)
+    units = collect_probe_data(
+        "tactile_insertion", 3, seed=0, progress=False, params={"tactile_units": 1000000}
+    )
+    before, seen = plain.features["before_contact"], units.features["before_contact"]
+    assert list(plain.episodes[:1]) == list(units.episodes[:1])
+    np.testing.assert_allclose(before["proprio"][0], seen["proprio"][0])
+    assert np.abs(before["tactile"][0] - seen["tactile"][0]).mean() > 0.01  # features in [0, 1]

@@ -193,3 +193,14 @@ def test_unit_samples_are_the_same_presses_each_on_a_unit_of_its_own(
         assert change.max() > 30 and np.median(change) <= 3  # the press, on its own unit's gel
         assert np.abs(_pooled(s.base) - rest).mean() > 1.0  # not the nominal unit
     assert len(moduli) == len(samples)  # every press its own unit
+
+
+@pytest.mark.parametrize("spread", ["-0.5", "2.5"])
+def test_a_unit_spread_out_of_range_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], spread: str
+) -> None:
+    out = tmp_path / "fota"
+    assert main(["encoders", "make-data", "--out", str(out), "--unit-spread", spread]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--unit-spread must be in [0, 2.0]" in err
+    assert not out.exists()
