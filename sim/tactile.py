@@ -203,7 +203,10 @@ class TactileSensor:
     # ------------------------------------------------------------------ sensor unit
     def set_unit(self, unit: SensorUnit) -> None:
         """Make this sensor the unit `unit` of its profile (`sim.sensor_unit`): its gel, lights,
-        markers and camera mount, with the unit's own reference frame (not randomised)."""
+        markers and camera mount, with the unit's own reference frame (not randomised). The
+        unit it already is: nothing changes (an env restores every reference at reset anyway)."""
+        if unit == self.unit:
+            return
         optics = self._units.get(unit)
         if optics is None:
             if len(self._units) >= _KEPT_UNITS:
