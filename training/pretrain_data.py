@@ -78,9 +78,39 @@ TASKS: dict[str, Task] = {
 }
 
 
+# Targets that stay defined across sensor units (`make-data --unit-spread`): a gel twice as
+# stiff shows a press half as deep and a push half as far, so the force and the push in
+# newtons are not in its image; the indentation depth is, and so is the push (and the twist)
+# per newton of press, which stiffness scales alike. Each is computed from stored labels
+# (derived label -> (numerator, denominator)), so every data set made so far serves them.
+DERIVED: dict[str, tuple[str, str]] = {
+    "push_share_x": ("shear_x_n", "normal_force_n"),
+    "push_share_y": ("shear_y_n", "normal_force_n"),
+    "twist_arm_mm": ("torque_nmm", "normal_force_n"),  # N mm per N
+}
+TASKS |= {
+    "depth": Task(HeadConfig(kind="regression", outputs=1), ("depth_mm",), "rmse", "mm"),
+    "push_share": Task(
+        HeadConfig(kind="regression", outputs=2),
+        ("push_share_x", "push_share_y"),
+        "rmse",
+        "N/N",
+        needs_markers=True,
+    ),
+    "twist_arm": Task(
+        HeadConfig(kind="regression", outputs=1),
+        ("twist_arm_mm",),
+        "rmse",
+        "mm",
+        needs_markers=True,
+    ),
+}
+PUSH_TASKS = frozenset({"shear", "twist", "push_share", "twist_arm"})
+
+
 def needs_shear(tasks: Sequence[str]) -> bool:
-    """Whether pretraining `tasks` need data made with sideways pushes (shear, twist)."""
-    return bool({"shear", "twist"} & set(tasks))
+    """Whether pretraining `tasks` need data made with sideways pushes (PUSH_TASKS)."""
+    return bool(PUSH_TASKS & set(tasks))
 
 
 def sensor_of(dataset: str) -> str:
@@ -116,13 +146,27 @@ class Standardiser:
 
 def label_array(samples: list[FotaSample], keys: tuple[str, ...], where: Path) -> np.ndarray:
     """(N, len(keys)) float64 labels; FotaError naming the sample that lacks one."""
+    stored = [k for key in keys for k in DERIVED.get(key, (key,))]
     rows = []
     for sample in samples:
-        missing = [k for k in keys if k not in sample.labels]
+        missing = [k for k in dict.fromkeys(stored) if k not in sample.labels]
         if missing:
             raise FotaError(f"{where / sample.shard}: sample {sample.key!r} has no {missing}")
-        rows.append([float(sample.labels[k]) for k in keys])
+        rows.append([_label(sample, k, where) for k in keys])
     return np.asarray(rows, dtype=np.float64).reshape(len(samples), len(keys))
+
+
+def _label(sample: FotaSample, key: str, where: Path) -> float:
+    if key not in DERIVED:
+        return float(sample.labels[key])
+    numerator, denominator = DERIVED[key]
+    below = float(sample.labels[denominator])
+    if not below > 0.0:
+        raise FotaError(
+            f"{where / sample.shard}: sample {sample.key!r} has {denominator} {below}: "
+            f"{key} needs it > 0"
+        )
+    return float(sample.labels[numerator]) / below
 
 
 def to_batch(

@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 from policies.encoders import Preprocessing
-from training.fota import FotaError, FotaSplit, FotaWriter, write_reference
-from training.pretrain_data import TASKS, Standardiser, Stream, Subset, to_batch
+from training.fota import FotaError, FotaSample, FotaSplit, FotaWriter, write_reference
+from training.pretrain_data import (
+    TASKS,
+    Standardiser,
+    Stream,
+    Subset,
+    label_array,
+    needs_shear,
+    to_batch,
+)
 
 
 def _split(root: Path, n: int = 40) -> FotaSplit:
@@ -86,3 +94,33 @@ def test_difference_batches_read_a_sample_against_its_own_base_where_it_has_one(
         x = to_batch(batch, TASKS["mae"], contract, None, tmp_path / "train").images
         expected = [10 / 255 if s.base is not None else 80 / 255 for s in batch]
         assert x.mean(dim=(1, 2, 3)).tolist() == pytest.approx(expected, abs=0.01)
+
+
+def _pushed(root: Path, rows: list[dict[str, float]]) -> list[FotaSample]:
+    with FotaWriter(root, shard_size=7) as writer:
+        for i, labels in enumerate(rows):
+            writer.add(f"p{i}", np.zeros((16, 16, 3), np.uint8), labels)
+    return list(FotaSplit(root).samples(seed=0, shuffle=False))
+
+
+def test_unit_free_targets_are_the_push_and_twist_per_newton_of_press(tmp_path: Path) -> None:
+    """A gel twice as stiff shows the same push-to-press ratio: the derived targets are the
+    stored push and twist divided by the press force, and the depth is stored as is."""
+    press = {"normal_force_n": 2.0, "shear_x_n": 0.5, "shear_y_n": -1.0, "torque_nmm": 3.0}
+    samples = _pushed(tmp_path / "train", [press | {"depth_mm": 0.7}])
+    assert label_array(samples, TASKS["push_share"].labels, tmp_path).tolist() == [[0.25, -0.5]]
+    assert label_array(samples, TASKS["twist_arm"].labels, tmp_path).tolist() == [[1.5]]
+    assert label_array(samples, TASKS["depth"].labels, tmp_path).tolist() == [[0.7]]
+    assert needs_shear(["shape", "push_share"]) and needs_shear(["twist_arm"])
+    assert not needs_shear(["shape", "location", "depth", "force"])
+
+
+def test_a_derived_target_names_the_stored_label_it_lacks_or_cannot_divide_by(
+    tmp_path: Path,
+) -> None:
+    samples = _pushed(tmp_path / "a", [{"normal_force_n": 1.0, "shear_y_n": 0.1}])
+    with pytest.raises(FotaError, match=r"sample 'p0' has no \['shear_x_n'\]"):
+        label_array(samples, TASKS["push_share"].labels, tmp_path)
+    samples = _pushed(tmp_path / "b", [{"normal_force_n": 0.0, "torque_nmm": 1.0}])
+    with pytest.raises(FotaError, match=r"has normal_force_n 0\.0: twist_arm_mm needs it > 0"):
+        label_array(samples, TASKS["twist_arm"].labels, tmp_path)
