@@ -136,6 +136,11 @@ def _check(launch: Launch, data: dict[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: task.name is {launch.config.task.name!r}; expected {TASK!r}")
     if not exp.policies:
         raise ConfigError(f"{source}: experiment.policies is empty; name at least one policy")
+    if "part" in exp.eval_task_params:
+        raise ConfigError(
+            f"{source}: experiment.eval_task_params.part: the parts are experiment.parts"
+        )
+    _part_config(launch, exp.parts[0], evaluation=True)
     keys = ["tactile.left", "tactile.right", "rgb.scene"]  # placeholders: only keys matter here
     for policy in exp.policies:
         for arm in exp.arms:
@@ -177,9 +182,15 @@ def _arm_launch(
     return launch_from_data(derived, f"{source} (experiment.policies.{policy}, arm {arm})")
 
 
-def _part_config(launch: Launch, part: str) -> Any:
-    params = {**launch.task_config.model_dump(mode="json"), "part": part}
-    return task_config(TASK, params, launch.source)
+def _part_config(launch: Launch, part: str, evaluation: bool = False) -> Any:
+    """The task's settings for `part`: to collect on, or (`evaluation`) to evaluate on, with
+    experiment.eval_task_params merged over them."""
+    params = launch.task_config.model_dump(mode="json")
+    prefix = "task.params"
+    if evaluation and launch.config.experiment.eval_task_params:
+        params |= launch.config.experiment.eval_task_params
+        prefix = "experiment.eval_task_params"  # task.params alone validated before
+    return task_config(TASK, params | {"part": part}, launch.source, prefix)
 
 
 def _demonstrations(launch: Launch, root: Path, log: Log, progress: bool) -> Path:
@@ -241,10 +252,10 @@ def _reference(launch: Launch, part: str, root: Path, log: Log) -> dict[str, Any
     kinds = ["expert", "hold"]  # the expert: the demonstrator (collect.expert)
     demonstrator = BaselineSpec("expert", launch.config.collect.expert)
     actors: list[ActorSpec] = [demonstrator, BaselineSpec("hold")]
+    evaluated = _part_config(launch, part, evaluation=True)
     results = evaluate_parallel(
-        TASK, _part_config(launch, part), actors, exp.episodes, exp.eval_seed, workers, None,
-        0, False,
-    )  # fmt: skip
+        TASK, evaluated, actors, exp.episodes, exp.eval_seed, workers, None, 0, False
+    )
     row = {"part": part} | {
         k: [sum(r.successes), r.episodes] for k, r in zip(kinds, results, strict=True)
     }
@@ -292,7 +303,7 @@ def _evaluated(
     videos = exp.videos if seed == exp.first_seed else 0
     (result,) = evaluate_parallel(
         TASK,
-        _part_config(launch, part),
+        _part_config(launch, part, evaluation=True),
         [PolicySpec(checkpoint, device=device, inference=inference)],
         exp.episodes,
         exp.eval_seed,

@@ -67,6 +67,12 @@ class ExperimentConfig(BaseModel):
         description="pretrain on presses each made on a sensor unit of its own, drawn at this "
         "spread (sim.sensor_unit; 0: the nominal sensor)",
     )
+    eval_task_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="task.params merged over the launch file's when evaluating (the references "
+        "and every run), not when collecting: e.g. pads of sensor units no demonstration had, "
+        "{tactile_units = 1000000, tactile_unit_seed = 1}; the part comes from experiment.parts",
+    )
     part_seed_stride: int = Field(
         10_000, ge=1, description="the demonstrations of part k use collect.seed + k x this"
     )

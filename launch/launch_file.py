@@ -97,10 +97,13 @@ def launch_from_data(data: dict[str, Any], source: str) -> Launch:
     return launch
 
 
-def task_config(name: str, params: dict[str, Any], source: str) -> BaseModel:
+def task_config(
+    name: str, params: dict[str, Any], source: str, prefix: str = "task.params"
+) -> BaseModel:
+    """The task's settings validated (`prefix`: where `params` came from, for the errors)."""
     if name not in TASKS:
         raise ConfigError(f"{source}: task.name: unknown task {name!r}; available: {sorted(TASKS)}")
-    return validate(TASKS[name].config_cls, params, source, prefix="task.params")
+    return validate(TASKS[name].config_cls, params, source, prefix=prefix)
 
 
 def resolved_toml(launch: Launch) -> str:

@@ -9,14 +9,19 @@ import json
 import shutil
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from launch import experiment
 from launch.cli import main
 from launch.cli_experiment import EXPERIMENT_FILE
+from launch.config import apply_overrides, read_toml
 from launch.experiment_plan import ARMS
 from launch.experiment_report import SHEET_HEIGHT
+from launch.launch_file import Launch, launch_from_data
 from sensing.store import EpisodeStore
+from training.eval_stats import EvalResult
 from training.video import BAND_HEIGHT
 
 QUICK = ["experiment", "tactile-insertion", "--quick", "--no-progress"]
@@ -138,6 +143,8 @@ def test_arms_without_the_trunk_pretrain_nothing(tmp_path: Path) -> None:
         (["--set", "train.obs_keys=['rgb.scene']"], "has no tactile input"),
         (["--only", "lstm"], "--only ['lstm']: not in experiment.policies (['bc', 'diffusion'])"),
         (["--set", "pretrain.tasks=['shear','wobble']"], "unknown tasks ['wobble']"),
+        (["--set", "experiment.eval_task_params={wobble=1}"], "eval_task_params.wobble: unknown"),
+        (["--set", "experiment.eval_task_params={part='usb12'}"], "the parts are experiment.parts"),
     ],
 )
 def test_bad_settings_are_refused_before_anything_runs(
@@ -157,3 +164,43 @@ def test_an_output_that_is_a_file_is_refused(
     assert main([*QUICK, "--out", str(tmp_path / "f")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     assert (tmp_path / "f").read_text() == "mine"
+
+
+def _launch(*sets: str) -> Launch:
+    """The shipped experiment file with `sets` applied."""
+    return launch_from_data(apply_overrides(read_toml(EXPERIMENT_FILE), list(sets)), "exp.toml")
+
+
+def test_the_evaluation_alone_takes_the_eval_task_params(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Demonstrations on one pool of sensor units, references and runs evaluated on
+    another: the eval params go over task.params for both kinds of evaluation, not for
+    collecting."""
+    held_out = "experiment.eval_task_params={tactile_units=1000000, tactile_unit_seed=1}"
+    launch = _launch("task.params.tactile_units=8", held_out)
+    evaluated: list[Any] = []
+
+    def fake_evaluate(task: str, config: Any, actors: list[Any], *args: Any) -> list[Any]:
+        evaluated.append(config)
+        return [EvalResult("a", [True, False], [3, 4], [1, 2]) for _ in actors]
+
+    monkeypatch.setattr(experiment, "evaluate_parallel", fake_evaluate)
+    reference = experiment._reference(launch, "usb12", tmp_path / "refs", print)
+    assert reference == {"part": "usb12", "expert": [1, 2], "hold": [1, 2]}
+    assert experiment._evaluated(launch, launch, tmp_path / "ckpt", "vga17", 0, tmp_path / "run",
+                                 print, "cpu") == (1, 2)  # fmt: skip
+    assert [(c.part, c.tactile_units, c.tactile_unit_seed) for c in evaluated] == [
+        ("usb12", 1_000_000, 1), ("vga17", 1_000_000, 1)]  # fmt: skip
+
+    collected: list[Any] = []
+
+    def fake_collect(part_launch: Launch, *args: Any, **kwargs: Any) -> None:
+        collected.append(part_launch.task_config)
+        raise KeyboardInterrupt  # enough: what it was asked to collect on
+
+    monkeypatch.setattr(experiment, "run_collect", fake_collect)
+    with pytest.raises(KeyboardInterrupt):
+        experiment._demonstrations(launch, tmp_path / "demos", print, False)
+    assert [(c.part, c.tactile_units, c.tactile_unit_seed) for c in collected] == [
+        ("switch3", 8, 0)]  # fmt: skip
