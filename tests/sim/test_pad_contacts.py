@@ -10,7 +10,7 @@ import pytest
 from sim.pad_contacts import pad_contacts, pad_normal_force
 
 MASS_KG = 0.2
-PAD = '<geom name="pad" type="box" size="0.05 0.05 0.01" pos="0 0 -0.01"/>'
+PAD = '<body><geom name="pad" type="box" size="0.05 0.05 0.01" pos="0 0 -0.01"/></body>'  # fixed
 BLOCK = """<body name="block" pos="0.012 -0.007 0.0101"><freejoint/>
   <geom name="block" type="box" size="0.01 0.01 0.01" pos="0 0 0.01" mass="{m}"/></body>"""
 
@@ -32,6 +32,7 @@ def test_a_resting_block_pushes_the_pad_down_with_its_weight_at_its_centre(
 ) -> None:
     model, data = _settled(pad_first)
     pad = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "pad")
+    assert data.ncon and all((data.contact.geom1[: data.ncon] == pad) == pad_first)
     contacts = pad_contacts(model, data, pad)
     weight = MASS_KG * 9.81
     assert contacts.normal == pytest.approx(weight, rel=0.02)
