@@ -87,6 +87,17 @@ def add_task_parser(sub: Any) -> None:
         help="a task setting (repeatable), e.g. --set task.params.tactile_units=1000000: every "
         "episode's pads are a sensor unit of their own (sim.sensor_unit)",
     )
+    probe.add_argument(
+        "--test-set",
+        dest="test_overrides",
+        action="append",
+        default=[],
+        metavar="task.params.KEY=VALUE",
+        help="a setting over --set for as many episodes more (repeatable; needs --curve): the "
+        "tactile inputs' readers fitted on N of the first episodes are scored on these, e.g. "
+        "--set task.params.tactile_units=1 --test-set task.params.tactile_unit_seed=1: "
+        "demonstrations on one gripper's pads, deployment after a gel swap",
+    )
     probe.add_argument("--no-progress", action="store_true", help="no progress bar")
     probe.set_defaults(handler=_task_probe)
     trace = tsub.add_parser(
@@ -228,6 +239,7 @@ def _task_probe(args: argparse.Namespace) -> int:
     if args.curve:
         command += f"--curve {' '.join(map(str, args.curve))} "
     command += "".join(f"--set {shlex.quote(item)} " for item in args.overrides)
+    command += "".join(f"--test-set {shlex.quote(item)} " for item in args.test_overrides)
     report = run_probe(
         args.task,
         args.episodes,
@@ -240,10 +252,13 @@ def _task_probe(args: argparse.Namespace) -> int:
         decision=args.decision,
         curve=args.curve,
         overrides=args.overrides,
+        test_overrides=args.test_overrides,
     )
     print(format_table(report.results))
     if report.curve:
         print(format_curve(report.curve))
+    if report.transfer:
+        print("scored under the --test-set settings:\n" + format_curve(report.transfer))
     print(f"samples:  {report.samples} per phase ({report.skipped} episode(s) without a decision)")
     for group, layout in report.layouts.items():
         print(f"{group + ':':<9} {layout}")

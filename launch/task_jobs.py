@@ -21,7 +21,13 @@ from launch.launch_file import task_config
 from sim import TASKS
 from sim.tasks.tactile_insertion import TactileInsertionConfig
 from training.probe import ProbeError, ProbeResult, check_task, collect_probe_data, fit_and_score
-from training.probe_curve import MIN_SIZE, CurvePoint, curve_sizes, learning_curve
+from training.probe_curve import (
+    MIN_SIZE,
+    CurvePoint,
+    curve_sizes,
+    learning_curve,
+    transfer_curve,
+)
 from training.progress import Progress
 from training.search_trace import TraceSummary
 from training.task_report import TaskReport, TaskReportError, run_task_report
@@ -38,6 +44,7 @@ class ProbeReport:
     json: Path
     seconds: float
     curve: list[CurvePoint]
+    transfer: list[CurvePoint]  # fitted under the settings, scored under the test settings
 
 
 def run_probe(
@@ -52,6 +59,7 @@ def run_probe(
     decision: int = 1,
     curve: Sequence[int] = (),
     overrides: Sequence[str] = (),
+    test_overrides: Sequence[str] = (),
 ) -> ProbeReport:
     """The information probe (training.probe) on `task`'s expert (or `variant`); writes
     `out/probe.json`. With `encoder` (a tactile encoder directory) its features and those of
@@ -74,7 +82,10 @@ def run_probe(
             f"--curve: each count of training episodes must be {MIN_SIZE} to {episodes - 1} "
             f"(under --episodes), got {list(curve)}"
         )
+    if test_overrides and not curve:
+        raise ConfigError("--test-set scores readers fitted on --curve counts: give --curve")
     settings = task_settings(task, overrides)
+    test_settings = task_settings(task, [*overrides, *test_overrides]) if test_overrides else None
     extra = None
     if encoder is not None:
         from training.probe_encoder import encoder_inputs
@@ -92,6 +103,14 @@ def run_probe(
         )  # fmt: skip
         results = fit_and_score(data)
         points = learning_curve(data, curve_sizes(data, curve)) if curve else []
+        transfer = []
+        if test_settings is not None:
+            test = collect_probe_data(
+                task, episodes, seed + episodes, progress=progress, variant=variant,
+                extra=extra, decision=decision, params=test_settings,
+            )  # fmt: skip
+            pool = len(data.targets)
+            transfer = transfer_curve(data, test, sorted({min(n, pool) for n in curve}))
     except ProbeError as err:
         raise ConfigError(str(err)) from err
     seconds = time.perf_counter() - started
@@ -114,10 +133,12 @@ def run_probe(
         "seconds": seconds,
         "results": [r.to_json() for r in results],
         "curve": [p.to_json() for p in points],
+        "test_settings": list(test_overrides),
+        "transfer": [p.to_json() for p in transfer],
     }
     path.write_text(json.dumps(report, indent=2))
     return ProbeReport(
-        results, len(data.targets), data.skipped, data.layouts, path, seconds, points
+        results, len(data.targets), data.skipped, data.layouts, path, seconds, points, transfer
     )
 
 

@@ -7,7 +7,11 @@ measures that: the same outer `folds`-fold split by episode as `probe.fit_and_sc
 each fold the ridge (its strength chosen by an inner CV on those episodes alone) is fitted on
 a random `size` of the training episodes only, and the held-out predictions of all folds are
 scored together. Each size is drawn `repeats` times with different subsets; the point is the
-mean and the spread of those draws' R^2. Numpy only.
+mean and the spread of those draws' R^2.
+
+`transfer_curve` asks the same of a reader moved to another condition: fitted on `size`
+episodes of one probe's data (e.g. pads of one sensor unit) and scored on every episode of
+another's (other units: a gel swapped after the demonstrations). Numpy only.
 """
 
 from __future__ import annotations
@@ -107,6 +111,45 @@ def learning_curve(
                     strength = select_strength(x[train], y, groups, folds, RELATIVE_STRENGTHS)
                     pred[test] = ridge_predictions(x[train], y, x[test], (strength,))[0]
                 r2.append(score(data.targets, pred).r2)
+            points.append(CurvePoint(name, size, r2))
+    return points
+
+
+def transfer_curve(
+    train: ProbeData,
+    test: ProbeData,
+    sizes: Sequence[int],
+    inputs: Sequence[str] | None = None,
+    repeats: int = 5,
+    folds: int = 5,
+) -> list[CurvePoint]:
+    """R^2 at contact on all of `test`'s episodes of each input's ridge fitted on `size` of
+    `train`'s (its strength by an inner CV on those alone)."""
+    pool = len(np.unique(train.episodes))
+    bad = [n for n in sizes if not MIN_SIZE <= n <= pool]
+    if bad:
+        raise ProbeError(
+            f"transfer sizes {bad} are out of range: each must be {MIN_SIZE} to {pool} (the "
+            "training condition's episodes with a decision)"
+        )
+    if repeats < 1:
+        raise ProbeError(f"need at least 1 repeat, got {repeats}")
+    shared = set(np.unique(train.episodes)) & set(np.unique(test.episodes))
+    if shared:
+        raise ProbeError(f"the two conditions share episodes {sorted(shared)[:5]}: seed them apart")
+    points = []
+    for name in curve_inputs(train, inputs):
+        x, x_test = train.features[PHASE][name], test.features[PHASE][name]  # (n, d), (m, d)
+        for size in sizes:
+            r2 = []
+            for repeat in range(repeats):
+                rng = np.random.default_rng([size, repeat])
+                chosen = rng.choice(np.unique(train.episodes), size, replace=False)
+                rows = np.flatnonzero(np.isin(train.episodes, chosen))
+                y, groups = train.targets[rows], train.episodes[rows]
+                strength = select_strength(x[rows], y, groups, folds, RELATIVE_STRENGTHS)
+                pred = ridge_predictions(x[rows], y, x_test, (strength,))[0]
+                r2.append(score(test.targets, pred).r2)
             points.append(CurvePoint(name, size, r2))
     return points
 

@@ -36,6 +36,8 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         (["tactile_insertion", "--set", "experiment.seeds=2"], "only task parameters"),
         (["tactile_insertion", "--set", "task.params.tactile_units=-1"], "tactile_units"),
         (["tactile_insertion", "--set", "task.params.tactile_unit_spread=3"], "unit_spread"),
+        (["tactile_insertion", "--test-set", "task.params.tactile_unit_seed=1"], "give --curve"),
+        (["tactile_insertion", "--curve", "4", "--test-set", "train.steps=1"], "only task param"),
     ],
 )
 def test_operator_errors_exit_2_with_one_line(
@@ -105,3 +107,36 @@ def test_task_settings_reach_the_probe(tmp_path: Path, monkeypatch: pytest.Monke
     assert main([*args, "--set", "task.params.tactile_units=12"]) != 0  # interrupted
     settings = seen[0]
     assert isinstance(settings, TactileInsertionConfig) and settings.tactile_units == 12
+
+
+def test_readers_are_scored_under_the_test_settings_on_the_next_seeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--test-set: a second collection, its settings the --set ones with the test ones over
+    them, on the episodes after the first (seeds apart), and a transfer curve in the JSON."""
+    from training import probe
+
+    seen: list[tuple[int, object]] = []
+    collect = probe.collect_probe_data
+
+    def spy(task: str, episodes: int, seed: int, **kwargs: object) -> probe.ProbeData:
+        seen.append((seed, kwargs["params"]))
+        return collect(task, episodes, seed, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("launch.task_jobs.collect_probe_data", spy)
+    out = tmp_path / "p"
+    args = ["task", "probe", "tactile_insertion", "--episodes", "6", "--curve", "4", "5"]
+    args += ["--set", "task.params.tactile_units=1"]
+    args += ["--test-set", "task.params.tactile_unit_seed=3"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    (first, train), (second, test) = seen
+    assert (first, second) == (0, 6)
+    assert isinstance(train, TactileInsertionConfig) and isinstance(test, TactileInsertionConfig)
+    assert (train.tactile_units, train.tactile_unit_seed) == (1, 0)
+    assert (test.tactile_units, test.tactile_unit_seed) == (1, 3)
+    report = json.loads((out / "probe.json").read_text())
+    assert report["test_settings"] == ["task.params.tactile_unit_seed=3"]
+    assert "--test-set task.params.tactile_unit_seed=3 --out" in report["command"]
+    sizes = {p["episodes"] for p in report["transfer"]}
+    assert sizes and max(sizes) <= report["samples"]  # lowered to the episodes with a decision
+    assert {p["input"] for p in report["transfer"]} == {"tactile", "tactile_since_first"}

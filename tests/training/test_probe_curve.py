@@ -11,6 +11,7 @@ from training.probe_curve import (
     format_curve,
     learning_curve,
     training_pool,
+    transfer_curve,
 )
 
 
@@ -81,3 +82,34 @@ def test_the_default_inputs_are_the_tactile_ones_and_the_table_names_them() -> N
     record = points[0].to_json()
     assert record["episodes"] == 8 and len(record["r2"]) == 2
     assert record["r2_mean"] == pytest.approx(np.mean(points[0].r2))
+
+
+def units(n: int, first: int, gain: float, seed: int) -> ProbeData:
+    """`tactile_raw`: the target seen through a pad whose gain scales it (a unit's lights);
+    `tactile_level`: the same read against the pad's own scale (what a reader of units should
+    learn). Episodes `first`..`first + n - 1`."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=(n, 2))
+    raw = np.column_stack([gain * y, rng.normal(size=n)]) + 0.05 * rng.normal(size=(n, 3))
+    level = np.column_stack([y, rng.normal(size=n)]) + 0.05 * rng.normal(size=(n, 3))
+    inputs = {"tactile_raw": raw, "tactile_level": level}
+    return data_of(inputs, y, np.arange(first, first + n))
+
+
+def test_a_reader_moved_to_other_units_keeps_only_what_does_not_depend_on_them() -> None:
+    """Fitted on one unit, scored on another whose gain is twice as high: the raw reader
+    overshoots every target (R^2 1 - 1 = 0), the unit-free one keeps its score."""
+    train, test = units(80, 0, 1.0, seed=0), units(80, 1000, 2.0, seed=1)
+    points = {(p.input, p.episodes): np.mean(p.r2) for p in transfer_curve(train, test, [8, 80])}
+    assert points["tactile_level", 8] > 0.9 and points["tactile_level", 80] > 0.95
+    assert points["tactile_raw", 80] < 0.1
+    same = {p.input: np.mean(p.r2) for p in transfer_curve(train, units(80, 1000, 1.0, 1), [80])}
+    assert same["tactile_raw"] > 0.95  # on a unit like the training one, both read it
+
+
+def test_a_transfer_needs_apart_episodes_and_sizes_within_the_training_condition() -> None:
+    train = units(20, 0, 1.0, seed=0)
+    with pytest.raises(ProbeError, match="share episodes"):
+        transfer_curve(train, units(20, 10, 1.0, seed=1), [8])
+    with pytest.raises(ProbeError, match=r"transfer sizes \[21\]"):
+        transfer_curve(train, units(20, 100, 1.0, seed=1), [8, 21])
