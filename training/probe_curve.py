@@ -85,14 +85,8 @@ def learning_curve(
 ) -> list[CurvePoint]:
     """R^2 at contact of each input's ridge fitted on `size` training episodes per fold."""
     pool = training_pool(data, folds)
-    bad = [n for n in sizes if not MIN_SIZE <= n <= pool]
-    if bad:
-        raise ProbeError(
-            f"learning-curve sizes {bad} are out of range: each must be {MIN_SIZE} to {pool} "
-            f"(the training episodes of a {folds}-fold split of {len(np.unique(data.episodes))})"
-        )
-    if repeats < 1:
-        raise ProbeError(f"need at least 1 repeat, got {repeats}")
+    split = f"the training episodes of a {folds}-fold split of {len(np.unique(data.episodes))}"
+    _check_draws("learning-curve", sizes, repeats, pool, split)
     test_folds = episode_folds(data.episodes, folds)
     points = []
     for name in curve_inputs(data, inputs):
@@ -126,14 +120,7 @@ def transfer_curve(
     """R^2 at contact on all of `test`'s episodes of each input's ridge fitted on `size` of
     `train`'s (its strength by an inner CV on those alone)."""
     pool = len(np.unique(train.episodes))
-    bad = [n for n in sizes if not MIN_SIZE <= n <= pool]
-    if bad:
-        raise ProbeError(
-            f"transfer sizes {bad} are out of range: each must be {MIN_SIZE} to {pool} (the "
-            "training condition's episodes with a decision)"
-        )
-    if repeats < 1:
-        raise ProbeError(f"need at least 1 repeat, got {repeats}")
+    _check_draws("transfer", sizes, repeats, pool, "the training condition's episodes")
     shared = set(np.unique(train.episodes)) & set(np.unique(test.episodes))
     if shared:
         raise ProbeError(f"the two conditions share episodes {sorted(shared)[:5]}: seed them apart")
@@ -152,6 +139,16 @@ def transfer_curve(
                 r2.append(score(test.targets, pred).r2)
             points.append(CurvePoint(name, size, r2))
     return points
+
+
+def _check_draws(kind: str, sizes: Sequence[int], repeats: int, pool: int, of: str) -> None:
+    bad = [n for n in sizes if not MIN_SIZE <= n <= pool]
+    if bad:
+        raise ProbeError(
+            f"{kind} sizes {bad} are out of range: each must be {MIN_SIZE} to {pool} ({of})"
+        )
+    if repeats < 1:
+        raise ProbeError(f"need at least 1 repeat, got {repeats}")
 
 
 def format_curve(points: Sequence[CurvePoint]) -> str:
