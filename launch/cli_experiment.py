@@ -55,6 +55,20 @@ def add_experiment_parser(sub: Any, lazy: Any) -> None:
     ti.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_device_arg(ti)
     ti.set_defaults(handler=lazy("launch.cli_experiment:tactile_insertion"))
+    g = esub.add_parser(
+        "gather",
+        help="one table from the records of several runs (other sessions, seeds or arms)",
+        description="Pool the rows of several experiment records (OUT/tactile_insertion.json "
+        "of runs made in different sessions, or result files with the same rows) into one: "
+        "DIR/tactile_insertion.json (the rows, each record's command and commit as its "
+        "sources), .md (the table pooled over seeds, the goal's verdict) and .png. A row in "
+        "two records, rows of different episode counts, or references that differ are refused.",
+        epilog="example: vitac experiment gather runs/exp1/tactile_insertion.json "
+        "runs/exp2/tactile_insertion.json --out runs/table",
+    )
+    g.add_argument("records", nargs="+", type=Path, metavar="RECORD", help="experiment records")
+    g.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the table goes")
+    g.set_defaults(handler=lazy("launch.cli_experiment:gather"))
 
 
 def tactile_insertion(args: argparse.Namespace) -> int:
@@ -90,6 +104,28 @@ def tactile_insertion(args: argparse.Namespace) -> int:
         extra = ["--quick"] * args.quick + [f"--only={name}" for name in args.only]
         stop.hint = "resume: " + shlex.join([*shlex.split(resume), *extra])
         raise
+    print((args.out / f"{STEM}.md").read_text(), end="")
+    print(f"rows: {args.out / f'{STEM}.json'}\nplot: {args.out / f'{STEM}.png'}")
+    return 0
+
+
+def gather(args: argparse.Namespace) -> int:
+    from launch.experiment_report import STEM, GatherError, write_report
+    from launch.experiment_report import gather as gather_records
+    from launch.task_jobs import git_state
+
+    check_output_path(args.out)
+    if (args.out / f"{STEM}.json").exists():
+        raise ConfigError(f"--out {args.out} already holds {STEM}.json; choose another")
+    try:
+        record = gather_records(args.records)
+    except GatherError as err:
+        raise ConfigError(str(err)) from None
+    commit, dirty = git_state()
+    command = ["vitac", "experiment", "gather", *map(str, args.records), "--out", str(args.out)]
+    record = {"command": shlex.join(command), "commit": commit, "dirty": dirty, **record}
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_report(record, args.out)
     print((args.out / f"{STEM}.md").read_text(), end="")
     print(f"rows: {args.out / f'{STEM}.json'}\nplot: {args.out / f'{STEM}.png'}")
     return 0

@@ -9,7 +9,8 @@ no-touch arm, with intervals that do not overlap.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,58 @@ def example_sheet(record: dict[str, Any], out: Path) -> Path | None:
     sheet = contact_sheet(rows, SHEET_COLUMNS, SHEET_HEIGHT)
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     return path
+
+
+class GatherError(ValueError):
+    """Records that cannot be pooled into one table; the message names the file and why."""
+
+
+def gather(paths: Sequence[Path]) -> dict[str, Any]:
+    """One record of the rows of several experiment records (each a tactile_insertion.json,
+    or a result file with the same rows): made by runs of different sessions, seeds or arms,
+    pooled as one experiment's. Each row must come from one record only and every row must
+    have as many episodes; references must agree where two records have them. The record
+    lists its sources (file, command, commit, rows) and keeps each row's six fields."""
+    keys = [f.name for f in fields(Row)]
+    rows: dict[tuple[Any, ...], tuple[dict[str, Any], Path]] = {}
+    references: dict[str, tuple[dict[str, Any], Path]] = {}
+    sources = []
+    for path in paths:
+        try:
+            record = json.loads(path.read_text())
+            found = record["results"]
+            picked = [{k: r[k] for k in keys} for r in found]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            why = f"{type(err).__name__}: {err}"
+            raise GatherError(
+                f"{path}: not an experiment record with rows of {keys} ({why})"
+            ) from None
+        for row in picked:
+            key = tuple(row[k] for k in ("policy", "part", "arm", "seed"))
+            if key in rows:
+                raise GatherError(f"{path}: row {key} is also in {rows[key][1]}: keep one of them")
+            rows[key] = (row, path)
+        for ref in record.get("references", []):
+            before = references.setdefault(ref["part"], (ref, path))
+            if before[0] != ref:
+                raise GatherError(
+                    f"{path}: references of {ref['part']} {ref} differ from {before[1]}'s "
+                    f"{before[0]}: runs evaluated otherwise cannot share a table"
+                )
+        sources.append({"file": str(path), "command": record.get("command"),
+                        "commit": record.get("commit"), "rows": len(picked)})  # fmt: skip
+    if not rows:
+        raise GatherError("no rows in " + ", ".join(map(str, paths)))
+    episodes = sorted({row["episodes"] for row, _ in rows.values()})
+    if len(episodes) > 1:
+        raise GatherError(f"the rows have {episodes} episodes: one count per table")
+    results = [row for row, _ in rows.values()]
+    return {
+        "settings": {"seeds": len({r["seed"] for r in results}), "episodes": episodes[0]},
+        "references": [ref for ref, _ in references.values()],
+        "sources": sources,
+        "results": results,
+    }
 
 
 def write_report(record: dict[str, Any], out: Path) -> None:

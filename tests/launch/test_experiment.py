@@ -204,3 +204,32 @@ def test_the_evaluation_alone_takes_the_eval_task_params(
         experiment._demonstrations(launch, tmp_path / "demos", print, False)
     assert [(c.part, c.tactile_units, c.tactile_unit_seed) for c in collected] == [
         ("switch3", 8, 0)]  # fmt: skip
+
+
+def test_gather_writes_one_table_and_refuses_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def saved(name: str, arm: str, seed: int) -> str:
+        rows = [{"policy": "bc", "part": p, "arm": arm, "seed": seed, "successes": 3,
+                 "episodes": 5} for p in ("switch3", "usb12")]  # fmt: skip
+        (tmp_path / name).write_text(json.dumps({"command": name, "results": rows}))
+        return str(tmp_path / name)
+
+    records = [saved("a.json", "pretrained", 0), saved("b.json", "scratch", 0)]
+    out = tmp_path / "table"
+    assert main(["experiment", "gather", *records, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads((out / "tactile_insertion.json").read_text())
+    assert record["command"] == f"vitac experiment gather {records[0]} {records[1]} --out {out}"
+    assert [s["command"] for s in record["sources"]] == ["a.json", "b.json"]
+    assert len(record["results"]) == 4 and "| bc | all | 60% " in printed
+    assert (out / "tactile_insertion.png").read_bytes()[:4] == b"\x89PNG"
+    for args, message in [
+        ([*records, "--out", str(out)], "already holds tactile_insertion.json"),
+        ([records[0], records[0], "--out", str(tmp_path / "t2")], "is also in"),
+        ([*records, "--out", records[0]], "is a file"),
+    ]:
+        assert main(["experiment", "gather", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "t2").exists()

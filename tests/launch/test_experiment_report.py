@@ -4,6 +4,7 @@ goal's verdict with its three tests."""
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ import pytest
 from launch.experiment_report import (
     SHEET_COLUMNS,
     SHEET_HEIGHT,
+    GatherError,
     Row,
     example_sheet,
+    gather,
     markdown,
     plot,
     pooled,
@@ -125,3 +128,51 @@ def test_the_example_sheet_has_a_row_per_seed_0_run_that_kept_a_video(tmp_path: 
     middle = [BAND_HEIGHT + SHEET_HEIGHT * 3 // 4, 2 * BAND_HEIGHT + SHEET_HEIGHT * 7 // 4]
     greys = [int(sheet[y, 100, 0]) for y in middle]  # first part a, then part b
     assert np.allclose(greys, [40, 160], atol=4), greys
+
+
+def _saved(path: Path, counts: dict[tuple[str, str, str], list[int]], **extra: Any) -> Path:
+    path.write_text(json.dumps({"command": f"made {path.name}", "commit": "c0ffee", **extra,
+                                "results": rows(counts)}))  # fmt: skip
+    return path
+
+
+def test_gather_pools_the_rows_of_records_made_apart(tmp_path: Path) -> None:
+    """Seeds 0-1 of two arms in one record, seed 2 of each in two others: one table, as if
+    one run had made them all; extra fields of a row are dropped, sources named."""
+    first = {k: v[:2] for k, v in ARMS_MET.items()}
+    refs = [{"part": "a", "expert": [48, 50], "hold": [0, 50]}]
+    paths = [_saved(tmp_path / "s01.json", first, references=refs)]
+    for arm in ("pretrained", "scratch", "no_touch"):
+        later = {k: v[2:] for k, v in ARMS_MET.items() if k[2] == arm}
+        path = _saved(tmp_path / f"{arm}.json", later)
+        found = json.loads(path.read_text())
+        found["results"] = [{**r, "seed": 2, "n_action_steps": 4} for r in found["results"]]
+        path.write_text(json.dumps(found))
+        paths.append(path)
+    gathered = gather(paths)
+    assert markdown(gathered) == markdown(record(ARMS_MET))  # the same table and verdict
+    assert gathered["settings"] == {"seeds": 3, "episodes": 50}
+    assert all(set(r) == {f.name for f in fields(Row)} for r in gathered["results"])
+    assert [(s["file"], s["rows"], s["commit"]) for s in gathered["sources"]] == [
+        (str(paths[0]), 6, "c0ffee"), *((str(p), 1, "c0ffee") for p in paths[1:])]  # fmt: skip
+
+
+def test_gather_refuses_what_cannot_share_a_table(tmp_path: Path) -> None:
+    a = _saved(tmp_path / "a.json", {("p", "a", "scratch"): [3]})
+    with pytest.raises(GatherError, match=r"row \('p', 'a', 'scratch', 0\) is also in .*a\.json"):
+        gather([a, _saved(tmp_path / "b.json", {("p", "a", "scratch"): [4]})])
+    fewer = tmp_path / "c.json"
+    fewer.write_text(json.dumps({"results": rows({("p", "a", "no_touch"): [1]}, episodes=20)}))
+    with pytest.raises(GatherError, match=r"\[20, 50\] episodes"):
+        gather([a, fewer])
+    refs = [{"part": "a", "expert": [48, 50], "hold": [0, 50]}]
+    other = [{"part": "a", "expert": [40, 50], "hold": [0, 50]}]
+    b = _saved(tmp_path / "d.json", {("p", "a", "pretrained"): [5]}, references=refs)
+    c = _saved(tmp_path / "e.json", {("p", "a", "no_touch"): [5]}, references=other)
+    with pytest.raises(GatherError, match=r"references of a .* differ from"):
+        gather([b, c])
+    (tmp_path / "bad.json").write_text('{"results": [{"policy": "p"}]}')
+    with pytest.raises(GatherError, match=r"bad\.json: not an experiment record .*KeyError"):
+        gather([tmp_path / "bad.json"])
+    with pytest.raises(GatherError, match=r"missing\.json: not an experiment record"):
+        gather([tmp_path / "missing.json"])
