@@ -103,13 +103,13 @@ def run_probe(
         )  # fmt: skip
         results = fit_and_score(data)
         points = learning_curve(data, curve_sizes(data, curve)) if curve else []
-        transfer = []
+        transfer, tested = [], 0
         if test_settings is not None:
             test = collect_probe_data(
                 task, episodes, seed + episodes, progress=progress, variant=variant,
                 extra=extra, decision=decision, params=test_settings,
             )  # fmt: skip
-            pool = len(data.targets)
+            pool, tested = len(data.targets), len(test.targets)
             transfer = transfer_curve(data, test, sorted({min(n, pool) for n in curve}))
     except ProbeError as err:
         raise ConfigError(str(err)) from err
@@ -134,6 +134,7 @@ def run_probe(
         "results": [r.to_json() for r in results],
         "curve": [p.to_json() for p in points],
         "test_settings": list(test_overrides),
+        "test_samples": tested,  # the test episodes with a decision: what transfer is scored on
         "transfer": [p.to_json() for p in transfer],
     }
     path.write_text(json.dumps(report, indent=2))

@@ -136,6 +136,7 @@ def test_readers_are_scored_under_the_test_settings_on_the_next_seeds(
     assert (test.tactile_units, test.tactile_unit_seed) == (1, 3)
     report = json.loads((out / "probe.json").read_text())
     assert report["test_settings"] == ["task.params.tactile_unit_seed=3"]
+    assert 3 <= report["test_samples"] <= 6
     assert "--test-set task.params.tactile_unit_seed=3 --out" in report["command"]
     sizes = {p["episodes"] for p in report["transfer"]}
     assert sizes and max(sizes) <= report["samples"]  # lowered to the episodes with a decision
