@@ -259,6 +259,7 @@ def _task_probe(args: argparse.Namespace) -> int:
         print(format_curve(report.curve))
     if report.transfer:
         print("scored under the --test-set settings:\n" + format_curve(report.transfer))
+        print(format_curve(report.transfer, cosine=True))
     print(f"samples:  {report.samples} per phase ({report.skipped} episode(s) without a decision)")
     for group, layout in report.layouts.items():
         print(f"{group + ':':<9} {layout}")

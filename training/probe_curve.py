@@ -17,7 +17,7 @@ another's (other units: a gel swapped after the demonstrations). Numpy only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ class CurvePoint:
     input: str
     episodes: int  # training episodes per fit
     r2: list[float]  # one per repeat
+    cosine: list[float] = field(default_factory=list)  # one per repeat: is the direction right?
 
     def to_json(self) -> dict[str, Any]:
         r2 = np.array(self.r2)
@@ -50,6 +51,7 @@ class CurvePoint:
             "r2_mean": float(r2.mean()),
             "r2_std": float(r2.std()),
             "r2": [round(v, 4) for v in self.r2],
+            "cosine_mean": float(np.mean(self.cosine)) if self.cosine else None,
         }
 
 
@@ -92,7 +94,7 @@ def learning_curve(
     for name in curve_inputs(data, inputs):
         x = data.features[PHASE][name]  # (n, d)
         for size in sizes:
-            r2 = []
+            r2, cosine = [], []
             for repeat in range(repeats):
                 rng = np.random.default_rng([size, repeat])
                 pred = np.empty_like(data.targets)
@@ -104,8 +106,10 @@ def learning_curve(
                     groups = data.episodes[train]
                     strength = select_strength(x[train], y, groups, folds, RELATIVE_STRENGTHS)
                     pred[test] = ridge_predictions(x[train], y, x[test], (strength,))[0]
-                r2.append(score(data.targets, pred).r2)
-            points.append(CurvePoint(name, size, r2))
+                scores = score(data.targets, pred)
+                r2.append(scores.r2)
+                cosine.append(scores.cosine)
+            points.append(CurvePoint(name, size, r2, cosine))
     return points
 
 
@@ -128,7 +132,7 @@ def transfer_curve(
     for name in curve_inputs(train, inputs):
         x, x_test = train.features[PHASE][name], test.features[PHASE][name]  # (n, d), (m, d)
         for size in sizes:
-            r2 = []
+            r2, cosine = [], []
             for repeat in range(repeats):
                 rng = np.random.default_rng([size, repeat])
                 chosen = rng.choice(np.unique(train.episodes), size, replace=False)
@@ -136,8 +140,10 @@ def transfer_curve(
                 y, groups = train.targets[rows], train.episodes[rows]
                 strength = select_strength(x[rows], y, groups, folds, RELATIVE_STRENGTHS)
                 pred = ridge_predictions(x[rows], y, x_test, (strength,))[0]
-                r2.append(score(test.targets, pred).r2)
-            points.append(CurvePoint(name, size, r2))
+                scores = score(test.targets, pred)
+                r2.append(scores.r2)
+                cosine.append(scores.cosine)
+            points.append(CurvePoint(name, size, r2, cosine))
     return points
 
 
@@ -151,12 +157,14 @@ def _check_draws(kind: str, sizes: Sequence[int], repeats: int, pool: int, of: s
         raise ProbeError(f"need at least 1 repeat, got {repeats}")
 
 
-def format_curve(points: Sequence[CurvePoint]) -> str:
-    """The curve as a table: one row per input, one column per size (mean R^2 +- spread)."""
+def format_curve(points: Sequence[CurvePoint], cosine: bool = False) -> str:
+    """The curve as a table: one row per input, one column per size (mean R^2 +- spread; or
+    of the cosine)."""
     sizes = sorted({p.episodes for p in points})
     names = list(dict.fromkeys(p.input for p in points))
-    by = {(p.input, p.episodes): np.array(p.r2) for p in points}
-    lines = [f"{'R^2 by training episodes':<26}" + "".join(f"{n:>14d}" for n in sizes)]
+    by = {(p.input, p.episodes): np.array(p.cosine if cosine else p.r2) for p in points}
+    title = "cosine" if cosine else "R^2"
+    lines = [f"{title + ' by training episodes':<26}" + "".join(f"{n:>14d}" for n in sizes)]
     for name in names:
         cells = [f"{by[name, n].mean():>8.3f} +-{by[name, n].std():.2f}" for n in sizes]
         lines.append(f"{name:<26}" + "".join(f"{c:>14}" for c in cells))

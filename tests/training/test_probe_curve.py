@@ -100,9 +100,14 @@ def test_a_reader_moved_to_other_units_keeps_only_what_does_not_depend_on_them()
     """Fitted on one unit, scored on another whose gain is twice as high: the raw reader
     overshoots every target (R^2 1 - 1 = 0), the unit-free one keeps its score."""
     train, test = units(80, 0, 1.0, seed=0), units(80, 1000, 2.0, seed=1)
-    points = {(p.input, p.episodes): np.mean(p.r2) for p in transfer_curve(train, test, [8, 80])}
+    curve = transfer_curve(train, test, [8, 80])
+    points = {(p.input, p.episodes): np.mean(p.r2) for p in curve}
     assert points["tactile_level", 8] > 0.9 and points["tactile_level", 80] > 0.95
     assert points["tactile_raw", 80] < 0.1
+    # twice too long, but the right way: the raw reader's direction survives the swap
+    cosine = {(p.input, p.episodes): p.to_json()["cosine_mean"] for p in curve}
+    assert cosine["tactile_raw", 80] > 0.95 and len(curve[0].cosine) == 5
+    assert "cosine by training episodes" in format_curve(curve, cosine=True)
     same = {p.input: np.mean(p.r2) for p in transfer_curve(train, units(80, 1000, 1.0, 1), [80])}
     assert same["tactile_raw"] > 0.95  # on a unit like the training one, both read it
 
