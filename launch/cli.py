@@ -36,9 +36,11 @@ def operator_errors() -> tuple[type[Exception], ...]:
     """Errors an operator can fix: one line, exit 2 (imported late: policies imports torch)."""
     from drivers.base import DeviceError
     from policies.errors import CheckpointError
+    from sim.touch_readout import ReadoutMismatchError
     from training.fota import FotaError
 
-    return (ConfigError, DatasetError, CheckpointError, FotaError, DeviceError)
+    mismatch = ReadoutMismatchError
+    return (ConfigError, DatasetError, CheckpointError, FotaError, DeviceError, mismatch)
 
 
 def _lazy(target: str) -> Handler:

@@ -86,6 +86,11 @@ def sensor_key(sensor: TactileSensor, spread: float = 0.0) -> dict[str, Any]:
     return key | ({"unit_spread": spread} if spread else {})
 
 
+class ReadoutMismatchError(ValueError):
+    """The readout was calibrated on other tactile images than an env renders (an operator
+    fixes it by calibrating one for them, or by choosing an expert that reads none)."""
+
+
 @dataclass(frozen=True)
 class TouchReadout:
     """P(socket beyond the press) per axis = sigmoid(weights @ [features, 1]), for images of the
@@ -102,14 +107,14 @@ class TouchReadout:
     def check_sensor(
         self, sensor: TactileSensor, any_size: bool = False, spread: float = 0.0
     ) -> None:
-        """ValueError unless `sensor` (of units drawn at `spread`) renders the images this
-        readout was calibrated on (`any_size`: of any size, for a caller that resizes them to
+        """ReadoutMismatchError unless `sensor` (of units drawn at `spread`) renders the images
+        this readout was calibrated on (`any_size`: of any size, for a caller that resizes them to
         `image_size`)."""
         key = sensor_key(sensor, spread)
         if any_size and self.sensor is not None:
             key["size"] = self.sensor["size"]
         if self.sensor is not None and key != self.sensor:
-            raise ValueError(
+            raise ReadoutMismatchError(
                 f"the touch readout was calibrated on {self.sensor} tactile images, this env "
                 f"renders {sensor_key(sensor, spread)}: calibrate one for it (vitac task "
                 "calibrate) or use the blind or oracle expert"

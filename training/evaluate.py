@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policies.inference import InferenceConfig
 from sim import TASKS, make_env  # importing sim sets up EGL before any GL context (sim/gl.py)
-from training.actors import Actor, ActorSpec
+from training.actors import Actor, ActorSpec, BaselineSpec
 from training.eval_pool import Job, Outcome, run_here, run_in_workers
 from training.eval_stats import EvalResult
 from training.progress import Progress
@@ -146,6 +146,22 @@ class _EpisodeRunner:
             self._env = None
 
 
+def _preflight(plan: _Plan) -> None:
+    """Reset each scripted baseline once before any episode, so that one that cannot run on
+    these settings (a touch readout calibrated on other pads) fails as itself (an operator
+    error: one line), not as an episode's EvalError."""
+    baselines = [spec for spec in plan.actors if isinstance(spec, BaselineSpec)]
+    if not baselines:
+        return
+    env = make_env(plan.task, plan.task_config)
+    try:
+        env.reset(seed=plan.seed)
+        for spec in baselines:
+            spec.build().reset(env, plan.seed)
+    finally:
+        env.close()
+
+
 def evaluate_parallel(
     task: str,
     task_config: BaseModel | Mapping[str, Any],
@@ -191,6 +207,7 @@ def evaluate_parallel(
             outcomes[job] = outcome
             bar.update()
 
+        _preflight(plan)
         if workers == 1:
             run_here(plan, jobs, record)
         else:

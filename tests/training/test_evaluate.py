@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from sim import PegInsertionExpert, make_env
+from sim.touch_readout import ReadoutMismatchError
 from tests.conftest import TINY_TASK
 from tests.policies.conftest import tiny_config
 from training.actors import Actor, BaselineSpec, HoldActor, PolicySpec
@@ -176,3 +177,12 @@ def test_a_policy_spec_builds_its_actor_with_the_inference_settings(
     actor = pickle.loads(pickle.dumps(spec)).build()
     assert actor.policy.config.n_action_steps == 1  # type: ignore[attr-defined]
     assert PolicySpec(tiny_checkpoint).build().policy.config.n_action_steps == 3  # type: ignore[attr-defined]
+
+
+def test_an_expert_that_cannot_run_on_the_settings_fails_here_before_any_worker() -> None:
+    """Pads of units at a spread no touch readout was calibrated for: the expert's own error
+    (an operator error: one line), not an episode's EvalError, with or without workers."""
+    units = {"tactile_units": 3, "tactile_unit_spread": 0.5, "max_steps": 5}
+    for workers in (1, 2):
+        with pytest.raises(ReadoutMismatchError, match="calibrate one for it"):
+            evaluate_parallel("tactile_insertion", units, [BaselineSpec("expert")], 4, 0, workers)
