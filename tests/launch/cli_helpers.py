@@ -8,6 +8,13 @@ import pytest
 
 from launch.cli import main
 
+# pads of units at a spread no touch readout was calibrated for: the expert cannot read them
+UNREADABLE_PADS = (
+    ["tactile_insertion", "--set", "task.params.tactile_units=5", "--set",
+     "task.params.tactile_unit_spread=0.5"],
+    "calibrate one for it",
+)  # fmt: skip
+
 
 def assert_task_operator_error(
     tmp_path: Path,

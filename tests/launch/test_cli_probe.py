@@ -9,7 +9,7 @@ import pytest
 
 from launch.cli import main
 from sim.tasks.tactile_insertion import TactileInsertionConfig
-from tests.launch.cli_helpers import assert_task_operator_error
+from tests.launch.cli_helpers import UNREADABLE_PADS, assert_task_operator_error
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -36,16 +36,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         (["tactile_insertion", "--set", "experiment.seeds=2"], "only task parameters"),
         (["tactile_insertion", "--set", "task.params.tactile_units=-1"], "tactile_units"),
         (["tactile_insertion", "--set", "task.params.tactile_unit_spread=3"], "unit_spread"),
-        (  # pads of units at a spread no readout was calibrated for: the expert cannot read them
-            [
-                "tactile_insertion",
-                "--set",
-                "task.params.tactile_units=5",
-                "--set",
-                "task.params.tactile_unit_spread=0.5",
-            ],
-            "calibrate one for it",
-        ),
+        UNREADABLE_PADS,
         (["tactile_insertion", "--test-set", "task.params.tactile_unit_seed=1"], "give --curve"),
         (["tactile_insertion", "--curve", "4", "--test-set", "train.steps=1"], "only task param"),
     ],

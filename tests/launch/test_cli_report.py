@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from launch.cli import main
-from tests.launch.cli_helpers import assert_task_operator_error
+from tests.launch.cli_helpers import UNREADABLE_PADS, assert_task_operator_error
 
 # small images and renders: the baselines act on privileged state, so the results are the same
 TINY = [
@@ -48,16 +48,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         (["lift", "--set", "task.params.max_steps=0"], "task.params.max_steps: Input should be"),
         (["lift", "--set", "task.params.part=usb12"], "task.params.part: unknown key"),
         (["tactile_insertion", "--set", "task.params.part=dvi"], "task.params.part: Input should"),
-        (  # pads of units at a spread no readout was calibrated for: the expert cannot read them
-            [
-                "tactile_insertion",
-                "--set",
-                "task.params.tactile_units=5",
-                "--set",
-                "task.params.tactile_unit_spread=0.5",
-            ],
-            "calibrate one for it",
-        ),
+        UNREADABLE_PADS,
     ],
 )
 def test_operator_errors_exit_2_with_one_line(
