@@ -39,8 +39,14 @@ def operator_errors() -> tuple[type[Exception], ...]:
     from sim.touch_readout import ReadoutMismatchError
     from training.fota import FotaError
 
-    mismatch = ReadoutMismatchError
-    return (ConfigError, DatasetError, CheckpointError, FotaError, DeviceError, mismatch)
+    return (
+        ConfigError,
+        DatasetError,
+        CheckpointError,
+        FotaError,
+        DeviceError,
+        ReadoutMismatchError,
+    )
 
 
 def _lazy(target: str) -> Handler:

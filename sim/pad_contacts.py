@@ -30,11 +30,8 @@ class PadContacts:
 
 
 def pad_contacts(model: mujoco.MjModel, data: mujoco.MjData, geom_id: int) -> PadContacts:
-    """The contacts on geom `geom_id`, summed; see `PadContacts`.
-
-    MuJoCo's contact frame has its normal pointing from geom1 to geom2 and the force acting on
-    geom2, so it changes sign where the pad is geom1.
-    """
+    """The contacts on geom `geom_id`, summed, as forces on it (see the module's note on
+    MuJoCo's contact frame); see `PadContacts`."""
     force, moment, centre = np.zeros(3), np.zeros(3), np.zeros(3)
     if data.ncon == 0:
         return PadContacts(0.0, force, moment, centre, False)

@@ -75,20 +75,7 @@ TASKS: dict[str, Task] = {
         "N mm",
         needs_markers=True,
     ),
-}
-
-
-# Targets that stay defined across sensor units (`make-data --unit-spread`): a gel twice as
-# stiff shows a press half as deep and a push half as far, so the force and the push in
-# newtons are not in its image; the indentation depth is, and so is the push (and the twist)
-# per newton of press, which stiffness scales alike. Each is computed from stored labels
-# (derived label -> (numerator, denominator)), so every data set made so far serves them.
-DERIVED: dict[str, tuple[str, str]] = {
-    "push_share_x": ("shear_x_n", "normal_force_n"),
-    "push_share_y": ("shear_y_n", "normal_force_n"),
-    "twist_arm_mm": ("torque_nmm", "normal_force_n"),  # N mm per N
-}
-TASKS |= {
+    # defined across sensor units (DERIVED, below)
     "depth": Task(HeadConfig(kind="regression", outputs=1), ("depth_mm",), "rmse", "mm"),
     "push_share": Task(
         HeadConfig(kind="regression", outputs=2),
@@ -104,6 +91,18 @@ TASKS |= {
         "mm",
         needs_markers=True,
     ),
+}
+
+
+# Targets that stay defined across sensor units (`make-data --unit-spread`): a gel twice as
+# stiff shows a press half as deep and a push half as far, so the force and the push in
+# newtons are not in its image; the indentation depth is, and so is the push (and the twist)
+# per newton of press, which stiffness scales alike. Each is computed from stored labels
+# (derived label -> (numerator, denominator)), so every data set made so far serves them.
+DERIVED: dict[str, tuple[str, str]] = {
+    "push_share_x": ("shear_x_n", "normal_force_n"),
+    "push_share_y": ("shear_y_n", "normal_force_n"),
+    "twist_arm_mm": ("torque_nmm", "normal_force_n"),  # N mm per N
 }
 PUSH_TASKS = frozenset({"shear", "twist", "push_share", "twist_arm"})
 
@@ -146,10 +145,10 @@ class Standardiser:
 
 def label_array(samples: list[FotaSample], keys: tuple[str, ...], where: Path) -> np.ndarray:
     """(N, len(keys)) float64 labels; FotaError naming the sample that lacks one."""
-    stored = [k for key in keys for k in DERIVED.get(key, (key,))]
+    stored = list(dict.fromkeys(k for key in keys for k in DERIVED.get(key, (key,))))
     rows = []
     for sample in samples:
-        missing = [k for k in dict.fromkeys(stored) if k not in sample.labels]
+        missing = [k for k in stored if k not in sample.labels]
         if missing:
             raise FotaError(f"{where / sample.shard}: sample {sample.key!r} has no {missing}")
         rows.append([_label(sample, k, where) for k in keys])

@@ -17,7 +17,7 @@ another's (other units: a gel swapped after the demonstrations). Numpy only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ class CurvePoint:
     input: str
     episodes: int  # training episodes per fit
     r2: list[float]  # one per repeat
-    cosine: list[float] = field(default_factory=list)  # one per repeat: is the direction right?
+    cosine: list[float]  # one per repeat: is the direction right?
 
     def to_json(self) -> dict[str, Any]:
         r2 = np.array(self.r2)
@@ -51,7 +51,7 @@ class CurvePoint:
             "r2_mean": float(r2.mean()),
             "r2_std": float(r2.std()),
             "r2": [round(v, 4) for v in self.r2],
-            "cosine_mean": float(np.mean(self.cosine)) if self.cosine else None,
+            "cosine_mean": float(np.mean(self.cosine)),
         }
 
 
@@ -121,8 +121,8 @@ def transfer_curve(
     repeats: int = 5,
     folds: int = 5,
 ) -> list[CurvePoint]:
-    """R^2 at contact on all of `test`'s episodes of each input's ridge fitted on `size` of
-    `train`'s (its strength by an inner CV on those alone)."""
+    """R^2 and cosine at contact on all of `test`'s episodes of each input's ridge fitted on
+    `size` of `train`'s (its strength by an inner CV on those alone)."""
     pool = len(np.unique(train.episodes))
     _check_draws("transfer", sizes, repeats, pool, "the training condition's episodes")
     shared = set(np.unique(train.episodes)) & set(np.unique(test.episodes))
