@@ -52,6 +52,7 @@ class CurvePoint:
             "r2_std": float(r2.std()),
             "r2": [round(v, 4) for v in self.r2],
             "cosine_mean": float(np.mean(self.cosine)),
+            "cosine": [round(v, 4) for v in self.cosine],
         }
 
 

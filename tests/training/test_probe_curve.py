@@ -106,7 +106,7 @@ def test_a_reader_moved_to_other_units_keeps_only_what_does_not_depend_on_them()
     assert points["tactile_raw", 80] < 0.1
     # twice too long, but the right way: the raw reader's direction survives the swap
     cosine = {(p.input, p.episodes): p.to_json()["cosine_mean"] for p in curve}
-    assert cosine["tactile_raw", 80] > 0.95 and len(curve[0].cosine) == 5
+    assert cosine["tactile_raw", 80] > 0.95 and len(curve[0].to_json()["cosine"]) == 5
     assert "cosine by training episodes" in format_curve(curve, cosine=True)
     same = {p.input: np.mean(p.r2) for p in transfer_curve(train, units(80, 1000, 1.0, 1), [80])}
     assert same["tactile_raw"] > 0.95  # on a unit like the training one, both read it
