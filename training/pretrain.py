@@ -64,6 +64,7 @@ from training.pretrain_eval import (
 from training.pretrain_plan import (
     PretrainConfig,
     check_config,
+    config_differences,
     draw,
     draws_before,
     trained_pairs,
@@ -271,14 +272,7 @@ def _model(
     checkpoint of this run, else `init`, else a fresh model."""
     if latest is not None:
         saved = json.loads((latest / "config.json").read_text())["metadata"]
-        problems = flat_diff(saved.get("pretrain", {}), config.model_dump(mode="json"), "pretrain")
-        problems = [
-            p
-            for p in problems
-            if not p.startswith(
-                ("pretrain.val_every", "pretrain.checkpoint_every", "pretrain.compile")
-            )
-        ]
+        problems = config_differences(saved.get("pretrain", {}), config)
         if problems:
             raise CheckpointError(
                 f"{latest}: cannot resume exactly; these keys differ: {'; '.join(problems)}"

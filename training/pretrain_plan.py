@@ -4,7 +4,7 @@ did before to put each data set's stream back where it was."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +13,7 @@ from policies.encoders import TransformerConfig
 from policies.errors import CheckpointError
 from training.augment import AugmentConfig
 from training.pretrain_data import TASKS, Source
+from training.resume import flat_diff
 
 Pair = tuple[str, str]  # (data set, task)
 
@@ -63,6 +64,17 @@ class PretrainConfig(BaseModel):
     @property
     def steps(self) -> int:
         return self.mae_steps + self.supervised_steps
+
+
+# settings that change how a run is watched or run, not what it trains
+UNTRAINED_KEYS = ("pretrain.val_every", "pretrain.checkpoint_every", "pretrain.compile")
+
+
+def config_differences(saved: dict[str, Any], config: PretrainConfig) -> list[str]:
+    """The settings (`pretrain.key: before -> now`) in which the pretraining a checkpoint
+    recorded (`saved`: its metadata's `pretrain`) differs from `config` in what it trains."""
+    problems = flat_diff(saved, config.model_dump(mode="json"), "pretrain")
+    return [p for p in problems if not p.startswith(UNTRAINED_KEYS)]
 
 
 def check_config(config: PretrainConfig) -> None:

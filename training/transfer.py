@@ -26,10 +26,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from policies.errors import CheckpointError
 from training.fota import REFERENCE_FILE, FotaError, FotaSplit
 from training.pretrain import pretrain
 from training.pretrain_data import TASKS, needs_shear, sensor_of
-from training.pretrain_plan import PretrainConfig, check_config
+from training.pretrain_plan import PretrainConfig, check_config, config_differences
 from training.run_dir import latest_checkpoint
 from training.tactile_data import SENSORS, VAL_EVERY, make_tactile_data
 
@@ -168,12 +169,19 @@ def ensure_tactile_data(
 
 def finished_pretraining(config: PretrainConfig, run: Path) -> Path | None:
     """The final checkpoint of the pretraining run `run` when an earlier run finished it
-    (`config.steps` steps), else None."""
+    (`config.steps` steps), else None. A run made with other settings (another trunk, e.g.
+    one copied in from elsewhere) is refused, naming them, rather than used for this one."""
     latest = latest_checkpoint(run)
     if latest is None:
         return None
-    step = json.loads((latest / "config.json").read_text())["metadata"]["step"]
-    return latest if step >= config.steps else None
+    saved = json.loads((latest / "config.json").read_text())["metadata"]
+    differs = config_differences(saved.get("pretrain", {}), config)
+    if differs:
+        raise CheckpointError(
+            f"{run} was pretrained with other settings ({'; '.join(differs)}); "
+            "set them as that run had them, or move it aside to pretrain anew"
+        )
+    return latest if saved["step"] >= config.steps else None
 
 
 def ensure_pretrained(

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from policies.errors import CheckpointError
 from training.fota import FotaSplit
 from training.pretrain_plan import PretrainConfig
-from training.transfer import MADE, TransferConfig, ensure_tactile_data, run_transfer
+from training.transfer import (
+    MADE,
+    TransferConfig,
+    ensure_tactile_data,
+    finished_pretraining,
+    run_transfer,
+)
 
 MODEL = dict(width=32, heads=2, tokenizer_depth=1, trunk_depth=1, image_size=32, patch_size=8)
 PRETRAIN = PretrainConfig(
@@ -67,6 +74,33 @@ def test_the_command_refuses_to_overwrite_a_run_and_continues_one(
     assert "holds a run; pass --resume" in capsys.readouterr().err
     assert main(["encoders", "transfer", "--out", str(out), *SETS, "--resume"]) == 0
     assert "fine-tuning" not in capsys.readouterr().err  # every stage was done
+    other = ["--set=pretrain.lr=0.01", "--resume"]
+    assert main(["encoders", "transfer", "--out", str(out), *SETS, *other]) == 2
+    assert "pretrain.lr: 0.0005 -> 0.01" in capsys.readouterr().err
+
+
+def _checkpoint(run: Path, step: int, config: PretrainConfig) -> Path:
+    """A checkpoint directory as far as finished_pretraining reads it: its config.json."""
+    path = run / "checkpoints" / f"step_{step:07d}"
+    path.mkdir(parents=True)
+    metadata = {"step": step, "pretrain": config.model_dump(mode="json")}
+    (path / "config.json").write_text(json.dumps({"metadata": metadata}))
+    return path
+
+
+def test_a_finished_trunk_is_used_only_when_it_was_pretrained_as_configured(
+    tmp_path: Path,
+) -> None:
+    assert finished_pretraining(PRETRAIN, tmp_path) is None  # nothing pretrained yet
+    _checkpoint(tmp_path, 4, PRETRAIN)
+    assert finished_pretraining(PRETRAIN, tmp_path) is None  # 4 of its 5 steps: not finished
+    final = _checkpoint(tmp_path, 5, PRETRAIN)
+    assert finished_pretraining(PRETRAIN, tmp_path) == final
+    watched = PRETRAIN.model_copy(update={"val_every": 1, "checkpoint_every": 1})
+    assert finished_pretraining(watched, tmp_path) == final  # how it was watched: no matter
+    other = PRETRAIN.model_copy(update={"tasks": ["shape"], "supervised_steps": 2})
+    with pytest.raises(CheckpointError, match=r"pretrain.supervised_steps: 3 -> 2.*tasks"):
+        finished_pretraining(other, tmp_path)  # a trunk of other settings, even a longer one
 
 
 def test_data_made_without_pushes_is_made_again_when_shear_is_asked_for(tmp_path: Path) -> None:
