@@ -174,7 +174,8 @@ def add_task_parser(sub: Any) -> None:
         "with the simulator's true offset, fit the touch readout (which side the socket is on, "
         "per axis, from the two tactile images), score it on held-out episodes and write it. "
         f"The expert reads {READOUT}, or {UNITS_READOUT} for pads of sensor units "
-        "(task.params.tactile_units > 0).",
+        "(task.params.tactile_units > 0) at spread 1, touch_readout_units_<spread>.json beside "
+        "it at another spread.",
     )
     calibrate.add_argument("task", metavar="TASK", help="tactile_insertion")
     calibrate.add_argument("--episodes", type=int, default=100, help="per part (default 100)")

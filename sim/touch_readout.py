@@ -8,8 +8,9 @@ press on that axis. It is the expert's sensor calibration: fitted once
 on simulated presses whose true offsets the simulator knows (`training.touch_calibration`,
 `vitac task calibrate tactile_insertion`), shipped as `sim/data/touch_readout.json`, and
 applied to images alone. Pads that are sensor units of a pool (`sim.sensor_unit`, the task's
-`tactile_units`) need a readout calibrated across units: `sim/data/touch_readout_units.json`
-(`vitac task calibrate tactile_insertion --set task.params.tactile_units=1000000`), which
+`tactile_units`) need a readout calibrated across units at their spread:
+`sim/data/touch_readout_units.json` at spread 1 (`vitac task calibrate tactile_insertion --set
+task.params.tactile_units=1000000`), `touch_readout_units_<spread>.json` at another; each
 records the spread it was calibrated at.
 """
 
@@ -43,8 +44,13 @@ def unit_spread(config: Any) -> float:
 
 
 def readout_file(spread: float) -> Path:
-    """The shipped readout for pads of nominal sensors (spread 0) or of sensor units."""
-    return READOUT_FILE if spread == 0 else UNITS_READOUT_FILE
+    """The shipped readout for pads of nominal sensors (spread 0), of sensor units at the
+    full spread (1) or at another spread s (`touch_readout_units_<s>.json`, e.g. `_0.5`)."""
+    if spread == 0:
+        return READOUT_FILE
+    if spread == 1:
+        return UNITS_READOUT_FILE
+    return READOUT_FILE.with_name(f"touch_readout_units_{spread:g}.json")
 
 
 def feature_layout(profile: TactileProfile) -> dict[str, Any]:
