@@ -126,6 +126,28 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
     )
     _add_run_args(tr, data_required=False)
     tr.set_defaults(handler=lazy("launch.cli_encoders:transfer_command"))
+    fl = esub.add_parser(
+        "floor",
+        help="the linear floor: a ridge reader of the images on each pretraining pair, beside "
+        "the trunk",
+        description="For each (data set, task) pair of the [pretrain] settings, fit a ridge "
+        "regression on the images as the tokenizers take them (pooled to GRID x GRID cells per "
+        "colour) on the train split and score it on the val split in the validation's metric, "
+        "beside the train split's mean; with --run, beside that pretraining run's validation "
+        "before training and at its latest checkpoint. A trunk under the linear reader has not "
+        "learned the pair. Writes FILE (JSON) and prints the table.",
+        epilog="example: vitac encoders floor --data runs/fota --run runs/pretrain1 "
+        "--out runs/floor.json",
+    )
+    fl.add_argument("--data", type=Path, required=True, metavar="ROOT", help="FoTa data")
+    fl.add_argument("--out", type=Path, required=True, metavar="FILE", help="a new JSON file")
+    fl.add_argument("--run", type=Path, default=None, metavar="DIR", help="a pretraining run")
+    fl.add_argument("--grid", type=int, default=16, help="cells per side (default 16)")
+    fl.add_argument(
+        "--train-samples", type=int, default=3000, help="train samples read (default 3000)"
+    )
+    add_launch_args(fl)
+    fl.set_defaults(handler=lazy("launch.cli_encoders:floor_command"))
 
 
 def _add_run_args(p: argparse.ArgumentParser, data_required: bool) -> None:
@@ -267,4 +289,50 @@ def transfer_command(args: argparse.Namespace) -> int:
         raise
     print((args.out / "transfer.md").read_text(), end="")
     print(f"rows: {args.out / 'transfer.json'}")
+    return 0
+
+
+def floor_command(args: argparse.Namespace) -> int:
+    import json
+    import shlex
+    import time
+
+    from launch.config import check_output_file
+    from launch.launch_file import load_launch
+    from launch.task_jobs import git_state
+    from training.linear_floor import add_trunk, floor_table, linear_floor
+    from training.pretrain_plan import check_config
+
+    launch = load_launch(args.config, args.overrides)
+    check_config(launch.config.pretrain)
+    check_output_file(args.out, "--out")
+    if args.out.exists():
+        raise ConfigError(f"--out {args.out} exists; choose a new file (nothing is overwritten)")
+    if args.run is not None and not args.run.is_dir():
+        raise ConfigError(f"--run {args.run} is not a directory; give a pretraining run")
+    if args.grid < 1 or args.train_samples < 10:
+        raise ConfigError(
+            f"need --grid >= 1, --train-samples >= 10: {args.grid}, {args.train_samples}"
+        )
+    started = time.perf_counter()
+    config = launch.config.pretrain
+    rows = linear_floor(config, args.data, args.grid, args.train_samples)
+    if args.run is not None:
+        add_trunk(rows, config, args.run)
+    paths = {"data": args.data, "out": args.out} | ({"run": args.run} if args.run else {})
+    argv = command_line("encoders floor", args, record=True, **paths)
+    argv += ["--grid", str(args.grid), "--train-samples", str(args.train_samples)]
+    commit, dirty = git_state()
+    record = {
+        "command": shlex.join(argv),
+        "commit": commit,
+        "dirty": dirty,
+        "seconds": round(time.perf_counter() - started, 1),
+        "grid": args.grid,
+        "pairs": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    print(floor_table(rows), end="")
+    print(f"written: {args.out}")
     return 0

@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 
 from policies.encoders import (
-    Preprocessing,
     TactileTransformer,
     load_encoder,
     save_encoder,
@@ -67,6 +66,7 @@ from training.pretrain_plan import (
     config_differences,
     draw,
     draws_before,
+    preprocessing,
     trained_pairs,
     validated_pairs,
 )
@@ -77,7 +77,6 @@ from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_fil
 from training.trainer import cosine_lr
 
 PLOT_FILE = "pretrain.png"  # train loss and validation per pair
-DIFFERENCE_STD = 0.25  # pretrain.difference: differences scaled 4x (about unit spread at a press)
 
 
 @dataclass(frozen=True)
@@ -281,12 +280,7 @@ def _model(
     heads = {t: TASKS[t].head.model_copy(update=_outputs(t)) for t in ["mae", *config.tasks]}
     torch.manual_seed(config.seed)
     if config.init is None:
-        size = config.model.image_size
-        contract = Preprocessing(resize=size, crop=size)
-        if config.difference:  # signed, in [-1, 1]; a press moves a few tenths at most
-            contract = Preprocessing(resize=size, crop=size, difference=True, mean=(0.0,) * 3,
-                                     std=(DIFFERENCE_STD,) * 3)  # fmt: skip
-        sensors = {sensor_of(d): contract for d in config.datasets}
+        sensors = {sensor_of(d): preprocessing(config) for d in config.datasets}
         return TactileTransformer(config.model, sensors, heads), 0, {}
     init = Path(config.init)
     model = load_encoder(init).train()

@@ -10,12 +10,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from policies.encoders import TransformerConfig
+from policies.encoders.preprocess import Preprocessing
 from policies.errors import CheckpointError
 from training.augment import AugmentConfig
 from training.pretrain_data import TASKS, Source
 from training.resume import flat_diff
 
 Pair = tuple[str, str]  # (data set, task)
+DIFFERENCE_STD = 0.25  # pretrain.difference: differences scaled 4x (about unit spread at a press)
 
 
 class PretrainConfig(BaseModel):
@@ -64,6 +66,16 @@ class PretrainConfig(BaseModel):
     @property
     def steps(self) -> int:
         return self.mae_steps + self.supervised_steps
+
+
+def preprocessing(config: PretrainConfig) -> Preprocessing:
+    """How a new run's tokenizers take their images: resized and centre-cropped to the model's
+    size; with `difference`, signed differences from the resting pad, in [-1, 1]."""
+    size = config.model.image_size
+    if not config.difference:
+        return Preprocessing(resize=size, crop=size)
+    return Preprocessing(resize=size, crop=size, difference=True, mean=(0.0,) * 3,
+                         std=(DIFFERENCE_STD,) * 3)  # fmt: skip
 
 
 # settings that change how a run is watched or run, not what it trains

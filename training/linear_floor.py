@@ -1,0 +1,152 @@
+"""The linear floor of a pretraining: what a ridge reader of the images themselves scores on
+each (data set, task) pair, beside what the trunk scores.
+
+A trunk that learns a task worse than a linear reader of its own input pixels has not
+learned it at all in any useful sense. For every supervised pair of a pretraining config,
+the images go through the preprocessing the trunk's tokenizers get (`pretrain_plan.
+preprocessing`: resized, cropped, read as differences when `difference` is set), are pooled
+to a `grid` x `grid` mean per colour channel, and a ridge regression (strength chosen by
+5-fold cross-validation on the train split alone) is fitted on up to `train_samples` of the
+train split and scored on the whole val split in the validation's own metric: RMSE in label
+units over every target, or accuracy (the class of the highest one-hot prediction). Beside
+it, the score of the train split's mean (or majority class): what a head learns that reads
+nothing. Numpy and torch on the CPU; a few seconds per data set.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from policies.errors import CheckpointError
+from training.fota import FotaError, FotaSample, FotaSplit
+from training.pretrain_data import TASKS, label_array, to_batch
+from training.pretrain_plan import (
+    PretrainConfig,
+    config_differences,
+    preprocessing,
+    trained_pairs,
+)
+from training.probe_ridge import RELATIVE_STRENGTHS, ridge_predictions, select_strength
+from training.run_dir import latest_checkpoint
+
+F64 = NDArray[np.float64]
+
+
+def linear_floor(
+    config: PretrainConfig, data: Path, grid: int = 16, train_samples: int = 3000
+) -> dict[str, dict[str, Any]]:
+    """`{"<data set>/<task>": {"metric", "unit", "mean", "linear", "trained", "features",
+    "train", "val"}}` for every supervised pair of `config` on the FoTa root `data`
+    (`trained`: whether the pretraining trains the pair, not only scores it)."""
+    if grid < 1 or train_samples < 10:
+        raise ValueError(f"need grid >= 1 and train_samples >= 10, got {grid}, {train_samples}")
+    trained = set(trained_pairs(config))
+    rows: dict[str, dict[str, Any]] = {}
+    for dataset in config.datasets:
+        tasks = [t for t in config.tasks if t != "mae"]
+        if not tasks:
+            continue
+        train = _read(FotaSplit(data / dataset / "train"), train_samples, config.seed)
+        val = _read(FotaSplit(data / dataset / "val"), None, config.seed)
+        x_train, x_val = _features(train, config, grid), _features(val, config, grid)
+        for task in tasks:
+            spec, where = TASKS[task], data / dataset / "train"
+            y_train = label_array(train[0], spec.labels, where)  # (n, k)
+            y_val = label_array(val[0], spec.labels, data / dataset / "val")
+            mean, linear = _scores(x_train, y_train, x_val, y_val, spec.metric == "accuracy")
+            rows[f"{dataset}/{task}"] = {
+                "metric": spec.metric,
+                "unit": spec.unit,
+                "mean": mean,
+                "linear": linear,
+                "trained": (dataset, task) in trained,
+                "features": int(x_train.shape[1]),
+                "train": len(y_train),
+                "val": len(y_val),
+            }
+    return rows
+
+
+def _read(split: FotaSplit, limit: int | None, seed: int) -> tuple[list[FotaSample], Path]:
+    """Up to `limit` samples of `split` (all when None), in a seeded order."""
+    samples = list(itertools.islice(split.samples(seed=seed), limit))
+    if len(samples) < 10:
+        raise FotaError(f"{split.split_dir}: {len(samples)} samples; the floor needs 10 or more")
+    return samples, split.split_dir
+
+
+def _features(read: tuple[list[FotaSample], Path], config: PretrainConfig, grid: int) -> F64:
+    """(n, 3 * grid * grid): the tokenizers' input images, pooled to grid x grid cells."""
+    samples, where = read
+    contract, out = preprocessing(config), []
+    for start in range(0, len(samples), 256):
+        chunk = samples[start : start + 256]
+        images = to_batch(chunk, TASKS["mae"], contract, None, where).images  # (B, 3, S, S)
+        pooled = torch.nn.functional.adaptive_avg_pool2d(images, grid)  # (B, 3, grid, grid)
+        out.append(pooled.flatten(1).double().numpy())
+    return np.concatenate(out)
+
+
+def _scores(
+    x_train: F64, y_train: F64, x_val: F64, y_val: F64, classes: bool
+) -> tuple[float, float]:
+    """(score of the train mean, score of the ridge reader) on the val split."""
+    if classes:  # one-hot targets; the prediction is the class of the highest output
+        count = int(max(y_train.max(), y_val.max())) + 1
+        y_fit = np.eye(count)[y_train[:, 0].astype(int)]  # (n, classes)
+    else:
+        y_fit = y_train
+    groups = np.arange(len(x_train), dtype=np.int64)  # presses are independent samples
+    strength = select_strength(x_train, y_fit, groups, 5, RELATIVE_STRENGTHS)
+    pred = ridge_predictions(x_train, y_fit, x_val, (strength,))[0]  # (n_val, k)
+    constant = np.broadcast_to(y_fit.mean(axis=0), pred.shape)
+    if classes:
+        truth = y_val[:, 0].astype(int)
+        return float(np.mean(constant.argmax(1) == truth)), float(np.mean(pred.argmax(1) == truth))
+    return _rmse(constant, y_val), _rmse(pred, y_val)
+
+
+def _rmse(pred: F64, truth: F64) -> float:
+    """Over every target and sample, as the pretraining's validation reports it."""
+    return math.sqrt(float(np.mean((pred - truth) ** 2)))
+
+
+def add_trunk(rows: dict[str, dict[str, Any]], config: PretrainConfig, run: Path) -> None:
+    """Add the pretraining run `run`'s validation before training (`trunk_before`) and at
+    its latest checkpoint (`trunk`) to each row; CheckpointError when that run was pretrained
+    with other settings than `config` (its scores would not be of these pairs' trunk)."""
+    latest = latest_checkpoint(run)
+    if latest is None:
+        raise CheckpointError(f"{run}: no checkpoint; give a pretraining run directory")
+    metadata = json.loads((latest / "config.json").read_text())["metadata"]
+    differs = config_differences(metadata.get("pretrain", {}), config)
+    if differs:
+        raise CheckpointError(f"{run} was pretrained with other settings: {'; '.join(differs)}")
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    scored = [r for r in map(json.loads, lines) if "val" in r and r["step"] <= metadata["step"]]
+    first, last = scored[0]["val"], scored[-1]["val"]
+    for pair, row in rows.items():
+        row["trunk_before"] = first[pair][row["metric"]]
+        row["trunk"] = last[pair][row["metric"]]
+        row["trunk_step"] = scored[-1]["step"]
+
+
+def floor_table(rows: dict[str, dict[str, Any]]) -> str:
+    """A markdown table of the rows (with the trunk's columns when `add_trunk` ran)."""
+    trunk = all("trunk" in r for r in rows.values())
+    head = "| pair | metric | train mean | linear reader |" + (" trunk before | trunk |" * trunk)
+    lines = [head, "|---|---|---:|---:|" + ("---:|---:|" * trunk)]
+    for pair, r in rows.items():
+        metric = r["metric"] + (f" ({r['unit']})" if r["unit"] else "")
+        pair_name = pair + ("" if r["trained"] else " (held out)")
+        cells = [r["mean"], r["linear"]] + ([r["trunk_before"], r["trunk"]] if trunk else [])
+        lines.append(f"| {pair_name} | {metric} | " + " | ".join(f"{v:.3g}" for v in cells) + " |")
+    return "\n".join(lines) + "\n"
