@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
 from policies.encoders import TransformerConfig
 from policies.encoders.preprocess import Preprocessing
@@ -37,6 +37,11 @@ class PretrainConfig(BaseModel):
     supervised_steps: int = Field(600, ge=0, description="stage II")
     mask_ratio: float = Field(0.4, gt=0, lt=1)
     sampling: Literal["sqrt", "equal", "inverse"] = "sqrt"
+    task_weights: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="multiply the draw weight of every pair of a task, e.g. {shear = 4}: more "
+        "of stage II's steps on it (1 for the tasks not named)",
+    )
     batch_size: int = Field(32, ge=1)
     lr: float = Field(5e-4, gt=0)
     head_lr_scale: float = Field(1.0, gt=0, description="heads' lr = lr x this")
@@ -85,7 +90,8 @@ UNTRAINED_KEYS = ("pretrain.val_every", "pretrain.checkpoint_every", "pretrain.c
 def config_differences(saved: dict[str, Any], config: PretrainConfig) -> list[str]:
     """The settings (`pretrain.key: before -> now`) in which the pretraining a checkpoint
     recorded (`saved`: its metadata's `pretrain`) differs from `config` in what it trains."""
-    problems = flat_diff(saved, config.model_dump(mode="json"), "pretrain")
+    defaults = PretrainConfig().model_dump(mode="json")  # keys added since it was saved
+    problems = flat_diff(defaults | saved, config.model_dump(mode="json"), "pretrain")
     return [p for p in problems if not p.startswith(UNTRAINED_KEYS)]
 
 
@@ -98,6 +104,12 @@ def check_config(config: PretrainConfig) -> None:
     if stray:
         raise CheckpointError(
             f"pretrain.exclude: {stray} are not pairs of this run; its pairs: {sorted(every)}"
+        )
+    unweighed = sorted(set(config.task_weights) - set(config.tasks))
+    if unweighed:
+        raise CheckpointError(
+            f"pretrain.task_weights: {unweighed} are not tasks of this run; "
+            f"its tasks: {config.tasks}"
         )
     if config.supervised_steps and not trained_pairs(config):
         raise CheckpointError("pretrain.exclude leaves stage II no pair to train")
@@ -144,7 +156,7 @@ def draw(config: PretrainConfig, sources: dict[str, Source], step: int) -> Pair:
     sizes = np.array([max(1, sources[d].count // config.batch_size) for d, _ in candidates], float)
     weights = {"sqrt": np.sqrt(sizes), "equal": np.ones_like(sizes), "inverse": 1.0 / sizes}[
         config.sampling
-    ]
+    ] * np.array([config.task_weights.get(t, 1.0) for _, t in candidates])
     index = np.random.default_rng([config.seed, step]).choice(
         len(candidates), p=weights / weights.sum()
     )

@@ -14,6 +14,7 @@ from training.pretrain_data import Source
 from training.pretrain_plan import (
     PretrainConfig,
     check_config,
+    config_differences,
     draw,
     markerless_sets,
     pairs,
@@ -42,6 +43,36 @@ def test_pairs_are_drawn_by_stage_and_by_the_square_root_of_their_size() -> None
         ratio = drawn[("sim_mini", task)] / drawn[("sim_digit", task)]
         assert 1.8 < ratio < 2.2, ratio
     assert draw(config, sources, 500) == draw(config, sources, 500)  # a function of the step
+
+
+def test_a_task_weight_multiplies_its_pairs_draws_and_must_name_a_task() -> None:
+    config = PretrainConfig(
+        tasks=["shape", "location"], mae_steps=0, supervised_steps=8000,
+        task_weights={"location": 3.0},
+    )  # fmt: skip
+    sources = _sources(sim_mini=3200, sim_digit=800)
+    drawn = Counter(draw(config, sources, s) for s in range(8000))
+    for dataset in sources:  # 3 : 1 on each data set; sqrt of the size still across them
+        ratio = drawn[(dataset, "location")] / drawn[(dataset, "shape")]
+        assert 2.7 < ratio < 3.3, ratio
+    ratio = drawn[("sim_mini", "location")] / drawn[("sim_digit", "location")]
+    assert 1.8 < ratio < 2.2, ratio
+    check_config(config)
+    with pytest.raises(CheckpointError, match=r"task_weights: \['force'\] are not tasks"):
+        check_config(config.model_copy(update={"task_weights": {"force": 2.0}}))
+    with pytest.raises(ValueError, match="greater than 0"):
+        PretrainConfig(task_weights={"shape": 0.0})
+
+
+def test_a_setting_added_since_a_checkpoint_was_saved_differs_only_from_its_default() -> None:
+    config = PretrainConfig(tasks=["shape"])
+    saved = config.model_dump(mode="json")
+    del saved["task_weights"]  # a checkpoint saved before the setting existed
+    assert config_differences(saved, config) == []
+    weighted = config.model_copy(update={"task_weights": {"shape": 2.0}})
+    assert config_differences(saved, weighted) == ["pretrain.task_weights.shape: '(absent)' -> 2.0"]
+    watched = config.model_copy(update={"val_every": 7, "compile": "on"})
+    assert config_differences(saved, watched) == []
 
 
 def test_held_out_pairs_are_scored_but_never_trained() -> None:
