@@ -144,7 +144,10 @@ def add_encoders_parser(sub: Any, lazy: Any) -> None:
     fl.add_argument("--run", type=Path, default=None, metavar="DIR", help="a pretraining run")
     fl.add_argument("--grid", type=int, default=16, help="cells per side (default 16)")
     fl.add_argument(
-        "--train-samples", type=int, default=3000, help="train samples read (default 3000)"
+        "--train-samples",
+        type=int,
+        default=None,
+        help="train samples read (default: pretrain.train_samples when set, else 3000)",
     )
     add_launch_args(fl)
     fl.set_defaults(handler=lazy("launch.cli_encoders:floor_command"))
@@ -310,12 +313,16 @@ def floor_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out} exists; choose a new file (nothing is overwritten)")
     if args.run is not None and not args.run.is_dir():
         raise ConfigError(f"--run {args.run} is not a directory; give a pretraining run")
+    config = launch.config.pretrain
+    if args.train_samples is None:
+        args.train_samples = config.train_samples or 3000
     if args.grid < 1 or args.train_samples < 10:
         raise ConfigError(
             f"need --grid >= 1, --train-samples >= 10: {args.grid}, {args.train_samples}"
         )
+    if args.run is not None:  # a run of other settings is refused before the work
+        add_trunk({}, config, args.run)
     started = time.perf_counter()
-    config = launch.config.pretrain
     rows = linear_floor(config, args.data, args.grid, args.train_samples)
     if args.run is not None:
         add_trunk(rows, config, args.run)

@@ -88,8 +88,9 @@ def run_experiment(
     pretraining = launch.config.pretrain
     data_dir, run_dir = out / "pretrain" / "data", out / "pretrain" / "run"
     # a finished trunk needs no data: a run moved to another machine may carry the trunk alone
-    trunk = finished_pretraining(pretraining, run_dir)
-    if trunk is None and any(arm in TRUNK_ARMS for arm in exp.arms):
+    needs_trunk = any(arm in TRUNK_ARMS for arm in exp.arms)
+    trunk = finished_pretraining(pretraining, run_dir) if needs_trunk else None
+    if trunk is None and needs_trunk:
         with clock("pretraining data"):
             ensure_tactile_data(
                 data_dir, pretraining.datasets, exp.data_samples, log, progress, "experiment",

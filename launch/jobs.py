@@ -37,7 +37,8 @@ from training.metric_sinks import missing_sinks
 from training.plots import plot_summary
 from training.resume import flat_diff
 from training.rollouts import RolloutConfig
-from training.trainer import METRICS_FILE, TrainResult, train
+from training.run_dir import read_metrics
+from training.trainer import TrainResult, train
 
 VIDEO_DIR = "videos"  # under a run directory: videos/<actor>/seed_<seed>.mp4
 
@@ -342,7 +343,7 @@ def run_demo(
     )
     chosen = trained.best or trained.checkpoint  # the rollouts' pick when they ran
     results = run_eval(chosen, cfg.eval, out / VIDEO_DIR, progress, device=device)
-    metrics = [json.loads(line) for line in (out / "train" / METRICS_FILE).read_text().splitlines()]
+    metrics = read_metrics(out / "train")
     plot = plot_summary(
         metrics, results, out / "summary.png", f"{cfg.task.name}: {cfg.policy.name} vs baselines"
     )

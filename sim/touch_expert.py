@@ -49,7 +49,7 @@ from sim.expert_base import ScriptedExpert, tcp_yaw, wrap_half_turn
 from sim.tactile_features import imprint_centre
 from sim.tasks.tactile_insertion import TactileInsertionEnv
 from sim.touch_belief import SocketBelief
-from sim.touch_readout import PADS, TouchReadout, pad_features, readout_file, unit_spread
+from sim.touch_readout import PADS, TouchReadout, pad_features, unit_spread
 
 Obs = dict[str, NDArray[Any]]
 F64 = NDArray[np.float64]
@@ -78,7 +78,7 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
         self.correct, self.memory = correct, memory
         spread = unit_spread(self.env.config)
         if read and correct and readout is None:
-            readout = TouchReadout.load(readout_file(spread))
+            readout = TouchReadout.shipped(spread)
         self.readout = readout if read and correct else None
         if self.readout is not None:
             self.readout.check_sensor(self.env.sensors[0], any_size=True, spread=spread)

@@ -132,6 +132,20 @@ class TouchReadout:
         return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
 
     @classmethod
+    def shipped(cls, spread: float) -> TouchReadout:
+        """The shipped readout for pads of units drawn at `spread` (`readout_file`);
+        ReadoutMismatchError naming the command that makes it when none is shipped."""
+        path = readout_file(spread)
+        if not path.is_file():
+            raise ReadoutMismatchError(
+                f"no touch readout is calibrated for pads of sensor units at spread {spread:g} "
+                f"({path}): make it with vitac task calibrate tactile_insertion --episodes 300 "
+                f"--set task.params.tactile_units=1000000 --set task.params.tactile_unit_spread="
+                f"{spread:g} --out {path}"
+            )
+        return cls.load(path)
+
+    @classmethod
     def load(cls, path: Path = READOUT_FILE) -> TouchReadout:
         data = json.loads(path.read_text())
         layout = feature_layout(profile(data["sensor"]["profile"]))

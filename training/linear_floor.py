@@ -16,7 +16,6 @@ nothing. Numpy and torch on the CPU; a few seconds per data set.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -32,10 +31,11 @@ from training.pretrain_plan import (
     PretrainConfig,
     config_differences,
     preprocessing,
+    saved_metadata,
     trained_pairs,
 )
 from training.probe_ridge import RELATIVE_STRENGTHS, ridge_predictions, select_strength
-from training.run_dir import latest_checkpoint
+from training.run_dir import latest_checkpoint, validations
 
 F64 = NDArray[np.float64]
 
@@ -48,6 +48,8 @@ def linear_floor(
     (`trained`: whether the pretraining trains the pair, not only scores it)."""
     if grid < 1 or train_samples < 10:
         raise ValueError(f"need grid >= 1 and train_samples >= 10, got {grid}, {train_samples}")
+    if config.init is not None:  # its tokenizers take images as that encoder says
+        raise CheckpointError("pretrain.init is set: the floor reads images as a new run does")
     trained = set(trained_pairs(config))
     rows: dict[str, dict[str, Any]] = {}
     for dataset in config.datasets:
@@ -61,7 +63,13 @@ def linear_floor(
             spec, where = TASKS[task], data / dataset / "train"
             y_train = label_array(train[0], spec.labels, where)  # (n, k)
             y_val = label_array(val[0], spec.labels, data / dataset / "val")
-            mean, linear = _scores(x_train, y_train, x_val, y_val, spec.metric == "accuracy")
+            classes = spec.head.outputs if spec.metric == "accuracy" else 0
+            for labels, name in ((y_train, "train"), (y_val, "val")):
+                if classes and not ((labels >= 0) & (labels < classes)).all():
+                    raise FotaError(
+                        f"{data / dataset / name}: {task} labels outside [0, {classes})"
+                    )
+            mean, linear = _scores(x_train, y_train, x_val, y_val, classes)
             rows[f"{dataset}/{task}"] = {
                 "metric": spec.metric,
                 "unit": spec.unit,
@@ -96,14 +104,12 @@ def _features(read: tuple[list[FotaSample], Path], config: PretrainConfig, grid:
 
 
 def _scores(
-    x_train: F64, y_train: F64, x_val: F64, y_val: F64, classes: bool
+    x_train: F64, y_train: F64, x_val: F64, y_val: F64, classes: int
 ) -> tuple[float, float]:
-    """(score of the train mean, score of the ridge reader) on the val split."""
-    if classes:  # one-hot targets; the prediction is the class of the highest output
-        count = int(max(y_train.max(), y_val.max())) + 1
-        y_fit = np.eye(count)[y_train[:, 0].astype(int)]  # (n, classes)
-    else:
-        y_fit = y_train
+    """(score of the train mean, score of the ridge reader) on the val split; `classes`: the
+    class count of a classification task (its labels in [0, classes)), else 0."""
+    # classes: one-hot targets (n, classes), the prediction the class of the highest output
+    y_fit = np.eye(classes)[y_train[:, 0].astype(int)] if classes else y_train
     groups = np.arange(len(x_train), dtype=np.int64)  # presses are independent samples
     strength = select_strength(x_train, y_fit, groups, 5, RELATIVE_STRENGTHS)
     pred = ridge_predictions(x_train, y_fit, x_val, (strength,))[0]  # (n_val, k)
@@ -120,20 +126,22 @@ def _rmse(pred: F64, truth: F64) -> float:
 
 
 def add_trunk(rows: dict[str, dict[str, Any]], config: PretrainConfig, run: Path) -> None:
-    """Add the pretraining run `run`'s validation before training (`trunk_before`) and at
-    its latest checkpoint (`trunk`) to each row; CheckpointError when that run was pretrained
-    with other settings than `config` (its scores would not be of these pairs' trunk)."""
+    """Add the pretraining run `run`'s validation before training (`trunk_before`) and the
+    last one at or before its latest checkpoint (`trunk`, at `trunk_step`) to each row;
+    CheckpointError when `run` is no pretraining run, or one made with other settings than
+    `config` (its scores would not be of these pairs' trunk)."""
     latest = latest_checkpoint(run)
     if latest is None:
         raise CheckpointError(f"{run}: no checkpoint; give a pretraining run directory")
-    metadata = json.loads((latest / "config.json").read_text())["metadata"]
-    differs = config_differences(metadata.get("pretrain", {}), config)
+    metadata = saved_metadata(latest)
+    differs = config_differences(metadata["pretrain"], config)
     if differs:
         raise CheckpointError(f"{run} was pretrained with other settings: {'; '.join(differs)}")
-    lines = (run / "metrics.jsonl").read_text().splitlines()
-    scored = [r for r in map(json.loads, lines) if "val" in r and r["step"] <= metadata["step"]]
+    scored = validations(run, upto=metadata["step"])
     first, last = scored[0]["val"], scored[-1]["val"]
     for pair, row in rows.items():
+        if pair not in first or pair not in last:
+            raise CheckpointError(f"{run}: its validation has no {pair}")
         row["trunk_before"] = first[pair][row["metric"]]
         row["trunk"] = last[pair][row["metric"]]
         row["trunk_step"] = scored[-1]["step"]
@@ -142,7 +150,9 @@ def add_trunk(rows: dict[str, dict[str, Any]], config: PretrainConfig, run: Path
 def floor_table(rows: dict[str, dict[str, Any]]) -> str:
     """A markdown table of the rows (with the trunk's columns when `add_trunk` ran)."""
     trunk = all("trunk" in r for r in rows.values())
-    head = "| pair | metric | train mean | linear reader |" + (" trunk before | trunk |" * trunk)
+    steps = sorted({r["trunk_step"] for r in rows.values()}) if trunk else []
+    after = "trunk" + "".join(f" (step {s})" for s in steps)
+    head = "| pair | metric | train mean | linear reader |" + (f" trunk before | {after} |" * trunk)
     lines = [head, "|---|---|---:|---:|" + ("---:|---:|" * trunk)]
     for pair, r in rows.items():
         metric = r["metric"] + (f" ({r['unit']})" if r["unit"] else "")

@@ -67,12 +67,13 @@ from training.pretrain_plan import (
     draw,
     draws_before,
     preprocessing,
+    saved_metadata,
     trained_pairs,
     validated_pairs,
 )
 from training.progress import Progress
 from training.resume import flat_diff
-from training.run_dir import checkpoint_path, run_start
+from training.run_dir import METRICS_FILE, checkpoint_path, read_metrics, run_start
 from training.state import JSON_FILE, TENSORS_FILE, restore_trainer, trainer_files
 from training.trainer import cosine_lr
 
@@ -174,11 +175,11 @@ class _Run:
         }
         for dataset, batches in draws_before(config, self.sources, start).items():
             streams[dataset].skip(batches)  # where an uninterrupted run would be
-        metrics_path = out_dir / "metrics.jsonl"
+        metrics_path = out_dir / METRICS_FILE
         first: dict[str, dict[str, float]] = {}
         if world.main:
             out_dir.mkdir(parents=True, exist_ok=True)
-            kept = [r for r in _read(metrics_path) if r["step"] <= start]
+            kept = [r for r in read_metrics(out_dir) if r["step"] <= start]
             metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
             first = next((r["val"] for r in kept if "val" in r), {})
             if not first:
@@ -233,7 +234,7 @@ class _Run:
             _save(model, optimizer, config, self.scalers, out_dir, 0, world.size)
         check_replicas(model, world)
         if world.main:
-            plot_pretrain(_read(metrics_path), out_dir / PLOT_FILE)
+            plot_pretrain(read_metrics(out_dir), out_dir / PLOT_FILE)
         return PretrainResult(checkpoint_path(out_dir, config.steps), last, first, world.rank)
 
     def loss(
@@ -270,8 +271,8 @@ def _model(
     """The model to train, the step it has done and the target units it carries: the latest
     checkpoint of this run, else `init`, else a fresh model."""
     if latest is not None:
-        saved = json.loads((latest / "config.json").read_text())["metadata"]
-        problems = config_differences(saved.get("pretrain", {}), config)
+        saved = saved_metadata(latest)
+        problems = config_differences(saved["pretrain"], config)
         if problems:
             raise CheckpointError(
                 f"{latest}: cannot resume exactly; these keys differ: {'; '.join(problems)}"
@@ -327,9 +328,3 @@ def _save(
 def _append(path: Path, record: dict[str, Any]) -> None:
     with path.open("a") as f:
         f.write(json.dumps(record) + "\n")
-
-
-def _read(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -4,19 +4,23 @@ did before to put each data set's stream back where it was."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from policies.encoders import TransformerConfig
+from policies.encoders.encoder_checkpoint import CONFIG_FILE, FORMAT
 from policies.encoders.preprocess import Preprocessing
 from policies.errors import CheckpointError
+from policies.files import read_config
 from training.augment import AugmentConfig
 from training.pretrain_data import TASKS, Source
 from training.resume import flat_diff
 
 Pair = tuple[str, str]  # (data set, task)
+Weight = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # a finite draw weight
 DIFFERENCE_STD = 0.25  # pretrain.difference: differences scaled 4x (about unit spread at a press)
 
 
@@ -37,7 +41,7 @@ class PretrainConfig(BaseModel):
     supervised_steps: int = Field(600, ge=0, description="stage II")
     mask_ratio: float = Field(0.4, gt=0, lt=1)
     sampling: Literal["sqrt", "equal", "inverse"] = "sqrt"
-    task_weights: dict[str, PositiveFloat] = Field(
+    task_weights: dict[str, Weight] = Field(
         default_factory=dict,
         description="multiply the draw weight of every pair of a task, e.g. {shear = 4}: more "
         "of stage II's steps on it (1 for the tasks not named)",
@@ -87,11 +91,28 @@ def preprocessing(config: PretrainConfig) -> Preprocessing:
 UNTRAINED_KEYS = ("pretrain.val_every", "pretrain.checkpoint_every", "pretrain.compile")
 
 
+def saved_metadata(checkpoint: Path) -> dict[str, Any]:
+    """A pretraining checkpoint's metadata, holding at least the settings it was made with
+    (`pretrain`) and its `step`; CheckpointError for any other directory (a policy run's
+    checkpoint, an imported encoder, a checkpoint saved without them)."""
+    metadata = read_config(checkpoint, CONFIG_FILE, FORMAT, "encoder").get("metadata")
+    if not isinstance(metadata, dict) or not {"pretrain", "step"} <= set(metadata):
+        raise CheckpointError(
+            f"{checkpoint}: not a pretraining checkpoint (its {CONFIG_FILE} records no "
+            "pretraining settings and step)"
+        )
+    return metadata
+
+
 def config_differences(saved: dict[str, Any], config: PretrainConfig) -> list[str]:
     """The settings (`pretrain.key: before -> now`) in which the pretraining a checkpoint
-    recorded (`saved`: its metadata's `pretrain`) differs from `config` in what it trains."""
-    defaults = PretrainConfig().model_dump(mode="json")  # keys added since it was saved
-    problems = flat_diff(defaults | saved, config.model_dump(mode="json"), "pretrain")
+    recorded (`saved`: its metadata's `pretrain`) differs from `config` in what it trains.
+    A setting added since it was saved counts at its default."""
+    try:
+        filled = PretrainConfig.model_validate(saved).model_dump(mode="json")
+    except ValidationError:
+        filled = saved  # a setting renamed or removed since: every difference shown
+    problems = flat_diff(filled, config.model_dump(mode="json"), "pretrain")
     return [p for p in problems if not p.startswith(UNTRAINED_KEYS)]
 
 

@@ -6,17 +6,49 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from policies import CheckpointError
 from policies.checkpoint import CONFIG_FILE
 
 CHECKPOINT_DIR = "checkpoints"
+METRICS_FILE = "metrics.jsonl"  # one JSON object a line: a logged step
 LAST = "last"  # checkpoints/last -> step_<N> of the newest checkpoint
 BEST = "best"  # checkpoints/best -> step_<N> with the highest rollout success
 _STEP_DIR = re.compile(r"^step_(\d+)$")
+
+
+def read_metrics(out_dir: Path) -> list[dict[str, Any]]:
+    """The rows of the run's metrics.jsonl ([] when it has none); CheckpointError naming a
+    line that is not a JSON object (a file cut or edited by hand)."""
+    path = Path(out_dir) / METRICS_FILE
+    if not path.is_file():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CheckpointError(f"{path}:{number}: not JSON ({err})") from err
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+            raise CheckpointError(f"{path}:{number}: not a logged step (no integer 'step')")
+        rows.append(row)
+    return rows
+
+
+def validations(out_dir: Path, upto: int | None = None) -> list[dict[str, Any]]:
+    """The rows of the run's metrics that hold a validation (`val`), up to step `upto`;
+    CheckpointError when there is none."""
+    rows = [r for r in read_metrics(out_dir) if "val" in r and (upto is None or r["step"] <= upto)]
+    if not rows:
+        raise CheckpointError(f"{Path(out_dir) / METRICS_FILE}: no validation logged")
+    return rows
 
 
 def checkpoint_path(out_dir: Path, step: int) -> Path:

@@ -48,7 +48,7 @@ from training.metric_sinks import LogSink, MetricsLog, open_sinks
 from training.progress import Progress
 from training.resume import check_resume, dataset_fingerprint
 from training.rollouts import Rollout, RolloutConfig, Selection
-from training.run_dir import checkpoint_path, run_start
+from training.run_dir import METRICS_FILE, checkpoint_path, run_start
 from training.state import (
     JSON_FILE,
     TENSORS_FILE,
@@ -56,8 +56,6 @@ from training.state import (
     resume_training,
     save_training,
 )
-
-METRICS_FILE = "metrics.jsonl"
 
 
 class TrainConfig(BaseModel):

@@ -30,8 +30,13 @@ from policies.errors import CheckpointError
 from training.fota import REFERENCE_FILE, FotaError, FotaSplit
 from training.pretrain import pretrain
 from training.pretrain_data import TASKS, needs_shear, sensor_of
-from training.pretrain_plan import PretrainConfig, check_config, config_differences
-from training.run_dir import latest_checkpoint
+from training.pretrain_plan import (
+    PretrainConfig,
+    check_config,
+    config_differences,
+    saved_metadata,
+)
+from training.run_dir import latest_checkpoint, validations
 from training.tactile_data import SENSORS, VAL_EVERY, make_tactile_data
 
 Arm = Literal["pretrained", "frozen", "scratch"]
@@ -174,8 +179,8 @@ def finished_pretraining(config: PretrainConfig, run: Path) -> Path | None:
     latest = latest_checkpoint(run)
     if latest is None:
         return None
-    saved = json.loads((latest / "config.json").read_text())["metadata"]
-    differs = config_differences(saved.get("pretrain", {}), config)
+    saved = saved_metadata(latest)
+    differs = config_differences(saved["pretrain"], config)
     if differs:
         raise CheckpointError(
             f"{run} was pretrained with other settings ({'; '.join(differs)}); "
@@ -218,6 +223,7 @@ def _finetune_config(
         datasets=[config.target],
         tasks=[task],
         exclude=[],
+        task_weights={},
         mae_steps=0,
         supervised_steps=config.steps,
         lr=config.lr,
@@ -259,8 +265,7 @@ def _finetune(
 
 def _last_validation(trunk: Path) -> dict[str, dict[str, float]]:
     """The pretraining run's last validation, per pair."""
-    lines = (trunk.parent.parent / "metrics.jsonl").read_text().splitlines()
-    last: dict[str, dict[str, float]] = [json.loads(x)["val"] for x in lines if '"val"' in x][-1]
+    last: dict[str, dict[str, float]] = validations(trunk.parent.parent)[-1]["val"]
     return last
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from policies.encoders.encoder_checkpoint import FORMAT
 from policies.errors import CheckpointError
 from training.fota import FotaWriter
 from training.linear_floor import add_trunk, floor_table, linear_floor
@@ -76,7 +77,7 @@ def _run(run: Path, config: PretrainConfig) -> None:
     checkpoint = run / "checkpoints" / "step_0000004"
     checkpoint.mkdir(parents=True)
     metadata = {"step": 4, "pretrain": config.model_dump(mode="json")}
-    (checkpoint / "config.json").write_text(json.dumps({"metadata": metadata}))
+    (checkpoint / "config.json").write_text(json.dumps({"format": FORMAT, "metadata": metadata}))
     scores = [{"sim_mini/location": {"rmse": 2.0 - step / 4}} for step in range(6)]
     lines = [{"step": step, "val": val} for step, val in zip([0, 2, 4, 6], scores, strict=False)]
     (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
@@ -102,6 +103,12 @@ def test_the_trunk_columns_are_the_runs_first_and_latest_validation(tmp_path: Pa
         add_trunk(rows, other, tmp_path / "run")
     with pytest.raises(CheckpointError, match="no checkpoint"):
         add_trunk(rows, config, tmp_path)
+    with pytest.raises(CheckpointError, match="its validation has no sim_mini/shape"):
+        add_trunk({"sim_mini/shape": {"metric": "accuracy"}}, config, tmp_path / "run")
+    with (tmp_path / "run" / "metrics.jsonl").open("a") as metrics:
+        metrics.write('{"step": 8, "va')  # cut short by a crash
+    with pytest.raises(CheckpointError, match=r"metrics.jsonl:5: not JSON"):
+        add_trunk(rows, config, tmp_path / "run")
 
 
 def test_the_command_writes_its_record_and_refuses_to_overwrite(
@@ -124,3 +131,7 @@ def test_the_command_writes_its_record_and_refuses_to_overwrite(
     assert "exists; choose a new file" in capsys.readouterr().err
     assert main([*argv[:5], str(tmp_path / "new.json"), "--run", str(out)]) == 2
     assert "is not a directory" in capsys.readouterr().err
+    _run(tmp_path / "run", CONFIG)  # three tasks; these settings have one
+    assert main([*argv[:5], str(tmp_path / "new.json"), "--run", str(tmp_path / "run")]) == 2
+    assert "pretrained with other settings: pretrain.datasets" in capsys.readouterr().err
+    assert not (tmp_path / "new.json").exists()

@@ -62,6 +62,8 @@ def test_a_task_weight_multiplies_its_pairs_draws_and_must_name_a_task() -> None
         check_config(config.model_copy(update={"task_weights": {"force": 2.0}}))
     with pytest.raises(ValueError, match="greater than 0"):
         PretrainConfig(task_weights={"shape": 0.0})
+    with pytest.raises(ValueError, match="finite number"):
+        PretrainConfig(task_weights={"shape": float("inf")})
 
 
 def test_a_setting_added_since_a_checkpoint_was_saved_differs_only_from_its_default() -> None:
@@ -73,6 +75,14 @@ def test_a_setting_added_since_a_checkpoint_was_saved_differs_only_from_its_defa
     assert config_differences(saved, weighted) == ["pretrain.task_weights.shape: '(absent)' -> 2.0"]
     watched = config.model_copy(update={"val_every": 7, "compile": "on"})
     assert config_differences(saved, watched) == []
+    del saved["augment"]["enabled"]  # inside a nested setting too
+    assert config_differences(saved, config) == []
+    saved["sampling"] = "cube root"  # not a value of this vitac: every difference shown
+    assert config_differences(saved, config) == [
+        "pretrain.augment.enabled: '(absent)' -> False",
+        "pretrain.sampling: 'cube root' -> 'sqrt'",
+        "pretrain.task_weights: '(absent)' -> {}",
+    ]
 
 
 def test_held_out_pairs_are_scored_but_never_trained() -> None:

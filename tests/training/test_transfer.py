@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from policies.encoders.encoder_checkpoint import FORMAT
 from policies.errors import CheckpointError
 from training.fota import FotaSplit
-from training.pretrain_plan import PretrainConfig
+from training.pretrain_plan import PretrainConfig, check_config
 from training.transfer import (
     MADE,
     TransferConfig,
+    _finetune_config,
     ensure_tactile_data,
     finished_pretraining,
     run_transfer,
@@ -84,7 +86,7 @@ def _checkpoint(run: Path, step: int, config: PretrainConfig) -> Path:
     path = run / "checkpoints" / f"step_{step:07d}"
     path.mkdir(parents=True)
     metadata = {"step": step, "pretrain": config.model_dump(mode="json")}
-    (path / "config.json").write_text(json.dumps({"metadata": metadata}))
+    (path / "config.json").write_text(json.dumps({"format": FORMAT, "metadata": metadata}))
     return path
 
 
@@ -101,6 +103,17 @@ def test_a_finished_trunk_is_used_only_when_it_was_pretrained_as_configured(
     other = PRETRAIN.model_copy(update={"tasks": ["shape"], "supervised_steps": 2})
     with pytest.raises(CheckpointError, match=r"pretrain.supervised_steps: 3 -> 2.*tasks"):
         finished_pretraining(other, tmp_path)  # a trunk of other settings, even a longer one
+    (final / "config.json").write_text(json.dumps({"format": FORMAT, "metadata": {"step": 5}}))
+    with pytest.raises(CheckpointError, match="not a pretraining checkpoint"):
+        finished_pretraining(PRETRAIN, tmp_path)  # e.g. an imported encoder
+
+
+def test_a_task_weight_of_the_pretraining_is_not_carried_into_fine_tuning(tmp_path: Path) -> None:
+    """Each fine-tuning run trains one task: weights of the others would be refused there."""
+    base = PRETRAIN.model_copy(update={"tasks": ["shape", "force"], "task_weights": {"force": 3.0}})
+    tuned = _finetune_config(TRANSFER, base, tmp_path, "shape", "pretrained", 5, 0)
+    assert tuned.tasks == ["shape"] and tuned.task_weights == {}
+    check_config(tuned)
 
 
 def test_data_made_without_pushes_is_made_again_when_shear_is_asked_for(tmp_path: Path) -> None:
