@@ -13,6 +13,7 @@ from sim.tasks.tactile_insertion import TactileInsertionEnv
 from sim.touch_readout import (
     READOUT_FILE,
     UNITS_READOUT_FILE,
+    ReadoutMismatchError,
     TouchReadout,
     feature_count,
     feature_layout,
@@ -52,13 +53,18 @@ def test_fit_readout_uses_presses_beyond_the_clearance_and_needs_enough() -> Non
 def test_the_shipped_readouts_load_and_say_what_they_were_fitted_on(
     units: int, spread: float
 ) -> None:
-    """One for nominal pads, one for pads of sensor units (of any spread but 0: fitted at
-    spread 1, named as such, and refused by an env of another spread)."""
+    """One for nominal pads, one for pads of sensor units at each spread calibrated (each
+    names its spread and is refused by an env of another)."""
     env = TactileInsertionEnv({"tactile_units": units, "tactile_unit_spread": spread})
     try:
         assert unit_spread(env.config) == spread
         path = readout_file(spread)
-        assert path == (UNITS_READOUT_FILE if units else READOUT_FILE)
+        if spread == 0.5:
+            assert path == UNITS_READOUT_FILE.with_name("touch_readout_units_0.5.json")
+            TouchReadout.load(path).check_sensor(env.sensors[0], spread=spread)  # its own
+            path = UNITS_READOUT_FILE  # the full spread's readout is refused for these pads
+        else:
+            assert path == (UNITS_READOUT_FILE if units else READOUT_FILE)
         readout = TouchReadout.load(path)
         assert readout.weights.shape == (2, WIDTH + 1)
         record = json.loads(path.read_text())
@@ -71,6 +77,16 @@ def test_the_shipped_readouts_load_and_say_what_they_were_fitted_on(
                 readout.check_sensor(env.sensors[0], spread=spread)
     finally:
         env.close()
+
+
+def test_a_spread_without_a_shipped_readout_names_the_command_that_makes_it() -> None:
+    with pytest.raises(
+        ReadoutMismatchError,
+        match=r"spread 0.3 \(.*touch_readout_units_0.3"
+        r".json\): make it with vitac task calibrate .*tactile_unit_spread=0.3",
+    ):
+        TouchReadout.shipped(0.3)
+    assert TouchReadout.shipped(1.0).sensor == TouchReadout.load(UNITS_READOUT_FILE).sensor
 
 
 def test_a_readout_file_for_other_features_is_refused(tmp_path: Path) -> None:
