@@ -11,8 +11,8 @@ from launch.cli import main
 # pads of units at a spread no touch readout was calibrated for: the expert cannot read them
 UNREADABLE_PADS = (
     ["tactile_insertion", "--set", "task.params.tactile_units=5", "--set",
-     "task.params.tactile_unit_spread=0.5"],
-    "calibrate one for it",
+     "task.params.tactile_unit_spread=0.3"],
+    "no touch readout is calibrated for pads of sensor units at spread 0.3",
 )  # fmt: skip
 
 

@@ -182,7 +182,7 @@ def test_a_policy_spec_builds_its_actor_with_the_inference_settings(
 def test_an_expert_that_cannot_run_on_the_settings_fails_here_before_any_worker() -> None:
     """Pads of units at a spread no touch readout was calibrated for: the expert's own error
     (an operator error: one line), not an episode's EvalError, with or without workers."""
-    units = {"tactile_units": 3, "tactile_unit_spread": 0.5, "max_steps": 5}
+    units = {"tactile_units": 3, "tactile_unit_spread": 0.3, "max_steps": 5}
     for workers in (1, 2):
-        with pytest.raises(ReadoutMismatchError, match="calibrate one for it"):
+        with pytest.raises(ReadoutMismatchError, match="no touch readout is calibrated"):
             evaluate_parallel("tactile_insertion", units, [BaselineSpec("expert")], 4, 0, workers)
