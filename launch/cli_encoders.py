@@ -303,29 +303,28 @@ def floor_command(args: argparse.Namespace) -> int:
     from launch.config import check_output_file
     from launch.launch_file import load_launch
     from launch.task_jobs import git_state
-    from training.linear_floor import add_trunk, floor_table, linear_floor
+    from training.linear_floor import add_trunk, floor_table, linear_floor, trunk_scores
     from training.pretrain_plan import check_config
 
     launch = load_launch(args.config, args.overrides)
-    check_config(launch.config.pretrain)
+    config = launch.config.pretrain
+    check_config(config)
     check_output_file(args.out, "--out")
     if args.out.exists():
         raise ConfigError(f"--out {args.out} exists; choose a new file (nothing is overwritten)")
     if args.run is not None and not args.run.is_dir():
         raise ConfigError(f"--run {args.run} is not a directory; give a pretraining run")
-    config = launch.config.pretrain
     if args.train_samples is None:
         args.train_samples = config.train_samples or 3000
     if args.grid < 1 or args.train_samples < 10:
         raise ConfigError(
             f"need --grid >= 1, --train-samples >= 10: {args.grid}, {args.train_samples}"
         )
-    if args.run is not None:  # a run of other settings is refused before the work
-        add_trunk({}, config, args.run)
+    trunk = None if args.run is None else trunk_scores(config, args.run)  # before the work
     started = time.perf_counter()
     rows = linear_floor(config, args.data, args.grid, args.train_samples)
-    if args.run is not None:
-        add_trunk(rows, config, args.run)
+    if trunk is not None:
+        add_trunk(rows, trunk)
     paths = {"data": args.data, "out": args.out} | ({"run": args.run} if args.run else {})
     argv = command_line("encoders floor", args, record=True, **paths)
     argv += ["--grid", str(args.grid), "--train-samples", str(args.train_samples)]

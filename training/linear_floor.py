@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,7 @@ from numpy.typing import NDArray
 from policies.errors import CheckpointError
 from training.fota import FotaError, FotaSample, FotaSplit
 from training.pretrain_data import TASKS, label_array, to_batch
-from training.pretrain_plan import (
-    PretrainConfig,
-    config_differences,
-    preprocessing,
-    saved_metadata,
-    trained_pairs,
-)
+from training.pretrain_plan import PretrainConfig, preprocessing, pretrained_as, trained_pairs
 from training.probe_ridge import RELATIVE_STRENGTHS, ridge_predictions, select_strength
 from training.run_dir import latest_checkpoint, validations
 
@@ -52,14 +47,11 @@ def linear_floor(
         raise CheckpointError("pretrain.init is set: the floor reads images as a new run does")
     trained = set(trained_pairs(config))
     rows: dict[str, dict[str, Any]] = {}
-    for dataset in config.datasets:
-        tasks = [t for t in config.tasks if t != "mae"]
-        if not tasks:
-            continue
+    for dataset in config.datasets if config.tasks else []:
         train = _read(FotaSplit(data / dataset / "train"), train_samples, config.seed)
         val = _read(FotaSplit(data / dataset / "val"), None, config.seed)
         x_train, x_val = _features(train, config, grid), _features(val, config, grid)
-        for task in tasks:
+        for task in config.tasks:  # supervised only: check_config refuses "mae"
             spec, where = TASKS[task], data / dataset / "train"
             y_train = label_array(train[0], spec.labels, where)  # (n, k)
             y_val = label_array(val[0], spec.labels, data / dataset / "val")
@@ -125,26 +117,37 @@ def _rmse(pred: F64, truth: F64) -> float:
     return math.sqrt(float(np.mean((pred - truth) ** 2)))
 
 
-def add_trunk(rows: dict[str, dict[str, Any]], config: PretrainConfig, run: Path) -> None:
-    """Add the pretraining run `run`'s validation before training (`trunk_before`) and the
-    last one at or before its latest checkpoint (`trunk`, at `trunk_step`) to each row;
-    CheckpointError when `run` is no pretraining run, or one made with other settings than
-    `config` (its scores would not be of these pairs' trunk)."""
+@dataclass(frozen=True)
+class TrunkScores:
+    """A pretraining run's validation before training and the last at or before its latest
+    checkpoint (step `step`), per pair."""
+
+    run: Path
+    before: dict[str, dict[str, float]]
+    after: dict[str, dict[str, float]]
+    step: int
+
+
+def trunk_scores(config: PretrainConfig, run: Path) -> TrunkScores:
+    """The pretraining run `run`'s scores; CheckpointError when it is no pretraining run, or
+    one made with other settings than `config` (its scores would not be of these pairs)."""
     latest = latest_checkpoint(run)
     if latest is None:
         raise CheckpointError(f"{run}: no checkpoint; give a pretraining run directory")
-    metadata = saved_metadata(latest)
-    differs = config_differences(metadata["pretrain"], config)
-    if differs:
-        raise CheckpointError(f"{run} was pretrained with other settings: {'; '.join(differs)}")
+    refusal = f"{run} was pretrained with other settings: {{differs}}"
+    metadata = pretrained_as(latest, config, refusal)
     scored = validations(run, upto=metadata["step"])
-    first, last = scored[0]["val"], scored[-1]["val"]
+    return TrunkScores(run, scored[0]["val"], scored[-1]["val"], scored[-1]["step"])
+
+
+def add_trunk(rows: dict[str, dict[str, Any]], scores: TrunkScores) -> None:
+    """Add the trunk's scores to each row: `trunk_before`, `trunk` (at `trunk_step`)."""
     for pair, row in rows.items():
-        if pair not in first or pair not in last:
-            raise CheckpointError(f"{run}: its validation has no {pair}")
-        row["trunk_before"] = first[pair][row["metric"]]
-        row["trunk"] = last[pair][row["metric"]]
-        row["trunk_step"] = scored[-1]["step"]
+        if pair not in scores.before or pair not in scores.after:
+            raise CheckpointError(f"{scores.run}: its validation has no {pair}")
+        row["trunk_before"] = scores.before[pair][row["metric"]]
+        row["trunk"] = scores.after[pair][row["metric"]]
+        row["trunk_step"] = scores.step
 
 
 def floor_table(rows: dict[str, dict[str, Any]]) -> str:

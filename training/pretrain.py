@@ -63,11 +63,10 @@ from training.pretrain_eval import (
 from training.pretrain_plan import (
     PretrainConfig,
     check_config,
-    config_differences,
     draw,
     draws_before,
     preprocessing,
-    saved_metadata,
+    pretrained_as,
     trained_pairs,
     validated_pairs,
 )
@@ -271,12 +270,9 @@ def _model(
     """The model to train, the step it has done and the target units it carries: the latest
     checkpoint of this run, else `init`, else a fresh model."""
     if latest is not None:
-        saved = saved_metadata(latest)
-        problems = config_differences(saved["pretrain"], config)
-        if problems:
-            raise CheckpointError(
-                f"{latest}: cannot resume exactly; these keys differ: {'; '.join(problems)}"
-            )
+        saved = pretrained_as(
+            latest, config, f"{latest}: cannot resume exactly; these keys differ: {{differs}}"
+        )
         return load_encoder(latest).train(), int(saved["step"]), saved.get("targets", {})
     heads = {t: TASKS[t].head.model_copy(update=_outputs(t)) for t in ["mae", *config.tasks]}
     torch.manual_seed(config.seed)

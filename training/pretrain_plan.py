@@ -116,6 +116,17 @@ def config_differences(saved: dict[str, Any], config: PretrainConfig) -> list[st
     return [p for p in problems if not p.startswith(UNTRAINED_KEYS)]
 
 
+def pretrained_as(checkpoint: Path, config: PretrainConfig, refusal: str) -> dict[str, Any]:
+    """The metadata of a pretraining checkpoint made with `config`'s settings (`saved_metadata`);
+    CheckpointError `refusal` with `{differs}` filled in (`key: before -> now; ...`) when it
+    was made with others."""
+    metadata = saved_metadata(checkpoint)
+    differs = config_differences(metadata["pretrain"], config)
+    if differs:
+        raise CheckpointError(refusal.format(differs="; ".join(differs)))
+    return metadata
+
+
 def check_config(config: PretrainConfig) -> None:
     unknown = [t for t in config.tasks if t not in TASKS or t == "mae"]
     if unknown:

@@ -26,16 +26,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policies.errors import CheckpointError
 from training.fota import REFERENCE_FILE, FotaError, FotaSplit
 from training.pretrain import pretrain
 from training.pretrain_data import TASKS, needs_shear, sensor_of
-from training.pretrain_plan import (
-    PretrainConfig,
-    check_config,
-    config_differences,
-    saved_metadata,
-)
+from training.pretrain_plan import PretrainConfig, check_config, pretrained_as
 from training.run_dir import latest_checkpoint, validations
 from training.tactile_data import SENSORS, VAL_EVERY, make_tactile_data
 
@@ -179,13 +173,11 @@ def finished_pretraining(config: PretrainConfig, run: Path) -> Path | None:
     latest = latest_checkpoint(run)
     if latest is None:
         return None
-    saved = saved_metadata(latest)
-    differs = config_differences(saved["pretrain"], config)
-    if differs:
-        raise CheckpointError(
-            f"{run} was pretrained with other settings ({'; '.join(differs)}); "
-            "set them as that run had them, or move it aside to pretrain anew"
-        )
+    refusal = (
+        f"{run} was pretrained with other settings ({{differs}}); "
+        "set them as that run had them, or move it aside to pretrain anew"
+    )
+    saved = pretrained_as(latest, config, refusal)
     return latest if saved["step"] >= config.steps else None
 
 

@@ -12,7 +12,7 @@ import pytest
 from policies.encoders.encoder_checkpoint import FORMAT
 from policies.errors import CheckpointError
 from training.fota import FotaWriter
-from training.linear_floor import add_trunk, floor_table, linear_floor
+from training.linear_floor import add_trunk, floor_table, linear_floor, trunk_scores
 from training.pretrain_plan import PretrainConfig
 
 MODEL = dict(width=16, heads=2, tokenizer_depth=1, trunk_depth=1, image_size=16, patch_size=8)
@@ -73,7 +73,7 @@ def test_too_few_samples_is_refused_naming_the_split(tmp_path: Path) -> None:
 
 
 def _run(run: Path, config: PretrainConfig) -> None:
-    """A pretraining run as add_trunk reads it: its latest checkpoint's config and metrics."""
+    """A pretraining run as trunk_scores reads it: its latest checkpoint's config and metrics."""
     checkpoint = run / "checkpoints" / "step_0000004"
     checkpoint.mkdir(parents=True)
     metadata = {"step": 4, "pretrain": config.model_dump(mode="json")}
@@ -88,7 +88,7 @@ def test_the_trunk_columns_are_the_runs_first_and_latest_validation(tmp_path: Pa
     rows = {"sim_mini/location": {"metric": "rmse", "unit": "mm", "mean": 1.2, "linear": 0.9,
                                   "trained": True}}  # fmt: skip
     _run(tmp_path / "run", config)
-    add_trunk(rows, config, tmp_path / "run")
+    add_trunk(rows, trunk_scores(config, tmp_path / "run"))
     # step 6 was logged after the latest checkpoint (an interrupted run): not its score
     assert (rows["sim_mini/location"]["trunk_before"], rows["sim_mini/location"]["trunk"]) == (
         2.0,
@@ -100,15 +100,17 @@ def test_the_trunk_columns_are_the_runs_first_and_latest_validation(tmp_path: Pa
     )
     other = config.model_copy(update={"lr": 0.01})
     with pytest.raises(CheckpointError, match=r"other settings: pretrain.lr"):
-        add_trunk(rows, other, tmp_path / "run")
+        trunk_scores(other, tmp_path / "run")
     with pytest.raises(CheckpointError, match="no checkpoint"):
-        add_trunk(rows, config, tmp_path)
+        trunk_scores(config, tmp_path)
     with pytest.raises(CheckpointError, match="its validation has no sim_mini/shape"):
-        add_trunk({"sim_mini/shape": {"metric": "accuracy"}}, config, tmp_path / "run")
+        add_trunk(
+            {"sim_mini/shape": {"metric": "accuracy"}}, trunk_scores(config, tmp_path / "run")
+        )
     with (tmp_path / "run" / "metrics.jsonl").open("a") as metrics:
         metrics.write('{"step": 8, "va')  # cut short by a crash
     with pytest.raises(CheckpointError, match=r"metrics.jsonl:5: not JSON"):
-        add_trunk(rows, config, tmp_path / "run")
+        trunk_scores(config, tmp_path / "run")
 
 
 def test_the_command_writes_its_record_and_refuses_to_overwrite(
