@@ -119,11 +119,11 @@ def config_differences(saved: dict[str, Any], config: PretrainConfig) -> list[st
 def pretrained_as(checkpoint: Path, config: PretrainConfig, refusal: str) -> dict[str, Any]:
     """The metadata of a pretraining checkpoint made with `config`'s settings (`saved_metadata`);
     CheckpointError `refusal` with `{differs}` filled in (`key: before -> now; ...`) when it
-    was made with others."""
+    was made with others (filled by replacement: a path in `refusal` may hold braces)."""
     metadata = saved_metadata(checkpoint)
     differs = config_differences(metadata["pretrain"], config)
     if differs:
-        raise CheckpointError(refusal.format(differs="; ".join(differs)))
+        raise CheckpointError(refusal.replace("{differs}", "; ".join(differs)))
     return metadata
 
 

@@ -4,6 +4,7 @@ and the table holds one row per task, arm, sample count and seed."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,10 @@ def test_a_finished_trunk_is_used_only_when_it_was_pretrained_as_configured(
     other = PRETRAIN.model_copy(update={"tasks": ["shape"], "supervised_steps": 2})
     with pytest.raises(CheckpointError, match=r"pretrain.supervised_steps: 3 -> 2.*tasks"):
         finished_pretraining(other, tmp_path)  # a trunk of other settings, even a longer one
+    braced = tmp_path / "run_{seed}"  # a path with braces is named as it is
+    shutil.copytree(tmp_path / "checkpoints", braced / "checkpoints")
+    with pytest.raises(CheckpointError, match=r"run_\{seed\} was pretrained .*supervised"):
+        finished_pretraining(other, braced)
     (final / "config.json").write_text(json.dumps({"format": FORMAT, "metadata": {"step": 5}}))
     with pytest.raises(CheckpointError, match="not a pretraining checkpoint"):
         finished_pretraining(PRETRAIN, tmp_path)  # e.g. an imported encoder
