@@ -22,6 +22,10 @@ action lies from its first, the policy's against the demonstrator's, beside maki
 A demonstrator recorded with DART noise labels the position it meant, while the observed
 command carries that step's noise; the positions then differ by the noise (unobservable, so
 no policy can do better), and the move is what remains to learn: at a decision, the correction.
+Where the recorded move is a search step (at least `MOVE_MIN_M`), its size ratio (the policy's
+move length over the recorded one) and the cosine between the two say whether a policy that
+misses the correction steps too short (a regression averaging corrections of several
+directions shrinks them), too long, or the wrong way.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from training.dataset import base_frames
 
 POSITION_KEY = "proprio.ee_pose"  # (x, y, z, rot6d): the TCP position the frame measured
 LIFT_M = 0.0003  # a recorded action this much above the previous one lifts the TCP
+MOVE_MIN_M = 0.0002  # an xy move above this is a search step (DART noise is 0.3 mm labels)
 F64 = NDArray[np.float64]
 
 
@@ -65,6 +70,9 @@ class ErrorRow:
     last_chunk_mm: float
     policy_move_mm: float  # (last - first executed action): the policy's against the recorded
     still_move_mm: float  # making no move instead
+    moved: int  # windows whose recorded move is a search step (>= MOVE_MIN_M); of those:
+    move_ratio: float  # the policy's move length / the recorded one (1: the same size)
+    move_cosine: float  # the cosine between the two moves (1: the same direction)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,9 +114,13 @@ def action_error(
     lifts = decision_frames(np.asarray(data[ACTION_KEY], np.float64), episode_ends)
     rows = []
     for name, pick in (("all (sampled)", chosen), ("decisions", whole & lifts[current])):
-        policy_mm, hold_mm, last_mm, move_mm, still_mm = _errors(
+        policy_mm, hold_mm, last_mm, mine, true = _errors(
             policy, data, sampler, np.flatnonzero(pick), keys, batch
         )
+        size = np.linalg.norm(true, axis=-1)  # (n,) the recorded moves' lengths, m
+        step = size >= MOVE_MIN_M
+        own = np.linalg.norm(mine[step], axis=-1)  # (m,) the policy's, at those windows
+        cosine = np.einsum("nd,nd->n", mine[step], true[step]) / np.maximum(own, 1e-12) / size[step]
         rows.append(
             ErrorRow(
                 name,
@@ -120,8 +132,11 @@ def action_error(
                 _median(hold_mm),
                 _median(last_mm[:, 0]),
                 _median(last_mm),
-                _median(move_mm),
-                _median(still_mm),
+                _median(1000 * np.linalg.norm(mine - true, axis=-1)),
+                _median(1000 * size),
+                int(step.sum()),
+                _median(own / size[step]),
+                _median(cosine),
             )
         )
     return rows
@@ -136,13 +151,14 @@ def _errors(
     batch: int,
 ) -> tuple[F64, F64, F64, F64, F64]:
     """(n, n_action_steps) xy distances in mm: the policy's, standing still's and repeating
-    the previous command's; (n,) xy move errors in mm: the policy's and no move's."""
+    the previous command's; (n, 2) xy moves in m (last - first executed action): the
+    policy's and the recorded one."""
     t_o, n_act = policy.config.n_obs_steps, policy.config.n_action_steps
     executed = slice(t_o - 1, t_o - 1 + n_act)
     first = {k: t_o for k in keys}
     policy_mm, hold_mm, last_mm = ([np.zeros((0, n_act))] for _ in range(3))
-    move_mm: list[F64] = [np.zeros(0)]
-    still_mm: list[F64] = [np.zeros(0)]
+    mine_move: list[F64] = [np.zeros((0, 2))]
+    true_move: list[F64] = [np.zeros((0, 2))]
     for i in range(0, len(windows), batch):
         arrays = sampler.sample_batch(data, windows[i : i + batch], [*keys, ACTION_KEY], first)
         obs = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])) for k in keys}
@@ -158,15 +174,14 @@ def _errors(
         policy_mm.append(1000 * np.linalg.norm(mine - true, axis=-1))
         hold_mm.append(1000 * np.linalg.norm(here - true, axis=-1))
         last_mm.append(1000 * np.linalg.norm(last - true, axis=-1))
-        true_move = true[:, -1] - true[:, 0]  # (B, 2)
-        move_mm.append(1000 * np.linalg.norm(mine[:, -1] - mine[:, 0] - true_move, axis=-1))
-        still_mm.append(1000 * np.linalg.norm(true_move, axis=-1))
+        mine_move.append(mine[:, -1] - mine[:, 0])  # (B, 2)
+        true_move.append(true[:, -1] - true[:, 0])  # (B, 2)
     return (
         np.concatenate(policy_mm),
         np.concatenate(hold_mm),
         np.concatenate(last_mm),
-        np.concatenate(move_mm),
-        np.concatenate(still_mm),
+        np.concatenate(mine_move),
+        np.concatenate(true_move),
     )
 
 
@@ -177,13 +192,14 @@ def _median(values: F64) -> float:
 def format_table(rows: Sequence[ErrorRow]) -> str:
     lines = [
         "xy error, mm (median)   policy: first action (p90)  chunk | standing still: first  "
-        "chunk | last command: first  chunk | move: policy  none"
+        "chunk | last command: first  chunk | move: policy  none | steps  size  cosine"
     ]
     for r in rows:
         lines.append(
             f"{r.windows:<14} {r.n:>5}   {r.policy_first_mm:>12.2f} ({r.policy_first_p90_mm:5.2f})"
             f"  {r.policy_chunk_mm:>5.2f} | {r.hold_first_mm:>21.2f}  {r.hold_chunk_mm:>5.2f} |"
             f" {r.last_first_mm:>19.2f}  {r.last_chunk_mm:>5.2f} |"
-            f" {r.policy_move_mm:>12.2f}  {r.still_move_mm:>4.2f}"
+            f" {r.policy_move_mm:>12.2f}  {r.still_move_mm:>4.2f} |"
+            f" {r.moved:>5}  {r.move_ratio:>4.2f}  {r.move_cosine:>6.2f}"
         )
     return "\n".join(lines)

@@ -8,7 +8,8 @@ lifting slides along it. This counts, per episode of an arm task with absolute-p
 
 - lifts: steps whose commanded height rises more than `action_error.LIFT_M` above the last;
 - moves: steps whose commanded xy moves between `MOVE_MIN_M` and `MOVE_MAX_M` (a search step:
-  above the noise, below an approach's);
+  above the noise, below an approach's), and their mean length: a policy whose search steps
+  are shorter than the expert's needs more of them to reach the socket in the same time;
 - pressed: steps whose measured TCP stands more than `PRESSED_M` above its command (the part
   held up by the rim or the socket), from `proprio.ee_pose` and `proprio.ee_command`.
 """
@@ -22,10 +23,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from training.action_error import LIFT_M
+from training.action_error import LIFT_M, MOVE_MIN_M
 from training.actors import Actor
 
-MOVE_MIN_M = 0.0002  # a commanded xy step above this is a move (DART noise is 0.3 mm labels)
 MOVE_MAX_M = 0.005  # and below this (an approach moves 10 mm a step)
 PRESSED_M = 0.0005  # the touch expert's own test for "blocked"
 
@@ -38,6 +38,7 @@ class EpisodeTrace:
     lifts: int
     moves: int
     pressed: int
+    move_mm: float  # the moves' total xy length
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class TraceSummary:
     moves: float
     pressed: float
     moves_per_lift: float  # total moves / total lifts (the expert: about 1)
+    move_size_mm: float  # total move length / total moves: the mean search step
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +65,7 @@ def trace_episode(env: gym.Env[Any, Any], actor: Actor, seed: int) -> EpisodeTra
     actor.reset(env, seed)
     last: np.ndarray | None = None
     success, steps, lifts, moves, pressed, done = False, 0, 0, 0, 0, False
+    move_mm = 0.0
     while not done:
         pose, command = obs["proprio.ee_pose"], obs["proprio.ee_command"]
         pressed += int(float(pose[2]) - float(command[2]) > PRESSED_M)
@@ -70,17 +73,18 @@ def trace_episode(env: gym.Env[Any, Any], actor: Actor, seed: int) -> EpisodeTra
         if last is not None:
             lifts += int(action[2] - last[2] > LIFT_M)
             step = float(np.linalg.norm(action[:2] - last[:2]))
-            moves += int(MOVE_MIN_M < step < MOVE_MAX_M)
+            if MOVE_MIN_M < step < MOVE_MAX_M:
+                moves, move_mm = moves + 1, move_mm + 1000 * step
         last = action
         obs, _, terminated, truncated, info = env.step(action.astype(np.float32))
         steps += 1
         success = success or bool(info.get("is_success", False))
         done = terminated or truncated
-    return EpisodeTrace(seed, success, steps, lifts, moves, pressed)
+    return EpisodeTrace(seed, success, steps, lifts, moves, pressed, move_mm)
 
 
 def summarise(actor: str, traces: Sequence[EpisodeTrace]) -> TraceSummary:
-    lifts = sum(t.lifts for t in traces)
+    lifts, moves = sum(t.lifts for t in traces), sum(t.moves for t in traces)
     return TraceSummary(
         actor,
         len(traces),
@@ -89,15 +93,19 @@ def summarise(actor: str, traces: Sequence[EpisodeTrace]) -> TraceSummary:
         float(np.median([t.lifts for t in traces])),
         float(np.median([t.moves for t in traces])),
         float(np.median([t.pressed for t in traces])),
-        sum(t.moves for t in traces) / lifts if lifts else float("nan"),
+        moves / lifts if lifts else float("nan"),
+        sum(t.move_mm for t in traces) / moves if moves else float("nan"),
     )
 
 
 def format_summaries(rows: Sequence[TraceSummary]) -> str:
-    lines = ["actor             success   steps  lifts  moves  pressed  moves/lift (medians/ep)"]
+    lines = [
+        "actor             success   steps  lifts  moves  pressed  moves/lift  move mm "
+        "(medians/ep; move: mean length)"
+    ]
     for r in rows:
         lines.append(
             f"{r.actor:<16} {r.successes:>3}/{r.episodes:<4} {r.steps:>6.0f} {r.lifts:>6.1f}"
-            f" {r.moves:>6.1f} {r.pressed:>8.1f} {r.moves_per_lift:>11.2f}"
+            f" {r.moves:>6.1f} {r.pressed:>8.1f} {r.moves_per_lift:>11.2f} {r.move_size_mm:>8.2f}"
         )
     return "\n".join(lines)

@@ -44,11 +44,11 @@ class _Fake:
     """Reads its chunk from the observation: `plan` (the current frame's recorded action at
     every step), `hold` (the measured position) or `replay` (the recorded executed actions)."""
 
-    def __init__(self, mode: str, offset_m: float = 0.0) -> None:
+    def __init__(self, mode: str, offset_m: float = 0.0, scale: float = 1.0) -> None:
         self.config = BCConfig(n_obs_steps=2, horizon=6, n_action_steps=3)
         shapes = {"proprio.ee_pose": (9,), "task.plan": (10,), "task.next": (6,)}
         self.io = PolicyIO(obs_shapes=shapes, image_keys=[], action_dim=10)
-        self.mode, self.offset = mode, offset_m
+        self.mode, self.offset, self.scale = mode, offset_m, scale
 
     def predict_action_chunk(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         now = obs["task.plan"][:, -1].clone()  # (B, 10): the current frame's action
@@ -56,8 +56,9 @@ class _Fake:
             now[:, :3] = obs["proprio.ee_pose"][:, -1, :3]
         now[:, 0] += self.offset
         chunk = now[:, None].repeat(1, self.config.horizon, 1)  # (B, T_p, 10)
-        if self.mode == "replay":  # the executed actions (chunk index 1, 2, 3) as recorded
-            chunk[:, 1:4, :2] = obs["task.next"][:, -1].reshape(-1, 3, 2)
+        if self.mode == "replay":  # the executed actions (chunk index 1, 2, 3) as recorded,
+            recorded = obs["task.next"][:, -1].reshape(-1, 3, 2)  # their moves times `scale`
+            chunk[:, 1:4, :2] = recorded[:, :1] + self.scale * (recorded - recorded[:, :1])
             chunk[:, :, 0] += self.offset
         return chunk
 
@@ -99,6 +100,24 @@ def test_the_move_columns_compare_displacements_so_a_constant_offset_cancels() -
         assert row.still_move_mm > 0.5  # the positions wander about 1.4 mm a step
     for row in action_error(_Fake("hold"), data, ENDS, samples=10_000):
         assert row.policy_move_mm == pytest.approx(row.still_move_mm)
+
+
+def test_the_move_size_ratio_and_cosine_tell_short_long_and_wrong_way_steps() -> None:
+    """Replaying the recorded moves scaled by s: the ratio is |s| and the cosine its sign, over
+    the windows whose recorded move is a search step; holding still makes no move at all."""
+    data = _data()
+    a = data["action"].astype(np.float64)
+    for scale, ratio, cosine in ((1.0, 1.0, 1.0), (0.5, 0.5, 1.0), (2.0, 2.0, 1.0), (-1, 1, -1)):
+        rows = action_error(_Fake("replay", scale=scale), data, ENDS, samples=10_000)
+        for row in rows:
+            assert row.move_ratio == pytest.approx(ratio, rel=1e-4)
+            assert row.move_cosine == pytest.approx(cosine, abs=1e-4)
+            assert row.policy_move_mm == pytest.approx(abs(1 - scale) * row.still_move_mm, 1e-4)
+    sampled, decisions = action_error(_Fake("hold"), data, ENDS, samples=10_000)
+    assert sampled.moved == sampled.n == 24  # the positions wander 1.4 mm a step: all move
+    moves = [np.linalg.norm(a[f + 2, :2] - a[f, :2]) for f in (5, 20)]  # 3 executed actions
+    assert decisions.moved == sum(m >= 0.0002 for m in moves)
+    assert (sampled.move_ratio, sampled.move_cosine) == (0.0, 0.0)
 
 
 def test_the_sample_is_seeded_and_capped() -> None:

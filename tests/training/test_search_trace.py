@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import gymnasium as gym
@@ -69,6 +70,7 @@ def test_lifts_moves_and_pressed_steps_are_counted() -> None:
     trace = trace_episode(env, _Script(path), seed=5)
     assert (trace.seed, trace.success, trace.steps) == (5, False, 8)
     assert (trace.lifts, trace.moves, trace.pressed) == (2, 2, 3)
+    assert trace.move_mm == pytest.approx(2.0)  # two 1 mm moves; the approach and noise are not
     success = trace_episode(_Env(set(), succeed_at=3, length=8), _Script(path), seed=0)
     assert success.success and success.steps == 8  # runs to the episode's end
 
@@ -78,8 +80,20 @@ def test_summaries_are_medians_and_the_ratio_is_of_totals() -> None:
     mm = 0.001
     bob = [(0, 0, 0), (0, 0, 1 * mm), (0, 0, 0), (0, 0, 1 * mm)]  # lifts, never moves
     row = summarise("bob", [trace_episode(env, _Script(bob), s) for s in range(3)])
-    assert row == TraceSummary("bob", 3, 0, 4.0, 2.0, 0.0, 0.0, 0.0)
+    assert np.isnan(row.move_size_mm)  # no moves: no mean length
+    assert replace(row, move_size_mm=0.0) == TraceSummary("bob", 3, 0, 4.0, 2.0, 0.0, 0.0, 0.0, 0.0)
     assert "bob" in format_summaries([row])
     still = summarise("still", [trace_episode(env, _Script([(0, 0, 0)]), 0)])
     assert np.isnan(still.moves_per_lift)
     assert still.lifts == pytest.approx(0.0)
+
+
+def test_the_mean_move_length_is_of_totals_over_episodes() -> None:
+    env = _Env(set(), succeed_at=99, length=4)
+    mm = 0.001
+    short = [(0, 0, 0), (0.5 * mm, 0, 0), (0.5 * mm, 0.5 * mm, 0), (0.5 * mm, 0.5 * mm, 0)]
+    long = [(0, 0, 0), (2 * mm, 0, 0), (2 * mm, 2 * mm, 0), (4 * mm, 2 * mm, 0)]
+    traces = [trace_episode(env, _Script(path), 0) for path in (short, long)]
+    assert [t.moves for t in traces] == [2, 3]
+    row = summarise("mixed", traces)
+    assert row.move_size_mm == pytest.approx((0.5 + 0.5 + 2 + 2 + 2) / 5)
