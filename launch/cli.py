@@ -274,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay a checkpoint on the store's own windows (a seeded sample, and the "
         "frames where the demonstrator lifts to correct) and print the median xy distance, in "
         "mm, between the positions it commands and the recorded ones over each executed chunk, "
-        "beside commanding the measured position (standing still).",
+        "beside commanding the measured position (standing still); and the chunk's move against "
+        "the recorded one: its error, and where the recorded move is a search step, the size "
+        "ratio and cosine of the two.",
         epilog="example: vitac dataset action-error runs/exp/demos/all.zarr --checkpoint RUN_DIR",
     )
     error.add_argument("path", type=Path, metavar="STORE", help="episode store (zarr dir)")

@@ -107,8 +107,9 @@ def add_task_parser(sub: Any) -> None:
         epilog="example: vitac task trace runs/insert --set task.params.part=usb12 --episodes 20",
         description="Run a checkpoint and its task's scripted expert for N seeded episodes each "
         "(episode i uses seed S+i) and count, per episode, the steps that lift the commanded "
-        "TCP, that move it a search step in xy (0.2-5 mm) and that press (the measured TCP "
-        "0.5 mm above its command): the expert's search lifts and moves together.",
+        "TCP, that move it a search step in xy (0.2-5 mm; and those moves' mean length) and "
+        "that press (the measured TCP 0.5 mm above its command): the expert's search lifts and "
+        "moves together.",
     )
     trace.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="checkpoint or run")
     trace.add_argument("--episodes", type=int, default=20, help="episodes per actor (default 20)")
