@@ -284,6 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
     error.add_argument("--windows", type=int, default=512, help="sampled windows (default 512)")
     error.add_argument("--seed", type=int, default=0, help="seed of the window sample")
     error.add_argument("--json", type=Path, metavar="FILE", help="also write the rows here")
+    error.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="eval.inference.KEY=VALUE",
+        help="how the checkpoint runs, e.g. --set eval.inference.n_action_steps=4: the executed "
+        "part of each chunk (repeatable)",
+    )
     error.set_defaults(handler=_lazy("launch.cli_dataset:action_error"))
 
     add_task_parser(sub)

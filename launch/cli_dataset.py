@@ -106,9 +106,10 @@ def bench(args: argparse.Namespace) -> int:
 def action_error(args: argparse.Namespace) -> int:
     import json
 
-    from launch.jobs import check_policy_fits_schema
+    from launch.jobs import check_policy_fits_schema, inference_overrides
     from policies.base import ACTION_KEY
     from policies.checkpoint import load_policy
+    from policies.inference import prepare_inference
     from sensing.errors import DatasetError
     from training.action_error import POSITION_KEY, format_table
     from training.action_error import action_error as measure
@@ -121,6 +122,8 @@ def action_error(args: argparse.Namespace) -> int:
     store = EpisodeStore.open(args.path)
     checkpoint = resolve_checkpoint(args.checkpoint)
     policy = load_policy(checkpoint).eval()
+    inference = inference_overrides(args.overrides, policy.config, checkpoint)
+    prepare_inference(policy, inference)
     keys = list(policy.io.obs_shapes)
     check_policy_fits_schema(checkpoint, policy.io, store.schema, f"store {args.path}")
     missing = sorted({POSITION_KEY, ACTION_KEY} - set(store.schema))
@@ -131,6 +134,7 @@ def action_error(args: argparse.Namespace) -> int:
     print(format_table(rows))
     if args.json is not None:
         record = {"checkpoint": str(checkpoint), "store": str(args.path), "seed": args.seed}
+        record["inference"] = inference.model_dump(mode="json")
         args.json.write_text(json.dumps(record | {"rows": [r.to_json() for r in rows]}) + "\n")
         print(f"json: {args.json}")
     return 0

@@ -122,7 +122,8 @@ def add_task_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="change the checkpoint's task, e.g. --set task.params.part=usb12 (repeatable)",
+        help="change the checkpoint's task, e.g. --set task.params.part=usb12, or how it runs, "
+        "e.g. --set eval.inference.n_action_steps=4 (repeatable)",
     )
     trace.add_argument("--json", type=Path, default=None, metavar="FILE", help="write FILE too")
     trace.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -201,9 +202,13 @@ def _task_trace(args: argparse.Namespace) -> int:
     from training.run_dir import resolve_checkpoint
     from training.search_trace import format_summaries
 
-    bad = [o for o in args.overrides if not o.startswith("task.")]
+    bad = [o for o in args.overrides if not o.startswith(("task.", "eval.inference."))]
     if bad:
-        raise ConfigError(f"--set takes task.* keys here (the checkpoint's task), got {bad}")
+        raise ConfigError(
+            f"--set takes task.* keys (the checkpoint's task) and eval.inference.* keys (how "
+            f"it runs) here, got {bad}"
+        )
+    task_sets = [o for o in args.overrides if o.startswith("task.")]
     if args.json is not None:
         check_output_file(args.json, "--json")
     checkpoint = resolve_checkpoint(args.checkpoint)
@@ -212,12 +217,13 @@ def _task_trace(args: argparse.Namespace) -> int:
     command = shlex.join(["vitac", *words, "--seed", str(args.seed)])
     rows = run_trace(
         checkpoint,
-        args.overrides,
+        task_sets,
         args.episodes,
         args.seed,
         args.json,
         command,
         progress=not args.no_progress,
+        inference_sets=[o for o in args.overrides if o not in task_sets],
     )
     print(format_summaries(rows))
     if args.json is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from drivers.spec import FieldSpec
-from launch.config import ConfigError
+from launch.config import ConfigError, apply_overrides, validate
 from launch.launch_file import RESOLVED_LAUNCH, Launch, resolved_toml, task_config
 from policies import (
     ACTION_KEY,
@@ -159,6 +159,20 @@ def check_inference(policy: PolicyConfig, inference: InferenceConfig, where: obj
         deployed_config(policy, inference)
     except ValueError as err:
         raise ConfigError(f"eval.inference does not fit {where}: {err}") from err
+
+
+def inference_overrides(
+    sets: Sequence[str], policy: PolicyConfig, where: object
+) -> InferenceConfig:
+    """`eval.inference.KEY=VALUE` words (from `--set`) as the config they make, checked against
+    the policy they will run; ConfigError naming the key or `where` otherwise."""
+    bad = [s for s in sets if not s.startswith("eval.inference.")]
+    if bad:
+        raise ConfigError(f"--set takes eval.inference.* keys here, got {bad}")
+    data = apply_overrides({}, sets).get("eval", {}).get("inference", {})
+    inference = validate(InferenceConfig, data, "--set", "eval.inference")
+    check_inference(policy, inference, where)
+    return inference
 
 
 def checkpoint_task(

@@ -270,11 +270,14 @@ def run_trace(
     json_path: Path | None,
     command: str,
     progress: bool = True,
+    inference_sets: Sequence[str] = (),
 ) -> list[TraceSummary]:
     """The search trace (training.search_trace) of a checkpoint and of its task's expert on
-    the same seeds; writes `json_path` when given."""
-    from launch.jobs import check_policy_fits_task, checkpoint_task
+    the same seeds, the checkpoint run as `inference_sets` (`eval.inference.KEY=VALUE`) say;
+    writes `json_path` when given."""
+    from launch.jobs import check_policy_fits_task, checkpoint_task, inference_overrides
     from policies import load_policy
+    from policies.inference import prepare_inference
     from sim import make_env
     from sim.tasks import task_env
     from training.actors import ExpertActor, PolicyActor
@@ -285,6 +288,8 @@ def run_trace(
     name, task_cfg = checkpoint_task(checkpoint, apply_overrides({}, task_sets).get("task"))
     policy = load_policy(checkpoint)
     check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
+    inference = inference_overrides(inference_sets, policy.config, checkpoint)
+    prepare_inference(policy, inference)
     env = make_env(name, task_cfg)
     try:
         api = task_env(env)
@@ -314,6 +319,7 @@ def run_trace(
             "checkpoint": str(checkpoint),
             "task": name,
             "task_config": task_cfg.model_dump(mode="json"),
+            "inference": inference.model_dump(mode="json"),
             "summaries": [r.to_json() for r in rows],
             "episodes": {a: [vars(t) for t in ts] for a, ts in traces.items()},
         }

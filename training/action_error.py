@@ -52,7 +52,9 @@ class ChunkPolicy(Protocol):
     config: PolicyConfig
     io: PolicyIO
 
-    def predict_action_chunk(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor: ...
+    def predict_action_chunk(
+        self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def action_error(
     seed: int = 0,
     batch: int = 64,
 ) -> list[ErrorRow]:
-    """Rows for a seeded sample of `samples` windows and for every decision window.
+    """Rows for a seeded sample of `samples` windows and for every decision window (a
+    sampling policy's noise drawn from a generator seeded with `seed`, row by row).
 
     `data`: key -> (N, ...) frames of the concatenated episodes, with the policy's inputs,
     `POSITION_KEY` and the action."""
@@ -114,8 +117,9 @@ def action_error(
     lifts = decision_frames(np.asarray(data[ACTION_KEY], np.float64), episode_ends)
     rows = []
     for name, pick in (("all (sampled)", chosen), ("decisions", whole & lifts[current])):
+        generator = torch.Generator().manual_seed(seed)
         policy_mm, hold_mm, last_mm, mine, true = _errors(
-            policy, data, sampler, np.flatnonzero(pick), keys, batch
+            policy, data, sampler, np.flatnonzero(pick), keys, batch, generator
         )
         size = np.linalg.norm(true, axis=-1)  # (n,) the recorded moves' lengths, m
         step = size >= MOVE_MIN_M
@@ -149,6 +153,7 @@ def _errors(
     windows: NDArray[np.intp],
     keys: Sequence[str],
     batch: int,
+    generator: torch.Generator,
 ) -> tuple[F64, F64, F64, F64, F64]:
     """(n, n_action_steps) xy distances in mm: the policy's, standing still's and repeating
     the previous command's; (n, 2) xy moves in m (last - first executed action): the
@@ -165,7 +170,7 @@ def _errors(
         bases = base_frames(data, sampler, windows[i : i + batch], policy.config.base_frame_keys)
         obs |= {k: torch.from_numpy(v) for k, v in bases.items()}
         with torch.no_grad():
-            chunk = policy.predict_action_chunk(obs).double().numpy()  # (B, T_p, D_a)
+            chunk = policy.predict_action_chunk(obs, generator).double().numpy()  # (B, T_p, D_a)
         true = arrays[ACTION_KEY][:, executed, :2].astype(np.float64)  # (B, n_act, 2)
         now = sampler.frame_indices(windows[i : i + batch])[:, t_o - 1]  # (B,) current frames
         here = np.asarray(data[POSITION_KEY][now], np.float64)[:, None, :2]  # (B, 1, 2)

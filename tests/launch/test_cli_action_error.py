@@ -34,3 +34,40 @@ def test_a_store_without_the_policys_inputs_is_one_line(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "proprio.ee_pose" in err and "Traceback" not in err
+
+
+def test_the_executed_chunk_follows_eval_inference(
+    insertion: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`--set eval.inference.n_action_steps=2` measures the chunk's first 2 actions, not the
+    trained 3: the standing-still column over the chunk changes with it."""
+    store, checkpoint = insertion
+    args = ["dataset", "action-error", str(store), "--checkpoint", str(checkpoint)]
+    rows = {}
+    for steps in (None, 2):
+        out = tmp_path / f"{steps}.json"
+        sets = ["--set", f"eval.inference.n_action_steps={steps}"] if steps else []
+        assert main([*args, *sets, "--windows", "20", "--json", str(out)]) == 0
+        record = json.loads(out.read_text())
+        assert record["inference"]["n_action_steps"] == steps
+        rows[steps] = record["rows"][0]
+    assert rows[None]["hold_chunk_mm"] != pytest.approx(rows[2]["hold_chunk_mm"])
+
+
+@pytest.mark.parametrize(
+    ("sets", "problem"),
+    [
+        (["--set", "train.steps=3"], "eval.inference.* keys"),
+        (["--set", "eval.inference.n_action_steps=9"], "eval.inference does not fit"),
+        (["--set", "eval.inference.steps=2"], "allowed keys here"),
+    ],
+)
+def test_bad_inference_settings_are_one_line(
+    insertion: tuple[Path, Path], sets: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, checkpoint = insertion
+    assert (
+        main(["dataset", "action-error", str(store), "--checkpoint", str(checkpoint), *sets]) == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and problem in err and "Traceback" not in err

@@ -16,12 +16,14 @@ def test_prints_and_writes_both_actors(
     _, checkpoint = insertion
     out = tmp_path / "trace.json"
     args = ["task", "trace", str(checkpoint.parent.parent), "--episodes", "1", "--no-progress"]
-    assert main([*args, "--set", "task.params.max_steps=60", "--json", str(out)]) == 0
+    sets = ["--set", "task.params.max_steps=60", "--set", "eval.inference.n_action_steps=1"]
+    assert main([*args, *sets, "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "policy" in printed and "scripted expert" in printed
     record = json.loads(out.read_text())
     assert record["checkpoint"] == str(checkpoint)
     assert record["task_config"]["max_steps"] == 60
+    assert record["inference"]["n_action_steps"] == 1  # the trained chunk executes 3
     policy, expert = record["summaries"]
     assert policy["episodes"] == expert["episodes"] == 1
     assert expert["lifts"] >= 1 and expert["pressed"] >= 1  # the expert felt the rim and lifted
@@ -33,6 +35,7 @@ def test_prints_and_writes_both_actors(
     [
         (["--set", "train.steps=3"], "task.* keys"),
         (["--episodes", "0"], "--episodes >= 1"),
+        (["--set", "eval.inference.n_action_steps=9"], "eval.inference does not fit"),
     ],
 )
 def test_bad_options_are_one_line(

@@ -50,7 +50,9 @@ class _Fake:
         self.io = PolicyIO(obs_shapes=shapes, image_keys=[], action_dim=10)
         self.mode, self.offset, self.scale = mode, offset_m, scale
 
-    def predict_action_chunk(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def predict_action_chunk(
+        self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         now = obs["task.plan"][:, -1].clone()  # (B, 10): the current frame's action
         if self.mode == "hold":
             now[:, :3] = obs["proprio.ee_pose"][:, -1, :3]
@@ -125,3 +127,22 @@ def test_the_sample_is_seeded_and_capped() -> None:
     a = action_error(_Fake("hold"), data, ENDS, samples=5, seed=1)
     b = action_error(_Fake("hold"), data, ENDS, samples=5, seed=1)
     assert a == b and a[0].n == 5
+
+
+class _Sampler(_Fake):
+    """The current frame's action plus noise drawn from the generator it is given."""
+
+    def predict_action_chunk(
+        self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        chunk = super().predict_action_chunk(obs)
+        return chunk + 0.001 * torch.randn(chunk.shape, generator=generator)
+
+
+def test_a_sampling_policys_noise_is_seeded() -> None:
+    data = _data()
+    a = action_error(_Sampler("plan"), data, ENDS, samples=10, seed=3)
+    assert a == action_error(_Sampler("plan"), data, ENDS, samples=10, seed=3)
+    torch.manual_seed(0)  # the global generator plays no part
+    assert a == action_error(_Sampler("plan"), data, ENDS, samples=10, seed=3)
+    assert a != action_error(_Sampler("plan"), data, ENDS, samples=10, seed=4)
