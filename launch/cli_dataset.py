@@ -135,6 +135,7 @@ def action_error(args: argparse.Namespace) -> int:
     if args.json is not None:
         record = {"checkpoint": str(checkpoint), "store": str(args.path), "seed": args.seed}
         record["inference"] = inference.model_dump(mode="json")
+        record["n_action_steps"] = policy.config.n_action_steps  # as it ran
         args.json.write_text(json.dumps(record | {"rows": [r.to_json() for r in rows]}) + "\n")
         print(f"json: {args.json}")
     return 0

@@ -320,6 +320,7 @@ def run_trace(
             "task": name,
             "task_config": task_cfg.model_dump(mode="json"),
             "inference": inference.model_dump(mode="json"),
+            "n_action_steps": policy.config.n_action_steps,  # as it ran
             "summaries": [r.to_json() for r in rows],
             "episodes": {a: [vars(t) for t in ts] for a, ts in traces.items()},
         }

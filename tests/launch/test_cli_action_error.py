@@ -50,6 +50,7 @@ def test_the_executed_chunk_follows_eval_inference(
         assert main([*args, *sets, "--windows", "20", "--json", str(out)]) == 0
         record = json.loads(out.read_text())
         assert record["inference"]["n_action_steps"] == steps
+        assert record["n_action_steps"] == (steps or 3)  # as it ran; trained: 3
         rows[steps] = record["rows"][0]
     assert rows[None]["hold_chunk_mm"] != pytest.approx(rows[2]["hold_chunk_mm"])
 

@@ -23,7 +23,8 @@ def test_prints_and_writes_both_actors(
     record = json.loads(out.read_text())
     assert record["checkpoint"] == str(checkpoint)
     assert record["task_config"]["max_steps"] == 60
-    assert record["inference"]["n_action_steps"] == 1  # the trained chunk executes 3
+    assert record["inference"]["n_action_steps"] == 1
+    assert record["n_action_steps"] == 1  # as it ran; the trained chunk executes 3
     policy, expert = record["summaries"]
     assert policy["episodes"] == expert["episodes"] == 1
     assert expert["lifts"] >= 1 and expert["pressed"] >= 1  # the expert felt the rim and lifted
