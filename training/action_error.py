@@ -14,7 +14,9 @@ see.
 
 Windows: a seeded sample of all of them, and the decision frames: where the recorded action
 lifts the TCP (z up by more than `LIFT_M`), i.e. where the touch expert decided to correct
-(on other tasks, where any demonstrator lifts). Actions' first three numbers are the TCP
+(on other tasks, where any demonstrator lifts); all of them, then each episode's first apart
+from its later ones (where the expert's belief holds earlier presses, which a policy seeing
+a few frames does not). Actions' first three numbers are the TCP
 position in metres (the arm tasks' absolute-pose actions), as is `POSITION_KEY`'s.
 
 The move columns compare displacements instead of positions: where the executed chunk's last
@@ -61,7 +63,7 @@ class ChunkPolicy(Protocol):
 class ErrorRow:
     """Median (and 90th percentile) xy distance in mm over `n` windows."""
 
-    windows: str  # "all (sampled)" or "decisions"
+    windows: str  # "all (sampled)", "decisions", "first decisions" or "later decisions"
     n: int
     policy_first_mm: float  # the chunk's first executed action
     policy_first_p90_mm: float
@@ -87,6 +89,17 @@ def decision_frames(action: F64, episode_ends: NDArray[np.int64]) -> NDArray[np.
     for s, e in zip(starts, episode_ends, strict=True):
         lifts[s + 1 : e] = np.diff(action[s:e, 2]) > LIFT_M
     return lifts
+
+
+def decision_numbers(
+    lifts: NDArray[np.bool_], episode_ends: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """(N,) k at the k-th decision frame of its episode (1, 2, ...), 0 at other frames."""
+    number = np.zeros(len(lifts), dtype=np.int64)
+    starts = np.concatenate([[0], episode_ends[:-1]])
+    for s, e in zip(starts, episode_ends, strict=True):
+        number[s:e] = np.cumsum(lifts[s:e]) * lifts[s:e]
+    return number
 
 
 def action_error(
@@ -115,8 +128,15 @@ def action_error(
     rng = np.random.default_rng(seed)
     chosen[rng.choice(candidates, min(samples, len(candidates)), replace=False)] = True
     lifts = decision_frames(np.asarray(data[ACTION_KEY], np.float64), episode_ends)
+    at = decision_numbers(lifts, episode_ends)[current]  # (W,) the window's decision, or 0
+    picks = (
+        ("all (sampled)", chosen),
+        ("decisions", whole & (at > 0)),
+        ("first decisions", whole & (at == 1)),
+        ("later decisions", whole & (at > 1)),
+    )
     rows = []
-    for name, pick in (("all (sampled)", chosen), ("decisions", whole & lifts[current])):
+    for name, pick in picks:
         generator = torch.Generator().manual_seed(seed)
         policy_mm, hold_mm, last_mm, mine, true = _errors(
             policy, data, sampler, np.flatnonzero(pick), keys, batch, generator
@@ -196,12 +216,12 @@ def _median(values: F64) -> float:
 
 def format_table(rows: Sequence[ErrorRow]) -> str:
     lines = [
-        "xy error, mm (median)   policy: first action (p90)  chunk | standing still: first  "
+        "xy error, mm (median)    policy: first action (p90)  chunk | standing still: first  "
         "chunk | last command: first  chunk | move: policy  none | steps  size  cosine"
     ]
     for r in rows:
         lines.append(
-            f"{r.windows:<14} {r.n:>5}   {r.policy_first_mm:>12.2f} ({r.policy_first_p90_mm:5.2f})"
+            f"{r.windows:<15} {r.n:>5}   {r.policy_first_mm:>12.2f} ({r.policy_first_p90_mm:5.2f})"
             f"  {r.policy_chunk_mm:>5.2f} | {r.hold_first_mm:>21.2f}  {r.hold_chunk_mm:>5.2f} |"
             f" {r.last_first_mm:>19.2f}  {r.last_chunk_mm:>5.2f} |"
             f" {r.policy_move_mm:>12.2f}  {r.still_move_mm:>4.2f} |"

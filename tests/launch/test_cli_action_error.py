@@ -21,8 +21,9 @@ def test_prints_and_writes_both_rows(
     assert "standing still" in printed and "decisions" in printed
     record = json.loads(out.read_text())
     assert record["checkpoint"] == str(checkpoint)  # the run's checkpoint, resolved
-    sampled, decisions = record["rows"]
+    sampled, decisions, first, later = record["rows"]
     assert sampled["n"] == 20 and decisions["n"] >= 1  # the expert lifted off the rim
+    assert first["n"] + later["n"] == decisions["n"] and 1 <= first["n"] <= 2  # two episodes
     assert 0 < sampled["hold_first_mm"] < 10
 
 

@@ -10,7 +10,7 @@ import torch
 
 from policies import BCConfig
 from policies.base import PolicyIO
-from training.action_error import action_error, decision_frames
+from training.action_error import action_error, decision_frames, decision_numbers
 
 ENDS = np.array([12, 30], dtype=np.int64)  # two episodes of 12 and 18 frames
 
@@ -25,8 +25,8 @@ def _data() -> dict[str, np.ndarray]:
     action = np.zeros((n, 10), np.float32)
     action[:-1, :3] = pose[1:, :3]
     action[-1, :3] = pose[-1, :3]
-    action[[5, 20], 2] = action[[4, 19], 2] + 0.001  # two lifts
-    action[[6, 21], 2] = action[[5, 20], 2] - 0.0002
+    action[[5, 20, 25], 2] = action[[4, 19, 24], 2] + 0.001  # three lifts: 1st, 1st, 2nd
+    action[[6, 21, 26], 2] = action[[5, 20, 25], 2] - 0.0002
     nxt = np.zeros((n, 3, 2), np.float32)  # the frame's action and the next two, xy
     for f in range(n):
         end = int(ENDS[np.searchsorted(ENDS, f, side="right")]) - 1
@@ -67,7 +67,9 @@ class _Fake:
 
 def test_decision_frames_are_where_the_recorded_action_lifts() -> None:
     lifts = decision_frames(_data()["action"].astype(np.float64), ENDS)
-    assert np.flatnonzero(lifts).tolist() == [5, 20]
+    assert np.flatnonzero(lifts).tolist() == [5, 20, 25]
+    number = decision_numbers(lifts, ENDS)  # counted per episode
+    assert number[[5, 20, 25]].tolist() == [1, 1, 2] and number.sum() == 4
 
 
 def test_standing_still_scores_as_the_hold_column_and_a_known_offset_adds_up() -> None:
@@ -79,10 +81,19 @@ def test_standing_still_scores_as_the_hold_column_and_a_known_offset_adds_up() -
         assert row.hold_first_mm > 0.5  # the positions wander about 1.4 mm a step
     # the current frame's own action: exact for the first executed step, off later
     plan = action_error(_Fake("plan"), data, ENDS, samples=10_000)
-    assert [r.n for r in plan] == [30 - 2 * 3, 2]  # windows with a previous command; lifts
+    # windows with a previous command; the lifts; each episode's first lift; the later one
+    assert [r.windows for r in plan] == [
+        "all (sampled)",
+        "decisions",
+        "first decisions",
+        "later decisions",
+    ]
+    assert [r.n for r in plan] == [30 - 2 * 3, 3, 2, 1]
     a = data["action"].astype(np.float64)
-    steps = [np.linalg.norm(a[f, :2] - a[f - 1, :2]) * 1000 for f in (5, 20)]
+    steps = [np.linalg.norm(a[f, :2] - a[f - 1, :2]) * 1000 for f in (5, 20, 25)]
     assert plan[1].last_first_mm == pytest.approx(np.median(steps), rel=1e-6)  # a[t - 1]
+    assert plan[2].last_first_mm == pytest.approx(np.median(steps[:2]), rel=1e-6)
+    assert plan[3].last_first_mm == pytest.approx(steps[2], rel=1e-6)
     for row in plan:
         assert row.policy_first_mm == pytest.approx(0.0, abs=1e-6)
         assert row.policy_chunk_mm > 0.5
@@ -115,9 +126,9 @@ def test_the_move_size_ratio_and_cosine_tell_short_long_and_wrong_way_steps() ->
             assert row.move_ratio == pytest.approx(ratio, rel=1e-4)
             assert row.move_cosine == pytest.approx(cosine, abs=1e-4)
             assert row.policy_move_mm == pytest.approx(abs(1 - scale) * row.still_move_mm, 1e-4)
-    sampled, decisions = action_error(_Fake("hold"), data, ENDS, samples=10_000)
+    sampled, decisions, *_ = action_error(_Fake("hold"), data, ENDS, samples=10_000)
     assert sampled.moved == sampled.n == 24  # the positions wander 1.4 mm a step: all move
-    moves = [np.linalg.norm(a[f + 2, :2] - a[f, :2]) for f in (5, 20)]  # 3 executed actions
+    moves = [np.linalg.norm(a[f + 2, :2] - a[f, :2]) for f in (5, 20, 25)]  # 3 executed actions
     assert decisions.moved == sum(m >= 0.0002 for m in moves)
     assert (sampled.move_ratio, sampled.move_cosine) == (0.0, 0.0)
 
