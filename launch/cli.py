@@ -272,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far a checkpoint's commanded TCP positions land from the store's recorded "
         "actions (mm), beside standing still",
         description="Replay a checkpoint on the store's own windows (a seeded sample, and the "
-        "frames where the demonstrator lifts to correct) and print the median xy distance, in "
+        "frames where the demonstrator lifts to correct: all, each episode's first, the later "
+        "ones) and print the median xy distance, in "
         "mm, between the positions it commands and the recorded ones over each executed chunk, "
         "beside commanding the measured position (standing still); and the chunk's move against "
         "the recorded one: its error, and where the recorded move is a search step, the size "
