@@ -111,7 +111,8 @@ def action_error(
     batch: int = 64,
 ) -> list[ErrorRow]:
     """Rows for a seeded sample of `samples` windows and for every decision window (a
-    sampling policy's noise drawn from a generator seeded with `seed`, row by row).
+    sampling policy's noise drawn from a generator seeded with `seed`; the policy runs once
+    on the sample and once on the decisions, which the first / later rows split).
 
     `data`: key -> (N, ...) frames of the concatenated episodes, with the policy's inputs,
     `POSITION_KEY` and the action."""
@@ -129,41 +130,40 @@ def action_error(
     chosen[rng.choice(candidates, min(samples, len(candidates)), replace=False)] = True
     lifts = decision_frames(np.asarray(data[ACTION_KEY], np.float64), episode_ends)
     at = decision_numbers(lifts, episode_ends)[current]  # (W,) the window's decision, or 0
-    picks = (
-        ("all (sampled)", chosen),
-        ("decisions", whole & (at > 0)),
-        ("first decisions", whole & (at == 1)),
-        ("later decisions", whole & (at > 1)),
+    decisions = np.flatnonzero(whole & (at > 0))
+    sampled_errors = _errors(policy, data, sampler, np.flatnonzero(chosen), keys, batch, seed)
+    decision_errors = _errors(policy, data, sampler, decisions, keys, batch, seed)
+    first = at[decisions] == 1  # the policy ran once per window; the splits select from it
+    return [
+        _row("all (sampled)", *sampled_errors),
+        _row("decisions", *decision_errors),
+        _row("first decisions", *(e[first] for e in decision_errors)),
+        _row("later decisions", *(e[~first] for e in decision_errors)),
+    ]
+
+
+def _row(name: str, policy_mm: F64, hold_mm: F64, last_mm: F64, mine: F64, true: F64) -> ErrorRow:
+    """One row from `_errors`' arrays over its windows."""
+    size = np.linalg.norm(true, axis=-1)  # (n,) the recorded moves' lengths, m
+    step = size >= MOVE_MIN_M
+    own = np.linalg.norm(mine[step], axis=-1)  # (m,) the policy's, at those windows
+    cosine = np.einsum("nd,nd->n", mine[step], true[step]) / np.maximum(own, 1e-12) / size[step]
+    return ErrorRow(
+        name,
+        len(policy_mm),
+        _median(policy_mm[:, 0]),
+        float(np.percentile(policy_mm[:, 0], 90)) if len(policy_mm) else float("nan"),
+        _median(policy_mm),
+        _median(hold_mm[:, 0]),
+        _median(hold_mm),
+        _median(last_mm[:, 0]),
+        _median(last_mm),
+        _median(1000 * np.linalg.norm(mine - true, axis=-1)),
+        _median(1000 * size),
+        int(step.sum()),
+        _median(own / size[step]),
+        _median(cosine),
     )
-    rows = []
-    for name, pick in picks:
-        generator = torch.Generator().manual_seed(seed)
-        policy_mm, hold_mm, last_mm, mine, true = _errors(
-            policy, data, sampler, np.flatnonzero(pick), keys, batch, generator
-        )
-        size = np.linalg.norm(true, axis=-1)  # (n,) the recorded moves' lengths, m
-        step = size >= MOVE_MIN_M
-        own = np.linalg.norm(mine[step], axis=-1)  # (m,) the policy's, at those windows
-        cosine = np.einsum("nd,nd->n", mine[step], true[step]) / np.maximum(own, 1e-12) / size[step]
-        rows.append(
-            ErrorRow(
-                name,
-                len(policy_mm),
-                _median(policy_mm[:, 0]),
-                float(np.percentile(policy_mm[:, 0], 90)) if len(policy_mm) else float("nan"),
-                _median(policy_mm),
-                _median(hold_mm[:, 0]),
-                _median(hold_mm),
-                _median(last_mm[:, 0]),
-                _median(last_mm),
-                _median(1000 * np.linalg.norm(mine - true, axis=-1)),
-                _median(1000 * size),
-                int(step.sum()),
-                _median(own / size[step]),
-                _median(cosine),
-            )
-        )
-    return rows
 
 
 def _errors(
@@ -173,11 +173,13 @@ def _errors(
     windows: NDArray[np.intp],
     keys: Sequence[str],
     batch: int,
-    generator: torch.Generator,
+    seed: int,
 ) -> tuple[F64, F64, F64, F64, F64]:
     """(n, n_action_steps) xy distances in mm: the policy's, standing still's and repeating
     the previous command's; (n, 2) xy moves in m (last - first executed action): the
-    policy's and the recorded one."""
+    policy's and the recorded one. A sampling policy's noise comes from a generator seeded
+    with `seed`."""
+    generator = torch.Generator().manual_seed(seed)
     t_o, n_act = policy.config.n_obs_steps, policy.config.n_action_steps
     executed = slice(t_o - 1, t_o - 1 + n_act)
     first = {k: t_o for k in keys}
