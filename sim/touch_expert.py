@@ -14,8 +14,11 @@ lights), the touch readout's calibration, and its own previous commands. It neve
    housing wider than the view hides that: the search then widens along the pads.
 2. Approach the estimate with the part's pin rows turned to the estimated socket yaw, pin tips
    `hover_m` above the rim, then descend at `descend_speed`.
-3. Blocked (the measured TCP stays `block_m` above the commanded one): the part sits on the
-   rim, so the socket is not within the clearance of this press. The frame before the press and
+3. Blocked (the measured TCP stays `block_m` above the command the observation reports,
+   `proprio.ee_command`: the action as the controller took it, DART noise included, which the
+   policies see too; the expert's own noise-free command would time its decisions by noise
+   they cannot see): the part sits on the rim, so the socket is not within the clearance of
+   this press. The frame before the press and
    the frame now tell, per TCP axis, how likely the socket lies beyond it
    (`sim.touch_readout.TouchReadout`: a calibrated logistic readout of each pad's marker field,
    colour change, imprint tilt and edge pressure). Both update a grid belief over
@@ -125,7 +128,8 @@ class TouchInsertionExpert(ScriptedExpert[TactileInsertionEnv]):
             if np.linalg.norm(goal - self._cmd) < 1e-4:
                 self._phase, self._before = "descend", obs
             return self._move(goal, self.speed)
-        blocked = tcp[2] - self._cmd[2] > self.block_m
+        commanded = float(obs["proprio.ee_command"][2])  # as executed, as a policy sees it
+        blocked = tcp[2] - commanded > self.block_m
         self._stalled = self._stalled + 1 if blocked else 0
         if self._phase == "descend" and blocked:
             if self._rim_z is None:

@@ -108,3 +108,26 @@ def test_without_memory_each_move_follows_from_one_press(monkeypatch: pytest.Mon
         counts = sorted(presses.values())
         assert counts == ([expert.corrections] if memory else [1] * expert.corrections)
     env.close()
+
+
+def test_decides_from_the_command_a_policy_sees() -> None:
+    """With DART noise, the expert times its decisions by the command the observation reports
+    (the action as executed, noise included), not its own noise-free one: at every correction
+    the measured TCP stands `block_m` above that command, so a policy that sees the same two
+    numbers can tell when the expert decides."""
+    env = TactileInsertionEnv({"part": "usb12"})
+    expert = TouchInsertionExpert(env, noise_std=0.0003)
+    gaps = []  # (measured - reported command) z at each correction, metres
+    for seed in (100001, 100002, 100006):
+        obs, _ = env.reset(seed=seed)
+        expert.reset(seed)
+        for _ in range(env.config.max_steps):
+            action = expert.act(obs)
+            if expert.decision() is not None:
+                gaps.append(float(obs["proprio.ee_pose"][2] - obs["proprio.ee_command"][2]))
+            obs, _, terminated, truncated, _ = env.step(expert.perturb(action))
+            if terminated or truncated:
+                break
+    assert len(gaps) >= 3, gaps
+    assert min(gaps) > expert.block_m, gaps
+    env.close()
