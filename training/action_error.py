@@ -27,7 +27,12 @@ no policy can do better), and the move is what remains to learn: at a decision, 
 Where the recorded move is a search step (at least `MOVE_MIN_M`), its size ratio (the policy's
 move length over the recorded one) and the cosine between the two say whether a policy that
 misses the correction steps too short (a regression averaging corrections of several
-directions shrinks them), too long, or the wrong way.
+directions shrinks them), too long, or the wrong way. The gain is the factor that would
+bring the policy's moves closest to the recorded ones in least squares (1 for a policy
+that predicts the mean of what follows what it sees; 2 where its moves are half as long as
+that); the first-step shares say how much of each move its first executed step makes (the
+touch expert makes a correction in one step: 1), so a policy that spreads the step over its
+chunk, unsure at which frame it comes, shows a share near 1 / (n_action_steps - 1).
 """
 
 from __future__ import annotations
@@ -77,6 +82,9 @@ class ErrorRow:
     moved: int  # windows whose recorded move is a search step (>= MOVE_MIN_M); of those:
     move_ratio: float  # the policy's move length / the recorded one (1: the same size)
     move_cosine: float  # the cosine between the two moves (1: the same direction)
+    move_gain: float  # g minimising sum |recorded - g policy|^2 (1: no scaling would help)
+    policy_first_share: float  # the first executed step's part of the policy's move
+    recorded_first_share: float  # ... of the recorded move (1: all of it in one step)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,12 +150,17 @@ def action_error(
     ]
 
 
-def _row(name: str, policy_mm: F64, hold_mm: F64, last_mm: F64, mine: F64, true: F64) -> ErrorRow:
+def _row(
+    name: str, policy_mm: F64, hold_mm: F64, last_mm: F64, mine_xy: F64, true_xy: F64
+) -> ErrorRow:
     """One row from `_errors`' arrays over its windows."""
+    mine, true = mine_xy[:, -1] - mine_xy[:, 0], true_xy[:, -1] - true_xy[:, 0]  # (n, 2) moves
     size = np.linalg.norm(true, axis=-1)  # (n,) the recorded moves' lengths, m
     step = size >= MOVE_MIN_M
     own = np.linalg.norm(mine[step], axis=-1)  # (m,) the policy's, at those windows
     cosine = np.einsum("nd,nd->n", mine[step], true[step]) / np.maximum(own, 1e-12) / size[step]
+    power = float(np.sum(mine[step] ** 2))
+    gain = float(np.sum(mine[step] * true[step])) / power if power > 0 else float("nan")
     return ErrorRow(
         name,
         len(policy_mm),
@@ -163,7 +176,22 @@ def _row(name: str, policy_mm: F64, hold_mm: F64, last_mm: F64, mine: F64, true:
         int(step.sum()),
         _median(own / size[step]),
         _median(cosine),
+        gain,
+        _median(_first_share(mine_xy[step])),
+        _median(_first_share(true_xy[step])),
     )
+
+
+def _first_share(xy: F64) -> F64:
+    """(n, n_act, 2) executed positions -> (m,) the first step's projection on the whole
+    move, over its length squared, for the m trajectories that move at all (with more than
+    one executed action)."""
+    if xy.shape[1] < 2:
+        return np.zeros(0)
+    move, first = xy[:, -1] - xy[:, 0], xy[:, 1] - xy[:, 0]  # (n, 2)
+    power = np.sum(move**2, axis=-1)
+    some = power > 1e-12  # moves of more than a micrometre
+    return np.asarray(np.sum(first[some] * move[some], axis=-1) / power[some])
 
 
 def _errors(
@@ -176,16 +204,16 @@ def _errors(
     seed: int,
 ) -> tuple[F64, F64, F64, F64, F64]:
     """(n, n_action_steps) xy distances in mm: the policy's, standing still's and repeating
-    the previous command's; (n, 2) xy moves in m (last - first executed action): the
-    policy's and the recorded one. A sampling policy's noise comes from a generator seeded
+    the previous command's; (n, n_action_steps, 2) executed xy positions in m: the policy's
+    and the recorded ones. A sampling policy's noise comes from a generator seeded
     with `seed`."""
     generator = torch.Generator().manual_seed(seed)
     t_o, n_act = policy.config.n_obs_steps, policy.config.n_action_steps
     executed = slice(t_o - 1, t_o - 1 + n_act)
     first = {k: t_o for k in keys}
     policy_mm, hold_mm, last_mm = ([np.zeros((0, n_act))] for _ in range(3))
-    mine_move: list[F64] = [np.zeros((0, 2))]
-    true_move: list[F64] = [np.zeros((0, 2))]
+    mine_xy: list[F64] = [np.zeros((0, n_act, 2))]
+    true_xy: list[F64] = [np.zeros((0, n_act, 2))]
     for i in range(0, len(windows), batch):
         arrays = sampler.sample_batch(data, windows[i : i + batch], [*keys, ACTION_KEY], first)
         obs = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])) for k in keys}
@@ -201,14 +229,14 @@ def _errors(
         policy_mm.append(1000 * np.linalg.norm(mine - true, axis=-1))
         hold_mm.append(1000 * np.linalg.norm(here - true, axis=-1))
         last_mm.append(1000 * np.linalg.norm(last - true, axis=-1))
-        mine_move.append(mine[:, -1] - mine[:, 0])  # (B, 2)
-        true_move.append(true[:, -1] - true[:, 0])  # (B, 2)
+        mine_xy.append(mine)
+        true_xy.append(true)
     return (
         np.concatenate(policy_mm),
         np.concatenate(hold_mm),
         np.concatenate(last_mm),
-        np.concatenate(mine_move),
-        np.concatenate(true_move),
+        np.concatenate(mine_xy),
+        np.concatenate(true_xy),
     )
 
 
@@ -219,7 +247,8 @@ def _median(values: F64) -> float:
 def format_table(rows: Sequence[ErrorRow]) -> str:
     lines = [
         "xy error, mm (median)    policy: first action (p90)  chunk | standing still: first  "
-        "chunk | last command: first  chunk | move: policy  none | steps  size  cosine"
+        "chunk | last command: first  chunk | move: policy  none | steps  size  cosine  gain"
+        " | 1st step share: policy  recorded"
     ]
     for r in rows:
         lines.append(
@@ -227,6 +256,7 @@ def format_table(rows: Sequence[ErrorRow]) -> str:
             f"  {r.policy_chunk_mm:>5.2f} | {r.hold_first_mm:>21.2f}  {r.hold_chunk_mm:>5.2f} |"
             f" {r.last_first_mm:>19.2f}  {r.last_chunk_mm:>5.2f} |"
             f" {r.policy_move_mm:>12.2f}  {r.still_move_mm:>4.2f} |"
-            f" {r.moved:>5}  {r.move_ratio:>4.2f}  {r.move_cosine:>6.2f}"
+            f" {r.moved:>5}  {r.move_ratio:>4.2f}  {r.move_cosine:>6.2f}  {r.move_gain:>4.2f} |"
+            f" {r.policy_first_share:>22.2f}  {r.recorded_first_share:>8.2f}"
         )
     return "\n".join(lines)

@@ -135,8 +135,8 @@ def test_the_move_size_ratio_and_cosine_tell_short_long_and_wrong_way_steps() ->
 
 def test_the_sample_is_seeded_and_capped() -> None:
     data = _data()
-    a = action_error(_Fake("hold"), data, ENDS, samples=5, seed=1)
-    b = action_error(_Fake("hold"), data, ENDS, samples=5, seed=1)
+    a = action_error(_Fake("replay"), data, ENDS, samples=5, seed=1)  # moves: no NaN gain
+    b = action_error(_Fake("replay"), data, ENDS, samples=5, seed=1)
     assert a == b and a[0].n == 5
 
 
@@ -157,3 +157,50 @@ def test_a_sampling_policys_noise_is_seeded() -> None:
     torch.manual_seed(0)  # the global generator plays no part
     assert a == action_error(_Sampler("plan"), data, ENDS, samples=10, seed=3)
     assert a != action_error(_Sampler("plan"), data, ENDS, samples=10, seed=4)
+
+
+def test_the_gain_undoes_a_scaled_move_and_is_undefined_without_one() -> None:
+    """Replaying the recorded moves scaled by s: the least-squares gain is 1 / s (-1 reversed);
+    a policy that makes no move has none."""
+    data = _data()
+    for scale in (1.0, 0.5, 2.0, -1.0):
+        for row in action_error(_Fake("replay", scale=scale), data, ENDS, samples=10_000):
+            assert row.move_gain == pytest.approx(1 / scale, rel=1e-4)
+    for row in action_error(_Fake("hold"), data, ENDS, samples=10_000):
+        assert np.isnan(row.move_gain)
+
+
+class _Ramp(_Fake):
+    """The recorded executed actions' first and last positions, the ones between spread evenly
+    on the line joining them: the recorded move, made in equal steps."""
+
+    def predict_action_chunk(
+        self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        chunk = super().predict_action_chunk(obs)
+        start, end = chunk[:, 1, :2].clone(), chunk[:, 3, :2].clone()  # (B, 2) executed ends
+        for k, w in ((2, 0.5), (4, 1.0), (5, 1.0)):
+            chunk[:, k, :2] = start + w * (end - start)
+        return chunk
+
+
+def test_the_first_step_share_tells_a_move_made_at_once_from_one_spread_over_the_chunk() -> None:
+    """Three executed actions: a policy moving in two equal steps makes half its move in the
+    first (the recorded share is the data's own); the recorded trajectory replayed has its
+    share; one step makes all of it."""
+    data = _data()
+    a = data["action"].astype(np.float64)
+    ramp = action_error(_Ramp("replay"), data, ENDS, samples=10_000)
+    replay = action_error(_Fake("replay"), data, ENDS, samples=10_000)
+    decisions = [f for f in (5, 20, 25) if np.linalg.norm(a[f + 2, :2] - a[f, :2]) >= 0.0002]
+    shares = []
+    for f in decisions:
+        move, first = a[f + 2, :2] - a[f, :2], a[f + 1, :2] - a[f, :2]
+        shares.append(first @ move / (move @ move))
+    assert replay[1].recorded_first_share == pytest.approx(np.median(shares), rel=1e-6)
+    for r, p in zip(ramp, replay, strict=True):
+        assert r.policy_first_share == pytest.approx(0.5, abs=1e-6)
+        assert r.move_ratio == pytest.approx(1.0, rel=1e-4)  # the same move, spread
+        assert p.policy_first_share == pytest.approx(p.recorded_first_share, rel=1e-6)
+        assert r.recorded_first_share == p.recorded_first_share
+        assert abs(p.recorded_first_share - 0.5) > 0.01  # the data tells the two apart
