@@ -277,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
         "mm, between the positions it commands and the recorded ones over each executed chunk, "
         "beside commanding the measured position (standing still); and the chunk's move against "
         "the recorded one: its error, and where the recorded move is a search step, the size "
-        "ratio and cosine of the two.",
+        "ratio and cosine of the two, the least-squares gain from the policy's moves to the "
+        "recorded ones, and the share of each move its first executed step makes (the policy's "
+        "and the recorded).",
         epilog="example: vitac dataset action-error runs/exp/demos/all.zarr --checkpoint RUN_DIR",
     )
     error.add_argument("path", type=Path, metavar="STORE", help="episode store (zarr dir)")

@@ -1,7 +1,8 @@
 """`TouchInsertionExpert`: inserts the grasped part from what a policy observes, nothing else.
 
 It reads only the observation dict of `vitac/TactileInsertion-v0` (the two tactile images, the
-measured TCP pose, the vision system's socket estimate `task.socket_estimate`) and what a
+measured TCP pose, the command as the controller took it `proprio.ee_command`, the vision
+system's socket estimate `task.socket_estimate`) and what a
 person would know before the episode: the part's and socket's drawings (`env.variant`, the
 rim height, the nominal grasp depth), the specified error of the vision estimate and of the
 grasp (the task config), the tactile sensor's data sheet (its profile: view, marker grid,
