@@ -41,7 +41,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.base import ensemble_vote
+from policies.base import ensemble_vote, rtc_weights
 
 F32 = NDArray[np.float32]
 Join = Literal["switch", "ensemble", "rtc"]
@@ -144,10 +144,7 @@ class ChunkExecutor:
         n = next((k for k, i in enumerate(slots) if i is None), horizon)
         frozen = math.ceil(latency_s / self.dt - 1e-9) + 1  # slots run before it can arrive
         end = max(horizon - self.n_action_steps, frozen)  # RTC's H - s: free from there
-        k = np.arange(n)
-        c = np.clip((end - k) / max(end - frozen + 1, 1), 0.0, 1.0)
-        soft = c * np.expm1(c) / np.expm1(1.0)
-        weights = np.where(k < frozen, 1.0, np.where(k < end, soft, 0.0)).astype(np.float32)
+        weights = rtc_weights(n, frozen, end)
         actions = newest.actions[[i for i in slots[:n] if i is not None]]
         return actions, weights
 

@@ -122,4 +122,8 @@ class RunConfig(BaseModel):
                 "inference.temporal_ensemble is the lockstep policy's; in real time set "
                 "join = 'ensemble' and ensemble_k"
             )
+        if self.inference.rtc:
+            raise ValueError(
+                "inference.rtc is the lockstep policy's; in real time set join = 'rtc'"
+            )
         return self

@@ -64,6 +64,12 @@ class PolicyConfig(BaseModel):
         description="None: execute T_a actions per chunk; k: predict every step and execute "
         "the average of every chunk's action for now, weights exp(-k i), i = 0 the oldest (ACT)",
     )
+    rtc: bool = Field(
+        False,
+        description="lockstep real-time chunking: each chunk is sampled to agree with what is "
+        "left of the previous one (inpainted under RTC's soft mask, `rtc_weights`), so chunks "
+        "drawn one after another keep to one plan; diffusion (ddim) and flow policies only",
+    )
     relative_to: str | None = Field(
         None,
         description="an input whose first 3 numbers are the measured TCP position (e.g. "
@@ -98,6 +104,8 @@ class PolicyConfig(BaseModel):
 
     @model_validator(mode="after")
     def _chunk_fits(self) -> PolicyConfig:
+        if self.rtc and self.temporal_ensemble is not None:
+            raise ValueError("rtc and temporal_ensemble join chunks two ways: set one of them")
         if self.relative_to is None and (self.relative_scale or self.relative_inputs):
             raise ValueError(
                 "relative_scale and relative_inputs are relative to relative_to: set it too"
@@ -155,6 +163,7 @@ class Policy(nn.Module, ABC):
         self._ensemble: deque[tuple[int, np.ndarray]] = deque()  # (step made, actions from it)
         self._steps = 0
         self._generator: torch.Generator | None = None
+        self._last_plan: np.ndarray | None = None  # rtc: the newest chunk (T_p - T_o + 1, D_a)
 
     @abstractmethod
     def compute_loss(self, batch: Mapping[str, Tensor]) -> Tensor:
@@ -251,6 +260,7 @@ class Policy(nn.Module, ABC):
         self._ensemble.clear()
         self._steps = 0
         self._generator = None
+        self._last_plan = None
         if seed is not None:
             device = next(self.parameters()).device
             self._generator = torch.Generator(device=device).manual_seed(seed)
@@ -273,8 +283,9 @@ class Policy(nn.Module, ABC):
         if self.config.temporal_ensemble is not None:
             return self._ensembled(self.config.temporal_ensemble)
         if not self._action_queue:
-            executed = self._plan()[: self.config.n_action_steps]
-            self._action_queue.extend(executed)
+            plan = self._plan(self._leftover())
+            self._action_queue.extend(plan[: self.config.n_action_steps])
+            self._last_plan = plan if self.config.rtc else None
         return self._action_queue.popleft()
 
     @torch.inference_mode()
@@ -320,12 +331,24 @@ class Policy(nn.Module, ABC):
         return Guide(torch.as_tensor(full, device=device)[None], torch.as_tensor(w, device=device),
                      guidance)  # fmt: skip
 
-    def _plan(self) -> np.ndarray:
+    def _plan(self, guide: Guide | None = None) -> np.ndarray:
         """The current chunk from now on: (T_p - T_o + 1, D_a) float32."""
         stacked = {  # (1, T_o, ...)
             k: torch.stack([f[k] for f in self._obs_queue])[None] for k in self.io.obs_shapes
         }
-        return self._chunk_ahead(stacked | self._base)  # base: (1, 1, ...) each
+        return self._chunk_ahead(stacked | self._base, guide)  # base: (1, 1, ...) each
+
+    def _leftover(self) -> Guide | None:
+        """With rtc, what the last chunk planned past its T_a executed actions, as the guide
+        of the next: RTC's soft mask with nothing pinned (in lockstep a chunk is ready at the
+        step it is planned for), free from H - T_a on. None for an episode's first chunk."""
+        if not self.config.rtc or self._last_plan is None:
+            return None
+        if not self.can_inpaint:
+            raise ValueError(f"rtc inpaints a sampled chunk: a {self.config.name} policy cannot "
+                             "(diffusion with the ddim sampler, or flow)")  # fmt: skip
+        left = self._last_plan[self.config.n_action_steps :]  # (H - T_a, D_a) from now on
+        return self._guide(left, rtc_weights(len(left), 0, len(left)), 0.0) if len(left) else None
 
     def _chunk_ahead(self, stacked: Mapping[str, Tensor], guide: Guide | None = None) -> np.ndarray:
         if guide is None:  # (a policy written before guides takes no such argument)
@@ -351,6 +374,18 @@ def ensemble_vote(votes: np.ndarray, k: float) -> np.ndarray:
     weights = np.exp(-k * np.arange(len(votes)))  # (n,) oldest first
     action: np.ndarray = (weights @ votes / weights.sum()).astype(np.float32)
     return action
+
+
+def rtc_weights(n: int, frozen: int, end: int) -> np.ndarray:
+    """RTC's soft mask (Black et al. 2025) over a new chunk's first n slots -> (n,) float32:
+    1 for the `frozen` slots that run before the chunk can take over, then c (e^c - 1) /
+    (e - 1) with c falling linearly to 0 at `end` (H - s: the chunk's length less the
+    actions executed per chunk), 0 from there on."""
+    k = np.arange(n)
+    c = np.clip((end - k) / max(end - frozen + 1, 1), 0.0, 1.0)
+    soft = c * np.expm1(c) / np.expm1(1.0)
+    weights: np.ndarray = np.where(k < frozen, 1.0, np.where(k < end, soft, 0.0))
+    return weights.astype(np.float32)
 
 
 def module_key(key: str) -> str:

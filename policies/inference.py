@@ -3,8 +3,9 @@
 None of these settings changes the weights, so they live beside the checkpoint, not in it
 (`eval.inference` in a launch file), and one checkpoint can be run several ways:
 
-- `n_action_steps` / `temporal_ensemble`: how chunks are executed (T_a actions per chunk, or
-  ACT's exponential ensemble re-planned every step); `inference_steps`: a diffusion
+- `n_action_steps` / `temporal_ensemble` / `rtc`: how chunks are executed (T_a actions per
+  chunk; ACT's exponential ensemble re-planned every step; or each chunk inpainted to agree
+  with what is left of the last, real-time chunking in lockstep); `inference_steps`: a diffusion
   policy's denoising steps per chunk; None keeps the trained setting;
 - `precision = "bf16"`: the whole observation -> chunk call under bfloat16 autocast (on
   CUDA the usual choice; on CPU it runs, but rarely faster);
@@ -38,6 +39,11 @@ class InferenceConfig(BaseModel):
     temporal_ensemble: float | None = Field(
         None, ge=0, description="k of ACT's exp(-k i) ensemble; None: the trained setting"
     )
+    rtc: bool | None = Field(
+        None,
+        description="each chunk inpainted to agree with the last one's leftover (lockstep "
+        "real-time chunking; diffusion with ddim, or flow); None: the trained setting",
+    )
     inference_steps: int | None = Field(
         None, ge=1, description="a diffusion policy's denoising steps; None: the trained setting"
     )
@@ -55,7 +61,7 @@ def deployed_config(trained: PolicyConfig, config: InferenceConfig) -> PolicyCon
     must still fit the horizon); ValueError in one line when they do not fit."""
     updates = {
         key: value
-        for key in ("n_action_steps", "temporal_ensemble", "inference_steps")
+        for key in ("n_action_steps", "temporal_ensemble", "rtc", "inference_steps")
         if (value := getattr(config, key)) is not None
     }
     if not updates:
@@ -78,6 +84,9 @@ def prepare_inference(policy: Policy, config: InferenceConfig) -> Policy:
     if "predict_action_chunk" in vars(policy):
         raise ValueError("prepare_inference was already applied to this policy")
     deployed = deployed_config(policy.config, config)
+    if deployed.rtc and not policy.can_inpaint:
+        raise ValueError(f"rtc inpaints a sampled chunk: a {deployed.name} policy cannot "
+                         "(diffusion with the ddim sampler, or flow)")  # fmt: skip
     if deployed is not policy.config:
         policy.config = deployed
         policy.configure_sampling()

@@ -27,6 +27,8 @@ def test_a_streams_max_age_defaults_to_two_periods_plus_its_delays() -> None:
 def test_the_lockstep_ensemble_is_refused_with_the_real_time_one_named() -> None:
     with pytest.raises(ValidationError, match="join = 'ensemble'"):
         RunConfig.model_validate({"inference": {"temporal_ensemble": 0.1}})
+    with pytest.raises(ValidationError, match="join = 'rtc'"):
+        RunConfig.model_validate({"inference": {"rtc": True}})
 
 
 @pytest.mark.parametrize(

@@ -130,3 +130,11 @@ def test_inference_steps_override_sets_the_denoiser_calls_per_chunk(name: str) -
 def test_inference_steps_is_refused_for_a_policy_without_a_sampler() -> None:
     with pytest.raises(ValueError, match="bc policy: inference_steps: Extra inputs"):
         prepare_inference(tiny("bc"), InferenceConfig(inference_steps=8))
+
+
+def test_rtc_override_is_refused_where_the_policy_cannot_inpaint() -> None:
+    assert prepare_inference(tiny(), InferenceConfig(rtc=True)).config.rtc
+    policy = tiny("bc")
+    with pytest.raises(ValueError, match="rtc inpaints a sampled chunk: a bc policy") as err:
+        prepare_inference(policy, InferenceConfig(rtc=True))
+    assert "\n" not in str(err.value) and not policy.config.rtc
