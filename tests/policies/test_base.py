@@ -11,22 +11,23 @@ from policies.base import Guide, rtc_weights
 from tests.policies.conftest import IO, fit_data, make_batch, tiny_config, tiny_policy_config
 
 
-def _stepped(**overrides: object):  # type: ignore[no-untyped-def]
-    """A tiny BC policy whose c-th chunk (c = 0, 1, ...) holds 100 c + j at time index j."""
+def _stepped(name: str = "bc", **overrides: object):  # type: ignore[no-untyped-def]
+    """A tiny policy whose c-th chunk (c = 0, 1, ...) holds 100 c + j at time index j, with
+    the guide each chunk was asked for (None: free) in the list returned beside it."""
     torch.manual_seed(0)
-    policy = make_policy(tiny_config(**overrides), IO)
+    policy = make_policy(tiny_policy_config(name, **overrides), IO)
     policy.fit_normalizer(fit_data())
-    calls = []
+    guides: list[Guide | None] = []
 
-    def chunk(obs, generator=None):  # type: ignore[no-untyped-def]
-        c = len(calls)
-        calls.append(c)
+    def chunk(obs, generator=None, guide=None):  # type: ignore[no-untyped-def]
+        c = len(guides)
+        guides.append(guide)
         times = torch.arange(policy.config.horizon, dtype=torch.float32)
         return (100.0 * c + times)[None, :, None].repeat(1, 1, IO.action_dim)
 
     policy.predict_action_chunk = chunk  # type: ignore[method-assign]
     frame = {k: v[0, 0].numpy() for k, v in make_batch(1, policy.config).items() if k != "action"}
-    return policy, frame, calls
+    return policy, frame, guides
 
 
 def test_without_ensembling_each_chunk_runs_n_action_steps_from_the_current_frame() -> None:
@@ -82,26 +83,8 @@ def test_rtc_weights_pin_the_frozen_slots_then_decay_to_zero_at_the_end() -> Non
     np.testing.assert_allclose(rtc_weights(4, 0, 4), free, atol=1e-6)
 
 
-def _guided_steps(rtc: bool):  # type: ignore[no-untyped-def]
-    """A tiny diffusion policy whose c-th chunk holds 100 c + j at time index j, keeping the
-    guide each chunk was asked for (T_o 2, T_p 8, T_a 3: chunks of 7 actions from now)."""
-    policy = make_policy(tiny_policy_config("diffusion", rtc=rtc), IO)
-    policy.fit_normalizer(fit_data())
-    guides: list[Guide | None] = []
-
-    def chunk(obs, generator=None, guide=None):  # type: ignore[no-untyped-def]
-        c = len(guides)
-        guides.append(guide)
-        times = torch.arange(policy.config.horizon, dtype=torch.float32)
-        return (100.0 * c + times)[None, :, None].repeat(1, 1, IO.action_dim)
-
-    policy.predict_action_chunk = chunk  # type: ignore[method-assign]
-    frame = {k: v[0, 0].numpy() for k, v in make_batch(1, policy.config).items() if k != "action"}
-    return policy, frame, guides
-
-
 def test_rtc_asks_each_chunk_to_agree_with_what_is_left_of_the_last() -> None:
-    policy, frame, guides = _guided_steps(rtc=True)
+    policy, frame, guides = _stepped("diffusion", rtc=True)  # T_o 2, T_p 8, T_a 3
     actions = [policy.select_action(frame)[0] for _ in range(7)]
     assert actions == [1, 2, 3, 101, 102, 103, 201]  # executed as without rtc
     assert guides[0] is None  # the episode's first chunk is free
@@ -117,7 +100,7 @@ def test_rtc_asks_each_chunk_to_agree_with_what_is_left_of_the_last() -> None:
     policy.reset()
     policy.select_action(frame)
     assert guides[-1] is None  # a new episode forgets the last one's plan
-    plain, frame, free = _guided_steps(rtc=False)
+    plain, frame, free = _stepped("diffusion")
     for _ in range(7):
         plain.select_action(frame)
     assert len(free) == 3 and all(g is None for g in free)
