@@ -102,10 +102,18 @@ class PolicyConfig(BaseModel):
         "do not set the scale of the small ones)",
     )
 
+    @property
+    def can_inpaint(self) -> bool:
+        """Whether the policy's chunk can be sampled to agree with given actions (rtc)."""
+        return False
+
     @model_validator(mode="after")
     def _chunk_fits(self) -> PolicyConfig:
         if self.rtc and self.temporal_ensemble is not None:
             raise ValueError("rtc and temporal_ensemble join chunks two ways: set one of them")
+        if self.rtc and not self.can_inpaint:
+            raise ValueError(f"rtc inpaints a sampled chunk: a {self.name} policy cannot "
+                             "(diffusion with the ddim sampler, or flow)")  # fmt: skip
         if self.relative_to is None and (self.relative_scale or self.relative_inputs):
             raise ValueError(
                 "relative_scale and relative_inputs are relative to relative_to: set it too"
@@ -185,7 +193,7 @@ class Policy(nn.Module, ABC):
     @property
     def can_inpaint(self) -> bool:
         """Whether `predict_action_chunk` takes a guide (real-time chunking)."""
-        return False
+        return self.config.can_inpaint
 
     def initial_noise(
         self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
@@ -344,9 +352,6 @@ class Policy(nn.Module, ABC):
         step it is planned for), free from H - T_a on. None for an episode's first chunk."""
         if not self.config.rtc or self._last_plan is None:
             return None
-        if not self.can_inpaint:
-            raise ValueError(f"rtc inpaints a sampled chunk: a {self.config.name} policy cannot "
-                             "(diffusion with the ddim sampler, or flow)")  # fmt: skip
         left = self._last_plan[self.config.n_action_steps :]  # (H - T_a, D_a) from now on
         return self._guide(left, rtc_weights(len(left), 0, len(left)), 0.0) if len(left) else None
 

@@ -65,6 +65,10 @@ class DiffusionConfig(VisuomotorConfig):
     inference_steps: int = Field(10, ge=1, description="denoising steps per chunk")
     clip_sample: bool = Field(True, description="clip the denoised chunk to [-1, 1]")
 
+    @property
+    def can_inpaint(self) -> bool:
+        return self.objective == "flow" or self.sampler == "ddim"
+
     @model_validator(mode="after")
     def _schedule_fits(self) -> DiffusionConfig:
         levels = 2 ** (len(self.down_widths) - 1)
@@ -123,10 +127,6 @@ class DiffusionPolicy(Policy):
         )
         if self.ddim is not None:
             self.ddim.to(device)
-
-    @property
-    def can_inpaint(self) -> bool:
-        return self.config.objective == "flow" or self.ddim is not None
 
     def _condition(self, obs: Mapping[str, Tensor], augment: bool) -> Tensor:
         """obs keys (B, >= T_o, ...) -> (B, T_o, features_per_step)."""

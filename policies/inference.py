@@ -84,9 +84,6 @@ def prepare_inference(policy: Policy, config: InferenceConfig) -> Policy:
     if "predict_action_chunk" in vars(policy):
         raise ValueError("prepare_inference was already applied to this policy")
     deployed = deployed_config(policy.config, config)
-    if deployed.rtc and not policy.can_inpaint:
-        raise ValueError(f"rtc inpaints a sampled chunk: a {deployed.name} policy cannot "
-                         "(diffusion with the ddim sampler, or flow)")  # fmt: skip
     if deployed is not policy.config:
         policy.config = deployed
         policy.configure_sampling()

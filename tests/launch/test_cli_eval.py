@@ -80,6 +80,10 @@ def test_an_execution_override_that_does_not_fit_the_chunk_is_one_line(
     err = _one_line_error(capsys)
     assert "eval.inference does not fit" in err and "n_action_steps" in err
     assert not out.exists()
+    assert main([*argv[:2], "--set", "eval.inference.rtc=true", "--out", str(out)]) == 2
+    err = _one_line_error(capsys)  # the checkpoint is BC: nothing to inpaint
+    assert "eval.inference does not fit" in err and "rtc inpaints" in err
+    assert not out.exists()
 
 
 def test_an_execution_override_is_recorded_with_the_results(

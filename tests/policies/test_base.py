@@ -8,7 +8,7 @@ import torch
 
 from policies import make_policy
 from policies.base import Guide, rtc_weights
-from tests.policies.conftest import IO, fit_data, make_batch, tiny_config, tiny_policy_config
+from tests.policies.conftest import IO, fit_data, make_batch, tiny_policy_config
 
 
 def _stepped(name: str = "bc", **overrides: object):  # type: ignore[no-untyped-def]
@@ -136,10 +136,9 @@ def test_rtc_keeps_a_sampled_chunk_near_the_last_ones_leftover() -> None:
 
 
 def test_rtc_is_refused_for_a_policy_that_cannot_inpaint_and_beside_an_ensemble() -> None:
-    policy, frame, _ = _stepped(rtc=True)  # BC
-    for _ in range(3):
-        policy.select_action(frame)
-    with pytest.raises(ValueError, match="rtc inpaints a sampled chunk: a bc policy cannot"):
-        policy.select_action(frame)
+    for refused in ({"name": "bc"}, {"name": "diffusion", "sampler": "ddpm"}):
+        with pytest.raises(ValueError, match=f"rtc inpaints a sampled chunk: a {refused['name']}"):
+            tiny_policy_config(rtc=True, **refused)  # type: ignore[arg-type]
+    assert tiny_policy_config("diffusion", objective="flow", rtc=True).rtc
     with pytest.raises(ValueError, match="set one of them"):
-        tiny_config(rtc=True, temporal_ensemble=0.1)
+        tiny_policy_config("diffusion", rtc=True, temporal_ensemble=0.1)
