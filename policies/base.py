@@ -129,6 +129,9 @@ class PolicyConfig(BaseModel):
                 f"n_obs_steps - 1 + n_action_steps must be <= horizon "
                 f"(got {self.n_obs_steps} - 1 + {self.n_action_steps} > {self.horizon})"
             )
+        if self.rtc and self.n_obs_steps - 1 + self.n_action_steps == self.horizon:
+            raise ValueError("rtc joins a chunk to what is left of the last: n_obs_steps - 1 + "
+                             "n_action_steps must be < horizon, leaving some")  # fmt: skip
         return self
 
 
@@ -327,8 +330,9 @@ class Policy(nn.Module, ABC):
         return self._chunk_ahead(stacked, guide)
 
     def _guide(self, actions: np.ndarray, weights: np.ndarray, guidance: float) -> Guide:
-        """`plan`'s committed actions (N, D_a) and weights (N,) over the whole chunk: the
-        slots before the current frame, and past N, are free."""
+        """Actions (N, D_a) from the current frame on, absolute, and their weights (N,) as a
+        guide over the whole chunk (`plan`'s committed ones, rtc's leftover): the slots before
+        the current frame, and past N, are free."""
         device = next(self.parameters()).device
         first, horizon = self.config.n_obs_steps - 1, self.config.horizon
         n = min(len(actions), horizon - first)

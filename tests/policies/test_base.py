@@ -106,18 +106,24 @@ def test_rtc_asks_each_chunk_to_agree_with_what_is_left_of_the_last() -> None:
     assert len(free) == 3 and all(g is None for g in free)
 
 
-def test_rtc_keeps_a_sampled_chunk_near_the_last_ones_leftover() -> None:
+@pytest.mark.parametrize("relative_to", [None, "proprio.ee_pos"])
+def test_rtc_keeps_a_sampled_chunk_near_the_last_ones_leftover(relative_to: str | None) -> None:
     """The real sampler: the second chunk of a seeded episode lands nearer the first's
-    leftover with rtc than the same draw without it (untrained weights: chunks are noise)."""
+    leftover with rtc than the same draw without it (untrained weights: chunks are noise).
+    Relative chunks: the leftover is absolute and must be moved into the new frame (the
+    arm here goes 5 m a step, so a leftover taken as relative lands 15 m off)."""
     frames = [
         {k: v[0, 0].numpy() for k, v in make_batch(1, tiny_policy_config("diffusion"), i).items()}
         for i in range(6)
     ]
+    for i, frame in enumerate(frames):
+        frame["proprio.ee_pos"] = frame["proprio.ee_pos"] + 5.0 * i
     distances, firsts = {}, []
     for rtc in (False, True):
         torch.manual_seed(0)
-        policy = make_policy(tiny_policy_config("diffusion", rtc=rtc), IO).eval()
-        policy.fit_normalizer(fit_data())
+        config = tiny_policy_config("diffusion", rtc=rtc, relative_to=relative_to)
+        policy = make_policy(config, IO).eval()
+        policy.fit_normalizer(fit_data(), make_batch(64, config, seed=1))
         plans: list[np.ndarray] = []
         plan = policy._plan
 
@@ -142,3 +148,5 @@ def test_rtc_is_refused_for_a_policy_that_cannot_inpaint_and_beside_an_ensemble(
     assert tiny_policy_config("diffusion", objective="flow", rtc=True).rtc
     with pytest.raises(ValueError, match="set one of them"):
         tiny_policy_config("diffusion", rtc=True, temporal_ensemble=0.1)
+    with pytest.raises(ValueError, match="leaving some"):  # T_p 8, T_o 2: nothing left after 7
+        tiny_policy_config("diffusion", rtc=True, n_action_steps=7)
