@@ -9,6 +9,7 @@ no-touch arm, with intervals that do not overlap.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -122,6 +123,63 @@ def _mark(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+@dataclass(frozen=True)
+class SeedGaps:
+    """The pretrained arm's lead over another arm on each seed the two share (all parts): how
+    far apart the seeds are, against what drawing each seed's episodes alone would give."""
+
+    policy: str
+    arm: str
+    gaps: tuple[float, ...]  # pretrained - arm, per shared seed, as a rate difference
+    episode_sd: float  # the per-seed gap's standard deviation from episode sampling alone
+
+    @property
+    def mean(self) -> float:
+        return sum(self.gaps) / len(self.gaps)
+
+    @property
+    def seed_sd(self) -> float:
+        """The sample standard deviation of the per-seed gaps (training runs and episodes)."""
+        return math.sqrt(sum((g - self.mean) ** 2 for g in self.gaps) / (len(self.gaps) - 1))
+
+    def line(self) -> str:
+        each = " / ".join(f"{g * 100:+.0f}" for g in self.gaps)
+        return (
+            f"Seeds, {self.policy}: pretrained - {self.arm} per seed {each} points (mean "
+            f"{self.mean * 100:+.0f}); standard deviation between seeds {self.seed_sd * 100:.0f} "
+            f"points, from the episodes alone {self.episode_sd * 100:.0f}."
+        )
+
+
+def seed_gaps(rows: list[dict[str, Any]]) -> list[SeedGaps]:
+    """Per policy and arm other than pretrained, the pretrained arm's lead on each seed both
+    ran (summed over parts), where they share at least two seeds. The pooled intervals count
+    episodes as independent draws; a seed-to-seed spread well above `episode_sd` says the
+    training runs themselves differ, which those intervals leave out."""
+    out = []
+    for policy in dict.fromkeys(r["policy"] for r in rows):
+        per: dict[tuple[str, int], list[int]] = {}
+        for r in rows:
+            if r["policy"] == policy:
+                wins = per.setdefault((r["arm"], r["seed"]), [0, 0])
+                wins[0] += r["successes"]
+                wins[1] += r["episodes"]
+        arms = dict.fromkeys(arm for arm, _ in per)
+        for arm in [a for a in arms if a != "pretrained"]:
+            seeds = sorted(s for a, s in per if a == arm and ("pretrained", s) in per)
+            if len(seeds) < 2:
+                continue
+            pre = [per["pretrained", s] for s in seeds]
+            other = [per[arm, s] for s in seeds]
+            gaps = tuple(p[0] / p[1] - o[0] / o[1] for p, o in zip(pre, other, strict=True))
+            p1 = sum(p[0] for p in pre) / sum(p[1] for p in pre)
+            p2 = sum(o[0] for o in other) / sum(o[1] for o in other)
+            n1, n2 = (sum(x[1] for x in xs) / len(seeds) for xs in (pre, other))
+            sd = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+            out.append(SeedGaps(policy, arm, gaps, sd))
+    return out
+
+
 def markdown(record: dict[str, Any]) -> str:
     """The pooled table (a line per policy and part, a column per arm) and the verdicts."""
     cells = pooled(record["results"])
@@ -146,6 +204,9 @@ def markdown(record: dict[str, Any]) -> str:
     lines.append("")
     for policy, tests in verdicts(cells).items():
         lines.append(f"Goal, {policy} (all parts): " + "; ".join(tests) + ".")
+    spreads = seed_gaps(record["results"])
+    if spreads:  # the intervals above treat episodes as independent; the seeds may not agree
+        lines += ["", *(s.line() for s in spreads)]
     return "\n".join(lines) + "\n"
 
 

@@ -22,6 +22,7 @@ from launch.experiment_report import (
     markdown,
     plot,
     pooled,
+    seed_gaps,
     verdicts,
 )
 from training.eval_stats import wilson_interval
@@ -83,11 +84,44 @@ def test_a_large_gap_with_overlapping_intervals_fails() -> None:
     assert "no_touch arm did not run" in lines[2]
 
 
+def test_seed_gaps_sum_parts_per_seed_and_compare_the_spread_with_the_episodes() -> None:
+    counts = {
+        ("bc", "a", "pretrained"): [30, 40, 20],
+        ("bc", "b", "pretrained"): [10, 10, 10],
+        ("bc", "a", "scratch"): [25, 25, 25],
+        ("bc", "b", "scratch"): [5, 15, 10],
+    }
+    # per seed, of 100 episodes: pretrained 40 / 50 / 30, scratch 30 / 40 / 35
+    table = [
+        *rows(counts),
+        Row("bc", "a", "no_touch", 0, 3, 50).json(),  # one seed: no gaps
+        Row("bc", "a", "scratch", 7, 50, 50).json(),  # a seed pretrained lacks: left out
+    ]
+    (gap,) = seed_gaps(table)
+    assert (gap.policy, gap.arm) == ("bc", "scratch")
+    assert gap.gaps == pytest.approx((0.10, 0.10, -0.05))
+    assert gap.mean == pytest.approx(0.05)
+    assert gap.seed_sd == pytest.approx(np.std([0.10, 0.10, -0.05], ddof=1))
+    # pooled rates 120/300 and 105/300, 100 episodes a seed each
+    assert gap.episode_sd == pytest.approx(np.sqrt(0.4 * 0.6 / 100 + 0.35 * 0.65 / 100))
+    text = markdown({**record(counts), "results": table})
+    line = (
+        "Seeds, bc: pretrained - scratch per seed +10 / +10 / -5 points (mean +5); standard "
+        "deviation between seeds 9 points, from the episodes alone 7."
+    )
+    assert line in text.splitlines()
+    assert "no_touch per seed" not in text
+    one_seed = {("bc", "a", "pretrained"): [5], ("bc", "a", "scratch"): [6]}
+    assert "Seeds," not in markdown(record(one_seed))
+
+
 def test_markdown_has_a_line_per_policy_and_part_and_the_references(tmp_path: Path) -> None:
     text = markdown(record(ARMS_MET))
     assert "| policy | part | pretrained | scratch | no_touch | expert | hold |" in text
     assert "| p | a | 90% (84%-94%; 135/150) | 60% (52%-67%; 90/150) |" in text
-    assert text.rstrip().endswith("intervals apart.") and "pooled over 3 seeds" in text
+    (goal,) = [line for line in text.splitlines() if line.startswith("Goal, p")]
+    assert goal.endswith("intervals apart.") and "pooled over 3 seeds" in text
+    assert text.rstrip().splitlines()[-1].startswith("Seeds, p: pretrained - no_touch per seed")
     assert "| 48/50 | 0/50 |" in text
     path = plot(record(ARMS_MET), tmp_path / "x.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
