@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -135,12 +136,12 @@ class SeedGaps:
 
     @property
     def mean(self) -> float:
-        return sum(self.gaps) / len(self.gaps)
+        return statistics.fmean(self.gaps)
 
     @property
     def seed_sd(self) -> float:
         """The sample standard deviation of the per-seed gaps (training runs and episodes)."""
-        return math.sqrt(sum((g - self.mean) ** 2 for g in self.gaps) / (len(self.gaps) - 1))
+        return statistics.stdev(self.gaps)
 
     def line(self) -> str:
         each = " / ".join(f"{g * 100:+.0f}" for g in self.gaps)
