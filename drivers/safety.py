@@ -30,6 +30,9 @@ from numpy.typing import ArrayLike, NDArray
 
 F64 = NDArray[np.float64]
 BISECTIONS = 12  # a shortened step is within 2^-12 of the longest safe one found
+# rad or m a step may exceed a speed limit by as rounding (a plan sampled at exactly the limit
+# lands within ~1e-17 of it either side): sent as asked, not counted as a clip
+SLACK = 1e-12
 
 
 class Clip(StrEnum):
@@ -125,7 +128,7 @@ class SafetySupervisor:
         target = np.clip(cmd, self.low, self.high)
         if not np.array_equal(target, cmd):
             clips.append(Clip.JOINT_LIMIT)
-        speed = lim.max_joint_speed * lim.period_s
+        speed = lim.max_joint_speed * lim.period_s + SLACK
         lo = np.maximum.reduce([self.low, self.last - speed, meas - lim.max_jump])
         hi = np.minimum.reduce([self.high, self.last + speed, meas + lim.max_jump])
         if np.any(lo > hi):
@@ -166,7 +169,8 @@ class SafetySupervisor:
         allowed = _distance_outside(self.last_tcp, self.box_low, self.box_high)  # 0 inside
         if _distance_outside(p, self.box_low, self.box_high) > allowed + 1e-12:
             return Clip.WORKSPACE
-        if np.linalg.norm(p - self.last_tcp) > self.limits.max_tcp_speed * self.limits.period_s:
+        step = self.limits.max_tcp_speed * self.limits.period_s + SLACK
+        if np.linalg.norm(p - self.last_tcp) > step:
             return Clip.TCP_SPEED
         return None
 

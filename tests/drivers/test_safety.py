@@ -96,6 +96,18 @@ def test_a_benign_stream_passes_untouched() -> None:
     assert not supervisor.counts
 
 
+def test_a_step_at_the_speed_limit_to_within_rounding_is_sent_as_asked() -> None:
+    # a plan at half the limit sampled two ticks apart (one missed) lands on the limit
+    # give or take rounding; only an excess beyond rounding is a clip
+    for excess, clipped in ((1e-13, False), (-1e-13, False), (1e-9, True)):
+        supervisor = SafetySupervisor(LIMITS, tcp, HOME)
+        q = HOME.copy()
+        q[5] += LIMITS.max_joint_speed * DT + excess  # the wrist roll: the TCP stays
+        decision = supervisor.step(q, 0.0, HOME, 0.0)
+        assert (decision.clips == (Clip.JOINT_SPEED,)) is clipped
+        assert np.array_equal(decision.q, q) is not clipped
+
+
 def test_each_rule_is_counted_by_name() -> None:
     supervisor = SafetySupervisor(LIMITS, tcp, HOME)
     far = HOME + np.array([0.0, 0.0, 0.0, 0.0, 0.0, 2.0])

@@ -4,6 +4,7 @@ scan, calibrate, state and move through it; operator mistakes are one line, exit
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,7 +50,12 @@ def test_calibrate_state_and_move(
     assert "home not reached" in capsys.readouterr().err
     assert main(move) == 0
     out = capsys.readouterr().out
-    assert out.startswith("home: reached within 0.00") and "supervisor limits applied: none" in out
+    assert out.startswith("home: reached within 0.00")
+    applied = out.rstrip().split("supervisor limits applied: ")[1]
+    if " 0 missed" in out:  # on time, the default speed needs no limit
+        assert applied == "none"
+    else:  # a late tick catches up two ticks' motion: the supervisor may slow it, no more
+        assert re.fullmatch(r"(none|((joint_speed|tcp_speed) \d+(, )?)+)", applied), applied
     assert main(["arm", "state", "--port", port, "--calibration", str(cal), "--json"]) == 0
     state = json.loads(capsys.readouterr().out)
     assert np.allclose(list(state["joints_rad"].values()), POSES["home"], atol=2e-3)
