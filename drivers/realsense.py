@@ -18,10 +18,8 @@ frames.
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +28,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.base import DeviceError, Frame, FrameTimeoutError, StreamStats
+from drivers.latest import LatestFrame
 from drivers.realsense_recording import Playback
 
-RECENT = 60  # frames the rate and latency statistics are taken over
 POLL_MS = 100  # how long the capture thread waits for frames before it checks for a stop
 
 
@@ -74,6 +72,13 @@ class RGBDFrame:
     def seq(self) -> int:
         return self.colour.seq
 
+    @property
+    def t_receive(self) -> float:
+        return self.colour.t_receive
+
+    def age_ms(self, now: float) -> float:
+        return self.colour.age_ms(now)
+
 
 def import_realsense() -> Any:
     """pyrealsense2, or a DeviceError saying what to install."""
@@ -111,13 +116,7 @@ class RealSenseCamera:
         self._source: LivePipeline | Playback | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._new = threading.Condition()
-        self._latest: RGBDFrame | None = None
-        self._returned = -1  # seq of the frame async_read last returned
-        self._error: DeviceError | None = None
-        self._ended = False
-        self._frames = self._dropped = 0
-        self._recent: deque[tuple[float, float]] = deque(maxlen=RECENT)
+        self._stream: LatestFrame[RGBDFrame] = LatestFrame(config.name)
 
     def connect(self) -> None:
         """Open the camera or recording, start the capture thread, wait for the first pair
@@ -134,67 +133,29 @@ class RealSenseCamera:
         self.depth_scale = self._source.depth_scale
         self._thread = threading.Thread(target=self._run, name=f"capture-{self.name}", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + self.config.first_frame_s
-        with self._new:
-            while self._latest is None and self._error is None and not self._ended:
-                if not self._new.wait(max(0.0, deadline - time.monotonic())):
-                    break
-            error = self._error or (
-                None if self._latest else self._no_frame(self.config.first_frame_s)
-            )
-        if error is not None:
+        try:
+            first_s = self.config.first_frame_s
+            self._stream.first(first_s, lambda: self._no_frame(first_s))
+        except DeviceError as err:
             self.close()
-            raise DeviceError(f"{error} (on connecting)")
+            raise DeviceError(f"{err} (on connecting)") from None
 
     def async_read(self, timeout_s: float = 1.0) -> RGBDFrame:
         """The next pair newer than the one this returned last; waits up to `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        with self._new:
-            while self._error is None and not self._unread():
-                left = deadline - time.monotonic()
-                if left <= 0 or self._stop.is_set() or self._ended:
-                    raise self._no_frame(timeout_s)
-                self._new.wait(left)
-            if self._error is not None:
-                raise self._error
-            assert self._latest is not None
-            self._returned = self._latest.seq
-            self._new.notify_all()  # a playback publishes its next pair
-            return self._latest
+        return self._stream.next(timeout_s, self._stop.is_set, lambda: self._no_frame(timeout_s))
 
     def read_latest(self, max_age_ms: float) -> RGBDFrame:
         """The newest pair now, without waiting (nor advancing a playback); a DeviceError if
         it is older than `max_age_ms`."""
-        with self._new:
-            if self._error is not None:
-                raise self._error
-            frame = self._latest
-        if frame is None:
-            raise DeviceError(f"{self.name}: no frame yet (connect first)")
-        age = frame.colour.age_ms(time.monotonic())
-        if age > max_age_ms:
-            raise DeviceError(
-                f"{self.name}: the newest frame is {age:.0f} ms old, over the "
-                f"{max_age_ms:.0f} ms allowed ({self._since_last()})"
-            )
-        return frame
+        return self._stream.newest(max_age_ms)
 
     def stats(self) -> StreamStats:
-        with self._new:
-            recent = list(self._recent)
-            frames, dropped = self._frames, self._dropped
-        fps = 0.0
-        if len(recent) > 1 and recent[-1][0] > recent[0][0]:
-            fps = (len(recent) - 1) / (recent[-1][0] - recent[0][0])
-        latency = statistics.median((r - c) * 1000.0 for c, r in recent) if recent else 0.0
-        stalled = time.monotonic() - recent[-1][1] if recent else 0.0
-        return StreamStats(frames, dropped, fps, latency, stalled)
+        return self._stream.stats()
 
     def close(self) -> None:
         """Stop the capture thread and release the camera or recording; safe to call twice."""
         self._stop.set()
-        with self._new:
-            self._new.notify_all()
+        self._stream.wake()
         if self._thread is not None:
             self._thread.join(timeout=2.0 + POLL_MS / 1000.0)
             self._thread = None
@@ -211,20 +172,17 @@ class RealSenseCamera:
 
     def _run(self) -> None:
         """The capture thread: take a colour-depth pair, stamp it, count gaps, keep it."""
-        last, source = None, self._source
+        last, source, stream = None, self._source, self._stream
         assert source is not None
         playback = isinstance(source, Playback)
         while not self._stop.is_set():
             try:
                 pair = source.next_pair(POLL_MS)
             except RuntimeError as err:  # a fault mid-stream: the readers say so
-                return self._fail(f"{self.name}: the camera failed while streaming ({err})")
+                return stream.fail(f"{self.name}: the camera failed while streaming ({err})")
             if pair is None:
                 if source.ended():
-                    with self._new:
-                        self._ended = True
-                        self._new.notify_all()
-                    return
+                    return stream.end()
                 continue
             colour, depth = pair
             t_receive = time.monotonic()
@@ -235,13 +193,13 @@ class RealSenseCamera:
             if colour.get_profile().format() == self._rs.format.bgr8:
                 rgb = rgb[..., ::-1]
             if rgb.shape[2:] != (3,):
-                return self._fail(f"{self.name}: colour frames are {colour.get_profile()}")
+                return stream.fail(f"{self.name}: colour frames are {colour.get_profile()}")
             rgb = np.array(rgb, dtype=np.uint8)  # a copy, as is the depth
             depth_image = np.array(np.asanyarray(depth.get_data()), dtype=np.uint16)
             del pair, colour, depth  # the frames go back to librealsense's pool
-            with self._new:
-                while playback and self._unread() and not self._stop.is_set():
-                    self._new.wait()  # a playback waits for its reader
+            with stream.cond:
+                while playback and stream.unread() and not self._stop.is_set():
+                    stream.cond.wait()  # a playback waits for its reader
                 if playback:  # handed out now
                     t_capture = t_receive = time.monotonic()
                 frame = RGBDFrame(
@@ -249,33 +207,15 @@ class RealSenseCamera:
                     Frame(depth_image, t_capture, t_receive, depth_number),
                     self.depth_scale,
                 )
-                self._latest = frame
-                self._frames += 1
-                self._dropped += missing
-                self._recent.append((t_capture, t_receive))
-                self._new.notify_all()
-
-    def _unread(self) -> bool:
-        return self._latest is not None and self._latest.seq > self._returned
-
-    def _fail(self, message: str) -> None:
-        with self._new:
-            self._error = DeviceError(message)
-            self._new.notify_all()
+                stream.publish(frame, t_capture, missing)
 
     def _no_frame(self, timeout_s: float) -> FrameTimeoutError:
-        if self._ended:
+        if self._stream.ended:
             return FrameTimeoutError(
                 f"{self.name}: the recording {self.config.recording} ended after "
-                f"{self._frames} frames"
+                f"{self._stream.frames} frames"
             )
-        since = self._since_last()
-        return FrameTimeoutError(f"{self.name}: no new frame in {timeout_s:.2f} s ({since})")
-
-    def _since_last(self) -> str:
-        if self._latest is None:
-            return "no frame received yet"
-        return f"the last arrived {time.monotonic() - self._latest.colour.t_receive:.2f} s ago"
+        return self._stream.no_new_frame(timeout_s)
 
 
 class LivePipeline:

@@ -15,10 +15,8 @@ carries the kernel's capture time (V4L2 stamps buffers with CLOCK_MONOTONIC, the
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,11 +26,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from drivers.base import DeviceError, Frame, FrameTimeoutError, StreamStats
+from drivers.latest import LatestFrame
 
 BY_ID = Path("/dev/v4l/by-id")
 SERIAL_PREFIX = "serial:"
 V4L2_MANUAL_EXPOSURE = 1.0  # V4L2_EXPOSURE_MANUAL, as OpenCV's V4L2 backend takes it
-RECENT = 60  # frames the rate and latency statistics are taken over
+STALL_HINT = "; unplugged or stalled?"
 
 
 class UVCConfig(BaseModel):
@@ -117,12 +116,7 @@ class UVCCamera:
         self._capture: Any = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._new = threading.Condition()
-        self._latest: Frame | None = None
-        self._returned = -1  # seq of the frame async_read last returned
-        self._error: DeviceError | None = None
-        self._frames = self._dropped = 0
-        self._recent: deque[tuple[float, float]] = deque(maxlen=RECENT)  # (t_capture, t_receive)
+        self._stream: LatestFrame[Frame] = LatestFrame(config.name)
 
     def connect(self) -> None:
         """Open, configure, start the capture thread and wait for the first frame."""
@@ -145,66 +139,27 @@ class UVCCamera:
         self._thread = threading.Thread(target=self._run, name=f"capture-{self.name}", daemon=True)
         self._thread.start()
         try:
-            self.async_read(cfg.first_frame_s)
+            self._stream.first(cfg.first_frame_s, lambda: self._timed_out(cfg.first_frame_s))
         except DeviceError as err:
             self.close()
             raise DeviceError(f"{err} (on connecting)") from None
-        with self._new:
-            self._returned = -1  # the first async_read still returns the first frame
 
     def async_read(self, timeout_s: float = 1.0) -> Frame:
         """The next frame newer than the one this returned last; waits up to `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        with self._new:
-            while self._error is None and (
-                self._latest is None or self._latest.seq <= self._returned
-            ):
-                left = deadline - time.monotonic()
-                if left <= 0 or self._stop.is_set():
-                    raise FrameTimeoutError(
-                        f"{self.name}: no new frame in {timeout_s:.2f} s "
-                        f"({self._since_last()}; unplugged or stalled?)"
-                    )
-                self._new.wait(left)
-            if self._error is not None:
-                raise self._error
-            assert self._latest is not None
-            self._returned = self._latest.seq
-            return self._latest
+        return self._stream.next(timeout_s, self._stop.is_set, lambda: self._timed_out(timeout_s))
 
     def read_latest(self, max_age_ms: float) -> Frame:
         """The newest frame now, without waiting; a DeviceError if it is older than
         `max_age_ms` (a stale frame is worse than none to a policy)."""
-        with self._new:
-            if self._error is not None:
-                raise self._error
-            frame = self._latest
-        if frame is None:
-            raise DeviceError(f"{self.name}: no frame yet (connect first)")
-        age = frame.age_ms(time.monotonic())
-        if age > max_age_ms:
-            raise DeviceError(
-                f"{self.name}: the newest frame is {age:.0f} ms old, over the "
-                f"{max_age_ms:.0f} ms allowed ({self._since_last()})"
-            )
-        return frame
+        return self._stream.newest(max_age_ms)
 
     def stats(self) -> StreamStats:
-        with self._new:
-            recent = list(self._recent)
-            frames, dropped = self._frames, self._dropped
-        fps = 0.0
-        if len(recent) > 1 and recent[-1][0] > recent[0][0]:
-            fps = (len(recent) - 1) / (recent[-1][0] - recent[0][0])
-        latency = statistics.median((r - c) * 1000.0 for c, r in recent) if recent else 0.0
-        stalled = time.monotonic() - recent[-1][1] if recent else 0.0
-        return StreamStats(frames, dropped, fps, latency, stalled)
+        return self._stream.stats()
 
     def close(self) -> None:
         """Stop the capture thread and release the device; safe to call twice."""
         self._stop.set()
-        with self._new:
-            self._new.notify_all()
+        self._stream.wake()
         if self._thread is not None:
             self._thread.join(timeout=2.0 + 2.0 / self.config.fps)
             self._thread = None
@@ -257,14 +212,14 @@ class UVCCamera:
             try:
                 ok, image = self._capture.read()
             except cv2.error as err:  # a driver fault mid-stream: the readers say so
-                self._fail(f"{self.name}: the device failed while streaming ({err})")
+                self._stream.fail(f"{self.name}: the device failed while streaming ({err})")
                 return
             t_receive = time.monotonic()
             if not ok or image is None:
                 time.sleep(period / 4)  # nothing this time: the stall shows in the readers
                 continue
             if image.shape[:2] != shape:
-                self._fail(
+                self._stream.fail(
                     f"{self.name}: delivered a {image.shape[1]}x{image.shape[0]} frame, "
                     f"configured for {cfg.width}x{cfg.height}"
                 )
@@ -278,23 +233,11 @@ class UVCCamera:
             seq, last_capture = seq + 1 + missing, t_capture
             if self._transform is not None:
                 image = self._transform(image)
-            frame = Frame(np.asarray(image), t_capture, t_receive, seq)
-            with self._new:
-                self._latest = frame
-                self._frames += 1
-                self._dropped += missing
-                self._recent.append((t_capture, t_receive))
-                self._new.notify_all()
+            self._stream.publish(Frame(np.asarray(image), t_capture, t_receive, seq),
+                                 t_capture, missing)  # fmt: skip
 
-    def _fail(self, message: str) -> None:
-        with self._new:
-            self._error = DeviceError(message)
-            self._new.notify_all()
-
-    def _since_last(self) -> str:
-        if self._latest is None:
-            return "no frame received yet"
-        return f"the last arrived {time.monotonic() - self._latest.t_receive:.2f} s ago"
+    def _timed_out(self, timeout_s: float) -> FrameTimeoutError:
+        return self._stream.no_new_frame(timeout_s, STALL_HINT)
 
 
 def _mode(mode: tuple[str, int, int, float]) -> str:
