@@ -30,6 +30,9 @@ class Stamped(Protocol):
     def seq(self) -> int: ...  # the device's frame counter: gaps are dropped frames
 
     @property
+    def t_capture(self) -> float: ...  # monotonic s the device exposed it
+
+    @property
     def t_receive(self) -> float: ...  # monotonic s this process had it
 
     def age_ms(self, now: float) -> float: ...  # ms since capture at monotonic `now`
@@ -51,13 +54,13 @@ class LatestFrame(Generic[F]):
 
     # the capture thread's side
 
-    def publish(self, frame: F, t_capture: float, missing: int) -> None:
+    def publish(self, frame: F, missing: int) -> None:
         """Keep `frame` as the newest; `missing`: frames the device dropped before it."""
         with self.cond:
             self.latest = frame
             self.frames += 1
             self.dropped += missing
-            self._recent.append((t_capture, frame.t_receive))
+            self._recent.append((frame.t_capture, frame.t_receive))
             self.cond.notify_all()
 
     def fail(self, message: str) -> None:

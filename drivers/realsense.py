@@ -73,6 +73,10 @@ class RGBDFrame:
         return self.colour.seq
 
     @property
+    def t_capture(self) -> float:
+        return self.colour.t_capture
+
+    @property
     def t_receive(self) -> float:
         return self.colour.t_receive
 
@@ -207,7 +211,7 @@ class RealSenseCamera:
                     Frame(depth_image, t_capture, t_receive, depth_number),
                     self.depth_scale,
                 )
-                stream.publish(frame, t_capture, missing)
+                stream.publish(frame, missing)
 
     def _no_frame(self, timeout_s: float) -> FrameTimeoutError:
         if self._stream.ended:

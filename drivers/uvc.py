@@ -233,8 +233,7 @@ class UVCCamera:
             seq, last_capture = seq + 1 + missing, t_capture
             if self._transform is not None:
                 image = self._transform(image)
-            self._stream.publish(Frame(np.asarray(image), t_capture, t_receive, seq),
-                                 t_capture, missing)  # fmt: skip
+            self._stream.publish(Frame(np.asarray(image), t_capture, t_receive, seq), missing)
 
     def _timed_out(self, timeout_s: float) -> FrameTimeoutError:
         return self._stream.no_new_frame(timeout_s, STALL_HINT)

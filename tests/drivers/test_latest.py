@@ -28,13 +28,13 @@ def never() -> bool:
 
 def test_a_waiting_reader_gets_each_frame_once_then_times_out() -> None:
     stream: LatestFrame[Frame] = LatestFrame("cam")
-    publisher = threading.Timer(0.05, lambda: stream.publish(frame(0), 0.0, 0))
+    publisher = threading.Timer(0.05, lambda: stream.publish(frame(0), 0))
     publisher.start()
     stream.first(2.0, timed_out)  # waits for frame 0 and hands nothing out
     assert stream.next(0.0, never, timed_out).seq == 0
     with pytest.raises(FrameTimeoutError, match="none came"):
         stream.next(0.02, never, timed_out)  # frame 0 was handed out already
-    stream.publish(frame(3), 0.0, 2)
+    stream.publish(frame(3), 2)
     assert stream.next(0.0, never, timed_out).seq == 3
     stats = stream.stats()
     assert (stats.frames, stats.dropped) == (2, 2)
@@ -44,7 +44,7 @@ def test_the_threads_error_and_end_reach_every_reader() -> None:
     stream: LatestFrame[Frame] = LatestFrame("cam")
     with pytest.raises(FrameTimeoutError):
         stream.first(0.02, timed_out)
-    stream.publish(frame(0), 0.0, 0)
+    stream.publish(frame(0), 0)
     stream.end()
     stream.next(0.0, never, timed_out)
     started = time.monotonic()
@@ -77,7 +77,7 @@ def test_newest_refuses_a_stale_frame_and_names_its_age() -> None:
     stream: LatestFrame[Frame] = LatestFrame("cam")
     with pytest.raises(DeviceError, match="no frame yet"):
         stream.newest(100.0)
-    stream.publish(frame(0, age_s=0.5), 0.0, 0)
+    stream.publish(frame(0, age_s=0.5), 0)
     with pytest.raises(DeviceError, match=r"cam: the newest frame is 5\d\d ms old, over the 100"):
         stream.newest(100.0)
     assert stream.newest(5000.0).seq == 0
@@ -89,7 +89,7 @@ def test_statistics_over_the_recent_frames() -> None:
     stream: LatestFrame[Frame] = LatestFrame("cam", recent=5)
     for i in range(10):  # captured every 20 ms, received 4 ms later
         f = Frame(np.zeros(1), 10.0 + 0.02 * i, 10.004 + 0.02 * i, i)
-        stream.publish(f, f.t_capture, 0)
+        stream.publish(f, 0)
     stats = stream.stats()
     assert stats.frames == 10 and stats.fps == pytest.approx(50.0)
     assert stats.latency_ms == pytest.approx(4.0)
