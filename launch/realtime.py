@@ -100,6 +100,7 @@ class RealtimeRunner:
         status: Callable[[str], None] | None = None,
         task: str = "",
     ) -> None:
+        config = config.resolved(policy.config)  # join and ensemble_k, the checkpoint's if unset
         self.rig, self.policy, self.config, self.writer = rig, policy, config, writer
         self.safety, self.task = safety, task
         self.status = status
@@ -139,12 +140,8 @@ class RealtimeRunner:
         except BaseException:
             self.rig.end()
             raise
-        executor = ChunkExecutor(
-            self.period,
-            self.policy.config.n_action_steps,
-            cfg.join,
-            cfg.ensemble_k,
-        )
+        join, k = cfg.chunk_join(self.policy.config)
+        executor = ChunkExecutor(self.period, self.policy.config.n_action_steps, join, k)
         report = EpisodeReport(seed, "", False, 0.0, 0, 0, warm * 1000.0)
         dropped_before = self.streams.dropped_frames()
         t_start = time.monotonic()

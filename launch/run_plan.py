@@ -3,7 +3,7 @@
     [run]
     checkpoint = "runs/demo/train/best"   # or --checkpoint
     episodes = 3
-    join = "ensemble"                     # switch | ensemble | rtc
+    join = "ensemble"                     # switch | ensemble | rtc; left out: the checkpoint's
     [run.streams."rgb.scene"]            # per observation key; others: every sim step
     rate_hz = 10
     latency_ms = 30
@@ -17,13 +17,14 @@ two of its periods plus its latency and jitter.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from launch.executor import Join
+from policies.base import PolicyConfig
 from policies.inference import InferenceConfig
 
 Vec3 = tuple[float, float, float]
+DEFAULT_ENSEMBLE_K = 0.01  # without one from the launch file or the checkpoint
 
 
 class StreamSection(BaseModel):
@@ -90,12 +91,17 @@ class RunConfig(BaseModel):
         None, gt=0, description="an episode's wall-time limit; None: the task's max_steps at its "
         "control rate, plus one second",
     )  # fmt: skip
-    join: Literal["switch", "ensemble", "rtc"] = Field(
-        "switch",
+    join: Join | None = Field(
+        None,
         description="how chunks join: switch to the newest, ACT's ensemble, or real-time "
-        "chunking (diffusion and flow policies: each chunk inpainted to agree with the last)",
+        "chunking (diffusion and flow policies: each chunk inpainted to agree with the last); "
+        "None: as the checkpoint joins them in lockstep (its policy.rtc: rtc, its "
+        "temporal_ensemble: ensemble, else switch)",
     )
-    ensemble_k: float = Field(0.01, ge=0, description="k of exp(-k i), i = 0 the oldest chunk")
+    ensemble_k: float | None = Field(
+        None, ge=0, description="k of exp(-k i), i = 0 the oldest chunk; None: the "
+        "checkpoint's temporal_ensemble k, else 0.01",
+    )  # fmt: skip
     rtc_guidance: float = Field(
         0.0, ge=0, le=100, description="rtc: 0 replaces the committed slots of every step's "
         "clean estimate (inpainting); > 0 RTC's gradient guidance, its weight clipped at "
@@ -127,3 +133,18 @@ class RunConfig(BaseModel):
                 "inference.rtc is the lockstep policy's; in real time set join = 'rtc'"
             )
         return self
+
+    def chunk_join(self, policy: PolicyConfig) -> tuple[Join, float]:
+        """(join, ensemble_k): the launch file's, and where it leaves them out, how the
+        checkpoint's policy joins its chunks in lockstep, so a policy trained and evaluated
+        with rtc or an ensemble runs in real time the way it was measured."""
+        lockstep: Join = (
+            "rtc" if policy.rtc else "switch" if policy.temporal_ensemble is None else "ensemble"
+        )
+        k = self.ensemble_k if self.ensemble_k is not None else policy.temporal_ensemble
+        return self.join or lockstep, DEFAULT_ENSEMBLE_K if k is None else k
+
+    def resolved(self, policy: PolicyConfig) -> RunConfig:
+        """This config with `join` and `ensemble_k` as `chunk_join` reads them."""
+        join, k = self.chunk_join(policy)
+        return self.model_copy(update={"join": join, "ensemble_k": k})

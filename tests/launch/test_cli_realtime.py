@@ -56,6 +56,22 @@ def test_a_run_prints_its_figures_and_records_its_episodes(
     assert [store.episode_meta(i)["seed"] for i in range(2)] == [100000, 100001]
 
 
+def test_a_checkpoint_that_ensembles_in_lockstep_ensembles_in_real_time_unless_told(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = TrainConfig(steps=1, batch_size=4, warmup_steps=1, val_ratio=0.0, threads=1)
+    trained = train(tiny_config(temporal_ensemble=0.2), config, demo_store, tmp_path / "run",
+                    progress=False).checkpoint  # fmt: skip
+    argv = ["run", str(launch_file(tmp_path)), "--checkpoint", str(trained), "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert "run.join: ensemble, as the checkpoint joins its chunks" in capsys.readouterr().out
+    record = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert (record["config"]["join"], record["config"]["ensemble_k"]) == ("ensemble", 0.2)
+    assert main([*argv, "--out", str(tmp_path / "b"), "--set", "run.join=switch"]) == 0
+    assert "run.join" not in capsys.readouterr().out
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["config"]["join"] == "switch"
+
+
 def test_seams_that_all_follow_a_hold_are_reported_as_unmeasured_not_as_zero() -> None:
     def report(seams: SeamStats) -> EpisodeReport:
         return EpisodeReport(0, "success", True, 1.0, 10, 10, 5.0, seams=seams)

@@ -11,6 +11,7 @@ from launch.launch_file import load_launch
 from launch.run_plan import RunConfig, StreamSection
 from sim import make_env
 from sim.tasks import task_env
+from tests.policies.conftest import tiny_policy_config
 
 LAUNCH = Path(__file__).resolve().parents[2] / "launch"
 
@@ -29,6 +30,28 @@ def test_the_lockstep_ensemble_is_refused_with_the_real_time_one_named() -> None
         RunConfig.model_validate({"inference": {"temporal_ensemble": 0.1}})
     with pytest.raises(ValidationError, match="join = 'rtc'"):
         RunConfig.model_validate({"inference": {"rtc": True}})
+
+
+@pytest.mark.parametrize(
+    ("lockstep", "run", "expected"),
+    [
+        ({}, {}, ("switch", 0.01)),
+        ({"rtc": True}, {}, ("rtc", 0.01)),
+        ({"temporal_ensemble": 0.2}, {}, ("ensemble", 0.2)),
+        ({"temporal_ensemble": 0.2}, {"ensemble_k": 0.5}, ("ensemble", 0.5)),
+        ({"rtc": True}, {"join": "switch"}, ("switch", 0.01)),  # the launch file's word wins
+        ({}, {"join": "ensemble"}, ("ensemble", 0.01)),
+    ],
+)
+def test_a_join_left_out_is_the_checkpoints_lockstep_one(
+    lockstep: dict[str, object], run: dict[str, object], expected: tuple[str, float]
+) -> None:
+    policy = tiny_policy_config("diffusion", **lockstep)
+    config = RunConfig.model_validate(run)
+    assert config.chunk_join(policy) == expected
+    resolved = config.resolved(policy)
+    assert (resolved.join, resolved.ensemble_k) == expected
+    assert resolved.chunk_join(tiny_policy_config("diffusion")) == expected  # now fixed
 
 
 @pytest.mark.parametrize(
