@@ -64,6 +64,10 @@ class DiffusionConfig(VisuomotorConfig):
     sampler: Literal["ddim", "ddpm"] = "ddim"
     inference_steps: int = Field(10, ge=1, description="denoising steps per chunk")
     clip_sample: bool = Field(True, description="clip the denoised chunk to [-1, 1]")
+    samples: int = Field(
+        1, ge=1, le=64, description="chunks drawn per decision from independent noise and "
+        "averaged: K > 1 trades the sample's modes for a chunk that wanders less",
+    )  # fmt: skip
 
     @property
     def can_inpaint(self) -> bool:
@@ -154,10 +158,10 @@ class DiffusionPolicy(Policy):
     def initial_noise(
         self, obs: Mapping[str, Tensor], generator: torch.Generator | None = None
     ) -> Tensor:
-        batch = next(iter(obs.values())).shape[0]
+        batch = next(iter(obs.values())).shape[0] * self.config.samples  # K B: sample-major
         shape = (batch, self.config.horizon, self.io.action_dim)
         device = next(self.parameters()).device
-        return torch.randn(shape, generator=generator, device=device)  # (B, T_p, D_a)
+        return torch.randn(shape, generator=generator, device=device)  # (K B, T_p, D_a)
 
     def predict_action_chunk(
         self,
@@ -167,9 +171,10 @@ class DiffusionPolicy(Policy):
         guide: Guide | None = None,
     ) -> Tensor:
         if noise is None:
-            noise = self.initial_noise(obs, generator)  # (B, T_p, D_a)
-        cond = self._condition(obs, augment=False)  # (B, T_o, F)
-        inpaint = None if guide is None else self._inpaint(obs, guide)
+            noise = self.initial_noise(obs, generator)  # (K B, T_p, D_a)
+        k = self.config.samples
+        cond = self._condition(obs, augment=False).repeat(k, 1, 1)  # (K B, T_o, F)
+        inpaint = None if guide is None else self._inpaint(obs, guide, k)
         if self.config.objective == "flow":
             chunk = euler_flow(
                 self.denoiser,
@@ -187,12 +192,14 @@ class DiffusionPolicy(Policy):
                              "policy's sampler to 'ddim' (or use a flow policy)")  # fmt: skip
         else:
             chunk = self._ddpm(noise, cond, generator)
+        chunk = chunk.unflatten(0, (k, -1)).mean(0)  # (B, T_p, D_a): the K samples' mean
         return self.absolute_actions(obs, self.normalizer.unnormalize(ACTION_KEY, chunk))
 
-    def _inpaint(self, obs: Mapping[str, Tensor], guide: Guide) -> Inpaint:
-        """The guide in the network's frame: relative, normalised (B, T_p, D_a); weights."""
+    def _inpaint(self, obs: Mapping[str, Tensor], guide: Guide, k: int) -> Inpaint:
+        """The guide in the network's frame, relative and normalised, for each of the K
+        samples (K B, T_p, D_a); its weights."""
         actions = self.training_actions({**obs, ACTION_KEY: guide.actions})
-        target = self.normalizer.normalize(ACTION_KEY, actions)
+        target = self.normalizer.normalize(ACTION_KEY, actions).repeat(k, 1, 1)
         return Inpaint(target, guide.weights, guide.guidance)
 
     def _ddpm(self, chunk: Tensor, cond: Tensor, generator: torch.Generator | None) -> Tensor:

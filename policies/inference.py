@@ -6,7 +6,8 @@ None of these settings changes the weights, so they live beside the checkpoint, 
 - `n_action_steps` / `temporal_ensemble` / `rtc`: how chunks are executed (T_a actions per
   chunk; ACT's exponential ensemble re-planned every step; or each chunk inpainted to agree
   with what is left of the last, real-time chunking in lockstep); `inference_steps`: a diffusion
-  policy's denoising steps per chunk; None keeps the trained setting;
+  policy's denoising steps per chunk; `samples`: its chunks drawn per decision and averaged;
+  None keeps the trained setting;
 - `precision = "bf16"`: the whole observation -> chunk call under bfloat16 autocast (on
   CUDA the usual choice; on CPU it runs, but rarely faster);
 - `compile`: `torch.compile` of that call from the initial noise on (the noise is drawn
@@ -47,6 +48,10 @@ class InferenceConfig(BaseModel):
     inference_steps: int | None = Field(
         None, ge=1, description="a diffusion policy's denoising steps; None: the trained setting"
     )
+    samples: int | None = Field(
+        None, ge=1, le=64, description="a diffusion policy's chunks averaged per decision; "
+        "None: the trained setting",
+    )  # fmt: skip
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast")
     compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = Field(
         "off", description="torch.compile mode of the observation -> chunk call"
@@ -61,7 +66,7 @@ def deployed_config(trained: PolicyConfig, config: InferenceConfig) -> PolicyCon
     must still fit the horizon); ValueError in one line when they do not fit."""
     updates = {
         key: value
-        for key in ("n_action_steps", "temporal_ensemble", "rtc", "inference_steps")
+        for key in ("n_action_steps", "temporal_ensemble", "rtc", "inference_steps", "samples")
         if (value := getattr(config, key)) is not None
     }
     if not updates:

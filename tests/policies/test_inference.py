@@ -138,3 +138,31 @@ def test_rtc_override_is_refused_where_the_policy_cannot_inpaint() -> None:
     with pytest.raises(ValueError, match="rtc inpaints a sampled chunk: a bc policy") as err:
         prepare_inference(policy, InferenceConfig(rtc=True))
     assert "\n" not in str(err.value) and not policy.config.rtc
+
+
+@pytest.mark.parametrize("name", ["diffusion", "diffusion_flow"])
+def test_samples_averages_chunks_drawn_from_independent_noise(name: str) -> None:
+    policy = tiny(name)
+    obs = {k: v for k, v in make_batch(2, policy.config).items() if k != "action"}
+    noise = torch.randn(3 * 2, policy.config.horizon, IO.action_dim)  # (K B, T_p, D_a)
+    with torch.inference_mode():
+        one = [policy.predict_action_chunk(obs, noise=n) for n in noise.split(2)]
+        prepare_inference(policy, InferenceConfig(samples=3))
+        assert policy.initial_noise(obs).shape == noise.shape
+        mean = policy.predict_action_chunk(obs, noise=noise)  # (B, T_p, D_a)
+    assert mean.shape == one[0].shape
+    torch.testing.assert_close(mean, torch.stack(one).mean(0), rtol=1e-5, atol=1e-5)
+    assert (one[0] - one[1]).abs().max() > 1e-3  # the samples differ: the mean is not one
+
+
+def test_samples_with_rtc_inpaints_every_sample() -> None:
+    policy = tiny()
+    prepare_inference(policy, InferenceConfig(samples=4, rtc=True))
+    policy.reset()
+    chunks = [policy.select_action(FRAMES[i]) for i in range(6)]
+    assert all(c.shape == (IO.action_dim,) for c in chunks)
+
+
+def test_samples_is_refused_for_a_policy_that_does_not_sample() -> None:
+    with pytest.raises(ValueError, match="bc policy: samples: Extra inputs"):
+        prepare_inference(tiny("bc"), InferenceConfig(samples=4))
