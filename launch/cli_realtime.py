@@ -67,10 +67,11 @@ def run(args: argparse.Namespace) -> int:
         policy = prepare_inference(policy, config.inference)
     except ValueError as err:
         raise ConfigError(f"{args.launch}: run.inference does not fit {checkpoint}: {err}") from err
-    if config.join is None and (policy.config.rtc or policy.config.temporal_ensemble is not None):
-        print(f"run.join: {config.resolved(policy.config).join}, as the checkpoint joins its "
-              "chunks (set run.join to change)")  # fmt: skip
-    config = config.resolved(policy.config)
+    resolved = config.resolved(policy.config)
+    if config.join is None and resolved.join != "switch":
+        print(f"run.join: {resolved.join}, as the checkpoint joins its chunks (set run.join to "
+              "change)")  # fmt: skip
+    config = resolved
     if config.join == "rtc" and not policy.can_inpaint:
         raise ConfigError(
             f"{args.launch}: run.join = 'rtc' inpaints a sampled chunk: {checkpoint} is a "

@@ -100,8 +100,8 @@ class RealtimeRunner:
         status: Callable[[str], None] | None = None,
         task: str = "",
     ) -> None:
-        config = config.resolved(policy.config)  # join and ensemble_k, the checkpoint's if unset
         self.rig, self.policy, self.config, self.writer = rig, policy, config, writer
+        self.join, self.ensemble_k = config.chunk_join(policy.config)  # the checkpoint's if unset
         self.safety, self.task = safety, task
         self.status = status
         self.period = rig.period
@@ -140,8 +140,9 @@ class RealtimeRunner:
         except BaseException:
             self.rig.end()
             raise
-        join, k = cfg.chunk_join(self.policy.config)
-        executor = ChunkExecutor(self.period, self.policy.config.n_action_steps, join, k)
+        executor = ChunkExecutor(
+            self.period, self.policy.config.n_action_steps, self.join, self.ensemble_k
+        )
         report = EpisodeReport(seed, "", False, 0.0, 0, 0, warm * 1000.0)
         dropped_before = self.streams.dropped_frames()
         t_start = time.monotonic()
@@ -167,7 +168,7 @@ class RealtimeRunner:
         keys: EpisodeKeys | None,
     ) -> None:
         """Ticks until the episode ends; `report` says how."""
-        cfg, joints = self.config, self.safety.view.joints_key
+        joints = self.safety.view.joints_key
         horizon = self.policy.config.horizon - self.policy.config.n_obs_steps + 1
         deadline = t_start
         last_status, first_served = t_start, -1
@@ -208,7 +209,7 @@ class RealtimeRunner:
                     first_served = serving.index
             expected = self.worker.expected_latency()
             if self.worker.idle and executor.request_due(now, expected):
-                rtc = cfg.join == "rtc"
+                rtc = self.join == "rtc"
                 self.worker.request(
                     now, executor.committed(now, expected, horizon) if rtc else None
                 )
