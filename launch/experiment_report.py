@@ -113,7 +113,7 @@ def verdicts(cells: list[Pooled]) -> dict[str, list[str]]:
             gap = pre.rate - other.rate
             apart = pre.interval[0] > other.interval[1]
             lines.append(
-                f"{_mark(gap >= margin and apart)} pretrained - {arm} = {gap * 100:+.0f} points "
+                f"{_mark(gap >= margin and apart)} pretrained - {arm} = {_points(gap)} points "
                 f"(goal >= {margin * 100:.0f}), intervals " + ("apart" if apart else "overlap")
             )
         out[policy] = lines
@@ -122,6 +122,12 @@ def verdicts(cells: list[Pooled]) -> dict[str, list[str]]:
 
 def _mark(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
+
+
+def _points(rate_gap: float) -> str:
+    """A rate difference in signed whole points; one that rounds to none is "0", not "-0"."""
+    points = round(rate_gap * 100)
+    return f"{points:+d}" if points else "0"
 
 
 @dataclass(frozen=True)
@@ -144,10 +150,10 @@ class SeedGaps:
         return statistics.stdev(self.gaps)
 
     def line(self) -> str:
-        each = " / ".join(f"{g * 100:+.0f}" for g in self.gaps)
+        each = " / ".join(_points(g) for g in self.gaps)
         return (
             f"Seeds, {self.policy}: pretrained - {self.arm} per seed {each} points (mean "
-            f"{self.mean * 100:+.0f}); standard deviation between seeds {self.seed_sd * 100:.0f} "
+            f"{_points(self.mean)}); standard deviation between seeds {self.seed_sd * 100:.0f} "
             f"points, from the episodes alone {self.episode_sd * 100:.0f}."
         )
 

@@ -84,6 +84,18 @@ def test_a_large_gap_with_overlapping_intervals_fails() -> None:
     assert "no_touch arm did not run" in lines[2]
 
 
+def test_a_gap_that_rounds_to_no_points_reads_0_not_minus_0() -> None:
+    # 212/450 against 214/450 (-0.4 points) and 216/450 (-0.9): "0" and "-1"
+    counts = {
+        ("p", "a", "pretrained"): [212],
+        ("p", "a", "scratch"): [214],
+        ("p", "a", "no_touch"): [216],
+    }
+    (lines,) = verdicts(pooled([dict(r, episodes=450) for r in rows(counts)])).values()
+    assert lines[1].startswith("FAIL pretrained - scratch = 0 points")
+    assert lines[2].startswith("FAIL pretrained - no_touch = -1 points")
+
+
 def test_seed_gaps_sum_parts_per_seed_and_compare_the_spread_with_the_episodes() -> None:
     counts = {
         ("bc", "a", "pretrained"): [30, 40, 20],
