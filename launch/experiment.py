@@ -74,6 +74,9 @@ def run_experiment(
     starts with `record`: the command and the commit). The report is rewritten after every
     run's evaluation, so a run cut short shows what it has. `only`: run (and report) these
     policies' arms alone (the shared stages are the same either way)."""
+    task = data.get("task", {}).get("name") if isinstance(data.get("task"), dict) else None
+    if task != TASK:  # before the launch file's own checks, which are the task's
+        raise ConfigError(f"{source}: task.name is {task!r}; expected {TASK!r}")
     launch = launch_from_data(data, source)
     exp = launch.config.experiment
     _check(launch, data, source)
@@ -129,12 +132,10 @@ def _report(record: dict[str, Any], clock: _Clock, rows: list[Row], out: Path) -
 
 
 def _check(launch: Launch, data: dict[str, Any], source: str) -> None:
-    """Refuse before any work what would fail later: another task, no policies, unknown
-    pretraining tasks, an arm whose launch file does not validate."""
+    """Refuse before any work what would fail later: no policies, unknown pretraining tasks,
+    an arm whose launch file does not validate."""
     exp = launch.config.experiment
     check_config(launch.config.pretrain)
-    if launch.config.task.name != TASK:
-        raise ConfigError(f"{source}: task.name is {launch.config.task.name!r}; expected {TASK!r}")
     if not exp.policies:
         raise ConfigError(f"{source}: experiment.policies is empty; name at least one policy")
     if "part" in exp.eval_task_params:
