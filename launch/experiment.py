@@ -74,7 +74,8 @@ def run_experiment(
     starts with `record`: the command and the commit). The report is rewritten after every
     run's evaluation, so a run cut short shows what it has. `only`: run (and report) these
     policies' arms alone (the shared stages are the same either way)."""
-    task = data.get("task", {}).get("name") if isinstance(data.get("task"), dict) else None
+    table = data.get("task")
+    task = table.get("name") if isinstance(table, dict) else None
     if task != TASK:  # before the launch file's own checks, which are the task's
         raise ConfigError(f"{source}: task.name is {task!r}; expected {TASK!r}")
     launch = launch_from_data(data, source)
