@@ -325,6 +325,10 @@ EXPERTS: dict[str, ExpertFactory] = {
 # is built with (`factory(env, **kwargs)`).
 ExpertVariant = tuple[ExpertFactory, dict[str, Any]]
 
+# The name of a task's default expert (`EXPERTS`) wherever a variant is named, so a launch
+# file whose default is a variant can ask for the default back (`collect.expert`).
+DEFAULT_EXPERT = "default"
+
 # Scripted variants beyond the task's default expert (`EXPERTS`), by task and variant name,
 # for the baselines `vitac task report` measures next to the default expert and zero motion.
 EXPERT_VARIANTS: dict[str, dict[str, ExpertVariant]] = {
@@ -342,17 +346,17 @@ EXPERT_VARIANTS: dict[str, dict[str, ExpertVariant]] = {
 
 
 def expert_for(task: str | None, variant: str | None = None, label: str = "") -> ExpertVariant:
-    """The task's default expert (`variant` None) or its named variant, with its arguments.
+    """The task's default expert (`variant` None or `DEFAULT_EXPERT`) or its named variant,
+    with its arguments.
 
     ValueError naming what exists otherwise; `label` names the task in it (default: `task`).
     """
     label = label or repr(task)
-    if variant is not None:
+    if variant is not None and variant != DEFAULT_EXPERT:
         variants = EXPERT_VARIANTS.get(task or "", {})
         if variant not in variants:
-            raise ValueError(
-                f"no expert variant {variant!r} for {label}; available: {sorted(variants)}"
-            )
+            available = sorted([DEFAULT_EXPERT, *variants])
+            raise ValueError(f"no expert variant {variant!r} for {label}; available: {available}")
         return variants[variant]
     if task is None or task not in EXPERTS:
         raise ValueError(f"no scripted expert for {label}; tasks with one: {sorted(EXPERTS)}")

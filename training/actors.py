@@ -19,7 +19,7 @@ import numpy as np
 from policies import Policy, load_policy
 from policies.inference import InferenceConfig, prepare_inference
 from sim import TASKS
-from sim.experts import EXPERT_VARIANTS, expert_for
+from sim.experts import DEFAULT_EXPERT, EXPERT_VARIANTS, expert_for
 from sim.tasks import task_env
 
 
@@ -140,7 +140,8 @@ class PolicySpec:
 @dataclass(frozen=True)
 class BaselineSpec:
     """One of `BASELINES` by its kind ("hold", "random" or "expert"); an expert may name one of
-    its task's scripted variants (`EXPERT_VARIANTS`), which is then its key."""
+    its task's scripted variants (`EXPERT_VARIANTS`), which is then its key. The variant
+    `DEFAULT_EXPERT` is the default expert itself (variant None, key "expert")."""
 
     kind: str
     variant: str | None = None
@@ -148,6 +149,8 @@ class BaselineSpec:
     def __post_init__(self) -> None:
         if self.kind not in BASELINES:
             raise ValueError(f"unknown baseline {self.kind!r}; available: {sorted(BASELINES)}")
+        if self.kind == "expert" and self.variant == DEFAULT_EXPERT:
+            object.__setattr__(self, "variant", None)
         if self.variant is not None:
             known = sorted({v for variants in EXPERT_VARIANTS.values() for v in variants})
             if self.kind != "expert" or self.variant not in known:

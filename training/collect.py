@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from drivers.spec import FieldSpec
 from policies import ACTION_KEY
 from sensing.errors import DatasetError
 from sensing.store import EpisodeStore, EpisodeWriter
 from sim import TASKS, make_env
-from sim.experts import expert_for
+from sim.experts import DEFAULT_EXPERT, expert_for
 from sim.tasks import task_env
 from training.interrupt import Interrupted, stop_on_signals
 from training.progress import Progress
@@ -35,8 +35,14 @@ class CollectConfig(BaseModel):
     expert: str | None = Field(
         None,
         description="a named variant of the task's expert (sim.experts.EXPERT_VARIANTS, e.g. "
-        "memoryless) as the demonstrator; default: the task's expert",
+        f"memoryless) as the demonstrator; None or {DEFAULT_EXPERT!r}: the task's expert",
     )
+
+    @field_validator("expert")
+    @classmethod
+    def _default_is_none(cls, expert: str | None) -> str | None:
+        # one spelling of the default, so a store collected by it resumes under either name
+        return None if expert == DEFAULT_EXPERT else expert
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,15 @@ def test_a_demonstrator_variant_must_exist_for_the_task() -> None:
     lift = {"task": {"name": "lift"}, "collect": {"expert": "memoryless"}}
     with pytest.raises(ConfigError, match=r"collect\.expert: no expert variant 'memoryless'"):
         launch_from_data(lift, "x.toml")  # a variant of another task's expert
+
+
+def test_a_launch_file_whose_demonstrator_is_a_variant_can_ask_for_the_default_back() -> None:
+    """`collect.expert = "default"` undoes a variant (None cannot be written in TOML)."""
+    from launch.launch_file import launch_from_data
+
+    for task in ("tactile_insertion", "lift"):  # with variants and without
+        data = {"task": {"name": task}, "collect": {"expert": "default"}}
+        assert launch_from_data(data, "x.toml").config.collect.expert is None
+    data = {"task": {"name": "tactile_insertion"}, "collect": {"expert": "psychic"}}
+    with pytest.raises(ConfigError, match=r"available: \['blind', 'default', 'memoryless'"):
+        launch_from_data(data, "x.toml")

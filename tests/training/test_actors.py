@@ -59,6 +59,13 @@ def test_an_expert_variant_is_the_registered_expert_with_its_arguments() -> None
         env.close()
 
 
+def test_the_default_variant_is_the_default_expert() -> None:
+    assert BaselineSpec("expert", "default") == BaselineSpec("expert")
+    assert BaselineSpec("expert", "default").key == "expert"
+    with pytest.raises(ValueError, match="only 'expert' has variants"):
+        BaselineSpec("hold", "default")
+
+
 def test_an_unknown_variant_is_refused() -> None:
     with pytest.raises(ValueError, match="only 'expert' has variants"):
         BaselineSpec("hold", "oracle")
