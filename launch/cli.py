@@ -201,9 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="baselines",
         action="append",
         default=[],
-        choices=["hold", "random", "expert"],
-        help="add a baseline to eval.baselines (repeatable); expert = the task's scripted "
-        "expert (a ceiling, not a rival)",
+        metavar="BASELINE",
+        help="add a baseline to eval.baselines (repeatable): hold, random, expert (the task's "
+        "scripted expert: a ceiling, not a rival) or expert:VARIANT (one of its named variants)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_device_arg(p)

@@ -24,7 +24,7 @@ from launch.jobs import (
     run_eval_to_dir,
     run_train,
 )
-from launch.launch_file import load_launch
+from launch.launch_file import check_expert_variants, load_launch
 from training.evaluate import EvalConfig
 from training.interrupt import Interrupted
 from training.run_dir import resolve_checkpoint
@@ -112,6 +112,7 @@ def eval(args: argparse.Namespace) -> int:
     options["baselines"] += [b for b in args.baselines if b not in options["baselines"]]
     config = validate(EvalConfig, options, "command-line options")
     task = checkpoint_task(checkpoint, apply_overrides({}, task_sets).get("task"))
+    check_expert_variants(task[0], "command-line options", config.baselines)
     progress = not args.no_progress
     if args.out is None:
         for result in run_eval(checkpoint, config, progress=progress, task=task, device=device):

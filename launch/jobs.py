@@ -138,7 +138,7 @@ def run_eval(
     check_policy_fits_task(checkpoint, policy.io, name, task_cfg)
     check_inference(policy.config, config.inference, checkpoint)  # and so does a bad override
     actors: list[ActorSpec] = [PolicySpec(checkpoint, device=device, inference=config.inference)]
-    actors += [BaselineSpec(b) for b in config.baselines]
+    actors += [BaselineSpec.parse(b) for b in config.baselines]
     return evaluate_parallel(
         name,
         task_cfg,

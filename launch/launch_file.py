@@ -28,6 +28,7 @@ from launch.run_plan import RunConfig
 from policies import BCConfig, DiffusionConfig
 from sim import TASKS
 from sim.experts import expert_for
+from training.actors import BaselineSpec
 from training.collect import CollectConfig
 from training.evaluate import EvalConfig
 from training.pretrain_plan import PretrainConfig
@@ -89,12 +90,23 @@ def launch_from_data(data: dict[str, Any], source: str) -> Launch:
     """A launch file's parsed tables (overrides applied), validated; errors name `source`."""
     config = validate(LaunchConfig, data, source)
     launch = Launch(config, task_config(config.task.name, config.task.params, source), source)
-    if config.collect.expert is not None:
-        try:
-            expert_for(config.task.name, config.collect.expert)
-        except ValueError as e:
-            raise ConfigError(f"{source}: collect.expert: {e}") from None
+    check_expert_variants(config.task.name, source, config.eval.baselines, config.collect.expert)
     return launch
+
+
+def check_expert_variants(
+    task: str, source: str, baselines: list[str], demonstrator: str | None = None
+) -> None:
+    """ConfigError naming `source` unless the expert variants named (`collect.expert`, the
+    `expert:<variant>` baselines) exist for `task`."""
+    variants = [("collect.expert", demonstrator)]
+    variants += [("eval.baselines", BaselineSpec.parse(b).variant) for b in baselines]
+    for where, variant in variants:
+        if variant is not None:
+            try:
+                expert_for(task, variant)
+            except ValueError as e:
+                raise ConfigError(f"{source}: {where}: {e}") from None
 
 
 def task_config(

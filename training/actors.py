@@ -159,6 +159,12 @@ class BaselineSpec:
                     f"has variants: {known}"
                 )
 
+    @classmethod
+    def parse(cls, text: str) -> BaselineSpec:
+        """A baseline as a config names it: its kind, or `expert:<variant>`."""
+        kind, _, variant = text.partition(":")
+        return cls(kind, variant or None)
+
     @property
     def key(self) -> str:
         return self.variant if self.variant is not None else self.kind

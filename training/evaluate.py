@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from policies.inference import InferenceConfig
 from sim import TASKS, make_env  # importing sim sets up EGL before any GL context (sim/gl.py)
@@ -35,7 +35,11 @@ class EvalConfig(BaseModel):
     seed: int = Field(
         100_000, ge=0, description="episode i uses seed + i; keep apart from training seeds"
     )
-    baselines: list[Literal["hold", "random", "expert"]] = ["hold", "random"]
+    baselines: list[str] = Field(
+        ["hold", "random"],
+        description="hold, random, expert (the task's scripted expert) or expert:<variant> "
+        "(one of its named variants, sim.experts.EXPERT_VARIANTS, e.g. the demonstrator)",
+    )
     workers: int = Field(
         1,
         ge=1,
@@ -49,6 +53,13 @@ class EvalConfig(BaseModel):
         default_factory=InferenceConfig,
         description="how the policy runs: chunk execution, precision, compilation",
     )
+
+    @field_validator("baselines")
+    @classmethod
+    def _known_baselines(cls, baselines: list[str]) -> list[str]:
+        for text in baselines:
+            BaselineSpec.parse(text)  # ValueError naming what exists
+        return baselines
 
 
 def evaluate(

@@ -71,6 +71,22 @@ def test_a_task_override_that_fits_is_evaluated(
     assert capsys.readouterr().out.startswith("policy: success")
 
 
+def test_an_expert_variant_baseline_is_checked_against_the_checkpoints_task(
+    checkpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--baseline expert:VARIANT` names a variant of the task's expert; peg insertion has
+    none but the default, so a variant of tactile insertion's expert is refused in one line."""
+    argv = ["eval", str(checkpoint), "--episodes", "1", "--no-progress", "--videos", "0"]
+    assert main([*argv, "--baseline", "expert:oracle"]) == 2
+    err = _one_line_error(capsys)
+    assert "eval.baselines: no expert variant 'oracle' for 'peg_insertion'" in err
+    assert main([*argv, "--baseline", "wave"]) == 2
+    assert "unknown baseline 'wave'" in _one_line_error(capsys)
+    assert main([*argv, "--set", "eval.baselines=[]", "--baseline", "expert:default"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["policy", "scripted expert"]
+
+
 def test_an_execution_override_that_does_not_fit_the_chunk_is_one_line(
     checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

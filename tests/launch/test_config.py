@@ -124,6 +124,19 @@ def test_a_demonstrator_variant_must_exist_for_the_task() -> None:
         launch_from_data(lift, "x.toml")  # a variant of another task's expert
 
 
+def test_a_baseline_may_be_a_variant_of_the_tasks_expert() -> None:
+    from launch.launch_file import launch_from_data
+
+    data = {"task": {"name": "tactile_insertion"}, "eval": {"baselines": ["expert:memoryless"]}}
+    assert launch_from_data(data, "x.toml").config.eval.baselines == ["expert:memoryless"]
+    lift = {"task": {"name": "lift"}, "eval": {"baselines": ["hold", "expert:memoryless"]}}
+    with pytest.raises(ConfigError) as err:
+        launch_from_data(lift, "x.toml")
+    assert str(err.value).startswith("x.toml: eval.baselines: no expert variant 'memoryless'")
+    with pytest.raises(ConfigError, match="only 'expert' has variants"):
+        launch_from_data({"eval": {"baselines": ["hold:memoryless"]}}, "x.toml")
+
+
 def test_a_launch_file_whose_demonstrator_is_a_variant_can_ask_for_the_default_back() -> None:
     """`collect.expert = "default"` undoes a variant (None cannot be written in TOML)."""
     from launch.launch_file import launch_from_data

@@ -61,6 +61,9 @@ def test_an_expert_variant_is_the_registered_expert_with_its_arguments() -> None
 
 def test_the_default_variant_is_the_default_expert() -> None:
     assert BaselineSpec("expert", "default") == BaselineSpec("expert")
+    assert BaselineSpec.parse("expert:default") == BaselineSpec.parse("expert")
+    assert BaselineSpec.parse("expert:open_loop") == BaselineSpec("expert", "open_loop")
+    assert BaselineSpec.parse("hold") == BaselineSpec("hold")
     assert BaselineSpec("expert", "default").key == "expert"
     with pytest.raises(ValueError, match="only 'expert' has variants"):
         BaselineSpec("hold", "default")
