@@ -162,7 +162,9 @@ class BaselineSpec:
     @classmethod
     def parse(cls, text: str) -> BaselineSpec:
         """A baseline as a config names it: its kind, or `expert:<variant>`."""
-        kind, _, variant = text.partition(":")
+        kind, colon, variant = text.partition(":")
+        if colon and not variant:
+            raise ValueError(f"baseline {text!r} names no variant after ':'")
         return cls(kind, variant or None)
 
     @property

@@ -64,6 +64,8 @@ def test_the_default_variant_is_the_default_expert() -> None:
     assert BaselineSpec.parse("expert:default") == BaselineSpec.parse("expert")
     assert BaselineSpec.parse("expert:open_loop") == BaselineSpec("expert", "open_loop")
     assert BaselineSpec.parse("hold") == BaselineSpec("hold")
+    with pytest.raises(ValueError, match="'expert:' names no variant"):
+        BaselineSpec.parse("expert:")
     assert BaselineSpec("expert", "default").key == "expert"
     with pytest.raises(ValueError, match="only 'expert' has variants"):
         BaselineSpec("hold", "default")
